@@ -1,0 +1,109 @@
+"""The `pioneers` command line.
+
+Each subcommand is thin: parse arguments, call one function of the data, matching or indicators
+packages, print a summary. Bad input ends with a one-line message naming what was wrong and a
+non-zero exit code, never a stack trace.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+
+from data.errors import DataError
+
+DEFAULT_DEMO_DIR = Path(os.environ.get("PIONEERS_DEMO_DIR", Path.home() / ".cache" / "pioneers" / "demo"))
+DEFAULT_SEED = 2013
+
+
+def cmd_build_demo(args: argparse.Namespace) -> int:
+    from time import perf_counter
+
+    from data.demo import build_demo
+
+    t0 = perf_counter()
+    build_demo(args.out, seed=args.seed)
+    print(f"built demo dataset (seed {args.seed}) in {args.out} in {perf_counter() - t0:.1f} s")
+    return 0
+
+
+def cmd_info(args: argparse.Namespace) -> int:
+    from data.summary import dataset_summary
+
+    summary = dataset_summary(args.data)
+    if args.json:
+        print(json.dumps(summary, indent=2, default=str))
+        return 0
+    print(f"{summary['path']}: {summary['label']} dataset ({summary['notice'] or 'no notice'})")
+    print(f"  {summary['n_areas']} areas, {summary['n_sites']} sites, {summary['n_indicators']} indicators, "
+          f"{summary['n_observations']} observations; checksum {summary['checksum']}")
+    for ind in summary["indicators"]:
+        print(f"  {ind['indicator_id']:<15} {ind['frequency']:<8} {ind['first_period']:>11} to "
+              f"{ind['last_period']:<11} {ind['n_areas']:>4} areas")
+    return 0
+
+
+def ensure_demo(path: Path = DEFAULT_DEMO_DIR, seed: int = DEFAULT_SEED) -> Path:
+    """The default demo dataset, built first if it is absent or unreadable."""
+    from data.demo import build_demo
+    from data.store import verify
+
+    try:
+        verify(path)
+    except DataError:
+        print(f"building the demo dataset in {path} (first run only)...", file=sys.stderr)
+        build_demo(path, seed=seed)
+    return path
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    from data.store import verify
+
+    data_dir = Path(args.data) if args.data else ensure_demo()
+    verify(data_dir)
+    from app import create_app
+
+    app = create_app(data_dir)
+    print(f"Pioneer indicators dashboard on http://{args.host}:{args.port}/ (data: {data_dir})")
+    app.run(host=args.host, port=args.port, debug=False)
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="pioneers", description="Integrated Care Pioneers indicator dashboard")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("build-demo", help="generate the demonstration dataset")
+    p.add_argument("--out", required=True, type=Path, help="dataset directory to write (replaced atomically)")
+    p.add_argument("--seed", type=int, default=DEFAULT_SEED)
+    p.set_defaults(func=cmd_build_demo)
+
+    p = sub.add_parser("info", help="describe a dataset")
+    p.add_argument("--data", required=True, type=Path)
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_info)
+
+    p = sub.add_parser("serve", help="run the dashboard")
+    p.add_argument("--data", type=Path, help="dataset directory (default: the demo dataset, built if absent)")
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=8050)
+    p.set_defaults(func=cmd_serve)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except DataError as exc:
+        print(f"pioneers {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"pioneers {args.command}: interrupted; nothing was written", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,109 @@
+"""Financial-year periods: the only way a user ever sees time.
+
+English health and care data run April to March. A period is identified by its first day
+(``period_start``) and its frequency; labels follow the publications: "Apr 2014" (month),
+"2014/15 Q1" (quarter, Apr-Jun), "2014/15" (year).
+"""
+from __future__ import annotations
+
+import re
+from datetime import date
+
+import pandas as pd
+
+FREQUENCIES = ("month", "quarter", "year")
+PERIODS_PER_YEAR = {"month": 12, "quarter": 4, "year": 1}
+_MONTHS_PER_PERIOD = {"month": 1, "quarter": 3, "year": 12}
+_MONTH_ABBR = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
+
+
+def financial_year(d: date | pd.Timestamp) -> int:
+    """The calendar year in which the financial year containing ``d`` begins (2014 for 2014/15)."""
+    return d.year if d.month >= 4 else d.year - 1
+
+
+def fy_label(start_year: int) -> str:
+    return f"{start_year}/{(start_year + 1) % 100:02d}"
+
+
+def fy_quarter(d: date | pd.Timestamp) -> int:
+    """Quarter of the financial year, 1 (Apr-Jun) to 4 (Jan-Mar)."""
+    return (d.month - 4) % 12 // 3 + 1
+
+
+def period_label(period_start: date | pd.Timestamp, frequency: str) -> str:
+    d = pd.Timestamp(period_start)
+    if frequency == "month":
+        return f"{_MONTH_ABBR[d.month - 1]} {d.year}"
+    if frequency == "quarter":
+        return f"{fy_label(financial_year(d))} Q{fy_quarter(d)}"
+    if frequency == "year":
+        return fy_label(financial_year(d))
+    raise ValueError(f"unknown frequency {frequency!r}; expected one of {FREQUENCIES}")
+
+
+def period_labels(starts: pd.Series | list, frequency: str) -> list[str]:
+    return [period_label(s, frequency) for s in starts]
+
+
+def period_end(period_start: date | pd.Timestamp, frequency: str) -> pd.Timestamp:
+    """Last day of the period."""
+    d = pd.Timestamp(period_start)
+    return d + pd.DateOffset(months=_MONTHS_PER_PERIOD[frequency]) - pd.Timedelta(days=1)
+
+
+def period_range(first: str | date, last: str | date, frequency: str) -> pd.DatetimeIndex:
+    """Period starts from the period containing ``first`` to the one containing ``last``."""
+    start = align(pd.Timestamp(first), frequency)
+    end = align(pd.Timestamp(last), frequency)
+    return pd.date_range(start, end, freq=pd.DateOffset(months=_MONTHS_PER_PERIOD[frequency]))
+
+
+def align(d: pd.Timestamp, frequency: str) -> pd.Timestamp:
+    """First day of the period of ``frequency`` that contains ``d``."""
+    d = pd.Timestamp(d)
+    if frequency == "month":
+        return pd.Timestamp(d.year, d.month, 1)
+    if frequency == "quarter":
+        months_into_fy = (d.month - 4) % 12
+        return pd.Timestamp(financial_year(d), 4, 1) + pd.DateOffset(months=months_into_fy // 3 * 3)
+    if frequency == "year":
+        return pd.Timestamp(financial_year(d), 4, 1)
+    raise ValueError(f"unknown frequency {frequency!r}; expected one of {FREQUENCIES}")
+
+
+_FY_RE = re.compile(r"^\s*(\d{4})\s*[/-]\s*(\d{2}|\d{4})\s*(?:Q([1-4]))?\s*$", re.IGNORECASE)
+_MONTH_RE = re.compile(r"^\s*([A-Za-z]{3})[a-z]*\s+(\d{4})\s*$")
+_ISO_MONTH_RE = re.compile(r"^\s*(\d{4})-(\d{2})(?:-(\d{2}))?\s*$")
+
+
+def parse_period(text: str) -> tuple[pd.Timestamp, str]:
+    """Parse a user-facing period: "2014/15", "2014/15 Q1", "2014-15", "Apr 2014", "2014-04".
+
+    Returns (period_start, frequency). Raises ValueError naming what was expected.
+    """
+    m = _FY_RE.match(str(text))
+    if m:
+        y = int(m.group(1))
+        y2 = int(m.group(2))
+        if (y2 if y2 >= 100 else (y // 100) * 100 + y2) != y + 1 and not (y2 < 100 and (y + 1) % 100 == y2):
+            raise ValueError(f"{text!r} is not a financial year (expected e.g. 2014/15)")
+        if m.group(3):
+            q = int(m.group(3))
+            return pd.Timestamp(y, 4, 1) + pd.DateOffset(months=3 * (q - 1)), "quarter"
+        return pd.Timestamp(y, 4, 1), "year"
+    m = _MONTH_RE.match(str(text))
+    if m and m.group(1).title() in _MONTH_ABBR:
+        return pd.Timestamp(int(m.group(2)), _MONTH_ABBR.index(m.group(1).title()) + 1, 1), "month"
+    m = _ISO_MONTH_RE.match(str(text))
+    if m and 1 <= int(m.group(2)) <= 12:
+        return pd.Timestamp(int(m.group(1)), int(m.group(2)), 1), "month"
+    raise ValueError(
+        f"cannot read period {text!r}: expected a financial year (2014/15), a quarter "
+        f"(2014/15 Q1) or a month (Apr 2014 or 2014-04)")
+
+
+def quarter_of_year(starts: pd.Series) -> pd.Series:
+    """Financial-year quarter (1-4) of each period start, for seasonal terms."""
+    months = pd.DatetimeIndex(starts).month
+    return pd.Series(((months - 4) % 12) // 3 + 1, index=getattr(starts, "index", None))
