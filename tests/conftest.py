@@ -1,0 +1,40 @@
+"""Shared fixtures: one demo dataset per test session, and the path to the real files."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+REAL = ROOT.parent / "shared" / "data" / "real"
+DEMO_SEED = 2013
+
+
+@pytest.fixture(scope="session")
+def real_dir() -> Path:
+    """../shared/data/real: CI always has it beside the project, so its absence is a failure."""
+    assert REAL.is_dir(), f"real data folder not found at {REAL}: clone the project beside ../shared"
+    return REAL
+
+
+@pytest.fixture(scope="session")
+def demo_dir(tmp_path_factory) -> Path:
+    from data.demo import build_demo
+
+    out = tmp_path_factory.mktemp("demo") / "dataset"
+    build_demo(out, seed=DEMO_SEED)
+    return out
+
+
+@pytest.fixture(scope="session")
+def demo(demo_dir):
+    from data.store import load_dataset
+
+    return load_dataset(demo_dir)
+
+
+@pytest.fixture(scope="session")
+def reference():
+    from data.reference import load_reference
+
+    return load_reference()
