@@ -143,8 +143,9 @@ def generate(seed: int = 2013, reference: Reference | None = None) -> dict[str, 
         log_rate = (np.log(england * season)[None, :] + area_effect[:, None]
                     + drift[:, None] * years_since[None, :]
                     + par["noise_sd"] * rng.standard_normal((n, t)))
-        # Centre so the population-weighted England mean follows the curve despite the spread.
-        log_rate -= np.log(np.exp(area_effect - area_effect.mean()).mean()) + area_effect.mean()
+        # Centre so the population-weighted England rate follows the curve despite the spread.
+        weights = areas["population"].to_numpy()
+        log_rate -= np.log(np.average(np.exp(area_effect), weights=weights))
         multiplier = np.ones((n, t))
         own = truth[(truth["indicator_id"] == ind) & (truth["effect_pct"] != 0)]
         for _, row in own.iterrows():
