@@ -8,6 +8,7 @@ import dash_bootstrap_components as dbc
 from dash import Dash, dcc, html
 
 from data.active import set_active_dataset
+from serving.web import on_callback_error
 
 HERE = Path(__file__).resolve().parent
 TITLE = "Integrated Care Pioneers: indicators"
@@ -40,9 +41,20 @@ def create_app(data_dir: Path | str | None = None) -> Dash:
         title=TITLE,
         suppress_callback_exceptions=True,
         update_title=None,
+        on_error=on_callback_error,
     )
     app.layout = shell
+    serve_hardened(app)
     return app
+
+
+def serve_hardened(app: Dash) -> None:
+    """Production wiring: shared results cache, security headers, compression, /healthz, fault banners."""
+    from callbacks.cache import init_results_cache
+    from serving.web import harden
+
+    init_results_cache(app.server)
+    harden(app)
 
 
 def server_for_wsgi():

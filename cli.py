@@ -59,15 +59,32 @@ def ensure_demo(path: Path = DEFAULT_DEMO_DIR, seed: int = DEFAULT_SEED) -> Path
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
+    from time import perf_counter
+
     from data.store import verify
 
+    started = perf_counter()
     data_dir = Path(args.data) if args.data else ensure_demo()
     verify(data_dir)
-    from app import create_app
+    if args.cache_dir:
+        os.environ["PIONEERS_CACHE_DIR"] = str(args.cache_dir.resolve())
+    if args.redis_url:
+        os.environ.update(PIONEERS_CACHE="redis", PIONEERS_REDIS_URL=args.redis_url)
+    from callbacks.cache import CacheSettings
 
-    app = create_app(data_dir)
-    print(f"Pioneer indicators dashboard on http://{args.host}:{args.port}/ (data: {data_dir})")
-    app.run(host=args.host, port=args.port, debug=False)
+    CacheSettings.from_env()  # a bad cache setting stops here, with a one-line message
+    if args.dev:
+        from app import create_app
+
+        app = create_app(data_dir)
+        print(f"Pioneer indicators dashboard (Flask development server, one process) on "
+              f"http://{args.host}:{args.port}/ (data: {data_dir})")
+        app.run(host=args.host, port=args.port, debug=False)
+        return 0
+    from serving.gunicorn_app import ServeOptions, run
+
+    run(ServeOptions(data_dir=data_dir, host=args.host, port=args.port, workers=args.workers,
+                     threads=args.threads, warm=not args.no_warm, access_log=args.access_log), started)
     return 0
 
 
@@ -89,6 +106,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--data", type=Path, help="dataset directory (default: the demo dataset, built if absent)")
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=8050)
+    p.add_argument("--workers", type=int, default=2, help="gunicorn worker processes (default 2)")
+    p.add_argument("--threads", type=int, default=4, help="threads per worker (default 4)")
+    p.add_argument("--dev", action="store_true", help="Flask development server instead of gunicorn")
+    p.add_argument("--cache-dir", type=Path, help="shared results cache directory (PIONEERS_CACHE_DIR)")
+    p.add_argument("--redis-url", help="keep shared results in Redis instead (redis://host:port/db)")
+    p.add_argument("--no-warm", action="store_true", help="do not walk the pages to warm the cache at start")
+    p.add_argument("--access-log", action="store_true", help="log every request to stdout")
     p.set_defaults(func=cmd_serve)
     return parser
 

@@ -13,7 +13,7 @@ from functools import lru_cache
 from pathlib import Path
 
 from data.errors import DataError
-from data.store import Dataset, load_dataset, read_manifest
+from data.store import Dataset, load_dataset, read_manifest, verify
 
 ENV_VAR = "PIONEERS_DATA"
 _clearers: list[Callable[[], None]] = []
@@ -48,8 +48,47 @@ def _load(path: str, checksum: str) -> Dataset:
     return load_dataset(path)
 
 
+def _file_stamps(path: Path, manifest: dict) -> tuple:
+    """(name, size, mtime, inode) of every file the manifest lists: a few stat calls, no hashing."""
+    stamps = []
+    for name in sorted(manifest["files"]):
+        try:
+            st = (path / name).stat()
+        except OSError:
+            raise DataError("file listed in the manifest is missing", file=str(path / name)) from None
+        stamps.append((name, st.st_size, st.st_mtime_ns, st.st_ino))
+    return tuple(stamps)
+
+
+@register_cache
+@lru_cache(maxsize=8)
+def _verified(path: str, checksum: str, stamps: tuple) -> bool:
+    """Full SHA-256 verification, run again only when a file's size, mtime or inode changes."""
+    verify(path)
+    return True
+
+
 def active_dataset() -> Dataset:
-    """The configured dataset, verified; reloaded when its manifest changes on disk."""
+    """The configured dataset, verified; reloaded when its manifest changes on disk.
+
+    Every call re-reads the manifest and stats the files, so a file deleted or altered under a
+    running server raises DataError (the pages show it as a banner) instead of serving data that
+    no longer matches what is on disk; restoring the file clears the fault on the next call.
+    """
     path = active_path()
     manifest = read_manifest(path)
-    return _load(str(path), manifest["dataset_checksum"])
+    checksum = manifest["dataset_checksum"]
+    _verified(str(path), checksum, _file_stamps(path, manifest))
+    return _load(str(path), checksum)
+
+
+def dataset_health() -> dict:
+    """What a health check reports: the configured dataset's label and checksum and whether it verifies."""
+    try:
+        path = active_path()
+        manifest = read_manifest(path)
+        _verified(str(path), manifest["dataset_checksum"], _file_stamps(path, manifest))
+    except DataError as exc:
+        return {"status": "degraded", "dataset": None, "checksum": None, "verified": False, "problem": str(exc)}
+    return {"status": "ok", "dataset": manifest["label"], "checksum": manifest["dataset_checksum"],
+            "verified": True, "problem": None}

@@ -1,0 +1,164 @@
+"""The results cache shared by every worker of a production server.
+
+Expensive pure calls (estimates tables, trend series, comparator sets) are computed once and
+kept in a flask-caching backend that all worker processes see: a directory on disk by default,
+Redis when a URL is configured. Keys name the dataset checksum and the comparator version, so a
+new dataset or a new comparator set can never be answered from an old result.
+
+Wrap a function with ``@shared_result("kind")``; until ``init_results_cache`` has run (tests,
+the CLI) the wrapper simply calls through. A cache that cannot be reached is logged and skipped:
+the page is computed directly rather than failing in front of an audience.
+"""
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import pickle
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import wraps
+from pathlib import Path
+from typing import Any
+
+from flask_caching import Cache
+
+from data.errors import DataError
+
+log = logging.getLogger("pioneers.cache")
+
+KEY_SCHEMA = "v1"  # bump when the pickled shape of cached results changes
+DEFAULT_DIR = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "pioneers" / "results"
+BACKENDS = ("filesystem", "redis", "none")
+
+
+@dataclass(frozen=True)
+class CacheSettings:
+    """Which backend holds shared results. Read from the environment so every worker agrees.
+
+    PIONEERS_CACHE       filesystem (default) | redis | none
+    PIONEERS_CACHE_DIR   directory for the filesystem backend (default ~/.cache/pioneers/results)
+    PIONEERS_REDIS_URL   redis://host:port/db for the redis backend (PIONEERS_CACHE=redis)
+    PIONEERS_CACHE_TIMEOUT  seconds a result lives (default 0: until the dataset changes)
+    """
+
+    backend: str = "filesystem"
+    directory: Path = DEFAULT_DIR
+    redis_url: str | None = None
+    timeout: int = 0
+    threshold: int = 5000  # filesystem entries before the oldest are pruned
+
+    @classmethod
+    def from_env(cls, env: dict[str, str] | None = None) -> CacheSettings:
+        env = os.environ if env is None else env
+        backend = env.get("PIONEERS_CACHE", "redis" if env.get("PIONEERS_REDIS_URL") else "filesystem")
+        try:
+            timeout = int(env.get("PIONEERS_CACHE_TIMEOUT", "0"))
+        except ValueError:
+            raise DataError(f"PIONEERS_CACHE_TIMEOUT must be whole seconds; got {env['PIONEERS_CACHE_TIMEOUT']!r}")
+        settings = cls(backend=backend, directory=Path(env.get("PIONEERS_CACHE_DIR", DEFAULT_DIR)),
+                       redis_url=env.get("PIONEERS_REDIS_URL"), timeout=timeout)
+        settings.check()
+        return settings
+
+    def check(self) -> None:
+        if self.backend not in BACKENDS:
+            raise DataError(f"PIONEERS_CACHE must be one of {BACKENDS}; got {self.backend!r}")
+        if self.backend == "redis" and not self.redis_url:
+            raise DataError("PIONEERS_CACHE=redis needs PIONEERS_REDIS_URL (e.g. redis://127.0.0.1:6379/0)")
+
+    def flask_config(self) -> dict[str, Any]:
+        """The flask-caching configuration for these settings."""
+        if self.backend == "filesystem":
+            return {"CACHE_TYPE": "FileSystemCache", "CACHE_DIR": str(self.directory),
+                    "CACHE_DEFAULT_TIMEOUT": self.timeout, "CACHE_THRESHOLD": self.threshold}
+        if self.backend == "redis":
+            return {"CACHE_TYPE": "RedisCache", "CACHE_REDIS_URL": self.redis_url,
+                    "CACHE_DEFAULT_TIMEOUT": self.timeout, "CACHE_KEY_PREFIX": "pioneers:"}
+        return {"CACHE_TYPE": "NullCache"}
+
+
+results = Cache()
+_state = {"ready": False, "settings": None}
+
+
+def init_results_cache(server, settings: CacheSettings | None = None) -> CacheSettings:
+    """Attach the shared cache to the Flask server; call once per process, before serving."""
+    settings = settings or CacheSettings.from_env()
+    if settings.backend == "filesystem":
+        settings.directory.mkdir(parents=True, exist_ok=True)
+    if settings.backend == "redis":
+        try:
+            import redis  # noqa: F401
+        except ImportError:
+            raise DataError("PIONEERS_CACHE=redis needs the redis client: pip install 'redis>=5'") from None
+    results.init_app(server, config=settings.flask_config())
+    results.app = server  # so warming threads and scripts outside a request can use it
+    _state.update(ready=True, settings=settings)
+    return settings
+
+
+def cache_settings() -> CacheSettings | None:
+    return _state["settings"]
+
+
+def result_key(kind: str, dataset_checksum: str, comparator_version: str, args: tuple, kwargs: dict) -> str:
+    """A key naming what the result depends on: kind, dataset, comparator version, arguments."""
+    try:
+        blob = pickle.dumps((args, sorted(kwargs.items())), protocol=5)
+    except (pickle.PicklingError, TypeError, AttributeError):
+        blob = repr((args, sorted(kwargs.items()))).encode()
+    params = hashlib.sha256(blob).hexdigest()[:20]
+    return f"{KEY_SCHEMA}/{kind}/{dataset_checksum}/{comparator_version}/{params}"
+
+
+def _checksum_of(args: tuple) -> tuple[str, tuple]:
+    """The dataset checksum: from a Dataset first argument if given, else the active dataset."""
+    from data.store import Dataset
+
+    if args and isinstance(args[0], Dataset):
+        return args[0].checksum, args[1:]
+    from data.active import active_dataset
+
+    return active_dataset().checksum, args
+
+
+def shared_result(kind: str, *, comparator_version: Callable[..., str] | None = None):
+    """Decorator: compute ``func(*args, **kwargs)`` once per dataset, comparator version and arguments.
+
+    The first argument may be the Dataset (its checksum keys the entry; it is not pickled) or the
+    function may read the active dataset itself. ``comparator_version(*args, **kwargs)`` gives the
+    version of the comparator set the result used; without it the key says "none".
+    """
+    def decorate(func: Callable) -> Callable:
+        @wraps(func)
+        def cached(*args, **kwargs):
+            if not _state["ready"]:
+                return func(*args, **kwargs)
+            checksum, rest = _checksum_of(args)
+            version = comparator_version(*args, **kwargs) if comparator_version else "none"
+            key = result_key(kind, checksum, version, rest, kwargs)
+            try:
+                hit = results.get(key)
+            except Exception:  # noqa: BLE001 - an unreachable cache must not take the page down
+                log.warning("results cache unreachable on get; computing %s directly", kind, exc_info=True)
+                return func(*args, **kwargs)
+            if hit is not None:
+                return hit
+            value = func(*args, **kwargs)
+            try:
+                results.set(key, value)
+            except Exception:  # noqa: BLE001
+                log.warning("results cache unreachable on set; %s not shared", kind, exc_info=True)
+            return value
+
+        cached.uncached = func
+        return cached
+
+    return decorate
+
+
+def clear_results() -> None:
+    """Empty the shared cache (after a dataset refresh the keys change anyway; this reclaims space)."""
+    if _state["ready"]:
+        results.clear()

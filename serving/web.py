@@ -1,0 +1,304 @@
+"""HTTP hardening of the Dash server: security headers, compression, a health endpoint, a guard
+on callback requests, generic error pages, and a banner (never a stack trace) when the dataset
+on disk is missing or altered.
+
+``harden(app)`` is called once by ``create_app``; everything here works per request, so a fault
+appearing or clearing under a running server is seen on the next page or callback.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import dash
+from dash import html
+from flask import Flask, Response, request
+from werkzeug.exceptions import HTTPException
+
+from data.active import dataset_health
+from data.errors import DataError
+
+log = logging.getLogger("pioneers.serving")
+
+BANNER_ID = "data-fault"
+GENERIC_ERROR = "Something went wrong on the server. The error has been logged; please try again."
+CALLBACK_PATH = "/_dash-update-component"
+
+
+@dataclass(frozen=True)
+class WebSettings:
+    """Choices about what the server sends. Environment variables so every worker agrees.
+
+    PIONEERS_CSP             on (default) | off: send a Content-Security-Policy
+    PIONEERS_CSP_EVAL        off (default) | on: add 'unsafe-eval' to script-src (only if a chart type needs it)
+    PIONEERS_FRAME_ANCESTORS 'self' by default: who may embed the dashboard in a frame
+    PIONEERS_MAX_REQUEST_MB  largest request body accepted (default 4)
+    """
+
+    csp: bool = True
+    csp_eval: bool = False
+    frame_ancestors: str = "'self'"
+    max_request_mb: float = 4.0
+
+    @classmethod
+    def from_env(cls, env: dict[str, str] | None = None) -> WebSettings:
+        env = os.environ if env is None else env
+        on = {"on", "1", "true", "yes"}
+        try:
+            max_mb = float(env.get("PIONEERS_MAX_REQUEST_MB", "4"))
+        except ValueError:
+            raise DataError(f"PIONEERS_MAX_REQUEST_MB must be a number; got {env['PIONEERS_MAX_REQUEST_MB']!r}")
+        return cls(csp=env.get("PIONEERS_CSP", "on").lower() in on,
+                   csp_eval=env.get("PIONEERS_CSP_EVAL", "off").lower() in on,
+                   frame_ancestors=env.get("PIONEERS_FRAME_ANCESTORS", "'self'"),
+                   max_request_mb=max_mb)
+
+
+def content_security_policy(inline_script_hashes: list[str], settings: WebSettings) -> str:
+    """A policy Dash runs under: scripts only from this server plus Dash's own hashed inline scripts.
+
+    Styles need 'unsafe-inline' (Dash components and plotly set style attributes and inject
+    <style> elements); images allow data: and blob: for plotly's image export and downloads.
+    """
+    script = ["'self'", *inline_script_hashes] + (["'unsafe-eval'"] if settings.csp_eval else [])
+    directives = {
+        "default-src": ["'self'"],
+        "script-src": script,
+        "style-src": ["'self'", "'unsafe-inline'"],
+        "img-src": ["'self'", "data:", "blob:"],
+        "font-src": ["'self'", "data:"],
+        "connect-src": ["'self'"],
+        "worker-src": ["'self'", "blob:"],
+        "object-src": ["'none'"],
+        "base-uri": ["'self'"],
+        "form-action": ["'self'"],
+        "frame-ancestors": [settings.frame_ancestors],
+    }
+    return "; ".join(f"{k} {' '.join(v)}" for k, v in directives.items())
+
+
+def public_problem(exc: DataError) -> str:
+    """The error's message with server paths cut down to file names: enough to act on, no layout leak."""
+    text = str(exc)
+    if exc.file:
+        text = text.replace(exc.file, Path(exc.file).name)
+    return text
+
+
+def fault_banner(problem: str | None) -> html.Div:
+    """The red strip at the top of every page while the dataset cannot be trusted."""
+    if not problem:
+        return html.Div(id=BANNER_ID, hidden=True)
+    return html.Div([
+        html.Strong("The data behind this dashboard cannot be read right now. "),
+        html.Span(problem),
+        html.Span(" Figures are withheld until the dataset is restored; reload the page to try again."),
+    ], id=BANNER_ID, role="alert", className="alert alert-danger mb-2")
+
+
+def _guard_shell(app: dash.Dash) -> None:
+    """Wrap the layout function: show the banner when the dataset fails its check at page load."""
+    shell = app.layout
+    if not callable(shell) or getattr(shell, "_fault_guarded", False):
+        return
+
+    def guarded_shell():
+        problem = dataset_health()["problem"]
+        try:
+            inner = shell()
+        except DataError as exc:
+            log.error("page shell could not be built: %s", exc)
+            problem = problem or public_problem(exc)
+            inner = html.Main(dash.page_container, id="main", role="main")
+        return html.Div([fault_banner(problem), inner])
+
+    guarded_shell._fault_guarded = True
+    app.layout = guarded_shell
+
+
+def _guard_page(layout: Callable) -> Callable:
+    def guarded_layout(**kwargs):
+        try:
+            return layout(**kwargs)
+        except DataError as exc:
+            log.error("page layout failed on the dataset: %s", exc)
+            return html.Div([html.H1("Data unavailable"), fault_banner(public_problem(exc))])
+
+    guarded_layout._fault_guarded = True
+    guarded_layout.__wrapped__ = layout
+    return guarded_layout
+
+
+def guard_pages() -> None:
+    """Every registered page answers a dataset fault with a banner instead of a failed callback."""
+    for page in dash.page_registry.values():
+        layout = page.get("layout")
+        if callable(layout) and not getattr(layout, "_fault_guarded", False):
+            page["layout"] = _guard_page(layout)
+
+
+def on_callback_error(err: Exception) -> Any:
+    """Dash's global callback error handler: a dataset fault becomes the banner; anything else
+    goes on to the server's generic error page (and the log)."""
+    if isinstance(err, DataError):
+        log.error("callback failed on the dataset: %s", err)
+        banner = fault_banner(public_problem(err))
+        dash.set_props(BANNER_ID, {"children": banner.children, "hidden": False, "role": "alert",
+                                   "className": banner.className})
+        return None  # outputs keep their values
+    raise err
+
+
+def _dependency_shape_ok(declared: list[dict], sent: Any) -> bool:
+    """Inputs or states in a callback request match the callback's declared ids and properties."""
+    if not isinstance(sent, list) or len(sent) != len(declared):
+        return False
+    for want, got in zip(declared, sent):
+        if isinstance(want["id"], dict):  # pattern-matching: one dict or a list of dicts (ALL)
+            items = got if isinstance(got, list) else [got]
+            if not all(isinstance(i, dict) and isinstance(i.get("id"), dict)
+                       and i.get("property") == want["property"] for i in items):
+                return False
+        elif not (isinstance(got, dict) and got.get("id") == want["id"] and got.get("property") == want["property"]):
+            return False
+    return True
+
+
+def callback_request_problem(app: dash.Dash, body: Any) -> str | None:
+    """Why a callback request cannot be for a callback this app registered (None if it can)."""
+    if not isinstance(body, dict):
+        return "request body is not a JSON object"
+    output = body.get("output")
+    if not isinstance(output, str) or output not in app.callback_map:
+        return "unknown callback"
+    spec = app.callback_map[output]
+    if not _dependency_shape_ok(spec.get("inputs", []), body.get("inputs")):
+        return "inputs do not match the callback"
+    if not _dependency_shape_ok(spec.get("state", []), body.get("state", [])):
+        return "state does not match the callback"
+    if not isinstance(body.get("outputs"), (dict, list)):
+        return "outputs missing"
+    if "changedPropIds" in body and not (isinstance(body["changedPropIds"], list)
+                                         and all(isinstance(p, str) for p in body["changedPropIds"])):
+        return "changedPropIds must be a list of strings"
+    return None
+
+
+def _plain(message: str, status: int) -> Response:
+    return Response(message, status=status, mimetype="text/plain")
+
+
+def _install_error_handlers(app: dash.Dash, server: Flask) -> None:
+    @server.errorhandler(HTTPException)
+    def http_error(exc: HTTPException):
+        # A fixed phrase per status: nothing from the request is echoed back.
+        return _plain(f"{exc.code} {exc.name}", exc.code or 500)
+
+    @server.errorhandler(Exception)
+    def unexpected_error(exc: Exception):
+        log.exception("unhandled error on %s %s", request.method, request.path)
+        return _plain(GENERIC_ERROR, 500)
+
+    @server.before_request
+    def guard_callback_requests():
+        if request.path != CALLBACK_PATH or request.method != "POST":
+            return None
+        body = request.get_json(silent=True)
+        problem = callback_request_problem(app, body)
+        if problem:
+            log.warning("refused callback request: %s", problem)
+            return _plain(f"400 Bad Request: {problem}", 400)
+        return None
+
+
+def _install_headers(app: dash.Dash, server: Flask, settings: WebSettings) -> None:
+    policy: dict[str, str] = {}
+
+    @server.after_request
+    def security_headers(response: Response) -> Response:
+        h = response.headers
+        h.setdefault("X-Content-Type-Options", "nosniff")
+        h.setdefault("X-Frame-Options", "SAMEORIGIN" if settings.frame_ancestors == "'self'" else "DENY")
+        h.setdefault("Referrer-Policy", "strict-origin-when-cross-origin")
+        h.setdefault("Cross-Origin-Opener-Policy", "same-origin")
+        h.setdefault("Permissions-Policy", "camera=(), microphone=(), geolocation=()")
+        if settings.csp:
+            # Hashes are taken at the first response, after Dash has defined its inline scripts.
+            if "value" not in policy:
+                policy["value"] = content_security_policy(list(app.csp_hashes()), settings)
+            h.setdefault("Content-Security-Policy", policy["value"])
+        else:
+            h.setdefault("Content-Security-Policy", f"frame-ancestors {settings.frame_ancestors}")
+        if request.path == "/healthz" or request.path == CALLBACK_PATH:
+            h.setdefault("Cache-Control", "no-store")
+        return response
+
+
+class _StaticOnlyCache:
+    """flask-compress keeps compressed copies only of static files (component suites, assets);
+    callback and page responses, which differ per request, are compressed afresh each time."""
+
+    def __init__(self) -> None:
+        self._store: dict[str, bytes] = {}
+
+    def get(self, key: str) -> bytes | None:
+        return self._store.get(key)
+
+    def set(self, key: str, value: bytes) -> None:
+        if "|static|" in key and len(self._store) < 512:
+            self._store[key] = value
+
+
+def _compression_key(req) -> str:
+    if req.method == "GET" and (req.path.startswith("/_dash-component-suites/") or req.path.startswith("/assets/")):
+        return f"|static|{req.full_path}"
+    return f"|dynamic|{id(req)}"
+
+
+def _install_compression(server: Flask) -> None:
+    from flask_compress import Compress
+
+    server.config.update(
+        COMPRESS_ALGORITHM=["br", "gzip"],
+        COMPRESS_MIMETYPES=["text/html", "text/css", "text/plain", "application/json",
+                            "application/javascript", "text/javascript", "image/svg+xml"],
+        COMPRESS_CACHE_BACKEND=_StaticOnlyCache,
+        COMPRESS_CACHE_KEY=_compression_key,
+        COMPRESS_MIN_SIZE=500,
+    )
+    Compress(server)
+
+
+def _install_health(server: Flask) -> None:
+    def healthz():
+        health = dataset_health()
+        if health["problem"]:
+            health["problem"] = _redact_paths(health["problem"])
+        health["pid"] = os.getpid()
+        return Response(json.dumps(health), status=200 if health["verified"] else 503, mimetype="application/json")
+
+    server.add_url_rule("/healthz", "pioneers_healthz", healthz, methods=["GET"])
+
+
+def _redact_paths(text: str) -> str:
+    """Keep file names, drop the directories above them."""
+    return " ".join(Path(w).name if "/" in w else w for w in text.split(" "))
+
+
+def harden(app: dash.Dash, settings: WebSettings | None = None) -> None:
+    """Install headers, compression, health, callback guard, error pages and fault banners."""
+    settings = settings or WebSettings.from_env()
+    server = app.server
+    server.config["MAX_CONTENT_LENGTH"] = int(settings.max_request_mb * 1024 * 1024)
+    server.config["PROPAGATE_EXCEPTIONS"] = False
+    _install_error_handlers(app, server)
+    _install_headers(app, server, settings)
+    _install_compression(server)
+    _install_health(server)
+    _guard_shell(app)
+    guard_pages()
