@@ -1,0 +1,163 @@
+"""Forged callback requests against the app: every callback it registers, discovered from
+app.callback_map, gets unknown ids, wrong types, huge strings, HTML and script in every input,
+and unknown site and indicator ids. Nothing may come back as a stack trace or as live HTML.
+"""
+from __future__ import annotations
+
+import json
+import os
+import re
+from functools import lru_cache
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from serving.walk import parse_id, parse_outputs
+from serving.web import GENERIC_ERROR
+
+HTML_PAYLOADS = [
+    "<script>alert(1)</script>", "<img src=x onerror=alert(1)>", "\"><svg onload=alert(1)>",
+    "javascript:alert(1)", "</script><script>alert(2)</script>", "<iframe srcdoc='<b>x</b>'>",
+    "{{7*7}}", "${7*7}", "'; DROP TABLE sites; --", "../../../../etc/passwd", "\x00\x01\ufffe",
+    "E99999999", "not_an_indicator", "Z9", "pioneer-zz", "<b>bold</b>",
+]
+UNKNOWN_PATHS = ["/site/{p}", "/site/{p}/indicator/{p}", "/indicator/{p}", "/site/barnsley/indicator/{p}",
+                 "/{p}", "/data?anon={p}&present={p}", "/?basis={p}&site={p}&chart={p}"]
+TAG = re.compile(rb"<\s*(script|img|svg|iframe|b)\b", re.I)
+
+
+@lru_cache(maxsize=1)
+def forged_app():
+    from app import create_app
+
+    app = create_app()
+    app.server.test_client().get("/_dash-dependencies")  # Dash registers the page router on first request
+    return app
+
+
+def callback_keys() -> list[str]:
+    return sorted(forged_app().callback_map)
+
+
+def text_values():
+    return st.one_of(
+        st.sampled_from(HTML_PAYLOADS),
+        st.text(max_size=40),
+        st.builds(lambda p, t: t.format(p=p), st.sampled_from(HTML_PAYLOADS), st.sampled_from(UNKNOWN_PATHS)),
+        st.just("A" * 300_000),
+        st.just("<script>" * 20_000),
+    )
+
+
+def any_values():
+    scalars = st.one_of(text_values(), st.integers(), st.floats(allow_nan=True, allow_infinity=True),
+                        st.booleans(), st.none())
+    return st.recursive(scalars, lambda inner: st.one_of(st.lists(inner, max_size=4),
+                                                        st.dictionaries(st.text(max_size=8), inner, max_size=4)),
+                        max_leaves=8)
+
+
+def _forge_id(declared, draw_text):
+    cid = parse_id(declared) if isinstance(declared, str) else declared
+    if isinstance(cid, dict):  # pattern-matching id: keep the keys, forge the wildcard values
+        return {k: (draw_text if isinstance(v, list) else v) for k, v in cid.items()}
+    return cid
+
+
+@st.composite
+def forged_bodies(draw, key: str):
+    spec = forged_app().callback_map[key]
+    kind = draw(st.sampled_from(["values", "values", "values", "shape"]))
+    outputs = [{"id": _forge_id(cid, draw(text_values())), "property": prop} for cid, prop in parse_outputs(key)]
+    def deps(declared):
+        return [{"id": _forge_id(d["id"], draw(text_values())), "property": d["property"], "value": draw(any_values())}
+                for d in declared]
+    body = {"output": key, "outputs": outputs if key.startswith("..") else outputs[0],
+            "inputs": deps(spec["inputs"]), "state": deps(spec.get("state", [])),
+            "changedPropIds": [f"{json.dumps(i['id']) if isinstance(i['id'], dict) else i['id']}.{i['property']}"
+                               for i in spec["inputs"][:1]]}
+    if kind == "shape":  # unknown component ids, wrong properties, wrong counts, wrong types
+        mutation = draw(st.sampled_from(["unknown_id", "unknown_prop", "extra_input", "no_inputs", "inputs_dict",
+                                         "output_garbage", "changed_garbage", "not_object"]))
+        if mutation == "unknown_id" and body["inputs"]:
+            body["inputs"][0]["id"] = draw(text_values())
+        elif mutation == "unknown_prop" and body["inputs"]:
+            body["inputs"][0]["property"] = draw(text_values())
+        elif mutation == "extra_input":
+            body["inputs"].append({"id": "nope", "property": "value", "value": draw(any_values())})
+        elif mutation == "no_inputs":
+            body.pop("inputs")
+        elif mutation == "inputs_dict":
+            body["inputs"] = draw(any_values())
+        elif mutation == "output_garbage":
+            body["output"] = draw(text_values())
+        elif mutation == "changed_garbage":
+            body["changedPropIds"] = draw(any_values())
+        else:
+            body = draw(any_values())
+    return body
+
+
+def check_response(response, body) -> None:
+    data = response.get_data()
+    assert b"Traceback" not in data and b'File "' not in data, f"stack trace returned for {str(body)[:300]}"
+    if response.status_code >= 500:
+        assert response.status_code == 500 and data.decode() == GENERIC_ERROR, (response.status_code, data[:300])
+    assert not TAG.search(data), f"unescaped HTML returned: {data[:300]!r}"
+    if response.status_code == 200 and response.mimetype == "application/json":
+        text = data.decode()
+        assert '"dangerously_allow_html": true' not in text.replace(" ", "").replace(":", ": ")
+        assert "javascript:alert" not in text.lower() or '"href"' not in text, "script URL echoed into a link"
+
+
+@pytest.fixture(scope="module")
+def client(demo_dir):
+    old = os.environ.get("PIONEERS_DATA")
+    from data.active import set_active_dataset
+
+    app = forged_app()
+    set_active_dataset(demo_dir)
+    yield app.server.test_client()
+    if old is not None:
+        set_active_dataset(old)
+
+
+def test_every_registered_callback_is_covered():
+    keys = callback_keys()
+    assert any(k.startswith(".._pages_content") for k in keys), "the page router must be among the callbacks"
+    # Server-side callbacks only: clientside ones never reach the server.
+    assert len(keys) >= 1
+
+
+@pytest.mark.parametrize("key", callback_keys())
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
+                                                                 HealthCheck.too_slow, HealthCheck.data_too_large])
+@given(data=st.data())
+def test_forged_callback_requests(client, key, data):
+    body = data.draw(forged_bodies(key))
+    response = client.post("/_dash-update-component", json=body)
+    check_response(response, body)
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(path=st.builds(lambda p, t: t.format(p=p), st.sampled_from(HTML_PAYLOADS), st.sampled_from(UNKNOWN_PATHS)))
+def test_unknown_site_and_indicator_urls(client, path):
+    """The page router asked for pages of unknown sites and indicators, with script in the URL."""
+    from serving.walk import router_body
+
+    deps = json.loads(client.get("/_dash-dependencies").get_data())
+    pathname, _, search = path.partition("?")
+    body = router_body(deps, pathname, f"?{search}" if search else "")
+    response = client.post("/_dash-update-component", json=body)
+    check_response(response, body)
+    assert response.status_code in (200, 204), (path, response.status_code, response.get_data()[:200])
+
+
+def test_non_json_and_oversized_bodies(client):
+    r = client.post("/_dash-update-component", data=b"<script>alert(1)</script>", content_type="application/json")
+    assert r.status_code == 400 and not TAG.search(r.get_data())
+    r = client.post("/_dash-update-component", data=b"x" * (5 * 1024 * 1024), content_type="application/json")
+    assert r.status_code == 413 and b"Traceback" not in r.get_data()
+    r = client.get("/<script>alert(1)</script>")
+    assert b"alert(1)" not in r.get_data()  # Dash serves its shell for any path; the path is not echoed
