@@ -14,16 +14,34 @@ HERE = Path(__file__).resolve().parent
 TITLE = "Integrated Care Pioneers: indicators"
 
 
+def _notice() -> html.Div | None:
+    """The dataset's origin on every page: demo data must never pass for real."""
+    from layouts.components.results import context
+
+    ds = context().dataset
+    if not ds.is_demo:
+        return None
+    return html.Div(ds.notice, id="data-notice", role="note",
+                    className="alert alert-warning fw-bold py-1 mb-2 text-center")
+
+
 def shell() -> html.Div:
-    """The frame around every page: skip link, header, live main region."""
+    """The frame around every page: skip link, header with mode switches, notice, live main region."""
     return html.Div([
         html.A("Skip to main content", href="#main", className="visually-hidden-focusable skip-link"),
         dbc.Navbar(dbc.Container([
-            dbc.NavbarBrand(TITLE, href="/"),
+            dbc.NavbarBrand(TITLE, href="/", id="nav-brand"),
             dbc.Nav([dbc.NavLink("Overview", href="/", id="nav-overview"),
-                     dbc.NavLink("Data", href="/data", id="nav-data")], navbar=True),
-        ], fluid=True), color="light", className="mb-3 border-bottom"),
-        html.Main(dbc.Container(dash.page_container, fluid=True), id="main", role="main",
+                     dbc.NavLink("Indicators", href="/indicators", id="nav-indicators"),
+                     dbc.NavLink("Matching", href="/matching", id="nav-matching"),
+                     dbc.NavLink("Data", href="/data", id="nav-data")], navbar=True, className="me-auto"),
+            html.Div([
+                dbc.Switch(id="anon-switch", label="Anonymised", value=False, className="me-3 mb-0"),
+                dbc.Switch(id="present-switch", label="Presentation", value=False, className="mb-0"),
+            ], className="d-flex align-items-center"),
+        ], fluid=True), color="light", className="mb-2 border-bottom", id="navbar"),
+        _notice(),
+        html.Main(dbc.Container(dash.page_container, fluid=True), id="main", role="main", tabIndex="-1",
                   **{"aria-live": "polite"}),
         dcc.Location(id="url", refresh="callback-nav"),
     ])
@@ -43,6 +61,9 @@ def create_app(data_dir: Path | str | None = None) -> Dash:
         update_title=None,
         on_error=on_callback_error,
     )
+    import callbacks.downloads  # noqa: F401  (registers @dash.callback functions)
+    import callbacks.shell  # noqa: F401
+
     app.layout = shell
     serve_hardened(app)
     return app

@@ -1,33 +1,51 @@
-"""/data: what the dashboard is showing: label, sources, coverage, the sites and the catalogue."""
+"""/data: what the dashboard is showing: label, sources, coverage, the sites, the catalogue, downloads."""
 from __future__ import annotations
 
 import dash
 import dash_bootstrap_components as dbc
-from dash import html
+from dash import dcc, html
 
-from data.active import active_dataset
+from layouts.components import tables
+from layouts.components.exports import coverage_by_year
+from layouts.components.results import context
+from layouts.components.urlstate import parse_query
 from data.summary import coverage
 
-dash.register_page(__name__, path="/data", title="Data - Integrated Care Pioneers", name="Data")
+dash.register_page(__name__, path="/data", title="Data - Integrated Care Pioneers", name="Data", order=6)
 
 
-def _table(frame, caption: str) -> dbc.Table:
-    return dbc.Table.from_dataframe(frame, striped=True, bordered=False, hover=True, size="sm",
-                                    className="caption-top", **{"aria-label": caption})
-
-
-def layout(**_query) -> html.Div:
-    ds = active_dataset()
-    notice = dbc.Alert(ds.notice, color="warning", className="fw-bold") if ds.is_demo else None
-    sites = ds.sites[["name", "wave", "start"]].assign(start=ds.sites["start"].dt.strftime("%d %b %Y"))
-    cov = coverage(ds)[["name", "frequency", "first_period", "last_period", "n_areas"]]
+def layout(**query) -> html.Div:
+    state = parse_query(query)
+    ctx = context()
+    ds = ctx.dataset
+    order = ctx.names.ordered(state.anon)
+    sites = ds.sites.set_index("site_id").loc[order].reset_index()
+    site_table = sites.assign(Site=[ctx.names.display(s, state.anon) for s in sites["site_id"]],
+                              Start=sites["start"].dt.strftime("%d %b %Y"))[["Site", "wave", "Start"]]
+    cov = coverage(ds)[["name", "frequency", "first_period", "last_period", "n_areas"]].rename(columns={
+        "name": "Indicator", "frequency": "Frequency", "first_period": "First period",
+        "last_period": "Last period", "n_areas": "Areas with data"})
+    sources = ds.manifest.get("sources", [])
+    source_items = [html.Li(", ".join(f"{k}: {v}" for k, v in src.items())) for src in sources] or [
+        html.Li("No sources recorded in the manifest")]
+    matrix = coverage_by_year(ctx)
+    cat = ds.catalogue[["indicator_id", "name", "unit", "polarity", "frequency", "source"]].rename(columns={
+        "indicator_id": "Id", "name": "Indicator", "unit": "Unit", "polarity": "Better when",
+        "frequency": "Frequency", "source": "Source"})
     return html.Div([
-        html.H1("The data behind the dashboard"),
-        notice,
+        html.H1("The data behind the dashboard", className="h3"),
         html.P(f"Dataset: {ds.label}; checksum {ds.checksum}; created {ds.manifest.get('created', '')}."),
-        html.H2("Coverage by indicator"),
-        _table(cov.rename(columns={"name": "Indicator", "frequency": "Frequency", "first_period": "First period",
-                                   "last_period": "Last period", "n_areas": "Areas with data"}), "Coverage"),
-        html.H2(f"The {len(ds.sites)} Pioneer sites"),
-        _table(sites.rename(columns={"name": "Site", "wave": "Wave", "start": "Start"}), "Sites"),
+        html.H2("Sources and vintages", className="h4"), html.Ul(source_items, id="sources"),
+        html.H2("Coverage by indicator", className="h4"), tables.html_table(cov, "Coverage by indicator"),
+        html.H2("Coverage matrix: share of local authorities with data, % (indicator x financial year)",
+                className="h4"),
+        html.Div(tables.html_table(matrix.reset_index().rename(columns={"indicator": "Indicator"}),
+                                   "Coverage matrix, % of local authorities with a value"),
+                 className="table-responsive", id="coverage-matrix"),
+        html.H2("Catalogue", className="h4"), tables.html_table(cat, "Indicator catalogue"),
+        html.H2(f"The {len(ds.sites)} Pioneer sites", className="h4"),
+        tables.html_table(site_table.rename(columns={"wave": "Wave"}), "Pioneer sites"),
+        html.H2("Downloads", className="h4"),
+        html.Div([dbc.Button("Download the whole package (.xlsx)", id="package-button", color="primary",
+                             outline=True, size="sm"), dcc.Download(id="package-download")]),
     ])

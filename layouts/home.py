@@ -1,13 +1,59 @@
-"""/ Overview. A placeholder listing sites and indicators until the overview grid lands (issue 6)."""
+"""/ Overview: the 25 sites (by wave) x 12 indicators grid that replaces the Excel package's summary.
+
+Each cell is a link to that site and indicator, so the grid is usable by keyboard; the basis
+(DiD, change in trend, England benchmark, SPC) is part of the URL.
+"""
 from __future__ import annotations
 
 import dash
-from dash import html
+import dash_bootstrap_components as dbc
+import pandas as pd
+from dash import dcc, html
 
-dash.register_page(__name__, path="/", title="Overview - Integrated Care Pioneers", name="Overview")
+from layouts.components import grid
+from layouts.components.results import context, overview
+from layouts.components.urlstate import BASES, href, parse_query
+
+dash.register_page(__name__, path="/", title="Overview - Integrated Care Pioneers", name="Overview", order=0)
 
 
-def layout(**_query) -> html.Div:
-    from layouts.data_page import layout as data_layout
+def layout(**query) -> html.Div:
+    state = parse_query(query)
+    ctx = context()
+    results = overview(state.basis)
+    cells = grid.grid_cells(ctx, results, state)
+    basis_links = dbc.Nav([
+        dbc.NavItem(dcc.Link(label, href=href("/", state, basis=key), id=f"basis-{key}",
+                             className="nav-link" + (" active" if key == state.basis else ""),
+                             title=f"{label}{' (selected)' if key == state.basis else ''}"))
+        for key, label in BASES.items()], pills=True, className="mb-2", id="basis-nav")
+    intro = html.P("Each cell: the estimated effect of Pioneer status on the indicator, and whether that is "
+                   "better, similar or worse given which direction is good. Select a cell for the detail.",
+                   className="mb-2")
+    body = [html.H1("Overview: every Pioneer site and indicator", className="h3"),
+            html.Div([html.Span("Basis: ", id="basis-label", className="fw-bold me-2"), basis_links],
+                     role="group", **{"aria-labelledby": "basis-label"}), intro]
+    if results is None:
+        body.append(dbc.Alert(f"{BASES[state.basis]}: these results are not available in this build of the "
+                              "dashboard yet, so the grid shows no numbers. The links still open each site and "
+                              "indicator.", color="secondary", id="grid-unavailable"))
+    body += [grid.legend(results), grid.grid_table(ctx, cells, state),
+             html.Div([dbc.Button("Download this grid (CSV)", id="grid-csv-button", size="sm", color="secondary",
+                                  outline=True, className="me-2"),
+                       dcc.Download(id="grid-csv-download"),
+                       dbc.Button("Download the whole package (.xlsx)", id="package-button", size="sm",
+                                  color="primary", outline=True),
+                       dcc.Download(id="package-download")], className="my-2")]
+    return html.Div(body, id="overview", className="present-grid" if state.present else "")
 
-    return data_layout()
+
+@dash.callback(dash.Output("grid-csv-download", "data"), dash.Input("grid-csv-button", "n_clicks"),
+               dash.State("url", "search"), prevent_initial_call=True)
+def download_grid(_clicks, search):
+    from layouts.components.tables import csv_text
+
+    state = parse_query(search)
+    ctx = context()
+    table = grid.grid_export(ctx, grid.grid_cells(ctx, overview(state.basis), state))
+    name = f"overview_{state.basis}" + ("_anonymised" if state.anon else "") + ".csv"
+    return dcc.send_string(csv_text(table, ctx.dataset.notice, f"Overview grid: {BASES[state.basis]}"), name)

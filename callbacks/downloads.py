@@ -1,0 +1,35 @@
+"""Thin wiring of downloads: a chart's CSV from its spec; the whole package as a workbook."""
+from __future__ import annotations
+
+import dash
+from dash import MATCH, Input, Output, State, dcc
+
+from layouts.components import charts, tables
+from layouts.components.results import context
+
+
+@dash.callback(
+    Output({"type": "csv-download", "key": MATCH}, "data"),
+    Input({"type": "csv-button", "key": MATCH}, "n_clicks"),
+    State({"type": "csv-button", "key": MATCH}, "id"),
+    prevent_initial_call=True,
+)
+def download_chart_csv(_clicks, button_id):
+    chart = charts.build(charts.ChartSpec.from_key(button_id["key"]))
+    return dcc.send_string(tables.csv_text(chart.table, context().dataset.notice, chart.title),
+                           f"{chart.filename}.csv")
+
+
+@dash.callback(
+    Output("package-download", "data"),
+    Input("package-button", "n_clicks"),
+    State("url", "search"),
+    prevent_initial_call=True,
+)
+def download_package(_clicks, search):
+    from layouts.components.exports import package_workbook
+    from layouts.components.urlstate import parse_query
+
+    state = parse_query(search)
+    name = "pioneer-indicators" + ("_anonymised" if state.anon else "") + ".xlsx"
+    return dcc.send_bytes(package_workbook(context(), anon=state.anon, basis=state.basis), name)

@@ -1,0 +1,85 @@
+"""Anonymised mode: what a site, comparator or LA is called on screen, in URLs and in exports.
+
+Sites become their fixed shuffled label ("Pioneer C"; data/reference/anonymous_labels.csv,
+carried in the sites table) and comparators "Comparator 1..k". The URL path of a site page
+uses a path id: the site id normally, the slug of its label ("pioneer-c") in anonymised mode,
+so a shared anonymised link names nothing real. Both resolve back to the site server-side.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+import pandas as pd
+
+
+def _slug(label: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "-", label.lower()).strip("-")
+
+
+@dataclass(frozen=True)
+class SiteNames:
+    """Lookup between site ids, real names, anonymous labels and URL path ids."""
+
+    names: dict[str, str]
+    labels: dict[str, str]
+    waves: dict[str, int]
+
+    @classmethod
+    def from_sites(cls, sites: pd.DataFrame) -> "SiteNames":
+        return cls(names=dict(zip(sites["site_id"], sites["name"])),
+                   labels=dict(zip(sites["site_id"], sites["anon_label"])),
+                   waves={s: int(w) for s, w in zip(sites["site_id"], sites["wave"])})
+
+    def display(self, site_id: str, anon: bool) -> str:
+        return self.labels[site_id] if anon else self.names[site_id]
+
+    def path_id(self, site_id: str, anon: bool) -> str:
+        return _slug(self.labels[site_id]) if anon else site_id
+
+    def resolve(self, path_id: str | None) -> str | None:
+        """The site id behind a path id (real or anonymous), or None if it names no site."""
+        if path_id in self.names:
+            return path_id
+        for site_id, label in self.labels.items():
+            if _slug(label) == path_id:
+                return site_id
+        return None
+
+    def ordered(self, anon: bool) -> list[str]:
+        """Site ids in display order: by wave then name; in anonymised mode by label only (wave is not secret)."""
+        if anon:
+            return sorted(self.names, key=lambda s: (self.waves[s], self.labels[s]))
+        return sorted(self.names, key=lambda s: (self.waves[s], self.names[s]))
+
+
+def comparator_labels(codes: list[str], area_names: dict[str, str], anon: bool) -> dict[str, str]:
+    """Display name of each comparator LA, in the order given (rank order): "Comparator 1.." when anonymised."""
+    if anon:
+        return {code: f"Comparator {i}" for i, code in enumerate(codes, start=1)}
+    return {code: area_names.get(code, code) for code in codes}
+
+
+def translate_path(pathname: str, names: SiteNames, anon: bool) -> str:
+    """Rewrite a /site/<id>... path to the path id for the mode; other paths are unchanged."""
+    parts = (pathname or "/").split("/")
+    if len(parts) >= 3 and parts[1] == "site":
+        site_id = names.resolve(parts[2])
+        if site_id is not None:
+            parts[2] = names.path_id(site_id, anon)
+    return "/".join(parts)
+
+
+def real_names(sites: pd.DataFrame, areas: pd.DataFrame) -> list[str]:
+    """Every name anonymised mode must never show: sites, LAs (hence comparators), site ids, LA codes."""
+    out = set(sites["name"]) | set(areas["name"]) | set(areas["area_code"]) | set(sites["site_id"])
+    return sorted(n for n in out if isinstance(n, str) and n and n != "E92000001")
+
+
+def find_real_names(text: str, names: list[str]) -> list[str]:
+    """Real names found in ``text`` as whole words (case-sensitive, as names are proper nouns)."""
+    hits = []
+    for name in names:
+        if re.search(r"(?<![A-Za-z0-9-])" + re.escape(name) + r"(?![A-Za-z0-9-])", text):
+            hits.append(name)
+    return hits

@@ -1,0 +1,70 @@
+"""The whole package as an .xlsx workbook for those who still want Excel.
+
+Sheets: Notes (what it is, and "generated demonstration data, not real" for demo data),
+Overview (the grid as shown), one sheet per site (its 12 series as shown on its page) and
+Definitions (the catalogue). Names follow the mode: anonymised workbooks name no site or LA.
+"""
+from __future__ import annotations
+
+import io
+
+import pandas as pd
+
+from data.periods import financial_year, fy_label
+from data.reference import ENGLAND_CODE
+from layouts.components import grid, results
+from layouts.components.urlstate import BASES, ViewState
+
+
+def coverage_by_year(ctx) -> pd.DataFrame:
+    """Indicator x financial year: % of local authorities with at least one value that year."""
+    obs = ctx.dataset.observations
+    obs = obs[(obs["area_code"] != ENGLAND_CODE) & obs["value"].notna()]
+    years = obs["period_start"].map(lambda d: fy_label(financial_year(d)))
+    counts = obs.assign(year=years).groupby(["indicator_id", "year"])["area_code"].nunique().unstack(fill_value=0)
+    pct = (100 * counts / len(ctx.dataset.areas)).round().astype(int)
+    pct.index = [ctx.catalogue.at[i, "short_name"] for i in pct.index]
+    pct.index.name = "indicator"
+    return pct
+
+
+def _sheet_name(text: str, used: set[str]) -> str:
+    name = "".join(ch for ch in text if ch not in "[]:*?/\\")[:31]
+    base, i = name, 2
+    while name in used:
+        name = f"{base[:28]} {i}"
+        i += 1
+    used.add(name)
+    return name
+
+
+def package_workbook(ctx, *, anon: bool, basis: str) -> bytes:
+    state = ViewState(anon=anon, basis=basis)
+    ds = ctx.dataset
+    notes = pd.DataFrame({"Notes": [
+        ds.notice if ds.is_demo else f"Dataset: {ds.label}",
+        "Integrated Care Pioneers indicator package",
+        f"Dataset checksum {ds.checksum}",
+        f"Overview basis: {BASES[basis]}",
+        "Anonymised: sites are shown by their Pioneer letter; local authorities are not named" if anon else
+        "Named: sites and local authorities are shown by name",
+    ]})
+    cells = grid.grid_cells(ctx, results.overview(basis), state)
+    buf = io.BytesIO()
+    used: set[str] = set()
+    with pd.ExcelWriter(buf, engine="openpyxl") as xl:
+        notes.to_excel(xl, sheet_name=_sheet_name("Notes", used), index=False)
+        grid.grid_export(ctx, cells).to_excel(xl, sheet_name=_sheet_name("Overview", used), index=False)
+        for site_id in ctx.names.ordered(anon):
+            frames = []
+            for ind in ctx.indicator_ids():
+                f = results.site_trend(site_id, ind)
+                frames.append(pd.DataFrame({"Indicator": ctx.catalogue.at[ind, "short_name"],
+                                            "Unit": ctx.catalogue.at[ind, "unit"], "Period": f["period_label"],
+                                            "Site value": f["site_value"].round(3),
+                                            "England": f["england_value"].round(3), "Phase": f["phase"]}))
+            pd.concat(frames).to_excel(xl, sheet_name=_sheet_name(ctx.names.display(site_id, anon), used),
+                                       index=False)
+        ds.catalogue.drop(columns=[c for c in ("fingertips_id", "ascof_code") if c in ds.catalogue]).to_excel(
+            xl, sheet_name=_sheet_name("Definitions", used), index=False)
+    return buf.getvalue()

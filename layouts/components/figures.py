@@ -1,0 +1,297 @@
+"""Pure figure builders: frames and options in, go.Figure out.
+
+Each builder has a paired table builder (`*_table`) returning exactly the numbers the chart
+draws, with the headers a reader sees; CSV exports and the table alternative under each chart
+come from that table, so a download never disagrees with the picture.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+import plotly.graph_objects as go
+
+# Okabe-Ito: distinguishable with the common colour-vision deficiencies.
+OKABE_ITO = {
+    "black": "#000000", "orange": "#E69F00", "sky": "#56B4E9", "green": "#009E73",
+    "yellow": "#F0E442", "blue": "#0072B2", "vermillion": "#D55E00", "purple": "#CC79A7", "grey": "#999999",
+}
+SITE_COLOUR = OKABE_ITO["blue"]
+COMPARATOR_COLOUR = OKABE_ITO["orange"]
+ENGLAND_COLOUR = OKABE_ITO["black"]
+FONT = "system-ui, -apple-system, 'Segoe UI', Roboto, Arial, sans-serif"
+
+
+@dataclass(frozen=True)
+class TrendOptions:
+    """What a trend chart needs besides its numbers."""
+
+    title: str
+    site_label: str
+    indicator_name: str
+    unit: str
+    source: str
+    start_label: str | None = None
+    transition: tuple[str, str] | None = None
+    comparator_label: str = "Matched comparators"
+    compact: bool = False
+
+
+def _category_index(labels: list[str], label: str | None) -> float | None:
+    if label is None or label not in labels:
+        return None
+    return float(labels.index(label))
+
+
+def _intervention_marks(labels: list[str], opts: TrendOptions) -> tuple[list[dict], list[dict]]:
+    """Shapes and annotations: the transition shaded, the start as a dashed line, both labelled in words."""
+    shapes, notes = [], []
+    if opts.transition:
+        i0, i1 = _category_index(labels, opts.transition[0]), _category_index(labels, opts.transition[1])
+        if i0 is not None and i1 is not None:
+            shapes.append({"type": "rect", "xref": "x", "yref": "paper", "x0": i0 - 0.5, "x1": i1 + 0.5, "y0": 0,
+                           "y1": 1, "fillcolor": OKABE_ITO["grey"], "opacity": 0.18, "line": {"width": 0},
+                           "layer": "below"})
+            if not opts.compact:
+                notes.append({"x": i0 - 0.5, "y": 1, "xref": "x", "yref": "paper", "text": "transition",
+                              "showarrow": False, "xanchor": "left", "yanchor": "top", "font": {"size": 11}})
+    i = _category_index(labels, opts.start_label)
+    if i is not None:
+        shapes.append({"type": "line", "xref": "x", "yref": "paper", "x0": i - 0.5, "x1": i - 0.5, "y0": 0, "y1": 1,
+                       "line": {"dash": "dash", "color": OKABE_ITO["vermillion"], "width": 1.5}})
+        if not opts.compact:
+            notes.append({"x": i - 0.5, "y": 1.0, "xref": "x", "yref": "paper", "text": "Pioneer start",
+                          "showarrow": False, "xanchor": "left", "yanchor": "bottom",
+                          "font": {"size": 11, "color": OKABE_ITO["vermillion"]}})
+    return shapes, notes
+
+
+def source_annotation(source: str) -> dict:
+    return {"text": source, "x": 0, "xref": "paper", "y": 0, "yref": "paper", "yshift": -70, "showarrow": False,
+            "xanchor": "left", "yanchor": "top", "align": "left", "font": {"size": 11, "color": "#444"}}
+
+
+def add_source_line(fig: go.Figure, source: str) -> go.Figure:
+    fig.add_annotation(**source_annotation(source))
+    return fig
+
+
+def base_layout(title: str, y_title: str, x_title: str, compact: bool) -> dict:
+    """Shared layout as a plain dict: one validation pass per figure keeps pages fast."""
+    return {
+        "title": {"text": title, "x": 0, "xanchor": "left", "font": {"size": 13 if compact else 17}},
+        "font": {"family": FONT, "size": 10 if compact else 13},
+        "template": "none",  # "plotly_white" costs ~30 ms a figure to copy; colours are set here instead
+        "paper_bgcolor": "white", "plot_bgcolor": "white",
+        "margin": {"l": 50 if compact else 70, "r": 15, "t": 45 if compact else 70, "b": 40 if compact else 110},
+        "legend": {"orientation": "h", "y": -0.3 if compact else -0.25, "x": 0},
+        "showlegend": not compact, "hovermode": "x unified",
+        "xaxis": {"title": {"text": None if compact else x_title}, "type": "category", "tickangle": -45,
+                  "nticks": 10, "showgrid": False, "linecolor": "#888", "ticks": "outside"},
+        "yaxis": {"title": {"text": y_title}, "rangemode": "tozero" if compact else "normal",
+                  "gridcolor": "#e5e5e5", "zeroline": False, "linecolor": "#888"},
+    }
+
+
+def _base_layout(fig: go.Figure, title: str, y_title: str, x_title: str, compact: bool) -> None:
+    fig.update_layout(base_layout(title, y_title, x_title, compact))
+
+
+def _values(series: pd.Series) -> list:
+    return [None if pd.isna(v) else round(float(v), 4) for v in series]
+
+
+def trend_figure(frame: pd.DataFrame, opts: TrendOptions) -> go.Figure:
+    """The site's series against its comparators (mean and range, when given) and England.
+
+    ``frame``: period_label, site_value, and optionally comparator_mean/min/max, england_value.
+    """
+    labels = frame["period_label"].tolist()
+    traces = []
+    if {"comparator_min", "comparator_max"} <= set(frame.columns) and frame["comparator_max"].notna().any():
+        traces.append({"type": "scatter", "x": labels, "y": _values(frame["comparator_max"]), "mode": "lines",
+                       "line": {"width": 0}, "showlegend": False, "hoverinfo": "skip",
+                       "name": f"{opts.comparator_label} (highest)"})
+        traces.append({"type": "scatter", "x": labels, "y": _values(frame["comparator_min"]), "mode": "lines",
+                       "line": {"width": 0}, "fill": "tonexty", "fillcolor": "rgba(230,159,0,0.20)",
+                       "hoverinfo": "skip", "name": f"{opts.comparator_label} (range)"})
+    if "comparator_mean" in frame.columns and frame["comparator_mean"].notna().any():
+        traces.append({"type": "scatter", "x": labels, "y": _values(frame["comparator_mean"]), "mode": "lines",
+                       "name": f"{opts.comparator_label} (mean)",
+                       "line": {"color": COMPARATOR_COLOUR, "width": 2, "dash": "dot"}})
+    if "england_value" in frame.columns and frame["england_value"].notna().any():
+        traces.append({"type": "scatter", "x": labels, "y": _values(frame["england_value"]), "mode": "lines",
+                       "name": "England", "line": {"color": ENGLAND_COLOUR, "width": 1.5, "dash": "longdash"}})
+    traces.append({"type": "scatter", "x": labels, "y": _values(frame["site_value"]), "mode": "lines+markers",
+                   "name": opts.site_label, "line": {"color": SITE_COLOUR, "width": 2.5},
+                   "marker": {"size": 4 if opts.compact else 6}})
+    layout = base_layout(opts.title, opts.unit, "Period (financial year)", opts.compact)
+    shapes, notes = _intervention_marks(labels, opts)
+    if not opts.compact:
+        notes.append(source_annotation(opts.source))
+    layout.update(shapes=shapes, annotations=notes)
+    return go.Figure({"data": traces, "layout": layout})
+
+
+TREND_HEADERS = {
+    "period_label": "Period", "site_value": "{site}", "comparator_mean": "{comparators} (mean)",
+    "comparator_min": "{comparators} (lowest)", "comparator_max": "{comparators} (highest)",
+    "england_value": "England", "phase": "Phase",
+}
+
+
+def trend_table(frame: pd.DataFrame, opts: TrendOptions) -> pd.DataFrame:
+    """Exactly the numbers `trend_figure` draws, one row per period, headers as a reader sees them."""
+    cols = [c for c in TREND_HEADERS if c in frame.columns and (c in ("period_label", "phase", "site_value")
+                                                                  or frame[c].notna().any())]
+    out = frame[cols].copy()
+    out.columns = [TREND_HEADERS[c].format(site=opts.site_label, comparators=opts.comparator_label) for c in cols]
+    return out
+
+
+def presentation(fig: go.Figure) -> go.Figure:
+    """Slide-ready: large type, white background, room for the title and source line."""
+    fig = go.Figure(fig)
+    fig.update_layout(font={"size": 20}, title={"font": {"size": 28}}, paper_bgcolor="white", plot_bgcolor="white",
+                      margin={"l": 100, "r": 40, "t": 100, "b": 170}, showlegend=True)
+    fig.update_annotations(font_size=16)
+    return fig
+
+
+def graph_config(filename: str, present: bool = False) -> dict:
+    """Plotly modebar: PNG/SVG export at scale 3 with a file name that says what the chart is."""
+    safe = "".join(ch if ch.isalnum() or ch in "-_" else "-" for ch in filename).strip("-")[:80] or "chart"
+    return {
+        "displaylogo": False,
+        "modeBarButtonsToRemove": ["lasso2d", "select2d"],
+        "toImageButtonOptions": {"format": "png", "filename": safe, "scale": 3,
+                                 "width": 1600 if present else None, "height": 900 if present else None},
+        "responsive": True,
+    }
+
+
+def caterpillar_figure(frame: pd.DataFrame, *, title: str, x_title: str, source: str) -> go.Figure:
+    """Each site's effect with its interval, sorted; colour shows the outcome (legend in words).
+
+    ``frame``: label, effect, ci_low, ci_high, outcome_label, colour.
+    """
+    data = frame.sort_values("effect").reset_index(drop=True)
+    fig = go.Figure()
+    for (outcome, colour), part in data.groupby(["outcome_label", "colour"], sort=False):
+        fig.add_trace(go.Scatter(
+            x=part["effect"], y=part["label"], mode="markers", name=outcome, marker={"color": colour, "size": 9},
+            error_x={"type": "data", "symmetric": False, "array": part["ci_high"] - part["effect"],
+                     "arrayminus": part["effect"] - part["ci_low"], "color": colour},
+            hovertemplate="%{y}: %{x:.1f}<extra>" + outcome + "</extra>"))
+    fig.add_vline(x=0, line_color="#444", line_width=1)
+    _base_layout(fig, title, "", x_title, False)
+    fig.update_layout(xaxis={"type": "linear", "title": x_title, "tickangle": 0},
+                      yaxis={"type": "category", "categoryorder": "array", "categoryarray": data["label"].tolist(),
+                             "title": None},
+                      hovermode="closest", height=max(420, 22 * len(data) + 180))
+    add_source_line(fig, source)
+    return fig
+
+
+def caterpillar_table(frame: pd.DataFrame, x_title: str) -> pd.DataFrame:
+    data = frame.sort_values("effect")
+    return pd.DataFrame({"Site": data["label"], x_title: data["effect"].round(2),
+                         "Lower 95% limit": data["ci_low"].round(2), "Upper 95% limit": data["ci_high"].round(2),
+                         "Outcome": data["outcome_label"]})
+
+
+def coverage_matrix(frame: pd.DataFrame) -> pd.DataFrame:
+    """Indicator x financial year: the share of areas with a value, in %.
+
+    ``frame``: indicator, year_label, n_areas, n_expected.
+    """
+    frame = frame.assign(pct=np.round(100 * frame["n_areas"] / frame["n_expected"]).astype(int))
+    return frame.pivot(index="indicator", columns="year_label", values="pct").fillna(0).astype(int)
+
+
+@dataclass(frozen=True)
+class Panel:
+    """One small multiple: a trend frame with its own title, unit and intervention periods."""
+
+    title: str
+    frame: pd.DataFrame
+    site_label: str
+    unit: str = ""
+    start_label: str | None = None
+    transition: tuple[str, str] | None = None
+
+
+def small_multiples_figure(panels: list[Panel], *, title: str, source: str, ncols: int = 3,
+                           comparator_label: str = "Matched comparators") -> go.Figure:
+    """Many trend panels in one figure (one plot for the browser to draw, not one per panel).
+
+    Each panel has its own axes (indicators differ in unit and frequency); the legend names the
+    series once; the start and transition are marked in every panel.
+    """
+    nrows = max(1, -(-len(panels) // ncols))
+    gap_x, gap_y = 0.06, 0.5 / nrows
+    width, height = (1 - gap_x * (ncols - 1)) / ncols, (1 - gap_y * (nrows - 1)) / nrows
+    traces, shapes, notes = [], [], []
+    layout = base_layout(title, "", "", True)
+    layout.pop("xaxis"), layout.pop("yaxis")
+    seen: set[str] = set()
+    for n, panel in enumerate(panels, start=1):
+        row, col = divmod(n - 1, ncols)
+        x0 = col * (width + gap_x)
+        y1 = 1 - row * (height + gap_y)
+        suffix = "" if n == 1 else str(n)
+        layout[f"xaxis{suffix}"] = {"domain": [x0, x0 + width], "anchor": f"y{suffix}", "type": "category",
+                                    "nticks": 4, "tickangle": 0, "showgrid": False, "linecolor": "#888",
+                                    "tickfont": {"size": 9}}
+        layout[f"yaxis{suffix}"] = {"domain": [y1 - height, y1], "anchor": f"x{suffix}", "gridcolor": "#e5e5e5",
+                                    "zeroline": False, "linecolor": "#888", "tickfont": {"size": 9},
+                                    "rangemode": "tozero"}
+        f = panel.frame
+        labels = f["period_label"].tolist()
+        series = [("comparator_mean", f"{comparator_label} (mean)", {"color": COMPARATOR_COLOUR, "width": 1.5, "dash": "dot"}),
+                  ("england_value", "England", {"color": ENGLAND_COLOUR, "width": 1.2, "dash": "longdash"}),
+                  ("site_value", "Site", {"color": SITE_COLOUR, "width": 2})]
+        for col_name, name, line in series:
+            if col_name not in f.columns or not f[col_name].notna().any():
+                continue
+            legend_name = name if col_name != "site_value" else "Pioneer site"
+            traces.append({"type": "scatter", "x": labels, "y": _values(f[col_name]), "mode": "lines",
+                           "name": panel.site_label if col_name == "site_value" else name, "line": line,
+                           "xaxis": f"x{suffix}", "yaxis": f"y{suffix}", "legendgroup": legend_name,
+                           "showlegend": legend_name not in seen, "legendgrouptitle": None})
+            seen.add(legend_name)
+        marks, _ = _intervention_marks(labels, TrendOptions(title="", site_label="", indicator_name="", unit="",
+                                                            source="", start_label=panel.start_label,
+                                                            transition=panel.transition, compact=True))
+        for m in marks:
+            m.update(xref=f"x{suffix}", yref=f"y{suffix} domain")
+        shapes += marks
+        notes.append({"text": f"<b>{panel.title}</b>" + (f"<br><span style='font-size:9px'>{panel.unit}</span>"
+                                                         if panel.unit else ""),
+                      "x": x0, "y": y1, "xref": "paper", "yref": "paper", "xanchor": "left", "yanchor": "bottom",
+                      "showarrow": False, "align": "left", "font": {"size": 11}})
+    notes.append({**source_annotation(source), "yshift": -40})
+    layout.update(shapes=shapes, annotations=notes, height=120 + 230 * nrows, showlegend=True,
+                  hovermode="x", margin={"l": 50, "r": 20, "t": 90, "b": 80},
+                  legend={"orientation": "h", "x": 0, "y": 1.0, "yanchor": "bottom", "yref": "container"})
+    layout["legend"] = {"orientation": "h", "x": 0, "xanchor": "left", "y": 1, "yanchor": "top", "yref": "container"}
+    layout["title"]["y"], layout["title"]["yanchor"], layout["title"]["yref"] = 1, "top", "container"
+    layout["title"]["pad"] = {"t": 30}
+    return go.Figure({"data": traces, "layout": layout})
+
+
+def small_multiples_table(panels: list[Panel], comparator_label: str = "Matched comparators") -> pd.DataFrame:
+    """Long table of every panel's plotted numbers: panel, period, site, comparators, England, phase."""
+    rows = []
+    for panel in panels:
+        f = panel.frame
+        out = pd.DataFrame({"Panel": panel.title, "Site": panel.site_label, "Unit": panel.unit,
+                            "Period": f["period_label"], "Site value": f["site_value"]})
+        if "comparator_mean" in f.columns and f["comparator_mean"].notna().any():
+            out[f"{comparator_label} (mean)"] = f["comparator_mean"].to_numpy()
+        if "england_value" in f.columns:
+            out["England"] = f["england_value"].to_numpy()
+        out["Phase"] = f["phase"].to_numpy()
+        rows.append(out)
+    return pd.concat(rows, ignore_index=True) if rows else pd.DataFrame()

@@ -1,0 +1,74 @@
+"""The overview grid as data (one row per site x indicator cell) and as an accessible HTML table."""
+from __future__ import annotations
+
+import pandas as pd
+from dash import dcc, html
+
+from layouts.components.urlstate import ViewState, href
+
+NOT_AVAILABLE = "not available"
+
+
+def grid_cells(ctx, results: pd.DataFrame | None, state: ViewState) -> pd.DataFrame:
+    """Every site x indicator cell in display order: label, wave, indicator, text, outcome, colour, link."""
+    names = ctx.names
+    rows = []
+    res = results.set_index(["site_id", "indicator_id"]) if results is not None else None
+    for site_id in names.ordered(state.anon):
+        for ind in ctx.indicator_ids():
+            text, outcome, colour = "–", NOT_AVAILABLE, "#ffffff"
+            effect = None
+            if res is not None and (site_id, ind) in res.index:
+                r = res.loc[(site_id, ind)]
+                effect = r.get("effect_pct")
+                text = "–" if pd.isna(effect) else f"{effect:+.1f}%"
+                outcome, colour = r["outcome_label"], r["colour"]
+            rows.append({"site_id": site_id, "path_id": names.path_id(site_id, state.anon), "site": names.display(site_id, state.anon),
+                         "wave": names.waves[site_id], "indicator_id": ind,
+                         "indicator": ctx.catalogue.at[ind, "short_name"], "text": text, "effect_pct": effect,
+                         "outcome": outcome, "colour": colour,
+                         "href": href(f"/site/{names.path_id(site_id, state.anon)}/indicator/{ind}", state,
+                                      present=False, chart="")})
+    return pd.DataFrame(rows)
+
+
+def grid_export(ctx, cells: pd.DataFrame) -> pd.DataFrame:
+    """The grid as shown: one row per site, one column per indicator with the cell's text and outcome."""
+    cells = cells.assign(shown=cells["text"] + " (" + cells["outcome"] + ")")
+    wide = cells.pivot(index=["wave", "site"], columns="indicator", values="shown")
+    order = [ctx.catalogue.at[i, "short_name"] for i in ctx.indicator_ids()]
+    wide = wide[order].reset_index()
+    site_order = list(dict.fromkeys(cells["site"]))
+    wide["_o"] = wide["site"].map({s: i for i, s in enumerate(site_order)})
+    return wide.sort_values("_o").drop(columns="_o").rename(columns={"wave": "Wave", "site": "Site"})
+
+
+def legend(results: pd.DataFrame | None) -> html.Div:
+    if results is None:
+        return html.Div()
+    pairs = results[["outcome_label", "colour"]].drop_duplicates().itertuples(index=False)
+    return html.Div([html.Span("Colour shows the outcome: ", className="me-2")] + [
+        html.Span([html.Span(className="swatch", style={"backgroundColor": colour}), label], className="me-3")
+        for label, colour in pairs], className="small mb-2", id="grid-legend")
+
+
+def grid_table(ctx, cells: pd.DataFrame, state: ViewState) -> html.Div:
+    indicators = ctx.indicator_ids()
+    head = html.Thead(html.Tr([html.Th("Site", scope="col")] + [
+        html.Th(html.Abbr(ctx.catalogue.at[i, "short_name"], title=ctx.catalogue.at[i, "name"]), scope="col",
+                className="grid-head") for i in indicators]))
+    body = []
+    for wave, part in cells.groupby("wave", sort=True):
+        body.append(html.Tr(html.Th(f"Wave {wave}", colSpan=len(indicators) + 1, scope="colgroup",
+                                    className="wave-row")))
+        for site, site_cells in part.groupby("site", sort=False):
+            tds = [html.Th(site, scope="row", className="grid-site")]
+            for c in site_cells.itertuples():
+                tds.append(html.Td(dcc.Link(c.text, href=c.href, className="grid-cell",
+                                            id=f"cell-{c.path_id}-{c.indicator_id}",
+                                            title=f"{c.site}, {c.indicator}: {c.text}, {c.outcome}"),
+                                   style={"backgroundColor": c.colour}, **{"data-outcome": c.outcome}))
+            body.append(html.Tr(tds))
+    return html.Div(html.Table([html.Caption("Pioneer sites by wave (rows) and indicators (columns)"), head,
+                                html.Tbody(body)], className="table table-sm table-bordered grid-table caption-top",
+                               id="grid"), className="table-responsive")

@@ -1,0 +1,67 @@
+"""Page furniture shared by every page: chart blocks with their table and CSV, not-found, headings."""
+from __future__ import annotations
+
+import dash_bootstrap_components as dbc
+from dash import dcc, html
+
+from layouts.components import figures, tables
+from layouts.components.charts import Chart, ChartSpec
+from layouts.components.urlstate import ViewState, href
+
+
+def chart_block(chart: Chart, spec: ChartSpec, state: ViewState, *, height: int = 420) -> html.Div:
+    """A chart with what its colours mean, its table alternative and a CSV download of that table."""
+    key = spec.key()
+    fig = chart.figure
+    if state.present:
+        fig = figures.presentation(fig)
+    graph = dcc.Graph(figure=fig, config=figures.graph_config(chart.filename, state.present),
+                      style={"height": "100%" if state.present else f"{height}px"},
+                      id={"type": "chart", "key": key})
+    if state.present:
+        return html.Div([html.Div(graph, className="present-frame")])
+    return html.Div([
+        graph,
+        html.P(chart.colour_note, className="small text-muted mb-1"),
+        html.Div([
+            dbc.Button("Download CSV", id={"type": "csv-button", "key": key}, size="sm", color="secondary",
+                       outline=True, className="me-2"),
+            dcc.Download(id={"type": "csv-download", "key": key}),
+            dcc.Link("Presentation view", href=href(_present_path(spec, state), state, present=True,
+                                                     chart=_present_chart(spec)), className="small"),
+        ], className="mb-1"),
+        tables.table_alternative(chart.table, chart.title),
+    ], className="chart-block")
+
+
+def _present_chart(spec: ChartSpec) -> str:
+    return "" if spec.kind.endswith("multiples") else spec.kind
+
+
+def _present_path(spec: ChartSpec, state: ViewState) -> str:
+    if spec.kind == "trend" and spec.site:
+        return f"/site/{spec.site}/indicator/{spec.indicator_id}"
+    if spec.site:
+        return f"/site/{spec.site}"
+    if spec.indicator_id:
+        return f"/indicator/{spec.indicator_id}"
+    return "/"
+
+
+def unavailable(what: str) -> dbc.Alert:
+    """Say plainly that a number is not available rather than show a made-up one."""
+    return dbc.Alert(f"{what} is not available in this build of the dashboard yet.", color="secondary",
+                     className="small")
+
+
+def not_found(what: str, state: ViewState) -> html.Div:
+    return html.Div([
+        html.H1("Page not found"),
+        html.P(f"There is no {what} at this address. It may have been mistyped or renamed."),
+        dcc.Link("Go to the overview", href=href("/", state)),
+    ], className="not-found")
+
+
+def present_exit(state: ViewState, path: str) -> html.Div:
+    return html.Div(dcc.Link("Exit presentation view", href=href(path, state, present=False, chart="")),
+                    className="present-exit small")

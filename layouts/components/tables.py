@@ -1,0 +1,35 @@
+"""Table builders: a chart's table alternative, CSV text and collapsible HTML tables."""
+from __future__ import annotations
+
+import io
+
+import pandas as pd
+from dash import html
+
+
+def csv_text(table: pd.DataFrame, notice: str, title: str) -> str:
+    """CSV of a chart's table, preceded by comment lines saying what it is and where it came from."""
+    buf = io.StringIO()
+    if notice:
+        buf.write(f"# {notice}\n")
+    buf.write(f"# {title}\n")
+    table.to_csv(buf, index=False)
+    return buf.getvalue()
+
+
+def html_table(table: pd.DataFrame, caption: str, *, max_rows: int = 400) -> html.Table:
+    """A plain, accessible table (caption, header cells with scope)."""
+    head = html.Thead(html.Tr([html.Th(str(c), scope="col") for c in table.columns]))
+    rows = []
+    for row in table.head(max_rows).itertuples(index=False):
+        rows.append(html.Tr([html.Td("" if pd.isna(v) else (f"{v:,.2f}" if isinstance(v, float) else str(v)))
+                             for v in row]))
+    return html.Table([html.Caption(caption), head, html.Tbody(rows)],
+                      className="table table-sm table-striped caption-top small")
+
+
+def table_alternative(table: pd.DataFrame, caption: str) -> html.Details:
+    """The chart's numbers as a table, folded away under the chart."""
+    return html.Details([html.Summary(f"Table: {caption}"), html.Div(html_table(table, caption),
+                                                                     className="table-responsive")],
+                        className="mt-1 mb-3")

@@ -1,0 +1,73 @@
+"""The URL holds the view's state, so any view can be shared by link and opens the same.
+
+Pure helpers between a query string and a `ViewState`. Only known keys survive a round trip;
+defaults are left out of the URL so links stay short.
+"""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, replace
+from urllib.parse import parse_qsl, urlencode
+
+BASES = {
+    "did": "Matched-comparator difference-in-differences",
+    "its": "Change in trend (interrupted time series)",
+    "england": "England benchmark (latest period)",
+    "spc": "SPC signal (Making Data Count)",
+}
+METHODS = ("mahalanobis", "euclidean")
+
+
+@dataclass(frozen=True)
+class ViewState:
+    anon: bool = False
+    present: bool = False
+    basis: str = "did"
+    chart: str = ""
+    k: int = 5
+    method: str = "mahalanobis"
+
+
+DEFAULT = ViewState()
+_TRUE = {"1", "true", "yes", "on"}
+
+
+def parse_query(search: str | dict | None) -> ViewState:
+    """Read a query string ("?anon=1&basis=its") or Dash's query dict; unknown or bad values fall back."""
+    if isinstance(search, dict):
+        pairs = {k: str(v) for k, v in search.items()}
+    else:
+        pairs = dict(parse_qsl((search or "").lstrip("?")))
+    basis = pairs.get("basis", DEFAULT.basis)
+    method = pairs.get("method", DEFAULT.method)
+    try:
+        k = int(pairs.get("k", DEFAULT.k))
+    except ValueError:
+        k = DEFAULT.k
+    return ViewState(
+        anon=pairs.get("anon", "").lower() in _TRUE,
+        present=pairs.get("present", "").lower() in _TRUE,
+        basis=basis if basis in BASES else DEFAULT.basis,
+        chart=pairs.get("chart", "") if pairs.get("chart", "").replace("_", "").isalnum() else "",
+        k=min(max(k, 1), 20),
+        method=method if method in METHODS else DEFAULT.method,
+    )
+
+
+def to_query(state: ViewState) -> str:
+    """The query string for a state ("" when everything is default), with the leading "?"."""
+    values = asdict(state)
+    out = {}
+    for key, value in values.items():
+        if value == getattr(DEFAULT, key):
+            continue
+        out[key] = ("1" if value else "0") if isinstance(value, bool) else value
+    return "?" + urlencode(out) if out else ""
+
+
+def href(path: str, state: ViewState, **changes) -> str:
+    """A link to ``path`` keeping the current state, with ``changes`` applied."""
+    return path + to_query(replace(state, **changes) if changes else state)
+
+
+def with_changes(state: ViewState, **changes) -> ViewState:
+    return replace(state, **changes)

@@ -1,0 +1,62 @@
+"""/site/<site_id>/indicator/<indicator_id>: one site and indicator: trend, event study, change in trend, SPC."""
+from __future__ import annotations
+
+import dash
+from dash import dcc, html
+
+from layouts.components import charts, page
+from layouts.components.results import context
+from layouts.components.urlstate import href, parse_query
+
+DETAIL_CHARTS = {"trend": "Trend against comparators and England", "event": "Event study",
+                 "its": "Change in trend (interrupted time series)", "spc": "Statistical process control"}
+
+
+def title(site_id: str | None = None, indicator_id: str | None = None, **_):
+    try:
+        ctx = context()
+        sid = ctx.names.resolve(site_id)
+        if sid is None or indicator_id not in ctx.indicator_ids():
+            return "Not found - Integrated Care Pioneers"
+        anon = site_id != sid
+        return f"{ctx.catalogue.at[indicator_id, 'short_name']}: {ctx.names.display(sid, anon)} - Integrated Care Pioneers"
+    except Exception:
+        return "Integrated Care Pioneers"
+
+
+dash.register_page(__name__, path_template="/site/<site_id>/indicator/<indicator_id>", title=title,
+                   name="Site and indicator", order=1)  # before /site/<site_id>, which would swallow it
+
+
+def layout(site_id: str | None = None, indicator_id: str | None = None, **query) -> html.Div:
+    state = parse_query(query)
+    ctx = context()
+    sid = ctx.names.resolve(site_id)
+    if sid is None:
+        return page.not_found("site", state)
+    if indicator_id not in ctx.indicator_ids():
+        return page.not_found("indicator", state)
+    path_id = ctx.names.path_id(sid, state.anon)
+    here = f"/site/{path_id}/indicator/{indicator_id}"
+    specs = {kind: charts.ChartSpec(kind, site=path_id, indicator_id=indicator_id, anon=state.anon)
+             for kind in DETAIL_CHARTS}
+    if state.present:
+        kind = state.chart if state.chart in DETAIL_CHARTS else "trend"
+        return html.Div([page.present_exit(state, here), _block(specs[kind], state)])
+    cat = ctx.catalogue.loc[indicator_id]
+    name = ctx.names.display(sid, state.anon)
+    body = [html.H1(f"{cat['name']}: {name}", className="h3"),
+            html.P([dcc.Link(f"All indicators for {name}", href=href(f"/site/{path_id}", state)), " · ",
+                    dcc.Link(f"All sites for this indicator", href=href(f"/indicator/{indicator_id}", state))]),
+            html.P(cat["definition"], className="small")]
+    for kind, heading in DETAIL_CHARTS.items():
+        body += [html.H2(heading, className="h4"), _block(specs[kind], state)]
+    return html.Div(body)
+
+
+def _block(spec: charts.ChartSpec, state) -> html.Div:
+    try:
+        chart = charts.build(spec)
+    except charts.ChartUnavailable:
+        return page.unavailable(DETAIL_CHARTS[spec.kind])
+    return page.chart_block(chart, spec, state)
