@@ -24,8 +24,6 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from data.periods import period_end
-
 PRE, TRANSITION, POST = "pre", "transition", "post"
 CLUSTER_LABEL = "cluster-robust by area (likely too narrow with one treated area)"
 PLACEBO_P_METHOD = "placebo-in-space rank: (1 + #{|placebo| >= |site|}) / (1 + n_placebo)"
@@ -39,16 +37,17 @@ def treatment_phase(period_starts, frequency: str, start, transition_start=None,
     begins on or after the start and after the transition ends, and ``transition`` otherwise
     (a period that straddles either boundary is left out rather than mixed).
     """
-    starts = pd.DatetimeIndex(pd.to_datetime(period_starts))
-    ends = pd.DatetimeIndex([period_end(s, frequency) for s in starts])
-    start = pd.Timestamp(start)
-    t_start = pd.Timestamp(transition_start) if transition_start is not None and pd.notna(transition_start) else start
-    t_end = pd.Timestamp(transition_end) if transition_end is not None and pd.notna(transition_end) else None
-    pre_before = min(t_start, start)
-    pre = ends < pre_before
+    starts = np.asarray(pd.DatetimeIndex(pd.to_datetime(period_starts)).values.astype("datetime64[D]"))
+    months = {"month": 1, "quarter": 3, "year": 12}[frequency]
+    # A period ends the day before the next one starts: end < d  <=>  next start <= d.
+    next_starts = (starts.astype("datetime64[M]") + months).astype("datetime64[D]")
+    start = np.datetime64(pd.Timestamp(start).date(), "D")
+    t_start = (np.datetime64(pd.Timestamp(transition_start).date(), "D")
+               if transition_start is not None and pd.notna(transition_start) else start)
+    pre = next_starts <= min(t_start, start)
     post = starts >= start
-    if t_end is not None:
-        post &= starts > t_end
+    if transition_end is not None and pd.notna(transition_end):
+        post &= starts > np.datetime64(pd.Timestamp(transition_end).date(), "D")
     return np.where(pre, PRE, np.where(post, POST, TRANSITION))
 
 
@@ -266,73 +265,125 @@ class SiteDid:
     placebo_effects: pd.Series
 
 
+def placebo_estimates(placebo_site: np.ndarray, placebo_comparators: np.ndarray, phase: np.ndarray
+                      ) -> tuple[np.ndarray, np.ndarray | None, int | None]:
+    """Every pool LA's DiD effect and event study with the site's dates, in one batch.
+
+    ``placebo_site`` (n, periods) and ``placebo_comparators`` (n, k, periods) are the pool LAs'
+    own panels (see ``placebo_panels``). Returns (effects, event-study coefficients (n, periods),
+    reference period index); computed once per indicator and set of dates, shared by sites.
+    """
+    phase = np.asarray(phase)
+    fit = panel_did(np.concatenate([placebo_site[:, None], placebo_comparators], axis=1),
+                    phase == POST, phase != TRANSITION)
+    pre = np.nonzero(phase == PRE)[0]
+    ref = int(pre[-1]) if len(pre) else None
+    es = event_study_coefficients(placebo_site, placebo_comparators, ref) if ref is not None else None
+    return fit.effect, es, ref
+
+
+def site_did_batch(y_sites: np.ndarray, y_comparators: np.ndarray, phase: np.ndarray,
+                   placebo: tuple[np.ndarray, np.ndarray | None, int | None] | None,
+                   alpha: float = 0.05) -> dict[str, np.ndarray]:
+    """DiD for several sites sharing dates: the table's fast path (see ``site_did`` for one site).
+
+    ``y_sites`` (S, periods), ``y_comparators`` (S, k, periods); the placebo distribution and
+    the interval half-width are shared, since every site of the batch has the same dates.
+    Returns arrays: effect, effect_pct, ci_low, ci_high, p_value, cluster_se, cluster_ci_low,
+    cluster_ci_high, cluster_p, pre_trend_f, pre_trend_p, n_comparators, n_pre, n_post,
+    n_placebo, baseline_mean, post_mean, counterfactual_mean, event_study (S, periods),
+    event_study_half_width (S, periods), reference (S,).
+    """
+    phase = np.asarray(phase)
+    y_sites = np.asarray(y_sites, dtype=float)
+    n_sites, n_periods = y_sites.shape
+    keep, post, pre = phase != TRANSITION, phase == POST, phase == PRE
+    fit = panel_did(np.concatenate([y_sites[:, None], y_comparators], axis=1), post, keep)
+    effect, se = fit.effect, fit.se_cluster
+    df = np.maximum(fit.df_cluster, 1)
+    tcrit = stats.t.ppf(1 - alpha / 2, df)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        cluster_p = 2 * stats.t.sf(np.abs(effect / se), df)
+    observed = np.isfinite(y_sites)
+    pre_obs, post_obs = pre & observed, post & observed
+    with np.errstate(invalid="ignore"):
+        baseline = np.where(pre_obs.any(1), np.where(pre_obs, y_sites, 0).sum(1) / pre_obs.sum(1), np.nan)
+        post_mean = np.where(post_obs.any(1), np.where(post_obs, y_sites, 0).sum(1) / post_obs.sum(1), np.nan)
+    counterfactual = post_mean - effect
+    with np.errstate(invalid="ignore", divide="ignore"):
+        effect_pct = np.where(np.isfinite(counterfactual) & (counterfactual != 0), effect / counterfactual * 100, np.nan)
+
+    if placebo is not None and len(placebo[0]):
+        p_eff, p_es, p_ref = placebo
+        p_ok = p_eff[np.isfinite(p_eff)]
+    else:
+        p_eff, p_es, p_ref, p_ok = np.array([]), None, None, np.array([])
+    half = placebo_half_width(p_ok, alpha) if len(p_ok) else np.nan
+    p_value = np.array([placebo_p_value(e, p_ok) for e in effect])
+
+    refs = np.array([_reference_period(phase, y) if _reference_period(phase, y) is not None else -1
+                     for y in y_sites])
+    es = np.full((n_sites, n_periods), np.nan)
+    es_half = np.full((n_sites, n_periods), np.nan)
+    pre_f = np.full(n_sites, np.nan)
+    pre_p = np.full(n_sites, np.nan)
+    for ref in np.unique(refs[refs >= 0]):
+        rows = np.nonzero(refs == ref)[0]
+        es[rows] = event_study_coefficients(y_sites[rows], y_comparators[rows], int(ref))
+        if p_es is None:
+            continue
+        draws = p_es - p_es[:, [ref]] if p_ref != ref else p_es
+        es_half[rows] = placebo_half_widths(draws, alpha)[None, :]
+        leads = np.nonzero(pre & (np.arange(n_periods) != ref))[0]
+        if len(leads):
+            for r in rows:
+                pre_f[r], pre_p[r] = pre_trend_test(es[r, leads], draws[:, leads])
+    has_site = (observed & keep).any(axis=1)
+    return {
+        "effect": effect, "effect_pct": effect_pct, "ci_low": effect - half, "ci_high": effect + half,
+        "p_value": p_value, "cluster_se": se, "cluster_ci_low": effect - tcrit * se,
+        "cluster_ci_high": effect + tcrit * se, "cluster_p": cluster_p, "pre_trend_f": pre_f,
+        "pre_trend_p": pre_p, "n_comparators": fit.n_areas - has_site.astype(int),
+        "n_pre": pre_obs.sum(1), "n_post": post_obs.sum(1), "n_placebo": np.full(n_sites, len(p_ok)),
+        "baseline_mean": baseline, "post_mean": post_mean, "counterfactual_mean": counterfactual,
+        "event_study": es, "event_study_half_width": es_half, "reference": refs,
+    }
+
+
 def site_did(site: pd.Series, comparators: pd.DataFrame, phase: np.ndarray,
-             placebo_site: np.ndarray | None = None, placebo_comparators: np.ndarray | None = None,
+             placebo: tuple[np.ndarray, np.ndarray | None, int | None] | None = None,
              placebo_codes: list[str] | None = None, alpha: float = 0.05) -> SiteDid:
-    """DiD for one site given its series, its comparators' series and the placebo panels.
+    """DiD for one site given its series, its comparators' series and the placebo estimates.
 
     ``site`` is indexed by period; ``comparators`` is (comparator areas x periods) on the same
-    periods; ``phase`` labels the periods (see ``treatment_phase``). ``placebo_site`` (n, periods)
-    and ``placebo_comparators`` (n, k, periods) are the pool LAs' own panels with the same dates.
+    periods; ``phase`` labels the periods (see ``treatment_phase``); ``placebo`` is what
+    ``placebo_estimates`` returns for the same dates.
     """
     phase = np.asarray(phase)
     periods = site.index
-    y_site = site.to_numpy(dtype=float)
-    y_comp = comparators.reindex(columns=periods).to_numpy(dtype=float)
-    panel = np.vstack([y_site[None], y_comp])[None]
-    keep, post = phase != TRANSITION, phase == POST
-    fit = panel_did(panel, post, keep)
-    effect, se = float(fit.effect[0]), float(fit.se_cluster[0])
-    df = max(int(fit.df_cluster[0]), 1)
-    tcrit = stats.t.ppf(1 - alpha / 2, df)
-    cluster_p = float(2 * stats.t.sf(abs(effect / se), df)) if se > 0 else float("nan")
-
-    ref = _reference_period(phase, y_site)
-    es = event_study_coefficients(y_site[None], y_comp[None], ref)[0] if ref is not None \
-        else np.full(len(periods), np.nan)
-    if placebo_site is not None and len(placebo_site):
-        pfit = panel_did(np.concatenate([placebo_site[:, None], placebo_comparators], axis=1), post, keep)
-        placebo = pfit.effect
-        p_es = event_study_coefficients(placebo_site, placebo_comparators, ref) if ref is not None else None
-    else:
-        placebo, p_es = np.array([]), None
-    placebo_ok = placebo[np.isfinite(placebo)]
-    p_value = placebo_p_value(effect, placebo_ok)
-    half = placebo_half_width(placebo_ok, alpha) if len(placebo_ok) else float("nan")
-
-    pre_obs = (phase == PRE) & np.isfinite(y_site)
-    post_obs = post & np.isfinite(y_site)
-    baseline = float(np.mean(y_site[pre_obs])) if pre_obs.any() else float("nan")
-    post_mean = float(np.mean(y_site[post_obs])) if post_obs.any() else float("nan")
-    counterfactual = post_mean - effect
-
-    es_half = placebo_half_widths(p_es, alpha) if p_es is not None else np.full(len(periods), np.nan)
-    lead_idx = np.nonzero((phase == PRE) & (np.arange(len(periods)) != (ref if ref is not None else -1)))[0]
-    if p_es is not None and len(lead_idx):
-        pre_f, pre_p = pre_trend_test(es[lead_idx], p_es[:, lead_idx])
-    else:
-        pre_f, pre_p = float("nan"), float("nan")
+    y_site = site.to_numpy(dtype=float)[None]
+    y_comp = comparators.reindex(columns=periods).to_numpy(dtype=float)[None]
+    b = {name: value[0] for name, value in site_did_batch(y_site, y_comp, phase, placebo, alpha).items()}
+    ref = int(b["reference"])
+    post = phase == POST
     first_post = int(np.argmax(post)) if post.any() else len(periods)
     event_study = pd.DataFrame({
         "period_start": periods,
         "event_time": np.arange(len(periods)) - first_post,
         "phase": phase,
-        "coef": es,
-        "ci_low": es - es_half,
-        "ci_high": es + es_half,
-        "reference": np.arange(len(periods)) == (ref if ref is not None else -1),
+        "coef": b["event_study"],
+        "ci_low": b["event_study"] - b["event_study_half_width"],
+        "ci_high": b["event_study"] + b["event_study_half_width"],
+        "reference": np.arange(len(periods)) == ref,
     })
-    codes = placebo_codes if placebo_codes is not None else list(range(len(placebo)))
-    return SiteDid(
-        effect=effect, effect_pct=_pct(effect, counterfactual),
-        ci_low=effect - half, ci_high=effect + half, p_value=p_value,
-        cluster_se=se, cluster_ci_low=effect - tcrit * se, cluster_ci_high=effect + tcrit * se,
-        cluster_p=cluster_p, pre_trend_f=pre_f, pre_trend_p=pre_p,
-        n_comparators=int(fit.n_areas[0]) - (1 if np.isfinite(y_site[keep]).any() else 0),
-        n_pre=int(pre_obs.sum()), n_post=int(post_obs.sum()), n_placebo=int(len(placebo_ok)),
-        baseline_mean=baseline, post_mean=post_mean, counterfactual_mean=counterfactual,
-        event_study=event_study, placebo_effects=pd.Series(placebo, index=codes, name="placebo_effect"),
-    )
+    p_eff = placebo[0] if placebo is not None else np.array([])
+    codes = placebo_codes if placebo_codes is not None else list(range(len(p_eff)))
+    scalars = {name: float(b[name]) for name in (
+        "effect", "effect_pct", "ci_low", "ci_high", "p_value", "cluster_se", "cluster_ci_low", "cluster_ci_high",
+        "cluster_p", "pre_trend_f", "pre_trend_p", "baseline_mean", "post_mean", "counterfactual_mean")}
+    return SiteDid(**scalars, n_comparators=int(b["n_comparators"]), n_pre=int(b["n_pre"]),
+                   n_post=int(b["n_post"]), n_placebo=int(b["n_placebo"]), event_study=event_study,
+                   placebo_effects=pd.Series(p_eff, index=codes, name="placebo_effect"))
 
 
 def _reference_period(phase: np.ndarray, y_site: np.ndarray) -> int | None:
@@ -355,18 +406,22 @@ def placebo_panels(area_values: pd.DataFrame, placebo_comparators: pd.DataFrame,
     comparator_code and rank. Returns (codes, placebo series (n, periods), comparators
     (n, k, periods)); an LA with fewer than k comparators is padded with missing rows.
     """
-    table = placebo_comparators.sort_values(["area_code", "rank"])
+    table = placebo_comparators.sort_values(["area_code", "rank"], kind="stable")
+    own_codes = table["area_code"].to_numpy()
+    codes_all, first = np.unique(own_codes, return_index=True)
+    codes_all = codes_all[np.argsort(first)]
     if k is None:
-        k = int(table.groupby("area_code").size().max()) if len(table) else 0
-    codes = [c for c in table["area_code"].unique() if c in area_values.index]
-    row_of = {code: i for i, code in enumerate(area_values.index)}
+        k = int(np.bincount(pd.factorize(own_codes)[0]).max()) if len(table) else 0
+    area_index = pd.Index(area_values.index)
+    own_rows = area_index.get_indexer(codes_all)
+    codes = [c for c, r in zip(codes_all, own_rows) if r >= 0]
     values = np.vstack([area_values.to_numpy(dtype=float), np.full((1, area_values.shape[1]), np.nan)])
     missing_row = len(area_values)
+    pos = pd.Index(codes).get_indexer(own_codes)
+    rank_in = table.groupby("area_code", sort=False).cumcount().to_numpy()
+    comp_rows = area_index.get_indexer(table["comparator_code"].to_numpy())
+    use = (pos >= 0) & (rank_in < k) & (comp_rows >= 0)
     idx = np.full((len(codes), k), missing_row)
-    pos = {c: i for i, c in enumerate(codes)}
-    rank_in = table.groupby("area_code").cumcount().to_numpy()
-    for code, comp, r in zip(table["area_code"], table["comparator_code"], rank_in):
-        if code in pos and r < k and comp in row_of:
-            idx[pos[code], r] = row_of[comp]
-    own = np.array([row_of[c] for c in codes], dtype=int)
+    idx[pos[use], rank_in[use]] = comp_rows[use]
+    own = area_index.get_indexer(codes)
     return codes, values[own], values[idx]

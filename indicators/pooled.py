@@ -36,19 +36,24 @@ class PooledResult:
     summary: pd.DataFrame  # one row per aggregate: all and each cohort
 
 
-def _influence(dy: np.ndarray, treated: np.ndarray, control: np.ndarray) -> tuple[float, np.ndarray, float]:
-    """ATT of one cell and each unit's influence on it (units missing at t or base have none)."""
+def _influence(dy: np.ndarray, treated: np.ndarray, control: np.ndarray
+               ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """ATT of each cell (column of ``dy``, units x periods) and each unit's influence on it.
+
+    Units missing at t or at the base have no influence on that cell. Returns (att (T,),
+    psi (units, T), treated share p_g (T,)).
+    """
     ok = np.isfinite(dy)
-    t_ok, c_ok = treated & ok, control & ok
-    n = len(dy)
-    psi = np.zeros(n)
-    if t_ok.sum() == 0 or c_ok.sum() == 0:
-        return float("nan"), psi, float("nan")
-    mu_t, mu_c = dy[t_ok].mean(), dy[c_ok].mean()
-    p_t, p_c = t_ok.sum() / n, c_ok.sum() / n
-    psi[t_ok] = (dy[t_ok] - mu_t) / p_t
-    psi[c_ok] -= (dy[c_ok] - mu_c) / p_c
-    return float(mu_t - mu_c), psi, float(p_t)
+    n = dy.shape[0]
+    t_ok, c_ok = treated[:, None] & ok, control[:, None] & ok
+    n_t, n_c = t_ok.sum(0), c_ok.sum(0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mu_t = np.where(t_ok, dy, 0).sum(0) / n_t
+        mu_c = np.where(c_ok, dy, 0).sum(0) / n_c
+        psi = (np.where(t_ok, dy - mu_t, 0) / (n_t / n)) - (np.where(c_ok, dy - mu_c, 0) / (n_c / n))
+    att = np.where((n_t > 0) & (n_c > 0), mu_t - mu_c, np.nan)
+    psi = np.where(np.isfinite(att)[None], np.nan_to_num(psi), 0.0)
+    return att, psi, n_t / n
 
 
 def _aggregate(atts: np.ndarray, psis: np.ndarray, shares: np.ndarray, memberships: np.ndarray,
@@ -93,43 +98,52 @@ def pooled_att(values: pd.DataFrame, cohort_of: pd.Series, phases: dict[str, np.
         if not treated.any() or not len(pre) or not len(post_idx):
             continue
         base, first_post = pre[-1], post_idx[0]
+        dy = y - y[:, [base]]
+        att, psi, share = _influence(dy, treated, control)
+        se = np.sqrt((psi ** 2).sum(0)) / len(psi)
+        ok = np.isfinite(dy)
+        seen = treated[:, None] & np.isfinite(y)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            treated_mean = np.where(seen, y, 0).sum(0) / seen.sum(0)
+        member = treated.astype(float)
         for t in range(len(periods)):
             if t == base:
                 continue
-            dy = y[:, t] - y[:, base]
-            att, psi, share = _influence(dy, treated, control)
-            se = float(np.sqrt((psi ** 2).sum()) / len(psi))
-            ok = np.isfinite(dy)
-            treated_mean = float(np.nanmean(y[treated & np.isfinite(y[:, t]), t])) if (treated & np.isfinite(y[:, t])).any() else np.nan
             rows.append({"cohort": name, "period_start": periods[t], "event_time": int(t - first_post),
-                         "phase": phase[t], "att": att, "se": se, "ci_low": att - z * se, "ci_high": att + z * se,
-                         "n_treated": int((treated & ok).sum()), "n_control": int((control & ok).sum()),
-                         "treated_mean": treated_mean})
-            cells.append((name, t - first_post, phase[t] == POST, att, psi, share, treated.astype(float)))
+                         "phase": phase[t], "att": att[t], "se": se[t], "ci_low": att[t] - z * se[t],
+                         "ci_high": att[t] + z * se[t], "n_treated": int((treated & ok[:, t]).sum()),
+                         "n_control": int((control & ok[:, t]).sum()), "treated_mean": treated_mean[t]})
+            cells.append((name, t - first_post, phase[t] == POST, att[t], psi[:, t], share[t], member))
     group_time = pd.DataFrame(rows)
+    if cells:
+        c_name = np.array([c[0] for c in cells], dtype=object)
+        c_event = np.array([c[1] for c in cells])
+        c_post = np.array([c[2] for c in cells])
+        c_att = np.array([c[3] for c in cells])
+        c_psi = np.vstack([c[4] for c in cells])
+        c_share = np.array([c[5] for c in cells])
+        c_member = np.vstack([c[6] for c in cells])
+    else:
+        c_name = c_event = c_post = c_att = c_share = np.array([])
+        c_psi = c_member = np.zeros((0, len(values)))
 
-    def agg(select, estimate_weights: bool) -> tuple[float, float, float]:
-        chosen = [c for c in cells if select(c) and np.isfinite(c[3])]
-        if not chosen:
+    def agg(chosen: np.ndarray, estimate_weights: bool) -> tuple[float, float, float]:
+        chosen = chosen & np.isfinite(c_att)
+        if not chosen.any():
             return float("nan"), float("nan"), float("nan")
-        atts = np.array([c[3] for c in chosen])
-        psis = np.vstack([c[4] for c in chosen])
-        shares = np.array([c[5] for c in chosen])
-        members = np.vstack([c[6] for c in chosen])
-        theta, se = _aggregate(atts, psis, shares, members, estimate_weights)
-        return theta, se, float(shares.sum())
+        theta, se = _aggregate(c_att[chosen], c_psi[chosen], c_share[chosen], c_member[chosen], estimate_weights)
+        return theta, se, float(c_share[chosen].sum())
 
     events = []
-    for e in sorted({c[1] for c in cells}):
-        theta, se, _ = agg(lambda c, e=e: c[1] == e, True)
+    for e in np.unique(c_event):
+        theta, se, _ = agg(c_event == e, True)
         events.append({"event_time": int(e), "att": theta, "se": se, "ci_low": theta - z * se,
-                       "ci_high": theta + z * se,
-                       "n_cohorts": sum(1 for c in cells if c[1] == e and np.isfinite(c[3]))})
+                       "ci_high": theta + z * se, "n_cohorts": int(((c_event == e) & np.isfinite(c_att)).sum())})
     summary_rows = []
     post_gt = group_time[group_time["phase"] == POST] if len(group_time) else group_time
-    for label, select, est_w in [("all", lambda c: c[2], True)] + [
-            (name, (lambda c, name=name: c[2] and c[0] == name), False) for name in sorted(phases)]:
-        theta, se, _ = agg(select, est_w)
+    for label, chosen, est_w in [("all", c_post.astype(bool), True)] + [
+            (name, c_post.astype(bool) & (c_name == name), False) for name in sorted(phases)]:
+        theta, se, _ = agg(chosen, est_w)
         part = post_gt if label == "all" else post_gt[post_gt["cohort"] == label]
         if len(part):
             weight = part["n_treated"].to_numpy(dtype=float)
