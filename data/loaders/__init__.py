@@ -27,8 +27,10 @@ class LoadContext:
 
     reference: Reference
     population: pd.DataFrame | None = None
-    councils_csv: Path | None = None
-    """mySociety council list: district -> county lookup for district-level files."""
+    districts: pd.DataFrame | None = None
+    """district -> county lookup (columns district, county) for district-level files."""
+    district_population: pd.DataFrame | None = None
+    """district_code, year, population (all ages): weights for aggregating district rates."""
     indicator_map: dict[str, str] = field(default_factory=dict)
     """Extra source-indicator -> catalogue mappings (a Fingertips ID the catalogue lacks)."""
 

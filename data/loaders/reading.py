@@ -19,6 +19,7 @@ from data.errors import DataError
 
 MAX_FIELD_CHARS = 100_000
 """Longer fields are refused: no legitimate cell in these files comes near it."""
+PER_CALL = 1000
 MAX_LISTED = 25
 """How many problems the error message spells out; all of them stay on DataError.problems."""
 
@@ -39,10 +40,18 @@ class Problems:
 
     def add_rows(self, file: str, rows: np.ndarray | pd.Index | list, column: str | None, message: str,
                  values: pd.Series | None = None) -> None:
-        """One problem per row (rows are 1-based file row numbers, header = row 1)."""
-        for i, row in enumerate(rows):
+        """One problem per row (rows are 1-based file row numbers, header = row 1).
+
+        Past ``PER_CALL`` rows the rest are counted in one line, so a wholly wrong 5-million-row
+        column cannot exhaust memory with messages.
+        """
+        rows = list(rows)
+        for i, row in enumerate(rows[:PER_CALL]):
             shown = f" (got {_short(values.iloc[i])!r})" if values is not None else ""
             self.add(file, int(row), column, f"{message}{shown}")
+        if len(rows) > PER_CALL:
+            self.add(file, None, column, f"{message}: {len(rows) - PER_CALL:,} more rows like this "
+                     f"(from row {int(rows[PER_CALL])})")
 
     def __len__(self) -> int:
         return len(self.items)
@@ -178,7 +187,7 @@ def _norm(name: str) -> str:
 
 
 def numbers(values: pd.Series, file: str, rows: np.ndarray, column: str, problems: Problems, *,
-            missing_marks: tuple[str, ...] = ("", "-"), allow_negative: bool = False) -> pd.Series:
+            missing_marks: tuple[str, ...] = ("", "-", "NA"), allow_negative: bool = False) -> pd.Series:
     """Parse numbers; missing marks become NaN; anything else unparseable or negative is a problem."""
     text = values.fillna("").str.strip().str.replace(",", "", regex=False)
     missing = text.isin(missing_marks)
