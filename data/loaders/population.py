@@ -99,7 +99,8 @@ def upper_tier_population(myeb3_csv: Path | str, councils_csv: Path | str, area_
     by_year = shares.set_index("year")
     frames = [total.assign(age_group="all")]
     for group, col in (("18+", "share_18_plus"), ("65+", "share_65_plus")):
-        share = total["year"].map(by_year[col])
+        # Years past the table (carried-forward populations) use its last row.
+        share = total["year"].clip(upper=int(by_year.index.max())).map(by_year[col])
         if share.isna().any():
             years = sorted(total.loc[share.isna(), "year"].unique())
             raise DataError(f"no England age share for year(s) {years}", file=str(AGE_SHARES), column=col)
