@@ -88,6 +88,29 @@ def cmd_serve(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_ingest(args: argparse.Namespace) -> int:
+    from data.ingest import ingest
+
+    mapping = dict(m.split("=", 1) for m in args.map or [])
+    summary = ingest(args.kind, args.files, args.into, progress=not args.quiet, shared=args.shared,
+                     indicator_map=mapping)
+    print(summary.text())
+    return 0
+
+
+def cmd_build_real(args: argparse.Namespace) -> int:
+    from time import perf_counter
+
+    from data.real import build_real, shared_dir
+
+    t0 = perf_counter()
+    loaded = build_real(args.out, shared=args.shared)
+    print(f"built real dataset from {shared_dir(args.shared)} in {args.out} in {perf_counter() - t0:.1f} s")
+    for name, info in loaded.items():
+        print(f"  {name:<6} {info['rows']:>6,} observations from {info['read']:,} rows read")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="pioneers", description="Integrated Care Pioneers indicator dashboard")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -114,6 +137,21 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-warm", action="store_true", help="do not walk the pages to warm the cache at start")
     p.add_argument("--access-log", action="store_true", help="log every request to stdout")
     p.set_defaults(func=cmd_serve)
+
+    p = sub.add_parser("ingest", help="load published files into a dataset (created if absent)")
+    p.add_argument("kind", choices=["fingertips", "dtoc", "ascof", "tidy"])
+    p.add_argument("files", nargs="+", type=Path)
+    p.add_argument("--into", required=True, type=Path, help="dataset directory (created, or merged into)")
+    p.add_argument("--shared", type=Path, help="folder of the official reference files (default ../shared/data/real)")
+    p.add_argument("--map", action="append", metavar="SOURCE_ID=INDICATOR",
+                   help="map a source indicator the catalogue lacks, e.g. 93356=falls_65")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=cmd_ingest)
+
+    p = sub.add_parser("build-real", help="build the real dataset from ../shared/data/real")
+    p.add_argument("--out", required=True, type=Path)
+    p.add_argument("--shared", type=Path, help="folder of the real files (default ../shared/data/real)")
+    p.set_defaults(func=cmd_build_real)
     return parser
 
 
