@@ -102,14 +102,31 @@ def cache_settings() -> CacheSettings | None:
     return _state["settings"]
 
 
+_code: dict[str, str] = {}
+
+
+def code_version() -> str:
+    """A hash of the project's Python sources: results computed by older code are never reused."""
+    if "v" not in _code:
+        root = Path(__file__).resolve().parents[1]
+        h = hashlib.sha256()
+        for folder in ("data", "indicators", "matching", "layouts", "callbacks", "serving"):
+            for path in sorted((root / folder).rglob("*.py")):
+                h.update(str(path.relative_to(root)).encode())
+                h.update(path.read_bytes())
+        h.update((root / "app.py").read_bytes())
+        _code["v"] = h.hexdigest()[:12]
+    return _code["v"]
+
+
 def result_key(kind: str, dataset_checksum: str, comparator_version: str, args: tuple, kwargs: dict) -> str:
-    """A key naming what the result depends on: kind, dataset, comparator version, arguments."""
+    """A key naming what the result depends on: code, kind, dataset, comparator version, arguments."""
     try:
         blob = pickle.dumps((args, sorted(kwargs.items())), protocol=5)
     except (pickle.PicklingError, TypeError, AttributeError):
         blob = repr((args, sorted(kwargs.items()))).encode()
     params = hashlib.sha256(blob).hexdigest()[:20]
-    return f"{KEY_SCHEMA}/{kind}/{dataset_checksum}/{comparator_version}/{params}"
+    return f"{KEY_SCHEMA}/{code_version()}/{kind}/{dataset_checksum}/{comparator_version}/{params}"
 
 
 def _checksum_of(args: tuple) -> tuple[str, tuple]:

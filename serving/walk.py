@@ -251,8 +251,9 @@ class Session:
         self.steps.append(Step(kind, path, status, time.perf_counter() - t0, len(data)))
         return status, data
 
-    def _post(self, body: dict, kind: str = "callback") -> tuple[int, Any]:
-        status, data = self._timed(kind, body["output"][:60], lambda: self.t.post_json("/_dash-update-component", body))
+    def _post(self, body: dict, kind: str = "callback", label: str | None = None) -> tuple[int, Any]:
+        status, data = self._timed(kind, label or body["output"][:80],
+                                   lambda: self.t.post_json("/_dash-update-component", body))
         if status == 200 and data:
             try:
                 return status, json.loads(data)
@@ -281,7 +282,7 @@ class Session:
         assert self.walker is not None, "open() a page first"
         pathname, _, search = path.partition("?")
         status, answer = self._post(router_body(self.walker.dependencies, pathname, f"?{search}" if search else ""),
-                                    kind="router")
+                                    kind="router", label=path)
         page = {}
         if status == 200 and answer:
             page = components(answer.get("response", {}).get("_pages_content", {}).get("children"))
@@ -297,10 +298,17 @@ class Session:
             if fire_shell or not ids <= before:
                 self._post(body)
 
-    def use_controls(self, limit_per_control: int = 2) -> None:
+    def use_controls(self, limit_per_control: int = 2, downloads: bool = False) -> None:
+        """Change each control on the page; file downloads only if asked (people rarely do)."""
         assert self.walker is not None
         for body in self.walker.interaction_bodies(limit_per_control):
-            self._post(body)
+            if downloads or not self._is_download(body):
+                self._post(body)
+
+    def _is_download(self, body: dict) -> bool:
+        outs = body["outputs"] if isinstance(body["outputs"], list) else [body["outputs"]]
+        assert self.walker is not None
+        return any(self.walker.known.get(id_key(o["id"]), {}).get("type") == "Download" for o in outs)
 
 
 class FlaskTransport:

@@ -38,12 +38,14 @@ class WebSettings:
     PIONEERS_CSP_EVAL        off (default) | on: add 'unsafe-eval' to script-src (only if a chart type needs it)
     PIONEERS_FRAME_ANCESTORS 'self' by default: who may embed the dashboard in a frame
     PIONEERS_MAX_REQUEST_MB  largest request body accepted (default 4)
+    PIONEERS_SHARE_PAGES     on (default) | off: keep rendered page layouts in the shared results cache
     """
 
     csp: bool = True
     csp_eval: bool = False
     frame_ancestors: str = "'self'"
     max_request_mb: float = 4.0
+    share_pages: bool = True
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> WebSettings:
@@ -56,7 +58,7 @@ class WebSettings:
         return cls(csp=env.get("PIONEERS_CSP", "on").lower() in on,
                    csp_eval=env.get("PIONEERS_CSP_EVAL", "off").lower() in on,
                    frame_ancestors=env.get("PIONEERS_FRAME_ANCESTORS", "'self'"),
-                   max_request_mb=max_mb)
+                   max_request_mb=max_mb, share_pages=env.get("PIONEERS_SHARE_PAGES", "on").lower() in on)
 
 
 def content_security_policy(inline_script_hashes: list[str], settings: WebSettings) -> str:
@@ -121,10 +123,27 @@ def _guard_shell(app: dash.Dash) -> None:
     app.layout = guarded_shell
 
 
-def _guard_page(layout: Callable) -> Callable:
+def _shared_layout(module: str, layout: Callable) -> Callable:
+    """A page's layout rendered once per dataset, code version and URL arguments, and kept in the
+    shared results cache as the JSON the browser receives: a page is a pure function of its URL
+    and the dataset, so every worker can answer a repeat visit without rebuilding its figures."""
+    from dash._utils import to_json
+
+    from callbacks.cache import shared_result
+
+    @shared_result(f"page/{module}")
+    def rendered(**kwargs):
+        return json.loads(to_json(layout(**kwargs)))
+
+    return rendered
+
+
+def _guard_page(layout: Callable, render: Callable | None = None) -> Callable:
+    render = render or layout
+
     def guarded_layout(**kwargs):
         try:
-            return layout(**kwargs)
+            return render(**kwargs)
         except DataError as exc:
             log.error("page layout failed on the dataset: %s", exc)
             return html.Div([html.H1("Data unavailable"), fault_banner(public_problem(exc))])
@@ -134,12 +153,14 @@ def _guard_page(layout: Callable) -> Callable:
     return guarded_layout
 
 
-def guard_pages() -> None:
-    """Every registered page answers a dataset fault with a banner instead of a failed callback."""
-    for page in dash.page_registry.values():
+def guard_pages(share_layouts: bool = True) -> None:
+    """Every registered page answers a dataset fault with a banner instead of a failed callback,
+    and (``share_layouts``) is served from the shared cache after its first rendering."""
+    for module, page in dash.page_registry.items():
         layout = page.get("layout")
         if callable(layout) and not getattr(layout, "_fault_guarded", False):
-            page["layout"] = _guard_page(layout)
+            render = _shared_layout(module, layout) if share_layouts else None
+            page["layout"] = _guard_page(layout, render)
 
 
 def on_callback_error(err: Exception) -> Any:
@@ -159,7 +180,7 @@ def _dependency_shape_ok(declared: list[dict], sent: Any) -> bool:
     if not isinstance(sent, list) or len(sent) != len(declared):
         return False
     for want, got in zip(declared, sent):
-        if isinstance(want["id"], dict):  # pattern-matching: one dict or a list of dicts (ALL)
+        if isinstance(want["id"], dict) or str(want["id"]).startswith("{"):  # pattern-matching: dict or list (ALL)
             items = got if isinstance(got, list) else [got]
             if not all(isinstance(i, dict) and isinstance(i.get("id"), dict)
                        and i.get("property") == want["property"] for i in items):
@@ -301,4 +322,4 @@ def harden(app: dash.Dash, settings: WebSettings | None = None) -> None:
     _install_compression(server)
     _install_health(server)
     _guard_shell(app)
-    guard_pages()
+    guard_pages(settings.share_pages)
