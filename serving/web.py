@@ -111,6 +111,7 @@ def _guard_shell(app: dash.Dash) -> None:
 
     def guarded_shell():
         problem = dataset_health()["problem"]
+        problem = _redact_paths(problem) if problem else None
         try:
             inner = shell()
         except DataError as exc:
