@@ -27,8 +27,12 @@ def wait_until_healthy(transport: HttpTransport, deadline_s: float = 30.0) -> bo
     return False
 
 
-def all_paths() -> list[str]:
-    """Every page URL of the app for the dataset it serves (registry read in this process)."""
+def all_paths(per_template: int | None = None) -> list[str]:
+    """Every page URL of the app for the dataset it serves (registry read in this process).
+
+    PIONEERS_WARM_PER_TEMPLATE limits how many ids fill each path template (default: all)."""
+    import os
+
     import dash
 
     from app import create_app
@@ -36,7 +40,8 @@ def all_paths() -> list[str]:
 
     create_app()
     registry = [p for p in dash.page_registry.values() if not p["module"].endswith("not_found_404")]
-    return page_paths(registry, dataset_path_values(active_dataset()))
+    limit = per_template or int(os.environ.get("PIONEERS_WARM_PER_TEMPLATE", "0")) or None
+    return page_paths(registry, dataset_path_values(active_dataset()), per_template=limit)
 
 
 def warm(url: str, started: float | None = None) -> dict:

@@ -128,7 +128,7 @@ def test_every_registered_callback_is_covered():
 
 
 def _examples_for(client, key: str) -> int:
-    """25 forged bodies per callback, fewer for one that takes seconds (a file package), min 6."""
+    """25 forged bodies per callback, fewer for one that takes seconds (a file package), min 4."""
     spec = forged_app().callback_map[key]
     outputs = [{"id": _forge_id(cid, "x"), "property": prop} for cid, prop in parse_outputs(key)]
     body = {"output": key, "outputs": outputs if key.startswith("..") else outputs[0],
@@ -138,7 +138,7 @@ def _examples_for(client, key: str) -> int:
     t0 = time.perf_counter()
     check_response(client.post("/_dash-update-component", json=body), body)
     seconds = time.perf_counter() - t0
-    return max(6, min(25, int(8 / max(seconds, 1e-3))))
+    return max(4, min(25, int(8 / max(seconds, 1e-3))))
 
 
 @pytest.mark.parametrize("key", callback_keys())
