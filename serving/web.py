@@ -92,15 +92,15 @@ def public_problem(exc: DataError) -> str:
     return text
 
 
-def fault_banner(problem: str | None) -> html.Div:
+def fault_banner(problem: str | None, banner_id: str = BANNER_ID) -> html.Div:
     """The red strip at the top of every page while the dataset cannot be trusted."""
     if not problem:
-        return html.Div(id=BANNER_ID, hidden=True)
+        return html.Div(id=banner_id, hidden=True)
     return html.Div([
         html.Strong("The data behind this dashboard cannot be read right now. "),
         html.Span(problem),
         html.Span(" Figures are withheld until the dataset is restored; reload the page to try again."),
-    ], id=BANNER_ID, role="alert", className="alert alert-danger mb-2")
+    ], id=banner_id, role="alert", className="alert alert-danger mb-2")
 
 
 def _guard_shell(app: dash.Dash) -> None:
@@ -147,7 +147,7 @@ def _guard_page(layout: Callable, render: Callable | None = None) -> Callable:
             return render(**kwargs)
         except DataError as exc:
             log.error("page layout failed on the dataset: %s", exc)
-            return html.Div([html.H1("Data unavailable"), fault_banner(public_problem(exc))])
+            return html.Div([html.H1("Data unavailable"), fault_banner(public_problem(exc), "page-data-fault")])
 
     guarded_layout._fault_guarded = True
     guarded_layout.__wrapped__ = layout
