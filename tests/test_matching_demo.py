@@ -167,6 +167,12 @@ def test_version_is_stable_and_tracks_inputs(demo, per_site):
                 match(demo, covariates=["log_population", "deprivation"]).version,
                 match(demo, pool=comparator_pool(demo)[1:]).version}
     assert len(versions) == 8
+    by_start = match(demo, per_indicator=True, indicators=["ea_all"], baseline_column="start")
+    by_transition = match(demo, per_indicator=True, indicators=["ea_all"])
+    assert by_start.version != by_transition.version
+    assert (by_start.table.groupby("site_id").size() == 5).all()
+    with pytest.raises(DataError, match="baseline column"):
+        match(demo, baseline_column="announced")
     other = dataclasses.replace(demo, manifest={**demo.manifest, "dataset_checksum": "0" * 16})
     changed = match(other)
     assert changed.version != per_site.version
