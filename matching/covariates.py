@@ -170,17 +170,10 @@ def _period_series(dataset: Dataset) -> pd.DataFrame:
     return cache["series"]
 
 
-def baseline_covariates(dataset: Dataset, baseline_end: pd.Timestamp | str,
-                        min_periods: int = 2) -> pd.DataFrame:
-    """Baseline level and slope of every indicator for every site and LA at one baseline end.
-
-    Indexed by (unit, indicator_id), with baseline_periods. A unit with fewer than
-    ``min_periods`` baseline periods of an indicator has no slope (NaN) and is left out of that
-    indicator's matching.
-    """
-    end = pd.Timestamp(baseline_end)
+def _baseline_arrays(dataset: Dataset, end: pd.Timestamp, min_periods: int = 2) -> dict:
+    """Level, slope and period count of every (unit, indicator) at one baseline end, as arrays."""
     cache = _cache(dataset)
-    key = ("baseline", end, min_periods)
+    key = ("baseline_arrays", end, min_periods)
     if key in cache:
         return cache[key]
     s = _period_series(dataset)
@@ -189,18 +182,17 @@ def baseline_covariates(dataset: Dataset, baseline_end: pd.Timestamp | str,
         # A period belongs to the baseline only if it ends on or before the baseline end.
         last_start = np.datetime64(end - pd.DateOffset(months=months), "ns")
         keep |= (s["frequency"] == name) & (s["start"] <= last_start)
-    n_ind = len(s["indicators"])
-    size = len(s["units"]) * n_ind
+    n_units, n_ind = len(s["units"]), len(s["indicators"])
     key_ = s["key"][keep]
     t = (s["start"][keep] - np.datetime64("2010-01-01", "ns")) / np.timedelta64(1, "D") / 365.25
     y = s["value"][keep]
 
     def total(w):
-        return np.bincount(key_, weights=w, minlength=size)
+        return np.bincount(key_, weights=w, minlength=n_units * n_ind)
 
     n = total(None)
     with np.errstate(invalid="ignore", divide="ignore"):
-        mult = np.tile(s["multiplier"], len(s["units"]))
+        mult = np.tile(s["multiplier"], n_units)
         sum_y, sum_t = total(y), total(t)
         # Counts where any exist (a rate is never averaged); otherwise the mean of published rates.
         level = np.where(total(s["has_counts"][keep]) > 0,
@@ -208,11 +200,26 @@ def baseline_covariates(dataset: Dataset, baseline_end: pd.Timestamp | str,
         sxx = total(t * t) - sum_t ** 2 / n
         sxy = total(t * y) - sum_t * sum_y / n
         slope = np.where((n >= min_periods) & (sxx > 1e-12), sxy / sxx, np.nan)
-    index = pd.MultiIndex.from_product([s["units"], s["indicators"]], names=["unit", "indicator_id"])
-    out = pd.DataFrame({"baseline_level": np.where(n > 0, level, np.nan), "baseline_slope": slope,
-                        "baseline_periods": n.astype(int)}, index=index)
-    cache[key] = out
-    return out
+    level = np.where(n > 0, level, np.nan)
+    cache[key] = {"units": s["units"], "indicators": list(s["indicators"]),
+                  "values": np.stack([level, slope], axis=1).reshape(n_units, n_ind, 2),
+                  "periods": n.astype(int).reshape(n_units, n_ind)}
+    return cache[key]
+
+
+def baseline_covariates(dataset: Dataset, baseline_end: pd.Timestamp | str,
+                        min_periods: int = 2) -> pd.DataFrame:
+    """Baseline level and slope of every indicator for every site and LA at one baseline end.
+
+    Indexed by (unit, indicator_id), with baseline_periods. A unit with fewer than
+    ``min_periods`` baseline periods of an indicator has no slope (NaN) and is left out of that
+    indicator's matching.
+    """
+    a = _baseline_arrays(dataset, pd.Timestamp(baseline_end), min_periods)
+    index = pd.MultiIndex.from_product([a["units"], a["indicators"]], names=["unit", "indicator_id"])
+    v = a["values"].reshape(-1, 2)
+    return pd.DataFrame({"baseline_level": v[:, 0], "baseline_slope": v[:, 1],
+                         "baseline_periods": a["periods"].ravel()}, index=index)
 
 
 def _check_indicator(dataset: Dataset, indicator_id: str) -> None:
@@ -220,33 +227,39 @@ def _check_indicator(dataset: Dataset, indicator_id: str) -> None:
         raise DataError(f"indicator {indicator_id!r} is not in the catalogue", column="indicator_id")
 
 
-def covariates_at(dataset: Dataset, indicator_id: str | None, baseline_end) -> pd.DataFrame:
-    """Every unit's covariates with one baseline end for all units (fast path, cached inputs)."""
-    demo = demographic_covariates(dataset)
-    if indicator_id is None:
-        return demo
-    _check_indicator(dataset, indicator_id)
-    cache = _cache(dataset)
-    key = ("covariates", pd.Timestamp(baseline_end), indicator_id)
-    if key not in cache:
-        base = baseline_covariates(dataset, baseline_end)
-        try:
-            own = base.xs(indicator_id, level="indicator_id")
-        except KeyError:
-            own = pd.DataFrame(columns=list(BASELINE), dtype=float)
-        cache[key] = demo.join(own[list(BASELINE)], how="left")
-    return cache[key]
-
-
 def covariate_matrix(dataset: Dataset, indicator_id: str | None, baseline_end
                      ) -> tuple[pd.Index, list[str], np.ndarray]:
-    """``covariates_at`` as (units, columns, float array), cached: the fast path for matching."""
+    """Every unit's covariates as (units, columns, float array), cached: the fast path for matching.
+
+    One baseline end applies to every unit. Rows follow ``demographic_covariates``.
+    """
+    demo = demographic_covariates(dataset)
     cache = _cache(dataset)
-    key = ("matrix", None if indicator_id is None else pd.Timestamp(baseline_end), indicator_id)
+    if indicator_id is None:
+        if "matrix_demographic" not in cache:
+            cache["matrix_demographic"] = (demo.index, list(DEMOGRAPHIC), demo[list(DEMOGRAPHIC)].to_numpy(float))
+        return cache["matrix_demographic"]
+    end = pd.Timestamp(baseline_end)
+    key = ("matrix", end, indicator_id)
     if key not in cache:
-        frame = covariates_at(dataset, indicator_id, baseline_end)
-        cache[key] = (frame.index, list(frame.columns), frame.to_numpy(dtype=float))
+        _check_indicator(dataset, indicator_id)
+        a = _baseline_arrays(dataset, end)
+        if "unit_rows" not in cache:
+            cache["unit_rows"] = a["units"].get_indexer(demo.index)
+        rows = cache["unit_rows"]
+        base = np.full((len(demo), 2), np.nan)
+        if indicator_id in a["indicators"]:
+            found = rows >= 0
+            base[found] = a["values"][rows[found], a["indicators"].index(indicator_id)]
+        _, _, demo_X = covariate_matrix(dataset, None, None)
+        cache[key] = (demo.index, [*DEMOGRAPHIC, *BASELINE], np.hstack([demo_X, base]))
     return cache[key]
+
+
+def covariates_at(dataset: Dataset, indicator_id: str | None, baseline_end) -> pd.DataFrame:
+    """Every unit's covariates with one baseline end for all units, as a frame (a copy)."""
+    index, columns, X = covariate_matrix(dataset, indicator_id, baseline_end)
+    return pd.DataFrame(X.copy(), index=index, columns=columns)
 
 
 def unit_covariates(dataset: Dataset, indicator_id: str | None = None, baseline_end=None,
@@ -262,9 +275,9 @@ def unit_covariates(dataset: Dataset, indicator_id: str | None = None, baseline_
         return demographic_covariates(dataset).copy()
     _check_indicator(dataset, indicator_id)
     if baseline_end is not None:
-        return covariates_at(dataset, indicator_id, baseline_end).copy()
+        return covariates_at(dataset, indicator_id, baseline_end)
     ends = site_baseline_ends(dataset, baseline_column)
-    frame = covariates_at(dataset, indicator_id, ends.min()).copy()
+    frame = covariates_at(dataset, indicator_id, ends.min())
     for end, sites in ends.groupby(ends).groups.items():
         own = covariates_at(dataset, indicator_id, end)
         frame.loc[list(sites), list(BASELINE)] = own.loc[list(sites), list(BASELINE)].to_numpy()

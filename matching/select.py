@@ -59,7 +59,7 @@ def pool_transform(pool: np.ndarray, method: str, weights: np.ndarray | None = N
         w = np.ones(pool.shape[1]) if weights is None else np.asarray(weights, dtype=float)
         return centre, np.diag(np.sqrt(w) / sd)
     # Work on the correlation scale, then undo it: the same matrix, better conditioned.
-    corr = np.corrcoef(pool, rowvar=False)
+    corr = np.atleast_2d(np.corrcoef(pool, rowvar=False))
     lam, vec = np.linalg.eigh(corr)
     if lam.min() <= 1e-10 * lam.max():
         raise DataError(f"covariates {columns} are collinear across the comparator pool "
