@@ -46,7 +46,34 @@ TREND_COLUMNS = [
 
 # --- small lookups ------------------------------------------------------------------------------
 
+_LOOKUPS: dict = {}
+
+
+def _lookups(dataset) -> dict:
+    """Catalogue rows, site rows and site members as dicts, built once per loaded dataset."""
+    key = (id(dataset.catalogue), id(dataset.sites), id(dataset.site_areas))
+    found = _LOOKUPS.get(key)
+    if found is None:
+        cat = dataset.catalogue.drop_duplicates("indicator_id")
+        site_areas = dataset.site_areas
+        found = {
+            "catalogue": {r["indicator_id"]: r for _, r in cat.iterrows()},
+            "sites": {r["site_id"]: r for _, r in dataset.sites.iterrows()},
+            "members": {k: g["area_code"].tolist() for k, g in site_areas.groupby("site_id")},
+            "part": {k: sorted(g.loc[g["coverage"] == "part", "area_code"]) for k, g in site_areas.groupby("site_id")},
+            # Holding the frames keeps their ids from being reused while this entry exists.
+            "_frames": (dataset.catalogue, dataset.sites, dataset.site_areas),
+        }
+        if len(_LOOKUPS) > 8:
+            _LOOKUPS.clear()
+        _LOOKUPS[key] = found
+    return found
+
+
 def _catalogue_row(dataset, indicator_id: str) -> pd.Series:
+    row = _lookups(dataset)["catalogue"].get(indicator_id)
+    if row is not None:
+        return row
     cat = dataset.catalogue
     rows = cat[cat["indicator_id"] == indicator_id]
     if rows.empty:
@@ -84,26 +111,37 @@ def period_phase(period_start: pd.Series, frequency: pd.Series | str, start, tra
     ``start`` and the transition dates may be scalars or Series aligned with ``period_start``.
     """
     starts = pd.to_datetime(period_start)
-    freq = frequency if isinstance(frequency, pd.Series) else pd.Series(frequency, index=starts.index)
-    months = 12 // freq.map(PERIODS_PER_YEAR)
-    if months.isna().any():
-        raise DataError(f"unknown frequency {freq[months.isna()].iloc[0]!r}", column="frequency")
-    first_month = starts.to_numpy().astype("datetime64[M]")
-    next_start = (first_month + months.to_numpy().astype("timedelta64[M]")).astype("datetime64[ns]")
-    ends = pd.Series(next_start - np.timedelta64(1, "D"), index=starts.index)
-    start = _aligned_dates(start, starts.index)
-    t_start = _aligned_dates(transition_start, starts.index).fillna(start)
-    t_end = _aligned_dates(transition_end, starts.index).fillna(start - pd.Timedelta(days=1))
+    if isinstance(frequency, pd.Series):
+        months = 12 // frequency.map(PERIODS_PER_YEAR)
+        if months.isna().any():
+            raise DataError(f"unknown frequency {frequency[months.isna()].iloc[0]!r}", column="frequency")
+        months = months.to_numpy()
+    elif frequency in PERIODS_PER_YEAR:
+        months = 12 // PERIODS_PER_YEAR[frequency]
+    else:
+        raise DataError(f"unknown frequency {frequency!r}", column="frequency")
+    phase = _phase_array(starts.to_numpy().astype("datetime64[ns]"), months, _dates(start, starts.index),
+                         _dates(transition_start, starts.index), _dates(transition_end, starts.index))
+    return pd.Series(phase, index=starts.index, dtype=object)
+
+
+def _phase_array(starts: np.ndarray, months, start: np.ndarray, t_start: np.ndarray, t_end: np.ndarray) -> np.ndarray:
+    first_month = starts.astype("datetime64[M]")
+    ends = (first_month + np.asarray(months).astype("timedelta64[M]")).astype("datetime64[ns]") - np.timedelta64(1, "D")
+    t_start = np.where(np.isnat(t_start), start, t_start)
+    t_end = np.where(np.isnat(t_end), start - np.timedelta64(1, "D"), t_end)
     pre = (ends < t_start) & (ends < start)
     post = (starts > t_end) & (starts >= start)
-    return pd.Series(np.where(pre, "pre", np.where(post, "post", "transition")), index=starts.index, dtype=object)
+    return np.where(pre, "pre", np.where(post, "post", "transition")).astype(object)
 
 
-def _aligned_dates(value, index: pd.Index) -> pd.Series:
+def _dates(value, index: pd.Index) -> np.ndarray:
+    """Dates as datetime64[ns], a scalar broadcast or a Series aligned to ``index``."""
     if isinstance(value, pd.Series):
-        return pd.to_datetime(value.reindex(index) if not value.index.equals(index) else value)
-    return pd.Series(pd.Timestamp(value) if value is not None and not pd.isna(value) else pd.NaT,
-                     index=index, dtype="datetime64[ns]")
+        aligned = value if value.index.equals(index) else value.reindex(index)
+        return pd.to_datetime(aligned).to_numpy().astype("datetime64[ns]")
+    stamp = np.datetime64("NaT", "ns") if value is None or pd.isna(value) else np.datetime64(pd.Timestamp(value), "ns")
+    return np.full(len(index), stamp, dtype="datetime64[ns]")
 
 
 def _with_ci(frame: pd.DataFrame, catalogue: pd.DataFrame, level: float, prefix: str = "") -> pd.DataFrame:
@@ -363,9 +401,9 @@ _PANEL_CACHE_SIZE = 64
 def _panel(dataset, indicator_id: str) -> _Panel:
     """Build (once per dataset and indicator) the matrices behind :func:`trend_series`."""
     key = (id(dataset.observations), dataset.manifest.get("dataset_checksum"), indicator_id)
-    panel = _PANELS.get(key)
-    if panel is not None:
-        return panel
+    cached = _PANELS.get(key)
+    if cached is not None:
+        return cached[1]
     row = _catalogue_row(dataset, indicator_id)
     obs = dataset.observations[dataset.observations["indicator_id"] == indicator_id]
     periods = pd.DatetimeIndex(np.sort(obs["period_start"].unique()))
@@ -385,7 +423,7 @@ def _panel(dataset, indicator_id: str) -> _Panel:
                    england=eng[["numerator", "denominator", "value", "ci_low", "ci_high", "flag"]])
     if len(_PANELS) >= _PANEL_CACHE_SIZE:
         _PANELS.pop(next(iter(_PANELS)))
-    _PANELS[key] = panel
+    _PANELS[key] = (dataset.observations, panel)  # the frame is held so its id is not reused
     return panel
 
 
@@ -418,8 +456,8 @@ def _group_aggregate(panel: _Panel, members: list[str], multiplier: float) -> di
     }
 
 
-def _comparator_codes(dataset, comparators: pd.DataFrame | None, site_id: str, indicator_id: str,
-                      known: dict) -> list[str]:
+def _comparator_codes(comparators: pd.DataFrame | None, site_id: str, indicator_id: str,
+                      known: dict, own: set[str]) -> list[str]:
     """The comparator LAs for one site and indicator, validated (the single-site form of
     :func:`_comparator_members`)."""
     if comparators is None or len(comparators) == 0:
@@ -436,7 +474,6 @@ def _comparator_codes(dataset, comparators: pd.DataFrame | None, site_id: str, i
     unknown = sorted(c for c in codes if c not in known)
     if unknown:
         raise DataError(f"comparator code(s) {unknown[:5]} are not LAs in this dataset", column="comparator_code")
-    own = set(dataset.site_areas.loc[dataset.site_areas["site_id"] == site_id, "area_code"])
     clash = [c for c in codes if c in own]
     if clash:
         raise DataError(f"comparator {clash[0]} is one of site {site_id!r}'s own LAs: a site cannot be its own "
@@ -459,13 +496,16 @@ def trend_series(dataset, site_id: str, indicator_id: str, comparators: pd.DataF
     (the tests hold the two routes to each other).
     """
     row = _catalogue_row(dataset, indicator_id)
-    site = _site_rows(dataset, [site_id]).iloc[0]
+    lookups = _lookups(dataset)
+    site = lookups["sites"].get(site_id)
+    if site is None:
+        _site_rows(dataset, [site_id])  # raises, naming the known sites
     panel = _panel(dataset, indicator_id)
     multiplier = float(row["multiplier"])
-    site_areas = dataset.site_areas[dataset.site_areas["site_id"] == site_id]
-    codes = _comparator_codes(dataset, comparators, site_id, indicator_id, panel.rows)
+    members = lookups["members"].get(site_id, [])
+    codes = _comparator_codes(comparators, site_id, indicator_id, panel.rows, set(members))
 
-    agg = _group_aggregate(panel, site_areas["area_code"].tolist(), multiplier)
+    agg = _group_aggregate(panel, members, multiplier)
     site_low, site_high = ci_for(row, agg["numerator"], agg["denominator"], multiplier, value=agg["value"],
                                  level=level)
     frame = {"period_start": panel.periods, "period_label": panel.labels, "frequency": panel.frequency}
@@ -509,15 +549,17 @@ def trend_series(dataset, site_id: str, indicator_id: str, comparators: pd.DataF
     frame["england_ci_high"] = np.where(need, c_high, high)
     frame["england_flag"] = eng_flag
     frame["benchmark"] = [o.value for o in benchmark_many(site_low, site_high, eng_value, row["polarity"])]
+    for col in _TEXT:
+        frame[col] = pd.array(np.broadcast_to(np.asarray(frame[col], dtype=object), len(panel.periods)), dtype="str")
     frame = pd.DataFrame(frame)
-    frame = _text_columns(frame[TREND_COLUMNS])
+    frame = frame[TREND_COLUMNS]
     frame.attrs.update(
         site_id=site_id, indicator_id=indicator_id, frequency=row["frequency"],
         start=pd.Timestamp(site["start"]), transition_start=pd.Timestamp(site["transition_start"]),
         transition_end=pd.Timestamp(site["transition_end"]),
         comparator_codes=sorted(codes), comparator_line=COMPARATOR_LINE, level=level,
         polarity=row["polarity"], unit=row["unit"],
-        part_covered=sorted(site_areas.loc[site_areas["coverage"] == "part", "area_code"]),
+        part_covered=lookups["part"].get(site_id, []),
     )
     return frame
 
