@@ -195,7 +195,7 @@ def placebo_half_width(placebo: np.ndarray, alpha: float = 0.05) -> float:
     Under a constant effect ``tau`` the site's ``effect - tau`` is one more placebo draw; the set
     of ``tau`` not rejected at level ``alpha`` by the p-value above is
     ``effect +/- c``, with ``c`` the m-th largest |placebo|, ``m = floor(alpha * (n + 1))``.
-    So p < alpha exactly when 0 lies outside the interval. Infinite when n < 1/alpha - 1.
+    So p <= alpha exactly when 0 lies outside the interval. Infinite when n < 1/alpha - 1.
     """
     placebo = np.asarray(placebo, dtype=float)
     absp = np.sort(np.abs(placebo[np.isfinite(placebo)]))[::-1]
