@@ -219,10 +219,10 @@ def pre_trend_test(leads: np.ndarray, placebo_leads: np.ndarray) -> tuple[float,
     placebos for the number of leads.
     """
     leads = np.asarray(leads, dtype=float)
-    ok = np.isfinite(leads) & np.isfinite(placebo_leads).all(axis=0)
-    x = leads[ok]
+    ok = np.isfinite(leads)
     draws = placebo_leads[:, ok]
-    draws = draws[np.isfinite(draws).all(axis=1)]
+    draws = draws[np.isfinite(draws).all(axis=1)]  # placebos with every lead the site has
+    x = leads[ok]
     n, n_leads = draws.shape
     if n_leads == 0 or n - n_leads < 1:
         return float("nan"), float("nan")
