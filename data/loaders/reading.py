@@ -137,8 +137,52 @@ def read_csv_strings(path: Path | str) -> pd.DataFrame:
             reason = f"row does not fit the header ({text.strip()})"
         raise DataError(reason, file=str(path), row=row) from exc
     frame.columns = [str(c).strip() for c in frame.columns]
+    frame.attrs["field_counts"] = FieldCounts(_field_counts(raw))
+    if frame.empty:
+        raise DataError("file has a header but no rows (expected data rows after the header)", file=str(path), row=2)
     # Rows with fewer fields than the header come back as NaN even with na_filter off.
     return frame
+
+
+class FieldCounts:
+    """Per-record field counts carried in DataFrame.attrs: never copied, compared by identity."""
+
+    def __init__(self, counts: np.ndarray) -> None:
+        self.counts = counts
+
+    def __deepcopy__(self, memo: dict) -> "FieldCounts":
+        return self
+
+    def __eq__(self, other: object) -> bool:
+        return self is other
+
+    __hash__ = object.__hash__
+
+
+def _field_counts(raw: bytes) -> np.ndarray:
+    """Number of fields in each data record (after the header), blank lines left out.
+
+    pandas pads a short row with blanks, which would pass as missing values: a truncated line
+    must be reported instead. Unquoted files are counted with numpy; quoted ones with csv.
+    """
+    if b'"' not in raw:
+        data = np.frombuffer(raw, dtype=np.uint8)
+        ends = np.flatnonzero(data == 10)
+        if len(data) and data[-1] != 10:
+            ends = np.append(ends, len(data))
+        starts = np.concatenate([[0], ends[:-1] + 1])
+        commas = np.cumsum(np.concatenate([[0], (data == 44).astype(np.int64)]))
+        counts = commas[ends] - commas[starts] + 1
+        blank = (ends - starts) - (data[np.maximum(ends - 1, 0)] == 13) <= 0
+        counts = counts[~blank]
+    else:
+        import csv
+        import sys
+
+        csv.field_size_limit(sys.maxsize)
+        reader = csv.reader(io.StringIO(raw.decode("utf-8")))
+        counts = np.array([len(r) for r in reader if r], dtype=np.int64)
+    return counts[1:]
 
 
 def check_field_sizes(frame: pd.DataFrame, file: str, problems: Problems) -> None:
@@ -153,8 +197,15 @@ def check_field_sizes(frame: pd.DataFrame, file: str, problems: Problems) -> Non
 
 
 def short_rows(frame: pd.DataFrame, file: str, problems: Problems, columns: list[str]) -> pd.Series:
-    """Rows that ended early (cells missing, not blank): a truncated line."""
+    """Rows that end before the last column the loader needs: a truncated line.
+
+    Only the needed columns count: real Fingertips exports omit the last, unused field.
+    """
     missing = frame[columns].isna().any(axis=1)
+    counts = getattr(frame.attrs.get("field_counts"), "counts", None)
+    if counts is not None and len(counts) == len(missing):
+        needed = max(list(frame.columns).index(c) for c in columns) + 1
+        missing = missing | pd.Series(counts < needed, index=frame.index)
     if missing.any():
         problems.add_rows(file, file_rows(frame)[missing.to_numpy()], None,
                           f"row has fewer fields than the header ({len(frame.columns)} expected): truncated?")
