@@ -265,3 +265,11 @@ def source_vintage(path: Path) -> dict:
     from data.store import sha256_file
 
     return {"file": path.name, "bytes": path.stat().st_size, "sha256": sha256_file(path)}
+
+
+def map_distinct(values: pd.Series, func) -> pd.Series:
+    """Apply ``func`` once per distinct value: millions of rows carry a handful of periods or flags."""
+    codes, uniques = pd.factorize(values, use_na_sentinel=False)
+    mapped = np.empty(len(uniques), dtype=object)
+    mapped[:] = [func(u) for u in uniques]
+    return pd.Series(mapped[codes], index=values.index)
