@@ -118,8 +118,10 @@ def ingest(kind: str, files: list[Path | str], into_dir: Path | str, progress: b
         raise DataError(f"{problems[0]} [{len(problems)} problem(s) in {len(failures)} of {len(files)} file(s); "
                         f"nothing was written]\n{listed}{more}", problems=problems)
 
-    new = pd.concat([r.observations for r in results], ignore_index=True)
-    new = new.drop_duplicates(KEY, keep="last")
+    if len(results) == 1:
+        new = results[0].observations  # one file: its keys are already checked unique
+    else:
+        new = pd.concat([r.observations for r in results], ignore_index=True).drop_duplicates(KEY, keep="last")
     summary.rows_read = sum(r.rows_read for r in results)
     summary.kept = len(new)
     summary.flagged = int((new["flag"] != "").sum())

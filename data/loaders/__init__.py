@@ -57,7 +57,6 @@ class LoadResult:
 
 def finish(obs: pd.DataFrame, source: str, multipliers: pd.Series) -> pd.DataFrame:
     """Complete the schema: value from counts where not given, blank CIs, tidy flags, sorted rows."""
-    obs = obs.copy()
     for col in OBSERVATION_COLUMNS:
         if col not in obs.columns:
             obs[col] = np.nan if col in ("numerator", "denominator", "value", "ci_low", "ci_high") else ""
@@ -66,7 +65,7 @@ def finish(obs: pd.DataFrame, source: str, multipliers: pd.Series) -> pd.DataFra
     obs["value"] = obs["value"].where(obs["value"].notna(), computed)
     from data.loaders.reading import map_distinct
 
-    obs["flag"] = map_distinct(obs["flag"].fillna("").astype(str), _tidy_flags).astype(str)
+    obs["flag"] = map_distinct(obs["flag"].fillna("").astype(str), _tidy_flags)
     obs["source"] = source
     obs["period_start"] = pd.to_datetime(obs["period_start"])
     return obs[OBSERVATION_COLUMNS].sort_values(KEY).reset_index(drop=True)
@@ -83,7 +82,7 @@ def join_flags(*flags: pd.Series) -> pd.Series:
         out = out + ";" + f.astype(str)
     from data.loaders.reading import map_distinct
 
-    return map_distinct(out, _tidy_flags).astype(str)
+    return map_distinct(out, _tidy_flags)
 
 
 def _registry() -> dict[str, Callable[[Path, LoadContext], LoadResult]]:

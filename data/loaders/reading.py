@@ -115,9 +115,53 @@ def read_bytes_as_utf8(path: Path) -> bytes:
 
 
 def read_csv_strings(path: Path | str) -> pd.DataFrame:
-    """Read a CSV as strings: blank cells are '', header cells stripped; refuses unreadable files."""
+    """Read a CSV as strings: blank cells are '', header cells stripped; refuses unreadable files.
+
+    Fast path: pyarrow's multithreaded reader, straight into Arrow-backed strings (a
+    5-million-row file stays well under 2 GB). Any irregularity it refuses (a short or long
+    row, an unbalanced quote, a huge field) falls back to pandas' C reader, which is what
+    reports the row and column.
+    """
     path = Path(path)
     raw = read_bytes_as_utf8(path)
+    frame = _read_with_arrow(raw)
+    if frame is None:
+        frame = _read_with_pandas(raw, path)
+    frame.columns = [str(c).strip() for c in frame.columns]
+    if frame.empty:
+        raise DataError("file has a header but no rows (expected data rows after the header)", file=str(path), row=2)
+    return frame
+
+
+def _read_with_arrow(raw: bytes) -> pd.DataFrame | None:
+    import csv
+
+    import pyarrow as pa
+    import pyarrow.csv as pacsv
+
+    first = raw.split(b"\n", 1)[0]
+    if b'"' in first or b"\x00" in raw[:1]:
+        return None
+    header = next(csv.reader([first.decode("utf-8").rstrip("\r")]), [])
+    if not header or len(set(header)) != len(header):
+        return None
+    try:
+        table = pacsv.read_csv(
+            pa.py_buffer(raw),
+            read_options=pacsv.ReadOptions(block_size=1 << 24),
+            parse_options=pacsv.ParseOptions(newlines_in_values=b'"' in raw),
+            convert_options=pacsv.ConvertOptions(column_types={h: pa.string() for h in header},
+                                                 strings_can_be_null=False, quoted_strings_can_be_null=False))
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowCapacityError):
+        return None
+    if table.num_columns != len(header):
+        return None
+    frame = table.to_pandas(types_mapper=lambda t: pd.StringDtype("pyarrow") if t == pa.string() else None)
+    frame.attrs["field_counts"] = FieldCounts(None)  # arrow enforces a full row everywhere
+    return frame
+
+
+def _read_with_pandas(raw: bytes, path: Path) -> pd.DataFrame:
     try:
         frame = pd.read_csv(io.BytesIO(raw), dtype=str, keep_default_na=False, na_filter=False,
                             encoding="utf-8", engine="c", skip_blank_lines=True)
@@ -136,11 +180,7 @@ def read_csv_strings(path: Path | str) -> pd.DataFrame:
         else:
             reason = f"row does not fit the header ({text.strip()})"
         raise DataError(reason, file=str(path), row=row) from exc
-    frame.columns = [str(c).strip() for c in frame.columns]
     frame.attrs["field_counts"] = FieldCounts(_field_counts(raw))
-    if frame.empty:
-        raise DataError("file has a header but no rows (expected data rows after the header)", file=str(path), row=2)
-    # Rows with fewer fields than the header come back as NaN even with na_filter off.
     return frame
 
 
@@ -171,8 +211,8 @@ def _field_counts(raw: bytes) -> np.ndarray:
         if len(data) and data[-1] != 10:
             ends = np.append(ends, len(data))
         starts = np.concatenate([[0], ends[:-1] + 1])
-        commas = np.cumsum(np.concatenate([[0], (data == 44).astype(np.int64)]))
-        counts = commas[ends] - commas[starts] + 1
+        commas = np.flatnonzero(data == 44)
+        counts = np.searchsorted(commas, ends) - np.searchsorted(commas, starts) + 1
         blank = (ends - starts) - (data[np.maximum(ends - 1, 0)] == 13) <= 0
         counts = counts[~blank]
     else:
@@ -240,9 +280,11 @@ def _norm(name: str) -> str:
 def numbers(values: pd.Series, file: str, rows: np.ndarray, column: str, problems: Problems, *,
             missing_marks: tuple[str, ...] = ("", "-", "NA"), allow_negative: bool = False) -> pd.Series:
     """Parse numbers; missing marks become NaN; anything else unparseable or negative is a problem."""
-    text = values.fillna("").str.strip().str.replace(",", "", regex=False)
+    text = values.fillna("").str.strip()
+    if text.str.contains(",", regex=False).any():
+        text = text.str.replace(",", "", regex=False)
     missing = text.isin(missing_marks)
-    parsed = pd.to_numeric(text.where(~missing, None), errors="coerce").astype(float)
+    parsed = _to_float(text.where(~missing, None))
     bad = parsed.isna() & ~missing
     if bad.any():
         problems.add_rows(file, rows[bad.to_numpy()], column, "expected a number or '-' for missing",
@@ -260,6 +302,18 @@ def numbers(values: pd.Series, file: str, rows: np.ndarray, column: str, problem
     return parsed
 
 
+def _to_float(text: pd.Series) -> pd.Series:
+    """Strings to floats; NaN where unparseable. Arrow's cast first (fast), pandas where it refuses."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    try:
+        arr = pa.array(text, type=pa.string(), from_pandas=True)
+        return pd.Series(pc.cast(arr, pa.float64()).to_numpy(zero_copy_only=False), index=text.index)
+    except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError):
+        return pd.to_numeric(text, errors="coerce").astype(float)
+
+
 def source_vintage(path: Path) -> dict:
     """What the manifest records about an input file: its name, size and SHA-256."""
     from data.store import sha256_file
@@ -267,9 +321,34 @@ def source_vintage(path: Path) -> dict:
     return {"file": path.name, "bytes": path.stat().st_size, "sha256": sha256_file(path)}
 
 
-def map_distinct(values: pd.Series, func) -> pd.Series:
-    """Apply ``func`` once per distinct value: millions of rows carry a handful of periods or flags."""
+def map_distinct(values: pd.Series, func, kind: str = "str") -> pd.Series:
+    """Apply ``func`` once per distinct value: millions of rows carry a handful of periods or flags.
+
+    ``kind`` ("str", "bool", "datetime") builds the result column directly from the distinct
+    results, without a per-row Python object.
+    """
+    import pyarrow as pa
+
     codes, uniques = pd.factorize(values, use_na_sentinel=False)
-    mapped = np.empty(len(uniques), dtype=object)
-    mapped[:] = [func(u) for u in uniques]
-    return pd.Series(mapped[codes], index=values.index)
+    mapped = [func(u) for u in uniques]
+    if kind == "bool":
+        return pd.Series(np.array(mapped, dtype=bool)[codes], index=values.index)
+    if kind == "datetime":
+        stamps = pd.to_datetime(pd.Series(mapped, dtype=object), errors="coerce").to_numpy(dtype="datetime64[ns]")
+        return pd.Series(stamps[codes], index=values.index)
+    arr = pa.DictionaryArray.from_arrays(pa.array(codes.astype(np.int32)), pa.array(mapped, type=pa.string()))
+    return pd.Series(pd.arrays.ArrowStringArray(arr.cast(pa.string())), index=values.index)
+
+
+def stripped(values: pd.Series) -> pd.Series:
+    """The column without surrounding spaces; no copy when there are none (the usual case)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    try:
+        arr = pa.array(values, type=pa.string(), from_pandas=True)
+        if not pc.any(pc.match_substring_regex(arr, r"^\s|\s$")).as_py():
+            return values
+    except (pa.ArrowInvalid, pa.ArrowTypeError):
+        pass
+    return values.str.strip()

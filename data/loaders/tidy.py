@@ -19,7 +19,7 @@ import pandas as pd
 
 from data.loaders import LoadContext, LoadResult, finish
 from data.loaders.reading import (Problems, check_field_sizes, file_rows, find_columns, map_distinct, numbers,
-                                  read_csv_strings, short_rows, source_vintage)
+                                  read_csv_strings, short_rows, source_vintage, stripped)
 from data.periods import align, parse_period
 from data.reference import ENGLAND_CODE
 from data.schema import FLAGS
@@ -60,7 +60,8 @@ def load(path: Path, context: LoadContext) -> LoadResult:
     frame = frame.fillna("") if short.any() else frame
     check_field_sizes(frame, file, problems)
     rows = file_rows(frame)
-    get = {k: frame[v].str.strip() for k, v in cols.items()}
+    get = {k: stripped(frame[v]) for k, v in cols.items()}
+    frame = frame.iloc[:, :0]  # the columns live on in ``get``; free the rest
     catalogue = context.reference.catalogue.set_index("indicator_id")
 
     indicator = get["indicator_id"]
@@ -83,7 +84,7 @@ def load(path: Path, context: LoadContext) -> LoadResult:
             parsed[text] = (start, freq) if align(start, freq) == start else None
         except ValueError:
             parsed[text] = None
-    starts = pd.to_datetime(map_distinct(get["period"], lambda k: parsed[k][0] if parsed[k] else pd.NaT))
+    starts = map_distinct(get["period"], lambda k: parsed[k][0] if parsed[k] else pd.NaT, kind="datetime")
     freqs = map_distinct(get["period"], lambda k: parsed[k][1] if parsed[k] else "")
     bad_period = starts.isna()
     if bad_period.any():
@@ -112,7 +113,7 @@ def load(path: Path, context: LoadContext) -> LoadResult:
     no_value = numerator.isna() & value.isna()
     if "flag" in get:
         flag = get["flag"]
-        parts_ok = map_distinct(flag, lambda f: all(p.strip() in FLAGS for p in f.split(";"))).astype(bool)
+        parts_ok = map_distinct(flag, lambda f: all(p.strip() in FLAGS for p in f.split(";")), kind="bool")
         if (~parts_ok).any():
             problems.add_rows(file, rows[(~parts_ok).to_numpy()], cols["flag"],
                               f"unknown flag (expected ';'-separated values of {[f for f in FLAGS if f]})", flag[~parts_ok])
