@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -67,14 +68,22 @@ def context_for(reference: Reference, existing: pd.DataFrame | None, shared: Pat
     districts = district_population = None
     paths = real.source_paths(shared)
     if all(p.exists() for p in (paths["myeb3"], paths["councils"])):
-        from data.loaders.population import district_to_county, load_district_population
-
-        districts = district_to_county(paths["councils"])
-        district_population = load_district_population(paths["myeb3"])
+        districts, district_population, shared_population = _shared_tables(
+            str(paths["myeb3"]), str(paths["councils"]), tuple(reference.areas["area_code"]))
         if population is None:
-            population = real.population_table(reference, shared)
+            population = shared_population
     return LoadContext(reference=reference, population=population, districts=districts,
                        district_population=district_population)
+
+
+@lru_cache(maxsize=2)
+def _shared_tables(myeb3: str, councils: str, area_codes: tuple[str, ...]):
+    """Read the ONS and mySociety files once per process: every ingest needs them."""
+    from data import real
+    from data.loaders.population import district_to_county, load_district_population, upper_tier_population
+
+    return (district_to_county(councils), load_district_population(myeb3),
+            upper_tier_population(myeb3, councils, list(area_codes), carry_forward_to=real.LAST_POPULATION_YEAR))
 
 
 def ingest(kind: str, files: list[Path | str], into_dir: Path | str, progress: bool = True, *,
@@ -109,8 +118,10 @@ def ingest(kind: str, files: list[Path | str], into_dir: Path | str, progress: b
         raise DataError(f"{problems[0]} [{len(problems)} problem(s) in {len(failures)} of {len(files)} file(s); "
                         f"nothing was written]\n{listed}{more}", problems=problems)
 
-    new = pd.concat([r.observations for r in results], ignore_index=True)
-    new = new.drop_duplicates(KEY, keep="last")
+    if len(results) == 1:
+        new = results[0].observations  # one file: its keys are already checked unique
+    else:
+        new = pd.concat([r.observations for r in results], ignore_index=True).drop_duplicates(KEY, keep="last")
     summary.rows_read = sum(r.rows_read for r in results)
     summary.kept = len(new)
     summary.flagged = int((new["flag"] != "").sum())

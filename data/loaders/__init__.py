@@ -57,14 +57,15 @@ class LoadResult:
 
 def finish(obs: pd.DataFrame, source: str, multipliers: pd.Series) -> pd.DataFrame:
     """Complete the schema: value from counts where not given, blank CIs, tidy flags, sorted rows."""
-    obs = obs.copy()
     for col in OBSERVATION_COLUMNS:
         if col not in obs.columns:
             obs[col] = np.nan if col in ("numerator", "denominator", "value", "ci_low", "ci_high") else ""
     mult = obs["indicator_id"].map(multipliers).astype(float)
     computed = obs["numerator"] / obs["denominator"].where(obs["denominator"] > 0) * mult
     obs["value"] = obs["value"].where(obs["value"].notna(), computed)
-    obs["flag"] = obs["flag"].fillna("").astype(str).map(_tidy_flags)
+    from data.loaders.reading import map_distinct
+
+    obs["flag"] = map_distinct(obs["flag"].fillna("").astype(str), _tidy_flags)
     obs["source"] = source
     obs["period_start"] = pd.to_datetime(obs["period_start"])
     return obs[OBSERVATION_COLUMNS].sort_values(KEY).reset_index(drop=True)
@@ -79,7 +80,9 @@ def join_flags(*flags: pd.Series) -> pd.Series:
     out = flags[0].astype(str)
     for f in flags[1:]:
         out = out + ";" + f.astype(str)
-    return out.map(_tidy_flags)
+    from data.loaders.reading import map_distinct
+
+    return map_distinct(out, _tidy_flags)
 
 
 def _registry() -> dict[str, Callable[[Path, LoadContext], LoadResult]]:

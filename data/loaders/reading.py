@@ -115,9 +115,53 @@ def read_bytes_as_utf8(path: Path) -> bytes:
 
 
 def read_csv_strings(path: Path | str) -> pd.DataFrame:
-    """Read a CSV as strings: blank cells are '', header cells stripped; refuses unreadable files."""
+    """Read a CSV as strings: blank cells are '', header cells stripped; refuses unreadable files.
+
+    Fast path: pyarrow's multithreaded reader, straight into Arrow-backed strings (a
+    5-million-row file stays well under 2 GB). Any irregularity it refuses (a short or long
+    row, an unbalanced quote, a huge field) falls back to pandas' C reader, which is what
+    reports the row and column.
+    """
     path = Path(path)
     raw = read_bytes_as_utf8(path)
+    frame = _read_with_arrow(raw)
+    if frame is None:
+        frame = _read_with_pandas(raw, path)
+    frame.columns = [str(c).strip() for c in frame.columns]
+    if frame.empty:
+        raise DataError("file has a header but no rows (expected data rows after the header)", file=str(path), row=2)
+    return frame
+
+
+def _read_with_arrow(raw: bytes) -> pd.DataFrame | None:
+    import csv
+
+    import pyarrow as pa
+    import pyarrow.csv as pacsv
+
+    first = raw.split(b"\n", 1)[0]
+    if b'"' in first or b"\x00" in raw[:1]:
+        return None
+    header = next(csv.reader([first.decode("utf-8").rstrip("\r")]), [])
+    if not header or len(set(header)) != len(header):
+        return None
+    try:
+        table = pacsv.read_csv(
+            pa.py_buffer(raw),
+            read_options=pacsv.ReadOptions(block_size=1 << 24),
+            parse_options=pacsv.ParseOptions(newlines_in_values=b'"' in raw),
+            convert_options=pacsv.ConvertOptions(column_types={h: pa.string() for h in header},
+                                                 strings_can_be_null=False, quoted_strings_can_be_null=False))
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowCapacityError):
+        return None
+    if table.num_columns != len(header):
+        return None
+    frame = table.to_pandas(types_mapper=lambda t: pd.StringDtype("pyarrow") if t == pa.string() else None)
+    frame.attrs["field_counts"] = FieldCounts(None)  # arrow enforces a full row everywhere
+    return frame
+
+
+def _read_with_pandas(raw: bytes, path: Path) -> pd.DataFrame:
     try:
         frame = pd.read_csv(io.BytesIO(raw), dtype=str, keep_default_na=False, na_filter=False,
                             encoding="utf-8", engine="c", skip_blank_lines=True)
@@ -136,9 +180,49 @@ def read_csv_strings(path: Path | str) -> pd.DataFrame:
         else:
             reason = f"row does not fit the header ({text.strip()})"
         raise DataError(reason, file=str(path), row=row) from exc
-    frame.columns = [str(c).strip() for c in frame.columns]
-    # Rows with fewer fields than the header come back as NaN even with na_filter off.
+    frame.attrs["field_counts"] = FieldCounts(_field_counts(raw))
     return frame
+
+
+class FieldCounts:
+    """Per-record field counts carried in DataFrame.attrs: never copied, compared by identity."""
+
+    def __init__(self, counts: np.ndarray) -> None:
+        self.counts = counts
+
+    def __deepcopy__(self, memo: dict) -> "FieldCounts":
+        return self
+
+    def __eq__(self, other: object) -> bool:
+        return self is other
+
+    __hash__ = object.__hash__
+
+
+def _field_counts(raw: bytes) -> np.ndarray:
+    """Number of fields in each data record (after the header), blank lines left out.
+
+    pandas pads a short row with blanks, which would pass as missing values: a truncated line
+    must be reported instead. Unquoted files are counted with numpy; quoted ones with csv.
+    """
+    if b'"' not in raw:
+        data = np.frombuffer(raw, dtype=np.uint8)
+        ends = np.flatnonzero(data == 10)
+        if len(data) and data[-1] != 10:
+            ends = np.append(ends, len(data))
+        starts = np.concatenate([[0], ends[:-1] + 1])
+        commas = np.flatnonzero(data == 44)
+        counts = np.searchsorted(commas, ends) - np.searchsorted(commas, starts) + 1
+        blank = (ends - starts) - (data[np.maximum(ends - 1, 0)] == 13) <= 0
+        counts = counts[~blank]
+    else:
+        import csv
+        import sys
+
+        csv.field_size_limit(sys.maxsize)
+        reader = csv.reader(io.StringIO(raw.decode("utf-8")))
+        counts = np.array([len(r) for r in reader if r], dtype=np.int64)
+    return counts[1:]
 
 
 def check_field_sizes(frame: pd.DataFrame, file: str, problems: Problems) -> None:
@@ -153,8 +237,15 @@ def check_field_sizes(frame: pd.DataFrame, file: str, problems: Problems) -> Non
 
 
 def short_rows(frame: pd.DataFrame, file: str, problems: Problems, columns: list[str]) -> pd.Series:
-    """Rows that ended early (cells missing, not blank): a truncated line."""
+    """Rows that end before the last column the loader needs: a truncated line.
+
+    Only the needed columns count: real Fingertips exports omit the last, unused field.
+    """
     missing = frame[columns].isna().any(axis=1)
+    counts = getattr(frame.attrs.get("field_counts"), "counts", None)
+    if counts is not None and len(counts) == len(missing):
+        needed = max(list(frame.columns).index(c) for c in columns) + 1
+        missing = missing | pd.Series(counts < needed, index=frame.index)
     if missing.any():
         problems.add_rows(file, file_rows(frame)[missing.to_numpy()], None,
                           f"row has fewer fields than the header ({len(frame.columns)} expected): truncated?")
@@ -189,9 +280,11 @@ def _norm(name: str) -> str:
 def numbers(values: pd.Series, file: str, rows: np.ndarray, column: str, problems: Problems, *,
             missing_marks: tuple[str, ...] = ("", "-", "NA"), allow_negative: bool = False) -> pd.Series:
     """Parse numbers; missing marks become NaN; anything else unparseable or negative is a problem."""
-    text = values.fillna("").str.strip().str.replace(",", "", regex=False)
+    text = values.fillna("").str.strip()
+    if text.str.contains(",", regex=False).any():
+        text = text.str.replace(",", "", regex=False)
     missing = text.isin(missing_marks)
-    parsed = pd.to_numeric(text.where(~missing, None), errors="coerce").astype(float)
+    parsed = _to_float(text.where(~missing, None))
     bad = parsed.isna() & ~missing
     if bad.any():
         problems.add_rows(file, rows[bad.to_numpy()], column, "expected a number or '-' for missing",
@@ -209,8 +302,53 @@ def numbers(values: pd.Series, file: str, rows: np.ndarray, column: str, problem
     return parsed
 
 
+def _to_float(text: pd.Series) -> pd.Series:
+    """Strings to floats; NaN where unparseable. Arrow's cast first (fast), pandas where it refuses."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    try:
+        arr = pa.array(text, type=pa.string(), from_pandas=True)
+        return pd.Series(pc.cast(arr, pa.float64()).to_numpy(zero_copy_only=False), index=text.index)
+    except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError):
+        return pd.to_numeric(text, errors="coerce").astype(float)
+
+
 def source_vintage(path: Path) -> dict:
     """What the manifest records about an input file: its name, size and SHA-256."""
     from data.store import sha256_file
 
     return {"file": path.name, "bytes": path.stat().st_size, "sha256": sha256_file(path)}
+
+
+def map_distinct(values: pd.Series, func, kind: str = "str") -> pd.Series:
+    """Apply ``func`` once per distinct value: millions of rows carry a handful of periods or flags.
+
+    ``kind`` ("str", "bool", "datetime") builds the result column directly from the distinct
+    results, without a per-row Python object.
+    """
+    import pyarrow as pa
+
+    codes, uniques = pd.factorize(values, use_na_sentinel=False)
+    mapped = [func(u) for u in uniques]
+    if kind == "bool":
+        return pd.Series(np.array(mapped, dtype=bool)[codes], index=values.index)
+    if kind == "datetime":
+        stamps = pd.to_datetime(pd.Series(mapped, dtype=object), errors="coerce").to_numpy(dtype="datetime64[ns]")
+        return pd.Series(stamps[codes], index=values.index)
+    arr = pa.DictionaryArray.from_arrays(pa.array(codes.astype(np.int32)), pa.array(mapped, type=pa.string()))
+    return pd.Series(pd.arrays.ArrowStringArray(arr.cast(pa.string())), index=values.index)
+
+
+def stripped(values: pd.Series) -> pd.Series:
+    """The column without surrounding spaces; no copy when there are none (the usual case)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    try:
+        arr = pa.array(values, type=pa.string(), from_pandas=True)
+        if not pc.any(pc.match_substring_regex(arr, r"^\s|\s$")).as_py():
+            return values
+    except (pa.ArrowInvalid, pa.ArrowTypeError):
+        pass
+    return values.str.strip()

@@ -10,6 +10,7 @@ periods are parsed once per distinct label.
 """
 from __future__ import annotations
 
+import re
 from collections import Counter
 from pathlib import Path
 
@@ -17,8 +18,8 @@ import numpy as np
 import pandas as pd
 
 from data.loaders import LoadContext, LoadResult, finish
-from data.loaders.reading import (Problems, check_field_sizes, file_rows, find_columns, numbers,
-                                  read_csv_strings, short_rows, source_vintage)
+from data.loaders.reading import (Problems, check_field_sizes, file_rows, find_columns, map_distinct, numbers,
+                                  read_csv_strings, short_rows, source_vintage, stripped)
 from data.periods import align, parse_period
 from data.reference import ENGLAND_CODE
 from data.schema import FLAGS
@@ -35,6 +36,18 @@ COLUMNS = {
 REQUIRED = ("indicator_id", "area_code", "period", "numerator", "denominator")
 
 
+def _parse(text: str) -> tuple[pd.Timestamp, str]:
+    """parse_period, except that YYYY-MM (or YYYY-MM-01) is always a month.
+
+    "2003-04" would otherwise be ambiguous (April 2003 or 2003/04): in the tidy format a
+    financial year is written with a slash, "2003/04".
+    """
+    m = re.fullmatch(r"\s*(\d{4})-(\d{2})(?:-01)?\s*", text)
+    if m and 1 <= int(m.group(2)) <= 12:
+        return pd.Timestamp(int(m.group(1)), int(m.group(2)), 1), "month"
+    return parse_period(text)
+
+
 def load(path: Path, context: LoadContext) -> LoadResult:
     path = Path(path)
     file = str(path)
@@ -47,7 +60,8 @@ def load(path: Path, context: LoadContext) -> LoadResult:
     frame = frame.fillna("") if short.any() else frame
     check_field_sizes(frame, file, problems)
     rows = file_rows(frame)
-    get = {k: frame[v].str.strip() for k, v in cols.items()}
+    get = {k: stripped(frame[v]) for k, v in cols.items()}
+    frame = frame.iloc[:, :0]  # the columns live on in ``get``; free the rest
     catalogue = context.reference.catalogue.set_index("indicator_id")
 
     indicator = get["indicator_id"]
@@ -64,20 +78,20 @@ def load(path: Path, context: LoadContext) -> LoadResult:
                           "E92000001)", area[bad_area])
 
     parsed = {}
-    for text in get["period"].unique():
+    for text in pd.unique(get["period"]):
         try:
-            start, freq = parse_period(text)
+            start, freq = _parse(text)
             parsed[text] = (start, freq) if align(start, freq) == start else None
         except ValueError:
             parsed[text] = None
-    starts = get["period"].map({k: (v[0] if v else pd.NaT) for k, v in parsed.items()})
-    freqs = get["period"].map({k: (v[1] if v else "") for k, v in parsed.items()})
+    starts = map_distinct(get["period"], lambda k: parsed[k][0] if parsed[k] else pd.NaT, kind="datetime")
+    freqs = map_distinct(get["period"], lambda k: parsed[k][1] if parsed[k] else "")
     bad_period = starts.isna()
     if bad_period.any():
         problems.add_rows(file, rows[bad_period.to_numpy()], cols["period"], "unparseable period (expected a "
                           "financial year 2014/15, a quarter 2014/15 Q1 or a month Apr 2014 / 2014-04)",
                           get["period"][bad_period])
-    wrong_freq = ~bad_period & ~unknown & (freqs != indicator.map(catalogue["frequency"]))
+    wrong_freq = ~bad_period & ~unknown & (freqs != map_distinct(indicator, lambda i: catalogue["frequency"].get(i, "")))
     if wrong_freq.any():
         problems.add_rows(file, rows[wrong_freq.to_numpy()], cols["period"],
                           "period is not at the indicator's frequency (see indicators.csv frequency)",
@@ -89,7 +103,7 @@ def load(path: Path, context: LoadContext) -> LoadResult:
     if zero.any():
         problems.add_rows(file, rows[zero.to_numpy()], cols["denominator"],
                           "zero denominator (expected a population or count > 0, or blank if unknown)")
-    proportion = indicator.map(catalogue["value_type"]) == "proportion"
+    proportion = map_distinct(indicator, lambda i: catalogue["value_type"].get(i, "")) == "proportion"
     over = proportion & (numerator > denominator)
     if over.any():
         problems.add_rows(file, rows[over.to_numpy()], cols["numerator"],
@@ -99,7 +113,7 @@ def load(path: Path, context: LoadContext) -> LoadResult:
     no_value = numerator.isna() & value.isna()
     if "flag" in get:
         flag = get["flag"]
-        parts_ok = flag.str.split(";").map(lambda ps: all(p.strip() in FLAGS for p in ps))
+        parts_ok = map_distinct(flag, lambda f: all(p.strip() in FLAGS for p in f.split(";")), kind="bool")
         if (~parts_ok).any():
             problems.add_rows(file, rows[(~parts_ok).to_numpy()], cols["flag"],
                               f"unknown flag (expected ';'-separated values of {[f for f in FLAGS if f]})", flag[~parts_ok])
