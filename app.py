@@ -38,7 +38,7 @@ def shell() -> html.Div:
                 dbc.Switch(id="anon-switch", label="Anonymised", value=False, className="me-3 mb-0"),
                 dbc.Switch(id="present-switch", label="Presentation", value=False, className="mb-0"),
             ], className="d-flex align-items-center"),
-        ], fluid=True), color="light", className="mb-2 border-bottom", id="navbar"),
+        ], fluid=True), color="light", dark=False, className="mb-2 border-bottom", id="navbar"),
         _notice(),
         html.Main(dbc.Container(dash.page_container, fluid=True), id="main", role="main", tabIndex="-1",
                   **{"aria-live": "polite"}),

@@ -68,8 +68,8 @@ def _intervention_marks(labels: list[str], opts: TrendOptions) -> tuple[list[dic
 
 
 def source_annotation(source: str) -> dict:
-    return {"text": source, "x": 0, "xref": "paper", "y": 0, "yref": "paper", "yshift": -70, "showarrow": False,
-            "xanchor": "left", "yanchor": "top", "align": "left", "font": {"size": 11, "color": "#444"}}
+    return {"text": source, "x": 0, "xref": "paper", "y": 0.005, "yref": "container", "showarrow": False,
+            "xanchor": "left", "yanchor": "bottom", "align": "left", "font": {"size": 11, "color": "#444"}}
 
 
 def add_source_line(fig: go.Figure, source: str) -> go.Figure:
@@ -84,11 +84,11 @@ def base_layout(title: str, y_title: str, x_title: str, compact: bool) -> dict:
         "font": {"family": FONT, "size": 10 if compact else 13},
         "template": "none",  # "plotly_white" costs ~30 ms a figure to copy; colours are set here instead
         "paper_bgcolor": "white", "plot_bgcolor": "white",
-        "margin": {"l": 50 if compact else 70, "r": 15, "t": 45 if compact else 70, "b": 40 if compact else 110},
-        "legend": {"orientation": "h", "y": -0.3 if compact else -0.25, "x": 0},
+        "margin": {"l": 50 if compact else 70, "r": 15, "t": 45 if compact else 90, "b": 40 if compact else 100},
+        "legend": {"orientation": "h", "y": 1.06, "yanchor": "bottom", "x": 1, "xanchor": "right"},
         "showlegend": not compact, "hovermode": "x unified",
-        "xaxis": {"title": {"text": None if compact else x_title}, "type": "category", "tickangle": -45,
-                  "nticks": 10, "showgrid": False, "linecolor": "#888", "ticks": "outside"},
+        "xaxis": {"title": {"text": None if compact else x_title}, "type": "category", "tickangle": 0,
+                  "nticks": 8, "showgrid": False, "linecolor": "#888", "ticks": "outside"},
         "yaxis": {"title": {"text": y_title}, "rangemode": "tozero" if compact else "normal",
                   "gridcolor": "#e5e5e5", "zeroline": False, "linecolor": "#888"},
     }
@@ -154,7 +154,7 @@ def presentation(fig: go.Figure) -> go.Figure:
     """Slide-ready: large type, white background, room for the title and source line."""
     fig = go.Figure(fig)
     fig.update_layout(font={"size": 20}, title={"font": {"size": 28}}, paper_bgcolor="white", plot_bgcolor="white",
-                      margin={"l": 100, "r": 40, "t": 100, "b": 170}, showlegend=True)
+                      margin={"l": 110, "r": 40, "t": 130, "b": 130}, showlegend=True, legend={"font": {"size": 18}})
     fig.update_annotations(font_size=16)
     return fig
 
@@ -271,13 +271,14 @@ def small_multiples_figure(panels: list[Panel], *, title: str, source: str, ncol
                                                          if panel.unit else ""),
                       "x": x0, "y": y1, "xref": "paper", "yref": "paper", "xanchor": "left", "yanchor": "bottom",
                       "showarrow": False, "align": "left", "font": {"size": 11}})
-    notes.append({**source_annotation(source), "yshift": -40})
-    layout.update(shapes=shapes, annotations=notes, height=120 + 230 * nrows, showlegend=True,
-                  hovermode="x", margin={"l": 50, "r": 20, "t": 90, "b": 80},
-                  legend={"orientation": "h", "x": 0, "y": 1.0, "yanchor": "bottom", "yref": "container"})
-    layout["legend"] = {"orientation": "h", "x": 0, "xanchor": "left", "y": 1, "yanchor": "top", "yref": "container"}
-    layout["title"]["y"], layout["title"]["yanchor"], layout["title"]["yref"] = 1, "top", "container"
-    layout["title"]["pad"] = {"t": 30}
+    notes.append(source_annotation(source))
+    fig_height = 140 + 230 * nrows
+    layout.update(shapes=shapes, annotations=notes, height=fig_height, showlegend=True, hovermode="x",
+                  margin={"l": 50, "r": 20, "t": 120, "b": 80})
+    # Pixel-placed title then legend, above the first row's panel titles.
+    layout["title"].update(y=1 - 12 / fig_height, yanchor="top", yref="container", font={"size": 16})
+    layout["legend"] = {"orientation": "h", "x": 0, "xanchor": "left", "y": 1 - 48 / fig_height, "yanchor": "top",
+                        "yref": "container", "font": {"size": 12}}
     return go.Figure({"data": traces, "layout": layout})
 
 
