@@ -46,7 +46,8 @@ def shell() -> html.Div:
     ])
 
 
-def create_app(data_dir: Path | str | None = None) -> Dash:
+def create_app(data_dir: Path | str | None = None, *, warm: bool = True) -> Dash:
+    """The app serving ``data_dir``; with ``warm`` the shared statistics are computed in the background at start."""
     if data_dir is not None:
         set_active_dataset(data_dir)
     app = Dash(
@@ -63,6 +64,12 @@ def create_app(data_dir: Path | str | None = None) -> Dash:
     import callbacks.shell  # noqa: F401
 
     app.layout = shell
+    if data_dir is not None and warm:
+        import threading
+
+        from layouts.components.results import warm as warm_caches
+
+        threading.Thread(target=warm_caches, name="warm-caches", daemon=True).start()
     return app
 
 
