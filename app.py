@@ -39,7 +39,7 @@ def shell() -> html.Div:
                 dbc.Switch(id="anon-switch", label="Anonymised", value=False, className="me-3 mb-0"),
                 dbc.Switch(id="present-switch", label="Presentation", value=False, className="mb-0"),
             ], className="d-flex align-items-center"),
-        ], fluid=True), color="light", className="mb-2 border-bottom", id="navbar"),
+        ], fluid=True), color="light", dark=False, className="mb-2 border-bottom", id="navbar"),
         _notice(),
         html.Main(dbc.Container(dash.page_container, fluid=True), id="main", role="main", tabIndex="-1",
                   **{"aria-live": "polite"}),
@@ -47,7 +47,8 @@ def shell() -> html.Div:
     ])
 
 
-def create_app(data_dir: Path | str | None = None) -> Dash:
+def create_app(data_dir: Path | str | None = None, *, warm: bool = True) -> Dash:
+    """The app serving ``data_dir``; with ``warm`` the shared statistics are computed in the background at start."""
     if data_dir is not None:
         set_active_dataset(data_dir)
     app = Dash(
@@ -66,6 +67,12 @@ def create_app(data_dir: Path | str | None = None) -> Dash:
 
     app.layout = shell
     serve_hardened(app)
+    if data_dir is not None and warm:
+        import threading
+
+        from layouts.components.results import warm as warm_caches
+
+        threading.Thread(target=warm_caches, name="warm-caches", daemon=True).start()
     return app
 
 

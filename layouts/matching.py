@@ -2,17 +2,23 @@
 from __future__ import annotations
 
 import dash
+import pandas as pd
 import dash_bootstrap_components as dbc
 from dash import Input, Output, State, dcc, html
 
 from layouts.components import page
-from layouts.components.results import context, matching_view
+from layouts.components import charts, tables
+from layouts.components.anonymise import comparator_labels
+from layouts.components.results import comparator_set, context
 from layouts.components.urlstate import METHODS, parse_query
+from matching.covariates import DEMOGRAPHIC
+from matching.select import K_RANGE
 
 dash.register_page(__name__, path="/matching", title="Matching - Integrated Care Pioneers", name="Matching", order=5)
 
-COVARIATES = {"population": "Population", "share_65": "Share aged 65+", "deprivation": "Deprivation (IMD)",
-              "density": "Population density"}
+COVARIATE_LABELS = {"log_population": "Population (log)", "share_65": "Share aged 65+",
+                    "deprivation": "Deprivation (IMD score)", "density": "Population density"}
+COVARIATES = {c: COVARIATE_LABELS.get(c, c) for c in DEMOGRAPHIC}
 
 
 def layout(**query) -> html.Div:
@@ -22,7 +28,8 @@ def layout(**query) -> html.Div:
                  dcc.Dropdown(id="match-method", options=[{"label": m.title(), "value": m} for m in METHODS],
                               value=state.method, clearable=False)], md=3),
         dbc.Col([dbc.Label("Comparators per site (k)", html_for="match-k"),
-                 dbc.Input(id="match-k", type="number", min=1, max=20, step=1, value=state.k)], md=2),
+                 dbc.Input(id="match-k", type="number", min=K_RANGE[0], max=K_RANGE[1], step=1,
+                           value=min(max(state.k, K_RANGE[0]), K_RANGE[1]))], md=2),
         dbc.Col([dbc.Label("Covariates", html_for="match-covariates"),
                  dbc.Checklist(id="match-covariates", options=[{"label": v, "value": k} for k, v in COVARIATES.items()],
                                value=list(COVARIATES), inline=True)], md=7),
@@ -30,12 +37,40 @@ def layout(**query) -> html.Div:
     return html.Div([html.H1("Matched comparators", className="h3"),
                      html.P("Each Pioneer site is compared with the k most similar local authorities that are not "
                             "part of any Pioneer, on baseline (pre-2013) characteristics. Change the choices to "
-                            "see how balance and the comparator sets change."),
+                            "see how balance and the comparator sets change. This page matches on the demographic "
+                            "covariates only; the estimates elsewhere use per-indicator sets that add each "
+                            "indicator's baseline level and slope."),
                      controls, dcc.Loading(html.Div(id="match-output"))])
 
 
 @dash.callback(Output("match-output", "children"), Input("match-method", "value"), Input("match-k", "value"),
                Input("match-covariates", "value"), State("url", "search"))
 def recompute_matching(method, k, covariates, search):
-    view = matching_view(method, int(k or 5), tuple(covariates or ()), parse_query(search).anon)
-    return view if view is not None else page.unavailable("Comparator matching")
+    state = parse_query(search)
+    try:
+        k = int(k)
+    except (TypeError, ValueError):
+        k = 0
+    if not K_RANGE[0] <= k <= K_RANGE[1] or not covariates:
+        return dbc.Alert(f"Choose k from {K_RANGE[0]} to {K_RANGE[1]} and at least one covariate.", color="warning")
+    covs = ",".join(c for c in DEMOGRAPHIC if c in covariates)
+    spec = charts.ChartSpec("love", anon=state.anon, k=k, method=method, covariates=covs)
+    return html.Div([page.chart_block(charts.build(spec), spec, state), comparator_sets(spec, state.anon)])
+
+
+def comparator_sets(spec: charts.ChartSpec, anon: bool) -> html.Div:
+    """Every site's comparators for these settings, nearest first, with distances."""
+    ctx = context()
+    cs = comparator_set(ctx.dataset.checksum, spec.k, spec.method, tuple(spec.covariates.split(",")), False)
+    rows = []
+    for site_id in ctx.names.ordered(anon):
+        part = cs.table[cs.table["site_id"] == site_id].sort_values("rank")
+        labels = comparator_labels(part["comparator_code"].tolist(), ctx.area_names, anon)
+        rows.append({"Site": ctx.names.display(site_id, anon), "Wave": ctx.names.waves[site_id],
+                     "Comparators (nearest first, distance)": "; ".join(
+                         f"{labels[c]} ({d:.2f})" for c, d in zip(part["comparator_code"], part["distance"]))})
+    warn = [html.Li(w) for w in cs.warnings] if not anon else []
+    return html.Div([html.H2(f"Comparator sets (version {cs.version})", className="h4", id="comparator-version"),
+                     html.Ul(warn) if warn else None,
+                     html.Div(tables.html_table(pd.DataFrame(rows), "Comparator sets"), className="table-responsive",
+                              id="comparator-sets")])

@@ -2,11 +2,14 @@
 from __future__ import annotations
 
 import dash
+import pandas as pd
 import dash_bootstrap_components as dbc
 from dash import dcc, html
 
 from layouts.components import charts, page
-from layouts.components.results import context, site_effects
+from layouts.components import readings, tables
+from layouts.components.anonymise import comparator_labels
+from layouts.components.results import comparators, context, estimates
 from layouts.components.urlstate import href, parse_query
 
 
@@ -50,15 +53,51 @@ def layout(site_id: str | None = None, **query) -> html.Div:
         item for ind in ctx.indicator_ids() for item in
         (dcc.Link(ctx.catalogue.at[ind, "short_name"], href=href(f"/site/{path_id}/indicator/{ind}", state)), " · ")
     ][:-1], className="small")
-    effects = site_effects(sid, state.anon)
     return html.Div(header + [
         html.H2("Trends in the 12 indicators", className="h4"),
         page.chart_block(chart, spec, state, height=chart.figure.layout.height), details,
         html.H2("Estimated effects", className="h4"),
-        effects if effects is not None else page.unavailable("The table of estimated effects"),
+        html.P("Difference-in-differences against each indicator's matched comparators. Intervals and p values "
+               "come from placebo tests on non-Pioneer areas and are exploratory: with one site, chance "
+               "differences are common. A small pre-trend p suggests the site and its comparators were already "
+               "drifting apart before the start.", className="small"),
+        html.Div(tables.html_table(_effects(ctx, sid), f"Estimated effects: {name}"), className="table-responsive",
+                 id="site-effects"),
         html.H2("Matched comparators", className="h4"),
-        page.unavailable("The comparator set, its distances and balance"),
+        _comparators(ctx, sid, state.anon),
     ])
+
+
+def _effects(ctx, sid: str):
+    est = estimates()
+    rows = est[(est["site_id"] == sid) & (est["method"] == "did")]
+    rows = rows.set_index("indicator_id").loc[[i for i in ctx.indicator_ids() if i in set(rows["indicator_id"])]]
+    return readings.effects_table(rows.reset_index(), ctx.catalogue)
+
+
+def _comparators(ctx, sid: str, anon: bool) -> html.Div:
+    """Each indicator's comparators, nearest first, with distance and balance; unnamed when anonymised."""
+    cs = comparators()
+    table = cs.table[cs.table["site_id"] == sid]
+    balance = cs.balance()
+    balance = balance[balance["site_id"] == sid]
+    good = (balance.assign(ok=balance["balance_after"] == "good").groupby("indicator_id")["ok"].agg(["sum", "size"]))
+    rows = []
+    for ind in ctx.indicator_ids():
+        part = table[table["indicator_id"] == ind].sort_values("rank")
+        labels = comparator_labels(part["comparator_code"].tolist(), ctx.area_names, anon)
+        rows.append({"Indicator": ctx.catalogue.at[ind, "short_name"],
+                     "Comparators (nearest first, distance)": "; ".join(
+                         f"{labels[c]} ({d:.2f})" for c, d in zip(part["comparator_code"], part["distance"])),
+                     "Covariates well balanced": (f"{int(good.at[ind, 'sum'])} of {int(good.at[ind, 'size'])}"
+                                                  if ind in good.index else "")})
+    return html.Div([
+        html.P(f"Comparator set version {cs.version}: the k = {cs.params['k']} nearest non-Pioneer local authorities "
+               f"by {cs.params['method']} distance on baseline population, age, deprivation, density and the "
+               "indicator's own baseline level and slope. Balance: |standardised mean difference| < 0.1.",
+               className="small"),
+        html.Div(tables.html_table(pd.DataFrame(rows), "Matched comparators by indicator"),
+                 className="table-responsive", id="site-comparators")])
 
 
 def _areas(ctx, sid: str) -> html.Div:

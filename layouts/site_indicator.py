@@ -2,10 +2,11 @@
 from __future__ import annotations
 
 import dash
+import pandas as pd
 from dash import dcc, html
 
-from layouts.components import charts, page
-from layouts.components.results import context
+from layouts.components import charts, page, readings, tables
+from layouts.components.results import context, site_detail
 from layouts.components.urlstate import href, parse_query
 
 DETAIL_CHARTS = {"trend": "Trend against comparators and England", "event": "Event study",
@@ -49,9 +50,39 @@ def layout(site_id: str | None = None, indicator_id: str | None = None, **query)
             html.P([dcc.Link(f"All indicators for {name}", href=href(f"/site/{path_id}", state)), " · ",
                     dcc.Link(f"All sites for this indicator", href=href(f"/indicator/{indicator_id}", state))]),
             html.P(cat["definition"], className="small")]
+    detail = site_detail(sid, indicator_id)
     for kind, heading in DETAIL_CHARTS.items():
         body += [html.H2(heading, className="h4"), _block(specs[kind], state)]
+        if kind == "event":
+            r = detail["did"].iloc[0]
+            body.append(html.P(readings.did_reading(cat["short_name"], r["effect_pct"], r["ci_low"], r["ci_high"],
+                                                    r["p_value"], cat["polarity"]), className="fw-semibold",
+                               id="did-reading"))
+            body.append(tables.html_table(_did_numbers(detail["did"], cat["unit"]), "Difference-in-differences"))
+        if kind == "its":
+            body.append(tables.html_table(_its_numbers(detail["its_summary"], cat["unit"]),
+                                          "Change in trend: segmented regression with Newey-West errors"))
     return html.Div(body)
+
+
+def _did_numbers(did, unit: str):
+    r = did.iloc[0]
+    return pd.DataFrame({"Measure": ["Effect", "Effect, % of expected", "95% placebo interval",
+                                     "p (placebo-in-space, exploratory)", "Cluster-robust interval (likely too narrow)",
+                                     "Pre-trend test p", "Comparator set version"],
+                         "Value": [f"{r['effect']:.2f} {unit}", f"{r['effect_pct']:.1f}%",
+                                   f"{r['ci_low']:.2f} to {r['ci_high']:.2f}", f"{r['p_value']:.3f}",
+                                   f"{r['cluster_ci_low']:.2f} to {r['cluster_ci_high']:.2f}",
+                                   f"{r['pre_trend_p']:.3f}", str(r["comparator_version"])]})
+
+
+def _its_numbers(summary, unit: str):
+    names = {"level_change": "Level change at the start", "slope_change_per_year": "Change in slope per year",
+             "mean_post_effect": "Mean effect after the start"}
+    return pd.DataFrame({"Term": summary["term"].map(names).fillna(summary["term"]),
+                         f"Estimate ({unit})": summary["estimate"].round(2),
+                         "95% interval": [f"{a:.2f} to {b:.2f}" for a, b in zip(summary["ci_low"], summary["ci_high"])],
+                         "p": summary["p_value"].round(3)})
 
 
 def _block(spec: charts.ChartSpec, state) -> html.Div:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 from dataclasses import asdict, dataclass
 
+import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
@@ -21,6 +22,9 @@ class ChartSpec:
     indicator_id: str = ""
     anon: bool = False
     compact: bool = False
+    k: int = 5
+    method: str = "mahalanobis"
+    covariates: str = ""  # comma-joined, "" = the package default
 
     def key(self) -> str:
         return json.dumps(asdict(self), sort_keys=True, separators=(",", ":"))
@@ -70,11 +74,8 @@ def trend_chart(spec: ChartSpec) -> Chart:
     opts = figures.TrendOptions(title=title, site_label=site, indicator_name=cat["name"], unit=cat["unit"],
                                 source=ctx.source_line(spec.indicator_id), start_label=start, transition=transition,
                                 compact=spec.compact)
-    has_comparators = "comparator_mean" in frame.columns
-    note = (f"Blue solid line: {site}; black long dashes: England"
-            + ("; orange dots and band: matched comparators' mean and range" if has_comparators else
-               "; matched comparators are not available in this build")
-            + ". Grey band: transition period; red dashed line: Pioneer start.")
+    note = (f"Blue solid line: {site}; orange dots and shaded band: its matched comparators' mean and range; "
+            "black long dashes: England. Grey band: transition period; red dashed line: Pioneer start.")
     return Chart(figure=figures.trend_figure(frame, opts), table=figures.trend_table(frame, opts), title=title,
                  filename=_file_stem("trend", spec.indicator_id, site), colour_note=note)
 
@@ -114,10 +115,151 @@ def indicator_multiples_chart(spec: ChartSpec) -> Chart:
 
 
 _MULTIPLES_NOTE = ("Blue solid line: the Pioneer site; black long dashes: England; orange dots: matched comparators' "
-                   "mean (when available). Grey band: transition period; red dashed line: Pioneer start.")
+                   "mean. Grey band: transition period; red dashed line: Pioneer start.")
+
+
+def _detail_context(spec: ChartSpec):
+    ctx = results.context()
+    if spec.indicator_id not in ctx.indicator_ids():
+        raise ChartUnavailable(f"no indicator {spec.indicator_id!r}")
+    return ctx, ctx.catalogue.loc[spec.indicator_id]
+
+
+def event_chart(spec: ChartSpec) -> Chart:
+    ctx, cat = _detail_context(spec)
+    site_id, site = site_id_of(spec), _site_word(spec)
+    frame = results.site_detail(site_id, spec.indicator_id)["event_study"]
+    title = f"{cat['short_name']}, {site}: difference from matched comparators, period by period"
+    fig = figures.event_study_figure(frame, title=title, unit=cat["unit"], source=ctx.source_line(spec.indicator_id))
+    note = ("Each point: how far the site was from its comparators that period, relative to the last "
+            "period before the start (0 = no difference); bars are 95% intervals. Grey points: before the "
+            "start (they should sit near 0 if the trends were parallel); blue: after. Red dashed line: Pioneer start.")
+    return Chart(fig, figures.event_study_table(frame, cat["unit"]), title,
+                 _file_stem("event-study", spec.indicator_id, site), note)
+
+
+def its_chart(spec: ChartSpec) -> Chart:
+    ctx, cat = _detail_context(spec)
+    site_id, site = site_id_of(spec), _site_word(spec)
+    frame = results.site_detail(site_id, spec.indicator_id)["its"].copy()
+    labels = dict(zip(results.site_trend(site_id, spec.indicator_id)["period_start"],
+                      results.site_trend(site_id, spec.indicator_id)["period_label"]))
+    frame["period_label"] = frame["period_start"].map(labels)
+    start, transition = results.intervention_labels(site_id, spec.indicator_id)
+    title = f"{cat['short_name']}, {site}: change in trend after the Pioneer start"
+    fig = figures.its_figure(frame, title=title, unit=cat["unit"], site_label=site,
+                             source=ctx.source_line(spec.indicator_id), start_label=start, transition=transition)
+    note = ("Blue points: the site's values; blue line: the fitted segmented regression; orange dots: the "
+            "pre-Pioneer trend carried forward (what the fit expects without a change). Grey band: transition.")
+    return Chart(fig, figures.its_table(frame, site), title, _file_stem("change-in-trend", spec.indicator_id, site), note)
+
+
+def spc_chart(spec: ChartSpec) -> Chart:
+    ctx, cat = _detail_context(spec)
+    site_id, site = site_id_of(spec), _site_word(spec)
+    chart = results.spc_chart(site_id, spec.indicator_id)
+    start, transition = results.intervention_labels(site_id, spec.indicator_id)
+    title = f"{cat['short_name']}, {site}: statistical process control (XmR)"
+    fig = figures.spc_figure(chart, title=title, unit=cat["unit"], source=ctx.source_line(spec.indicator_id),
+                             start_label=start, transition=transition)
+    note = ("Mean and process limits from the pre-Pioneer periods. Point colour shows the variation type: "
+            "light blue improvement, orange concern, purple a special cause where no direction is better, "
+            "grey common cause.")
+    return Chart(fig, figures.spc_table(chart), title, _file_stem("spc", spec.indicator_id, site), note)
+
+
+def caterpillar_chart(spec: ChartSpec) -> Chart:
+    ctx, cat = _detail_context(spec)
+    over = results.overview("did")
+    rows = over[over["indicator_id"] == spec.indicator_id].dropna(subset=["effect"])
+    if rows.empty:
+        raise ChartUnavailable("no site effects for this indicator")
+    frame = pd.DataFrame({"label": [ctx.names.display(s, spec.anon) for s in rows["site_id"]],
+                          "effect": rows["effect"].to_numpy(), "ci_low": rows["ci_low"].to_numpy(),
+                          "ci_high": rows["ci_high"].to_numpy(), "outcome_label": rows["outcome_label"].to_numpy(),
+                          "colour": rows["colour"].to_numpy()})
+    x_title = f"Difference-in-differences effect ({cat['unit']})"
+    title = f"{cat['short_name']}: estimated effect of Pioneer status in each site"
+    fig = figures.caterpillar_figure(frame, title=title, x_title=x_title, source=ctx.source_line(spec.indicator_id))
+    note = ("Each site's effect against its matched comparators with its 95% placebo interval (exploratory). "
+            "Colour shows the outcome: green better, yellow no clear difference, vermillion worse.")
+    return Chart(fig, figures.caterpillar_table(frame, x_title), title,
+                 _file_stem("site-effects", spec.indicator_id, "anonymised" if spec.anon else ""), note)
+
+
+def pooled_chart(spec: ChartSpec) -> Chart:
+    ctx, cat = _detail_context(spec)
+    et = results.pooled(spec.indicator_id)["event_time"]
+    frame = pd.DataFrame({"event_time": et["event_time"], "coef": et["att"], "ci_low": et["ci_low"],
+                          "ci_high": et["ci_high"], "phase": np.where(et["event_time"] < 0, "pre", "post")})
+    title = f"{cat['short_name']}: pooled effect across Pioneers by time since start"
+    fig = figures.event_study_figure(frame, title=title, unit=cat["unit"], source=ctx.source_line(spec.indicator_id))
+    note = ("Average effect over the Pioneer sites (both waves, each against never-Pioneer areas) by periods "
+            "since their start, with 95% intervals. Grey: before the start; blue: after.")
+    return Chart(fig, figures.event_study_table(frame, cat["unit"]), title,
+                 _file_stem("pooled-event-study", spec.indicator_id), note)
+
+
+def funnel_chart(spec: ChartSpec) -> Chart:
+    from indicators.benchmark import Outcome
+    from indicators.ci import ci_for
+
+    ctx, cat = _detail_context(spec)
+    rows = []
+    for site_id in ctx.names.ordered(spec.anon):
+        f = results.site_trend(site_id, spec.indicator_id)
+        latest = f[f["site_value"].notna() & f["site_denominator"].notna()].tail(1)
+        if latest.empty:
+            continue
+        r = latest.iloc[0]
+        outcome = Outcome(r["benchmark"])
+        rows.append({"label": ctx.names.display(site_id, spec.anon), "denominator": r["site_denominator"],
+                     "value": r["site_value"], "england": r["england_value"], "period": r["period_label"],
+                     "outcome_label": outcome.label, "colour": outcome.colour})
+    sites = pd.DataFrame(rows)
+    if sites.empty or sites["england"].isna().all():
+        raise ChartUnavailable("no counts to draw a funnel from")
+    england = float(sites["england"].dropna().iloc[-1])
+    lo, hi = sites["denominator"].min() / 2, sites["denominator"].max() * 2
+    n = pd.Series(np.geomspace(lo, hi, 60))
+    mult = float(cat["multiplier"])
+    num = england * n / mult
+    l95, h95 = ci_for(cat, num, n, mult, value=pd.Series(england, index=n.index), level=0.95)
+    l998, h998 = ci_for(cat, num, n, mult, value=pd.Series(england, index=n.index), level=0.998)
+    limits = pd.DataFrame({"denominator": n, "england": england, "low95": l95, "high95": h95, "low998": l998,
+                           "high998": h998})
+    period = sites["period"].iloc[-1]
+    title = f"{cat['short_name']}: Pioneer sites against England, {period}"
+    fig = figures.funnel_figure(sites, limits, title=title, unit=cat["unit"],
+                                x_title=f"Denominator ({cat['denominator']}, log scale)",
+                                source=ctx.source_line(spec.indicator_id))
+    note = ("Each point is a Pioneer site's value in the latest period; its colour shows whether its 95% interval "
+            "is entirely better or worse than England (green better, yellow similar, vermillion worse). Dashed and "
+            "dotted lines: where 95% and 99.8% of areas of that size would fall if they matched England.")
+    return Chart(fig, figures.funnel_table(sites, cat["unit"]), title,
+                 _file_stem("funnel", spec.indicator_id, "anonymised" if spec.anon else ""), note)
+
+
+def love_chart(spec: ChartSpec) -> Chart:
+    ctx = results.context()
+    covs = tuple(spec.covariates.split(",")) if spec.covariates else None
+    cs = results.comparator_set(ctx.dataset.checksum, spec.k, spec.method, covs, False)
+    b = cs.balance()
+    summary = b.assign(abs_before=b["smd_before"].abs(), abs_after=b["smd_after"].abs(),
+                       good=b["balance_after"] == "good").groupby("covariate", as_index=False).agg(
+        abs_before=("abs_before", "mean"), abs_after=("abs_after", "mean"), n_good=("good", "sum"))
+    title = f"Balance of the comparator sets: {spec.method}, k = {spec.k} (version {cs.version})"
+    fig = figures.love_figure(summary, title=title, source=ctx.source_line())
+    note = ("Open vermillion circles: how far the sites are from the whole pool before matching; blue dots: how "
+            "far they are from their comparators after. Left of the solid line (0.1) is good balance; left of the "
+            "dashed line (0.25) acceptable.")
+    return Chart(fig, figures.love_table(summary), title, _file_stem("balance", spec.method, f"k{spec.k}"), note)
+
 
 BUILDERS = {"trend": trend_chart, "site_multiples": site_multiples_chart,
-            "indicator_multiples": indicator_multiples_chart}
+            "indicator_multiples": indicator_multiples_chart, "event": event_chart, "its": its_chart,
+            "spc": spc_chart, "caterpillar": caterpillar_chart, "pooled": pooled_chart, "funnel": funnel_chart,
+            "love": love_chart}
 
 
 def build(spec: ChartSpec) -> Chart:

@@ -67,9 +67,11 @@ def _intervention_marks(labels: list[str], opts: TrendOptions) -> tuple[list[dic
     return shapes, notes
 
 
-def source_annotation(source: str) -> dict:
-    return {"text": source, "x": 0, "xref": "paper", "y": 0, "yref": "paper", "yshift": -70, "showarrow": False,
-            "xanchor": "left", "yanchor": "top", "align": "left", "font": {"size": 11, "color": "#444"}}
+def source_annotation(source: str, bottom_margin: int = 100) -> dict:
+    """The source line, pinned near the foot of the figure (below the axis title)."""
+    return {"text": source, "x": 0, "xref": "paper", "y": 0, "yref": "paper", "yshift": -(bottom_margin - 8),
+            "showarrow": False, "xanchor": "left", "yanchor": "bottom", "align": "left",
+            "font": {"size": 11, "color": "#444"}, "name": "source"}
 
 
 def add_source_line(fig: go.Figure, source: str) -> go.Figure:
@@ -84,11 +86,11 @@ def base_layout(title: str, y_title: str, x_title: str, compact: bool) -> dict:
         "font": {"family": FONT, "size": 10 if compact else 13},
         "template": "none",  # "plotly_white" costs ~30 ms a figure to copy; colours are set here instead
         "paper_bgcolor": "white", "plot_bgcolor": "white",
-        "margin": {"l": 50 if compact else 70, "r": 15, "t": 45 if compact else 70, "b": 40 if compact else 110},
-        "legend": {"orientation": "h", "y": -0.3 if compact else -0.25, "x": 0},
+        "margin": {"l": 50 if compact else 70, "r": 15, "t": 45 if compact else 90, "b": 40 if compact else 100},
+        "legend": {"orientation": "h", "y": 1.06, "yanchor": "bottom", "x": 1, "xanchor": "right"},
         "showlegend": not compact, "hovermode": "x unified",
-        "xaxis": {"title": {"text": None if compact else x_title}, "type": "category", "tickangle": -45,
-                  "nticks": 10, "showgrid": False, "linecolor": "#888", "ticks": "outside"},
+        "xaxis": {"title": {"text": None if compact else x_title}, "type": "category", "tickangle": 0,
+                  "nticks": 8, "showgrid": False, "linecolor": "#888", "ticks": "outside"},
         "yaxis": {"title": {"text": y_title}, "rangemode": "tozero" if compact else "normal",
                   "gridcolor": "#e5e5e5", "zeroline": False, "linecolor": "#888"},
     }
@@ -154,8 +156,9 @@ def presentation(fig: go.Figure) -> go.Figure:
     """Slide-ready: large type, white background, room for the title and source line."""
     fig = go.Figure(fig)
     fig.update_layout(font={"size": 20}, title={"font": {"size": 28}}, paper_bgcolor="white", plot_bgcolor="white",
-                      margin={"l": 100, "r": 40, "t": 100, "b": 170}, showlegend=True)
+                      margin={"l": 110, "r": 40, "t": 130, "b": 130}, showlegend=True, legend={"font": {"size": 18}})
     fig.update_annotations(font_size=16)
+    fig.update_annotations(selector={"name": "source"}, yshift=-122)
     return fig
 
 
@@ -271,13 +274,14 @@ def small_multiples_figure(panels: list[Panel], *, title: str, source: str, ncol
                                                          if panel.unit else ""),
                       "x": x0, "y": y1, "xref": "paper", "yref": "paper", "xanchor": "left", "yanchor": "bottom",
                       "showarrow": False, "align": "left", "font": {"size": 11}})
-    notes.append({**source_annotation(source), "yshift": -40})
-    layout.update(shapes=shapes, annotations=notes, height=120 + 230 * nrows, showlegend=True,
-                  hovermode="x", margin={"l": 50, "r": 20, "t": 90, "b": 80},
-                  legend={"orientation": "h", "x": 0, "y": 1.0, "yanchor": "bottom", "yref": "container"})
-    layout["legend"] = {"orientation": "h", "x": 0, "xanchor": "left", "y": 1, "yanchor": "top", "yref": "container"}
-    layout["title"]["y"], layout["title"]["yanchor"], layout["title"]["yref"] = 1, "top", "container"
-    layout["title"]["pad"] = {"t": 30}
+    notes.append(source_annotation(source, 80))
+    fig_height = 140 + 230 * nrows
+    layout.update(shapes=shapes, annotations=notes, height=fig_height, showlegend=True, hovermode="x",
+                  margin={"l": 50, "r": 20, "t": 120, "b": 80})
+    # Pixel-placed title then legend, above the first row's panel titles.
+    layout["title"].update(y=1 - 12 / fig_height, yanchor="top", yref="container", font={"size": 16})
+    layout["legend"] = {"orientation": "h", "x": 0, "xanchor": "left", "y": 1 - 48 / fig_height, "yanchor": "top",
+                        "yref": "container", "font": {"size": 12}}
     return go.Figure({"data": traces, "layout": layout})
 
 
@@ -295,3 +299,173 @@ def small_multiples_table(panels: list[Panel], comparator_label: str = "Matched 
         out["Phase"] = f["phase"].to_numpy()
         rows.append(out)
     return pd.concat(rows, ignore_index=True) if rows else pd.DataFrame()
+
+
+# --- detail charts: event study, change in trend, SPC, funnel, love plot ---------------------------
+
+def _layout(title: str, x_title: str, y_title: str, source: str, *, category_x: bool = True) -> dict:
+    layout = base_layout(title, y_title, x_title, False)
+    if not category_x:
+        layout["xaxis"].update(type="linear")
+    layout["annotations"] = [source_annotation(source)]
+    return layout
+
+
+def event_study_figure(frame: pd.DataFrame, *, title: str, unit: str, source: str,
+                       x_title: str = "Periods since the Pioneer start") -> go.Figure:
+    """Difference from comparators by period relative to the start, with 95% intervals; 0 = no difference.
+
+    ``frame``: event_time, coef, ci_low, ci_high, phase (reference period has coef 0).
+    """
+    f = frame.dropna(subset=["coef"])
+    colours = [OKABE_ITO["grey"] if p == "pre" else OKABE_ITO["blue"] for p in f["phase"]]
+    trace = {"type": "scatter", "x": f["event_time"].tolist(), "y": _values(f["coef"]), "mode": "markers",
+             "name": "Difference from comparators", "marker": {"color": colours, "size": 7},
+             "error_y": {"type": "data", "symmetric": False, "array": _values(f["ci_high"] - f["coef"]),
+                         "arrayminus": _values(f["coef"] - f["ci_low"]), "color": "#888", "thickness": 1}}
+    layout = _layout(title, x_title, f"Difference ({unit})", source, category_x=False)
+    layout["shapes"] = [{"type": "line", "xref": "paper", "x0": 0, "x1": 1, "y0": 0, "y1": 0, "yref": "y",
+                         "line": {"color": "#444", "width": 1}},
+                        {"type": "line", "xref": "x", "x0": -0.5, "x1": -0.5, "yref": "paper", "y0": 0, "y1": 1,
+                         "line": {"dash": "dash", "color": OKABE_ITO["vermillion"], "width": 1.5}}]
+    layout["hovermode"] = "closest"
+    return go.Figure({"data": [trace], "layout": layout})
+
+
+def event_study_table(frame: pd.DataFrame, unit: str) -> pd.DataFrame:
+    f = frame.dropna(subset=["coef"])
+    return pd.DataFrame({"Periods since start": f["event_time"], "Phase": f["phase"],
+                         f"Difference from comparators ({unit})": f["coef"].round(3),
+                         "Lower 95% limit": f["ci_low"].round(3), "Upper 95% limit": f["ci_high"].round(3)})
+
+
+def its_figure(frame: pd.DataFrame, *, title: str, unit: str, site_label: str, source: str,
+               start_label: str | None, transition: tuple[str, str] | None) -> go.Figure:
+    """Observed series, the segmented-regression fit and the pre-period trend carried forward.
+
+    ``frame``: period_label, observed, fitted, counterfactual, phase.
+    """
+    labels = frame["period_label"].tolist()
+    traces = [
+        {"type": "scatter", "x": labels, "y": _values(frame["observed"]), "mode": "markers", "name": f"{site_label} (observed)",
+         "marker": {"color": SITE_COLOUR, "size": 6}},
+        {"type": "scatter", "x": labels, "y": _values(frame["fitted"]), "mode": "lines", "name": "Fitted trend",
+         "line": {"color": OKABE_ITO["blue"], "width": 2}},
+        {"type": "scatter", "x": labels, "y": _values(frame["counterfactual"]), "mode": "lines",
+         "name": "Pre-Pioneer trend continued", "line": {"color": OKABE_ITO["orange"], "width": 2, "dash": "dot"}},
+    ]
+    layout = _layout(title, "Period (financial year)", unit, source)
+    shapes, notes = _intervention_marks(labels, TrendOptions(title="", site_label="", indicator_name="", unit="",
+                                                             source="", start_label=start_label,
+                                                             transition=transition))
+    layout["shapes"] = shapes
+    layout["annotations"] += notes
+    return go.Figure({"data": traces, "layout": layout})
+
+
+def its_table(frame: pd.DataFrame, site_label: str) -> pd.DataFrame:
+    return pd.DataFrame({"Period": frame["period_label"], "Phase": frame["phase"],
+                         f"{site_label} (observed)": frame["observed"].round(3), "Fitted trend": frame["fitted"].round(3),
+                         "Pre-Pioneer trend continued": frame["counterfactual"].round(3)})
+
+
+SPC_COLOURS = {"improvement": OKABE_ITO["sky"], "concern": OKABE_ITO["orange"], "neutral": OKABE_ITO["purple"],
+               "common cause": OKABE_ITO["grey"]}
+
+
+def spc_figure(chart: pd.DataFrame, *, title: str, unit: str, source: str, start_label: str | None,
+               transition: tuple[str, str] | None) -> go.Figure:
+    """XmR chart: points coloured by variation type (legend in words), mean and process limits."""
+    labels = chart["period_label"].tolist()
+    traces = [{"type": "scatter", "x": labels, "y": _values(chart["value"]), "mode": "lines",
+               "line": {"color": "#bbb", "width": 1}, "showlegend": False, "hoverinfo": "skip"}]
+    for variation, colour in SPC_COLOURS.items():
+        part = chart[chart["variation"] == variation]
+        if part.empty:
+            continue
+        traces.append({"type": "scatter", "x": part["period_label"].tolist(), "y": _values(part["value"]),
+                       "mode": "markers", "name": variation.capitalize(), "marker": {"color": colour, "size": 8}})
+    for col, name, dash in (("mean", "Mean (baseline)", "solid"), ("upper_limit", "Process limits", "dash"),
+                            ("lower_limit", "Process limits", "dash")):
+        traces.append({"type": "scatter", "x": labels, "y": _values(chart[col]), "mode": "lines", "name": name,
+                       "line": {"color": "#444", "width": 1, "dash": dash}, "showlegend": col != "lower_limit",
+                       "legendgroup": name})
+    layout = _layout(title, "Period (financial year)", unit, source)
+    shapes, notes = _intervention_marks(labels, TrendOptions(title="", site_label="", indicator_name="", unit="",
+                                                             source="", start_label=start_label,
+                                                             transition=transition))
+    layout["shapes"] = shapes
+    layout["annotations"] += notes
+    return go.Figure({"data": traces, "layout": layout})
+
+
+def spc_table(chart: pd.DataFrame) -> pd.DataFrame:
+    return pd.DataFrame({"Period": chart["period_label"], "Phase": chart["phase"], "Value": chart["value"].round(3),
+                         "Mean": chart["mean"].round(3), "Lower process limit": chart["lower_limit"].round(3),
+                         "Upper process limit": chart["upper_limit"].round(3), "Variation": chart["variation"]})
+
+
+def funnel_figure(sites: pd.DataFrame, limits: pd.DataFrame, *, title: str, unit: str, x_title: str,
+                  source: str, others: pd.DataFrame | None = None) -> go.Figure:
+    """Latest values against England: sites as points coloured by outcome, 95% and 99.8% limits around England.
+
+    ``sites``: label, denominator, value, outcome_label, colour; ``limits``: denominator, england,
+    low95, high95, low998, high998; ``others``: label, denominator, value (grey, optional).
+    """
+    traces = []
+    if others is not None and len(others):
+        traces.append({"type": "scatter", "x": _values(others["denominator"]), "y": _values(others["value"]),
+                       "mode": "markers", "name": "Other local authorities", "text": others["label"].tolist(),
+                       "marker": {"color": "#ccc", "size": 5}, "hovertemplate": "%{text}: %{y:.1f}<extra></extra>"})
+    x = _values(limits["denominator"])
+    for col, name, dash in (("high998", "99.8% limits", "dot"), ("low998", "99.8% limits", "dot"),
+                            ("high95", "95% limits", "dash"), ("low95", "95% limits", "dash"),
+                            ("england", "England", "solid")):
+        traces.append({"type": "scatter", "x": x, "y": _values(limits[col]), "mode": "lines", "name": name,
+                       "legendgroup": name, "showlegend": not col.startswith("low"),
+                       "line": {"color": ENGLAND_COLOUR, "width": 1, "dash": dash}, "hoverinfo": "skip"})
+    for (label, colour), part in sites.groupby(["outcome_label", "colour"], sort=False):
+        traces.append({"type": "scatter", "x": _values(part["denominator"]), "y": _values(part["value"]),
+                       "mode": "markers", "name": label, "text": part["label"].tolist(),
+                       "marker": {"color": colour, "size": 10, "line": {"color": "#333", "width": 1}},
+                       "hovertemplate": "%{text}: %{y:.1f}<extra></extra>"})
+    layout = _layout(title, x_title, unit, source, category_x=False)
+    layout["xaxis"].update(type="log", tickangle=0)
+    layout["hovermode"] = "closest"
+    return go.Figure({"data": traces, "layout": layout})
+
+
+def funnel_table(sites: pd.DataFrame, unit: str) -> pd.DataFrame:
+    return pd.DataFrame({"Site": sites["label"], "Denominator": sites["denominator"].round(0),
+                         f"Value ({unit})": sites["value"].round(3), "England": sites["england"].round(3),
+                         "Outcome": sites["outcome_label"]})
+
+
+def love_figure(balance: pd.DataFrame, *, title: str, source: str, thresholds: tuple[float, float] = (0.1, 0.25)
+                ) -> go.Figure:
+    """Love plot: |SMD| of each covariate before and after matching, averaged over sites.
+
+    ``balance``: covariate, abs_before, abs_after (one row per covariate).
+    """
+    f = balance.sort_values("abs_before")
+    traces = [
+        {"type": "scatter", "x": _values(f["abs_before"]), "y": f["covariate"].tolist(), "mode": "markers",
+         "name": "Before matching (site vs whole pool)", "marker": {"color": OKABE_ITO["vermillion"], "size": 10,
+                                                                     "symbol": "circle-open"}},
+        {"type": "scatter", "x": _values(f["abs_after"]), "y": f["covariate"].tolist(), "mode": "markers",
+         "name": "After matching (site vs its comparators)", "marker": {"color": OKABE_ITO["blue"], "size": 10}},
+    ]
+    layout = _layout(title, "Mean absolute standardised mean difference (pool SD units)", "", source,
+                     category_x=False)
+    layout["yaxis"].update(type="category", title={"text": None})
+    layout["shapes"] = [{"type": "line", "xref": "x", "x0": t, "x1": t, "yref": "paper", "y0": 0, "y1": 1,
+                         "line": {"color": "#444", "width": 1, "dash": "dash" if i else "solid"}}
+                        for i, t in enumerate(thresholds)]
+    layout["hovermode"] = "closest"
+    return go.Figure({"data": traces, "layout": layout})
+
+
+def love_table(balance: pd.DataFrame) -> pd.DataFrame:
+    f = balance.sort_values("abs_before")
+    return pd.DataFrame({"Covariate": f["covariate"], "Mean |SMD| before": f["abs_before"].round(3),
+                         "Mean |SMD| after": f["abs_after"].round(3), "Sites rated good after": f["n_good"]})

@@ -54,7 +54,7 @@ def legend(results: pd.DataFrame | None) -> html.Div:
 
 def grid_table(ctx, cells: pd.DataFrame, state: ViewState) -> html.Div:
     indicators = ctx.indicator_ids()
-    head = html.Thead(html.Tr([html.Th("Site", scope="col")] + [
+    head = html.Thead(html.Tr([html.Th("Site", scope="col", className="grid-site-head")] + [
         html.Th(html.Abbr(ctx.catalogue.at[i, "short_name"], title=ctx.catalogue.at[i, "name"]), scope="col",
                 className="grid-head") for i in indicators]))
     body = []
@@ -62,7 +62,7 @@ def grid_table(ctx, cells: pd.DataFrame, state: ViewState) -> html.Div:
         body.append(html.Tr(html.Th(f"Wave {wave}", colSpan=len(indicators) + 1, scope="colgroup",
                                     className="wave-row")))
         for site, site_cells in part.groupby("site", sort=False):
-            tds = [html.Th(site, scope="row", className="grid-site")]
+            tds = [html.Th(site, scope="row", className="grid-site", title=site)]
             for c in site_cells.itertuples():
                 tds.append(html.Td(dcc.Link(c.text, href=c.href, className="grid-cell",
                                             id=f"cell-{c.path_id}-{c.indicator_id}",

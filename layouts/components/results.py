@@ -1,23 +1,27 @@
-"""What the pages show, computed from the active dataset by the data, indicators and matching
-packages, cached per dataset checksum (registered with data.active so a refresh clears them).
+"""What the pages show, computed from the active dataset by the indicators and matching packages,
+cached per dataset checksum (registered with data.active so one call clears them after a refresh).
 
-This is the one place pages get numbers from. Where a statistic's package is not part of this
-build yet, the function returns None and the page says the number is not available: the UI
-never invents a statistic.
+This is the one place pages get numbers from; it returns frames, never components. The analysis
+settings ([C] choices: k, matching method, per-indicator sets) are parameters with the packages'
+defaults, and the matching page can vary them.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import lru_cache
 
+import numpy as np
 import pandas as pd
 
 from data.active import active_dataset, register_cache
-from data.aggregate import aggregate_sites
-from data.periods import period_label
-from data.reference import ENGLAND_CODE
+from data.periods import align, period_label
 from data.store import Dataset
+from indicators.benchmark import Outcome, benchmark_many
 from layouts.components.anonymise import SiteNames
+
+DEFAULT_K = 5
+DEFAULT_METHOD = "mahalanobis"
+PER_INDICATOR = True  # [C] as indicators.estimates: match on each indicator's baseline level and slope too
 
 
 @dataclass(frozen=True)
@@ -37,8 +41,7 @@ class Context:
 
 
 def context() -> Context:
-    ds = active_dataset()
-    return _context(ds.checksum)
+    return _context(active_dataset().checksum)
 
 
 @register_cache
@@ -50,54 +53,59 @@ def _context(checksum: str) -> Context:
                    area_names=dict(zip(ds.areas["area_code"], ds.areas["name"])))
 
 
+# --- comparators and estimates --------------------------------------------------------------------
+
+@register_cache
+@lru_cache(maxsize=8)
+def comparator_set(checksum: str, k: int = DEFAULT_K, method: str = DEFAULT_METHOD,
+                   covariates: tuple[str, ...] | None = None, per_indicator: bool = PER_INDICATOR):
+    from matching.select import match
+
+    return match(active_dataset(), k=k, method=method, per_indicator=per_indicator,
+                 covariates=list(covariates) if covariates else None)
+
+
+def comparators() -> "object":
+    """The comparator set every page uses (default settings)."""
+    return comparator_set(context().dataset.checksum)
+
+
+@register_cache
+@lru_cache(maxsize=2)
+def _estimates(checksum: str) -> pd.DataFrame:
+    from indicators.estimates import estimates_table
+
+    return estimates_table(active_dataset(), comparator_set(checksum), k=DEFAULT_K, method=DEFAULT_METHOD)
+
+
+def estimates() -> pd.DataFrame:
+    return _estimates(context().dataset.checksum)
+
+
+@register_cache
+@lru_cache(maxsize=2)
+def _trend_table(checksum: str) -> pd.DataFrame:
+    """Every site x indicator trend (site, comparator mean and range, England), built once per dataset."""
+    from indicators.trend import trend_table
+
+    return trend_table(active_dataset(), comparator_set(checksum).table)
+
+
 @register_cache
 @lru_cache(maxsize=2)
 def _trend_frames(checksum: str) -> dict[tuple[str, str], pd.DataFrame]:
-    """Every site x indicator trend frame, built once per dataset: pages then only look them up."""
-    ctx = _context(checksum)
-    ds = ctx.dataset
-    series = aggregate_sites(ds.observations, ds.site_areas, ds.catalogue)
-    obs = ds.observations
-    england = obs[obs["area_code"] == ENGLAND_CODE][["indicator_id", "period_start", "value"]].rename(
-        columns={"value": "england_value"})
-    frame = series[["site_id", "indicator_id", "period_start", "frequency", "value", "flag"]].rename(
-        columns={"value": "site_value"}).merge(england, on=["indicator_id", "period_start"], how="left")
-    labels = {(p, f): period_label(p, f) for p, f in frame[["period_start", "frequency"]].drop_duplicates()
-              .itertuples(index=False)}
-    frame["period_label"] = [labels[(p, f)] for p, f in zip(frame["period_start"], frame["frequency"])]
-    sites = ds.sites.set_index("site_id")
-    frame["phase"] = "post"
-    for site_id, part in frame.groupby("site_id"):
-        frame.loc[part.index, "phase"] = site_phase(part["period_start"], sites.loc[site_id]).to_numpy()
-    frame = frame.sort_values(["site_id", "indicator_id", "period_start"])
-    cols = ["period_start", "period_label", "site_value", "england_value", "phase", "flag"]
-    return {key: part[cols].reset_index(drop=True) for key, part in frame.groupby(["site_id", "indicator_id"])}
-
-
-def site_phase(starts: pd.Series, site: pd.Series) -> pd.Series:
-    """pre / transition / post for each period start, from the site's dates."""
-    phase = pd.Series("post", index=starts.index, dtype="object")
-    phase[starts < site["transition_start"]] = "pre"
-    phase[(starts >= site["transition_start"]) & (starts <= site["transition_end"])] = "transition"
-    phase[(starts > site["transition_end"]) & (starts < site["start"])] = "transition"
-    return phase
+    table = _trend_table(checksum)
+    return {key: part.drop(columns=["site_id", "indicator_id"]).reset_index(drop=True)
+            for key, part in table.groupby(["site_id", "indicator_id"], sort=False)}
 
 
 def site_trend(site_id: str, indicator_id: str) -> pd.DataFrame:
-    """The site's own series (sum of numerators over sum of denominators) beside England's.
-
-    Columns: period_start, period_label, site_value, england_value, phase, flag. Comparator
-    columns are added when the comparator statistics are part of the build.
-    """
-    frames = _trend_frames(context().dataset.checksum)
-    empty = pd.DataFrame(columns=["period_start", "period_label", "site_value", "england_value", "phase", "flag"])
-    return frames.get((site_id, indicator_id), empty).copy()
+    """indicators.trend.TREND_COLUMNS for one site and indicator (a copy: callers may add columns)."""
+    return _trend_frames(context().dataset.checksum)[(site_id, indicator_id)].copy()
 
 
 def intervention_labels(site_id: str, indicator_id: str) -> tuple[str, tuple[str, str]]:
     """The start period and the transition period as the indicator's own period labels."""
-    from data.periods import align
-
     ctx = context()
     freq = ctx.catalogue.at[indicator_id, "frequency"]
     site = ctx.dataset.sites.set_index("site_id").loc[site_id]
@@ -106,19 +114,134 @@ def intervention_labels(site_id: str, indicator_id: str) -> tuple[str, tuple[str
              period_label(align(site["transition_end"], freq), freq)))
 
 
-def overview(basis: str) -> pd.DataFrame | None:
-    """One row per site and indicator for the overview grid on ``basis``; None if not available in this build.
+@register_cache
+@lru_cache(maxsize=64)
+def _site_detail(checksum: str, site_id: str, indicator_id: str) -> dict[str, pd.DataFrame]:
+    from indicators.estimates import site_detail
 
-    Columns: site_id, indicator_id, effect_pct (or value), ci_low, ci_high, outcome, outcome_label, colour.
+    return site_detail(active_dataset(), site_id, indicator_id, comparator_set(checksum), k=DEFAULT_K,
+                       method=DEFAULT_METHOD)
+
+
+def site_detail(site_id: str, indicator_id: str) -> dict[str, pd.DataFrame]:
+    return _site_detail(context().dataset.checksum, site_id, indicator_id)
+
+
+@register_cache
+@lru_cache(maxsize=16)
+def _pooled(checksum: str, indicator_id: str) -> dict[str, pd.DataFrame]:
+    from indicators.estimates import pooled_detail
+
+    return pooled_detail(active_dataset(), indicator_id)
+
+
+def pooled(indicator_id: str) -> dict[str, pd.DataFrame]:
+    return _pooled(context().dataset.checksum, indicator_id)
+
+
+def spc_chart(site_id: str, indicator_id: str) -> pd.DataFrame:
+    """XmR chart of the site's series, baseline = its pre-intervention periods (indicators.trend.trend_spc)."""
+    from indicators.trend import trend_spc
+
+    frame = site_trend(site_id, indicator_id)
+    chart = trend_spc(frame, context().catalogue.at[indicator_id, "polarity"])
+    chart.insert(0, "period_label", frame["period_label"].to_numpy())
+    chart.insert(1, "phase", frame["phase"].to_numpy())
+    return chart.reset_index(drop=True)
+
+
+def latest_area_values(indicator_id: str) -> pd.DataFrame:
+    """Every LA's latest value with its interval and England's (indicators.trend.area_values)."""
+    from indicators.trend import area_values
+
+    return area_values(context().dataset, indicator_id)
+
+
+# --- the overview grid --------------------------------------------------------------------------
+
+OUTCOME_WORDS = {
+    "did": {Outcome.BETTER: "better than comparators", Outcome.SIMILAR: "no clear difference",
+            Outcome.WORSE: "worse than comparators", Outcome.LOWER: "lower than comparators",
+            Outcome.HIGHER: "higher than comparators", Outcome.NOT_COMPARED: "not estimated"},
+    "its": {Outcome.BETTER: "trend improved", Outcome.SIMILAR: "no clear change in trend",
+            Outcome.WORSE: "trend worsened", Outcome.LOWER: "trend fell", Outcome.HIGHER: "trend rose",
+            Outcome.NOT_COMPARED: "not estimated"},
+    "england": {o: o.label.lower() for o in Outcome},
+    "spc": {Outcome.BETTER: "improvement (special cause)", Outcome.SIMILAR: "common cause variation",
+            Outcome.WORSE: "concern (special cause)", Outcome.HIGHER: "special cause (no preferred direction)",
+            Outcome.NOT_COMPARED: "not charted"},
+}
+_SPC_OUTCOME = {"improvement": Outcome.BETTER, "concern": Outcome.WORSE, "neutral": Outcome.HIGHER,
+                "common cause": Outcome.SIMILAR}
+
+
+def effect_outcomes(ci_low, ci_high, polarity) -> pd.Series:
+    """An effect's outcome: its interval entirely below zero is "lower" (better when lower is good), etc.
+
+    The Fingertips rule (indicators.benchmark) with zero, "no effect", as the reference value.
     """
-    return None
+    return benchmark_many(pd.Series(ci_low, dtype=float), pd.Series(ci_high, dtype=float),
+                          pd.Series(0.0, index=pd.RangeIndex(len(ci_low))), pd.Series(polarity).to_numpy())
 
 
-def site_effects(site_id: str, anon: bool):
-    """The site's table of effects with intervals and a plain-language reading; None until the estimates exist."""
-    return None
+def with_outcome_words(frame: pd.DataFrame, basis: str) -> pd.DataFrame:
+    words = OUTCOME_WORDS[basis]
+    return frame.assign(outcome_label=[words[Outcome(o)] for o in frame["outcome"]],
+                        colour=[Outcome(o).colour for o in frame["outcome"]])
 
 
-def matching_view(method: str, k: int, covariates: tuple[str, ...], anon: bool):
-    """Love plot, balance table and comparator sets for the chosen settings; None until matching is in the build."""
-    return None
+@register_cache
+@lru_cache(maxsize=8)
+def _overview(checksum: str, basis: str) -> pd.DataFrame:
+    ctx = _context(checksum)
+    polarity = ctx.catalogue["polarity"]
+    if basis in ("did", "its"):
+        est = _estimates(checksum)
+        rows = est[est["method"] == basis].reset_index(drop=True)
+        outcome = effect_outcomes(rows["ci_low"].to_numpy(), rows["ci_high"].to_numpy(),
+                                  rows["indicator_id"].map(polarity).to_numpy())
+        frame = rows[["site_id", "indicator_id", "effect", "effect_pct", "ci_low", "ci_high", "p_value"]].assign(
+            outcome=[str(o) for o in outcome])
+    elif basis == "england":
+        table = _trend_table(checksum)
+        latest = table[table["site_value"].notna()].groupby(["site_id", "indicator_id"], sort=False).tail(1)
+        frame = pd.DataFrame({
+            "site_id": latest["site_id"], "indicator_id": latest["indicator_id"],
+            "effect_pct": (latest["site_value"] / latest["england_value"] - 1) * 100,
+            "value": latest["site_value"], "ci_low": latest["site_ci_low"], "ci_high": latest["site_ci_high"],
+            "england": latest["england_value"], "period": latest["period_label"], "outcome": latest["benchmark"],
+        }).reset_index(drop=True)
+    elif basis == "spc":
+        from indicators.trend import trend_spc
+
+        rows = []
+        for (site_id, ind), f in _trend_frames(checksum).items():
+            if f["site_value"].notna().sum() < 3:
+                continue
+            chart = trend_spc(f, polarity[ind])
+            latest = chart[chart["value"].notna()].tail(1).iloc[0]
+            mean = chart.attrs["mean"]
+            rows.append({"site_id": site_id, "indicator_id": ind,
+                         "effect_pct": (latest["value"] / mean - 1) * 100 if mean else np.nan,
+                         "variation": latest["variation"],
+                         "outcome": str(_SPC_OUTCOME.get(latest["variation"], Outcome.NOT_COMPARED))})
+        frame = pd.DataFrame(rows)
+    else:
+        raise ValueError(f"unknown basis {basis!r}")
+    return with_outcome_words(frame, basis)
+
+
+def overview(basis: str) -> pd.DataFrame:
+    """One row per site and indicator for the overview grid on ``basis``.
+
+    Columns: site_id, indicator_id, effect_pct (did/its: effect as % of the counterfactual;
+    england: % above England in the latest period; spc: latest value vs the baseline mean),
+    outcome (indicators.benchmark.Outcome value), outcome_label, colour, and basis-specific numbers.
+    """
+    return _overview(context().dataset.checksum, basis)
+
+
+def warm() -> None:
+    """Compute everything the pages share (comparators, estimates, trends, every grid basis) ahead of the first visit."""
+    for basis in ("did", "its", "england", "spc"):
+        overview(basis)

@@ -1,0 +1,60 @@
+"""Anonymisation: labels, path ids that resolve server-side, comparators unnamed, the leak scanner."""
+from __future__ import annotations
+
+import pytest
+
+from layouts.components.anonymise import (SiteNames, comparator_labels, find_real_names, real_names,
+                                          translate_path)
+
+
+@pytest.fixture(scope="module")
+def names(demo):
+    return SiteNames.from_sites(demo.sites)
+
+
+def test_labels_are_the_fixed_shuffled_key(names, demo):
+    assert names.display("barnsley", anon=True) == "Pioneer C"
+    assert names.display("barnsley", anon=False) == "Barnsley"
+    labels = [names.labels[s] for s in sorted(names.names, key=names.names.get)]
+    assert labels != sorted(labels), "labels must not follow alphabetical order of the sites"
+    assert len(set(names.labels.values())) == 25
+
+
+def test_path_ids_hide_the_site_and_resolve_back(names):
+    for site_id in names.names:
+        anon_id = names.path_id(site_id, anon=True)
+        assert site_id not in anon_id and anon_id.startswith("pioneer-")
+        assert names.resolve(anon_id) == site_id
+        assert names.resolve(site_id) == site_id
+    assert names.resolve("nowhere") is None
+    assert names.resolve(None) is None
+
+
+def test_translate_path_switches_site_paths_only(names):
+    assert translate_path("/site/barnsley/indicator/ea_all", names, True) == "/site/pioneer-c/indicator/ea_all"
+    assert translate_path("/site/pioneer-c", names, False) == "/site/barnsley"
+    assert translate_path("/indicator/ea_all", names, True) == "/indicator/ea_all"
+    assert translate_path("/site/unknown", names, True) == "/site/unknown"
+
+
+def test_anonymised_order_does_not_follow_names(names):
+    order = names.ordered(anon=True)
+    waves = [names.waves[s] for s in order]
+    assert waves == sorted(waves)
+    wave1 = [names.labels[s] for s in order if names.waves[s] == 1]
+    assert wave1 == sorted(wave1)
+
+
+def test_comparators_are_numbered_in_rank_order():
+    codes = ["E06000001", "E06000002"]
+    area_names = {"E06000001": "Hartlepool", "E06000002": "Middlesbrough"}
+    assert comparator_labels(codes, area_names, True) == {"E06000001": "Comparator 1", "E06000002": "Comparator 2"}
+    assert comparator_labels(codes, area_names, False) == area_names
+
+
+def test_scanner_finds_whole_names_only(demo):
+    forbidden = real_names(demo.sites, demo.areas)
+    assert "Barnsley" in forbidden and "E08000016" in forbidden and "Hartlepool" in forbidden
+    assert find_real_names("Pioneer C against Comparator 3", forbidden) == []
+    assert find_real_names("hover: Barnsley 2014/15", forbidden) == ["Barnsley"]
+    assert "Kent" not in find_real_names("Kentish", forbidden)

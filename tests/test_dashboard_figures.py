@@ -1,0 +1,114 @@
+"""Figure builders and their tables: the table holds exactly the numbers the chart draws."""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from layouts.components import figures
+
+
+@pytest.fixture
+def trend_frame():
+    labels = ["2012/13 Q1", "2012/13 Q2", "2012/13 Q3", "2012/13 Q4", "2013/14 Q1", "2013/14 Q2"]
+    return pd.DataFrame({"period_label": labels, "site_value": [10.0, 11.0, 12.5, np.nan, 13.0, 12.0],
+                         "comparator_mean": [9.0, 9.5, 10.0, 10.5, 11.0, 11.5],
+                         "comparator_min": [8.0, 8.5, 9.0, 9.5, 10.0, 10.5],
+                         "comparator_max": [10.0, 10.5, 11.0, 11.5, 12.0, 12.5],
+                         "england_value": [9.5, 9.6, 9.7, 9.8, 9.9, 10.0],
+                         "phase": ["pre", "pre", "pre", "transition", "post", "post"]})
+
+
+@pytest.fixture
+def opts():
+    return figures.TrendOptions(title="Emergency admissions: Pioneer C", site_label="Pioneer C",
+                                indicator_name="Emergency admissions", unit="per 100,000", source="Source: test",
+                                start_label="2013/14 Q1", transition=("2012/13 Q4", "2012/13 Q4"))
+
+
+def test_trend_figure_draws_what_the_table_holds(trend_frame, opts):
+    fig = figures.trend_figure(trend_frame, opts)
+    table = figures.trend_table(trend_frame, opts)
+    by_name = {t.name: t for t in fig.data}
+    np.testing.assert_allclose(np.array(by_name["Pioneer C"].y, dtype=float), table["Pioneer C"], equal_nan=True)
+    np.testing.assert_allclose(by_name["England"].y, table["England"])
+    np.testing.assert_allclose(by_name["Matched comparators (mean)"].y, table["Matched comparators (mean)"])
+    np.testing.assert_allclose(by_name["Matched comparators (range)"].y, table["Matched comparators (lowest)"])
+    assert list(fig.data[0].x) == table["Period"].tolist()
+
+
+def test_trend_figure_marks_start_transition_source_and_axes(trend_frame, opts):
+    fig = figures.trend_figure(trend_frame, opts)
+    kinds = sorted(s.type for s in fig.layout.shapes)
+    assert kinds == ["line", "rect"]
+    start = next(s for s in fig.layout.shapes if s.type == "line")
+    assert start.x0 == pytest.approx(4 - 0.5)  # before 2013/14 Q1, the fifth period
+    texts = [a.text for a in fig.layout.annotations]
+    assert "Source: test" in texts and "Pioneer start" in texts and "transition" in texts
+    assert fig.layout.yaxis.title.text == "per 100,000"
+    assert fig.layout.xaxis.title.text == "Period (financial year)"
+    assert fig.layout.title.text == "Emergency admissions: Pioneer C"
+
+
+def test_trend_without_comparators_draws_no_comparator_trace(trend_frame, opts):
+    frame = trend_frame.drop(columns=["comparator_mean", "comparator_min", "comparator_max"])
+    fig = figures.trend_figure(frame, opts)
+    assert [t.name for t in fig.data] == ["England", "Pioneer C"]
+    assert list(figures.trend_table(frame, opts).columns) == ["Period", "Pioneer C", "England", "Phase"]
+
+
+def test_palette_is_okabe_ito(trend_frame, opts):
+    fig = figures.trend_figure(trend_frame, opts)
+    colours = {t.line.color for t in fig.data if t.line and t.line.color}
+    assert colours <= set(figures.OKABE_ITO.values())
+
+
+def test_small_multiples_one_axis_pair_per_panel(trend_frame):
+    panels = [figures.Panel(title=f"P{i}", frame=trend_frame, site_label="Pioneer C", unit="u",
+                            start_label="2013/14 Q1", transition=("2012/13 Q4", "2012/13 Q4")) for i in range(5)]
+    fig = figures.small_multiples_figure(panels, title="T", source="S", ncols=3)
+    assert {t.xaxis for t in fig.data} == {"x", "x2", "x3", "x4", "x5"}
+    assert len(fig.layout.shapes) == 10
+    table = figures.small_multiples_table(panels)
+    assert len(table) == 5 * len(trend_frame)
+    site_traces = [t for t in fig.data if t.name == "Pioneer C"]
+    np.testing.assert_allclose(np.concatenate([np.array(t.y, dtype=float) for t in site_traces]),
+                               table["Site value"], equal_nan=True)
+
+
+def test_caterpillar_sorted_and_table_matches():
+    frame = pd.DataFrame({"label": ["A", "B", "C"], "effect": [2.0, -1.0, 0.5], "ci_low": [0, -3, -1],
+                          "ci_high": [4, 1, 2], "outcome_label": ["worse", "no clear difference", "no clear difference"],
+                          "colour": ["#D55E00", "#F0E442", "#F0E442"]})
+    fig = figures.caterpillar_figure(frame, title="t", x_title="Effect (u)", source="s")
+    table = figures.caterpillar_table(frame, "Effect (u)")
+    assert table["Site"].tolist() == ["B", "C", "A"]
+    assert list(fig.layout.yaxis.categoryarray) == ["B", "C", "A"]
+    drawn = sorted(x for t in fig.data for x in t.x)
+    assert drawn == sorted(table["Effect (u)"].tolist())
+
+
+def test_spc_and_event_tables_match_figures():
+    chart = pd.DataFrame({"period_label": list("abcdef"), "phase": ["pre"] * 3 + ["post"] * 3,
+                          "value": [1.0, 2, 1.5, 3, 4, 5], "mean": 1.5, "lower_limit": 0.0, "upper_limit": 3.5,
+                          "variation": ["common cause"] * 4 + ["concern"] * 2})
+    fig = figures.spc_figure(chart, title="t", unit="u", source="s", start_label="d", transition=None)
+    table = figures.spc_table(chart)
+    concern = next(t for t in fig.data if t.name == "Concern")
+    assert list(concern.y) == table.loc[table["Variation"] == "concern", "Value"].tolist()
+    es = pd.DataFrame({"event_time": [-2, -1, 0, 1], "coef": [0.1, 0.0, 1.0, 2.0], "ci_low": [-1, 0, 0, 1],
+                       "ci_high": [1, 0, 2, 3], "phase": ["pre", "pre", "post", "post"]})
+    fig = figures.event_study_figure(es, title="t", unit="u", source="s")
+    assert list(fig.data[0].y) == figures.event_study_table(es, "u")["Difference from comparators (u)"].tolist()
+
+
+def test_graph_config_exports_at_scale_3_with_safe_name():
+    config = figures.graph_config("trend_ea_all_pioneer c/../x", present=True)
+    opts = config["toImageButtonOptions"]
+    assert opts["scale"] == 3 and opts["filename"] == "trend_ea_all_pioneer-c----x"
+    assert (opts["width"], opts["height"]) == (1600, 900)
+
+
+def test_presentation_enlarges_type_and_keeps_white(trend_frame, opts):
+    fig = figures.presentation(figures.trend_figure(trend_frame, opts))
+    assert fig.layout.font.size == 20 and fig.layout.paper_bgcolor == "white"
