@@ -71,6 +71,47 @@ def cmd_serve(args: argparse.Namespace) -> int:
     return 0
 
 
+def _write_csv_atomic(frame, out: Path) -> None:
+    """Write a CSV next to its target and rename it into place: no half-written file is ever seen."""
+    import tempfile
+
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent)
+    try:
+        with os.fdopen(fd, "w", newline="") as f:
+            frame.to_csv(f, index=False)
+        os.replace(tmp, out)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def cmd_match(args: argparse.Namespace) -> int:
+    from data.store import load_dataset
+    from matching.balance import balance_summary
+    from matching.select import match
+
+    dataset = load_dataset(args.data)
+    sets = match(dataset, k=args.k, method=args.method, per_indicator=args.per_indicator, caliper=args.caliper)
+    table = sets.table.assign(indicator_id=sets.table["indicator_id"].fillna(""))
+    balance = sets.balance() if args.balance else None
+    _write_csv_atomic(table, args.out)
+    if balance is not None:
+        _write_csv_atomic(balance.assign(indicator_id=balance["indicator_id"].fillna("")), args.balance)
+    n_sets = table[["site_id", "indicator_id"]].drop_duplicates().shape[0]
+    print(f"{n_sets} comparator sets ({args.method}, k={args.k}{', per indicator' if args.per_indicator else ''}) "
+          f"version {sets.version} from dataset {dataset.checksum} -> {args.out}")
+    if balance is not None:
+        summary = balance_summary(balance)
+        print(f"balance -> {args.balance}: mean |SMD| {summary['mean_abs_smd_before'].mean():.3f} before, "
+              f"{summary['mean_abs_smd_after'].mean():.3f} after matching; "
+              f"{int(summary['improved'].sum())} of {len(summary)} sets improved")
+    for warning in sets.warnings:
+        print(f"warning: {warning}", file=sys.stderr)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="pioneers", description="Integrated Care Pioneers indicator dashboard")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -90,6 +131,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=8050)
     p.set_defaults(func=cmd_serve)
+
+    p = sub.add_parser("match", help="choose each Pioneer's nearest non-Pioneer comparator LAs")
+    p.add_argument("--data", required=True, type=Path, help="dataset directory")
+    p.add_argument("--out", required=True, type=Path, help="CSV of comparator sets (written atomically)")
+    p.add_argument("--k", type=int, default=5, help="comparators per site, 3-15 (default 5)")
+    p.add_argument("--method", choices=["mahalanobis", "euclidean"], default="mahalanobis")
+    p.add_argument("--per-indicator", action="store_true",
+                   help="one set per site and indicator, adding baseline level and slope")
+    p.add_argument("--caliper", type=float, default=None, help="maximum distance; sites short of k are warned")
+    p.add_argument("--balance", type=Path, default=None, help="also write the balance table (CSV)")
+    p.set_defaults(func=cmd_match)
     return parser
 
 

@@ -1,0 +1,1 @@
+"""Comparator selection and balance diagnostics (pure pandas/numpy; no Dash)."""

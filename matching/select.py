@@ -1,0 +1,365 @@
+"""Choosing each Pioneer's k nearest non-Pioneer comparator LAs.
+
+Two distances, both on covariates transformed with statistics of the candidate pool only (a site
+is one unit and has no spread of its own):
+- ``mahalanobis`` (default; as R MatchIt's Mahalanobis nearest neighbour): whitened by the pool
+  covariance, so results do not change when a covariate is rescaled;
+- ``euclidean``: weighted standardised Euclidean, the CIPFA nearest-neighbour / NHS England peer
+  group style: each covariate divided by its pool SD and multiplied by sqrt(weight).
+Matching is with replacement across sites (an LA may serve several Pioneers). Ties are broken by
+area code so the order of the pool never matters. A caliper (in the method's distance units)
+drops candidates farther than it, and the site is named in a warning when fewer than k remain.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import warnings as warnings_module
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from data.errors import DataError
+from data.store import Dataset
+from matching.balance import THRESHOLDS, balance_frame
+from matching.covariates import (
+    BASELINE, DEMOGRAPHIC, _cache, comparator_pool, covariate_matrix, site_baseline_ends,
+)
+
+METHODS = ("mahalanobis", "euclidean")
+K_RANGE = (3, 15)
+ALGORITHM_VERSION = 1
+"""Bump when the selection rule changes, so old comparator-set versions are not reused."""
+_TIE_DECIMALS = 9
+
+
+# ---------------------------------------------------------------------------------------------
+# The pure core: covariate frames in, ranked comparators out.
+
+def pool_transform(pool: np.ndarray, method: str, weights: np.ndarray | None = None,
+                   columns: list[str] | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """(centre, matrix A) such that distances are Euclidean between rows of (x - centre) @ A.
+
+    Mahalanobis: A = V diag(1/sqrt(lambda)) from the pool covariance V diag(lambda) V'.
+    Euclidean: A = diag(sqrt(w) / pool SD).
+    """
+    columns = columns or [f"column {i}" for i in range(pool.shape[1])]
+    if method not in METHODS:
+        raise DataError(f"matching method {method!r} is not one of {METHODS}")
+    if pool.shape[0] < 2:
+        raise DataError("comparator pool needs at least 2 LAs to estimate its spread")
+    centre = pool.mean(axis=0)
+    sd = pool.std(axis=0, ddof=1)
+    flat = [c for c, s in zip(columns, sd) if not s > 0]
+    if flat:
+        raise DataError(f"covariate(s) {flat} do not vary across the comparator pool; drop them")
+    if method == "euclidean":
+        w = np.ones(pool.shape[1]) if weights is None else np.asarray(weights, dtype=float)
+        return centre, np.diag(np.sqrt(w) / sd)
+    # Work on the correlation scale, then undo it: the same matrix, better conditioned.
+    corr = np.atleast_2d(np.corrcoef(pool, rowvar=False))
+    lam, vec = np.linalg.eigh(corr)
+    if lam.min() <= 1e-10 * lam.max():
+        raise DataError(f"covariates {columns} are collinear across the comparator pool "
+                        "(Mahalanobis needs an invertible covariance); drop one or use euclidean")
+    return centre, np.diag(1 / sd) @ vec @ np.diag(1 / np.sqrt(lam))
+
+
+def nearest(treated_z: np.ndarray, pool_z: np.ndarray, k: int, *, exclude: np.ndarray | None = None
+            ) -> tuple[np.ndarray, np.ndarray]:
+    """Indices and distances of each treated row's k nearest pool rows (ties: lower index first).
+
+    ``exclude[i] = j`` removes pool row j from treated row i's candidates (placebo: an LA is
+    never its own comparator).
+    """
+    diff = treated_z[:, None, :] - pool_z[None, :, :]
+    dist = np.sqrt(np.einsum("ijk,ijk->ij", diff, diff))
+    if exclude is not None:
+        dist[np.arange(len(dist)), exclude] = np.inf
+    order = np.argsort(np.round(dist, _TIE_DECIMALS), axis=1, kind="stable")[:, :k]
+    return order, np.take_along_axis(dist, order, axis=1)
+
+
+def _weights_vector(columns: list[str], weights: Mapping[str, float] | None, method: str) -> np.ndarray | None:
+    if weights is None:
+        return None
+    if method != "euclidean":
+        raise DataError("covariate weights apply to the euclidean method only (Mahalanobis weighs by the "
+                        "pool covariance)")
+    unknown = sorted(set(weights) - set(columns))
+    if unknown:
+        raise DataError(f"weights name covariate(s) {unknown} that are not matched on ({columns})")
+    w = np.array([float(weights.get(c, 1.0)) for c in columns])
+    if (w < 0).any() or not w.any() or not np.isfinite(w).all():
+        raise DataError(f"weights must be finite, non-negative and not all zero; got {dict(weights)}")
+    return w
+
+
+@dataclass(frozen=True)
+class _Matched:
+    """Array form of one matching run: row i of ``order``/``dist`` belongs to ``treated[used[i]]``."""
+
+    pool_codes: np.ndarray      # pool codes actually used (complete covariates), sorted
+    pool_X: np.ndarray
+    used: np.ndarray            # positions of treated units with complete covariates
+    order: np.ndarray           # (n_used, k) indices into pool_codes
+    dist: np.ndarray
+    keep: np.ndarray            # (n_used, k) within the caliper
+    warnings: list[str]
+
+
+def _match_arrays(treated_names: np.ndarray, treated_X: np.ndarray, pool_codes: np.ndarray, pool_X: np.ndarray,
+                  columns: list[str], k: int, method: str, w: np.ndarray | None, caliper: float | None) -> _Matched:
+    warnings: list[str] = []
+    if caliper is not None and not caliper > 0:
+        raise DataError(f"caliper must be a positive distance; got {caliper!r}")
+    sort = np.argsort(pool_codes, kind="stable")
+    pool_codes, pool_X = pool_codes[sort], pool_X[sort]
+    complete = ~np.isnan(pool_X).any(axis=1)
+    if not complete.all():
+        left = list(pool_codes[~complete])
+        warnings.append(f"{len(left)} pool LA(s) lack a covariate value and were left out: {left[:8]}"
+                        + (" ..." if len(left) > 8 else ""))
+        pool_codes, pool_X = pool_codes[complete], pool_X[complete]
+    if not 1 <= k <= len(pool_codes):
+        raise DataError(f"k = {k} comparators asked for but the pool has {len(pool_codes)} LAs with complete "
+                        "covariates")
+    ok = ~np.isnan(treated_X).any(axis=1)
+    for i in np.flatnonzero(~ok):
+        missing = [c for c, v in zip(columns, treated_X[i]) if np.isnan(v)]
+        warnings.append(f"{treated_names[i]}: no comparators, covariate(s) {missing} missing")
+    centre, A = pool_transform(pool_X, method, w, columns)
+    order, dist = nearest((treated_X[ok] - centre) @ A, (pool_X - centre) @ A, k)
+    used = np.flatnonzero(ok)
+    keep = np.ones(order.shape, dtype=bool)
+    if caliper is not None:
+        keep = dist <= caliper
+        for row in np.flatnonzero(~keep.all(axis=1)):
+            warnings.append(f"{treated_names[used[row]]}: only {int(keep[row].sum())} of {k} candidates within "
+                            f"caliper {caliper:g} ({method} distance; nearest is {dist[row, 0]:.3g})")
+    return _Matched(pool_codes, pool_X, used, order, dist, keep, warnings)
+
+
+def _long(m: _Matched, treated_names: np.ndarray) -> dict[str, np.ndarray]:
+    k = m.order.shape[1]
+    keep = m.keep.ravel()
+    return {
+        "unit": np.repeat(treated_names[m.used], k)[keep],
+        "comparator_code": m.pool_codes[m.order].ravel()[keep],
+        "rank": np.tile(np.arange(1, k + 1), len(m.used))[keep],
+        "distance": m.dist.ravel()[keep],
+    }
+
+
+def match_units(treated: pd.DataFrame, pool: pd.DataFrame, k: int = 5, method: str = "mahalanobis",
+                weights: dict | None = None, caliper: float | None = None, *,
+                return_warnings: bool = False):
+    """Each treated unit's k nearest pool units on the treated frame's covariate columns.
+
+    ``treated`` and ``pool`` are indexed by unit and hold those numeric columns. Returns a frame
+    with columns unit, comparator_code, rank (1 = nearest), distance, in treated order, with
+    replacement across treated units. Warnings (a unit with fewer than k candidates within the
+    caliper, named; units or pool LAs left out for a missing covariate) are in
+    ``frame.attrs["warnings"]``; with ``return_warnings=True`` the result is ``(frame, warnings)``.
+    """
+    if method not in METHODS:
+        raise DataError(f"matching method {method!r} is not one of {METHODS}")
+    columns = list(treated.columns)
+    missing = [c for c in columns if c not in pool.columns]
+    if missing:
+        raise DataError(f"pool covariates lack {missing}; treated units are described by {columns}")
+    w = _weights_vector(columns, weights, method)
+    names = treated.index.to_numpy()
+    m = _match_arrays(names, treated.to_numpy(dtype=float), pool.index.to_numpy(),
+                      pool[columns].to_numpy(dtype=float), columns, k, method, w, caliper)
+    frame = pd.DataFrame(_long(m, names))
+    frame.attrs["warnings"] = m.warnings
+    return (frame, m.warnings) if return_warnings else frame
+
+
+# ---------------------------------------------------------------------------------------------
+# Comparator sets over a dataset.
+
+@dataclass(frozen=True, eq=False)
+class ComparatorSet:
+    """Comparators for every site (and indicator), with the parameters that made them.
+
+    ``table``: site_id, indicator_id (missing for per-site sets), comparator_code, rank,
+    distance, version. ``version``: short hash of method, parameters, covariates, pool and the
+    dataset checksum: the same inputs always give the same version and the same table.
+    ``warnings``: caliper shortfalls and missing covariates, each naming the site.
+    """
+
+    table: pd.DataFrame
+    version: str
+    params: dict
+    warnings: tuple[str, ...] = ()
+    _contexts: tuple = field(default=(), repr=False)
+
+    def balance(self, thresholds: tuple[float, float] = THRESHOLDS) -> pd.DataFrame:
+        """Balance of every site (and indicator) and covariate (see matching.balance), with
+        indicator_id and version columns."""
+        frames = []
+        for indicator_id, names, site_X, m, columns in self._contexts:
+            comparator_mean = np.full(site_X.shape, np.nan)
+            n_comp = np.zeros(len(names), dtype=int)
+            if len(m.used):
+                vals = np.where(m.keep[:, :, None], m.pool_X[m.order], np.nan)
+                n_comp[m.used] = m.keep.sum(axis=1)
+                with np.errstate(invalid="ignore"), warnings_module.catch_warnings():
+                    warnings_module.simplefilter("ignore", RuntimeWarning)
+                    comparator_mean[m.used] = np.nanmean(vals, axis=1)
+            b = balance_frame("site_id", names, columns, site_X, comparator_mean, n_comp, m.pool_X, thresholds)
+            b.insert(1, "indicator_id", indicator_id)
+            frames.append(b)
+        out = pd.concat(frames, ignore_index=True)
+        out["indicator_id"] = out["indicator_id"].astype("string")
+        out["version"] = self.version
+        return out.sort_values(["site_id", "indicator_id"], na_position="first",
+                               kind="stable").reset_index(drop=True)
+
+    def comparators(self, site_id: str, indicator_id: str | None = None) -> list[str]:
+        """Comparator codes of one site (per-indicator sets need the indicator), nearest first."""
+        t = self.table
+        rows = t[(t["site_id"] == site_id)
+                 & (t["indicator_id"].isna() if indicator_id is None else t["indicator_id"] == indicator_id)]
+        return rows.sort_values("rank")["comparator_code"].tolist()
+
+
+def _check_k(k: int) -> None:
+    if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or not K_RANGE[0] <= k <= K_RANGE[1]:
+        raise DataError(f"k must be a whole number from {K_RANGE[0]} to {K_RANGE[1]}; got {k!r}")
+
+
+def _covariate_list(covariates: Iterable[str] | None, with_indicator: bool) -> list[str]:
+    allowed = list(DEMOGRAPHIC) + (list(BASELINE) if with_indicator else [])
+    chosen = list(covariates) if covariates is not None else allowed
+    bad = [c for c in chosen if c not in allowed]
+    if bad or not chosen or len(set(chosen)) != len(chosen):
+        raise DataError(f"covariates {chosen} must be distinct names from {allowed}"
+                        + ("" if with_indicator else " (baseline level and slope need per-indicator matching)"))
+    return chosen
+
+
+def comparator_version(params: dict) -> str:
+    """Short stable hash of everything that decides a comparator set."""
+    blob = json.dumps(params, sort_keys=True, default=str, separators=(",", ":"))
+    return hashlib.sha256(blob.encode()).hexdigest()[:12]
+
+
+def _rows(matrix: tuple[pd.Index, list[str], np.ndarray], units: list[str], columns: list[str]) -> np.ndarray:
+    index, all_columns, X = matrix
+    pos = index.get_indexer(units)
+    if (pos < 0).any():
+        raise DataError(f"no covariates for unit(s) {[u for u, p in zip(units, pos) if p < 0][:5]}")
+    return X[np.ix_(pos, [all_columns.index(c) for c in columns])]
+
+
+def match(dataset: Dataset, *, k: int = 5, method: str = "mahalanobis", per_indicator: bool = False,
+          caliper: float | None = None, weights: dict | None = None, covariates: list[str] | None = None,
+          pool: Iterable[str] | None = None, baseline_column: str = "transition_start",
+          indicators: Iterable[str] | None = None) -> ComparatorSet:
+    """Comparator sets for every site: one per site on the demographic covariates, or with
+    ``per_indicator`` one per site and indicator, adding the indicator's baseline level and slope
+    measured before each site's ``baseline_column`` date ([C]: transition_start by default).
+    ``pool`` overrides the default candidate pool; ``indicators`` limits per-indicator sets.
+    """
+    _check_k(k)
+    if method not in METHODS:
+        raise DataError(f"matching method {method!r} is not one of {METHODS}")
+    columns = _covariate_list(covariates, per_indicator)
+    w = _weights_vector(columns, weights, method)
+    codes = comparator_pool(dataset, pool)
+    ends = site_baseline_ends(dataset, baseline_column)
+    catalogue = list(dataset.catalogue["indicator_id"])
+    if per_indicator:
+        wanted = catalogue if indicators is None else list(indicators)
+        unknown = [i for i in wanted if i not in catalogue]
+        if unknown:
+            raise DataError(f"indicator(s) {unknown} are not in the catalogue", column="indicator_id")
+    else:
+        wanted = [None]
+    params = {
+        "algorithm": ALGORITHM_VERSION, "method": method, "k": int(k), "per_indicator": bool(per_indicator),
+        "caliper": None if caliper is None else float(caliper),
+        "weights": None if w is None else dict(zip(columns, w.tolist())),
+        "covariates": columns, "baseline_column": baseline_column,
+        "indicators": wanted if per_indicator else None,
+        "pool": hashlib.sha256(",".join(codes).encode()).hexdigest()[:12], "pool_size": len(codes),
+        "dataset_checksum": dataset.checksum,
+    }
+    version = comparator_version(params)
+
+    parts: dict[str, list] = {"site_id": [], "indicator_id": [], "comparator_code": [], "rank": [], "distance": []}
+    warnings, contexts = [], []
+    # Sites sharing a baseline end share the pool's covariates: one transform per (date, indicator).
+    groups = [(pd.Timestamp(end), list(sites)) for end, sites in ends.groupby(ends, sort=True).groups.items()]
+    if not per_indicator:
+        groups = [(groups[0][0], sorted(ends.index))]  # demographic covariates do not depend on the date
+    pool_codes = np.asarray(codes, dtype=object)
+    for indicator_id in wanted:
+        for end, sites in groups:
+            matrix = covariate_matrix(dataset, indicator_id, end)
+            names = np.asarray(sites, dtype=object)
+            site_X = _rows(matrix, sites, columns)
+            m = _match_arrays(names, site_X, pool_codes, _rows(matrix, codes, columns), columns, k, method, w,
+                              caliper)
+            where = f" [indicator {indicator_id}]" if indicator_id else ""
+            warnings.extend(f"{text}{where}" for text in m.warnings)
+            long = _long(m, names)
+            parts["site_id"].append(long["unit"])
+            parts["indicator_id"].append(np.full(len(long["unit"]), indicator_id, dtype=object))
+            for col in ("comparator_code", "rank", "distance"):
+                parts[col].append(long[col])
+            contexts.append((indicator_id, names, site_X, m, columns))
+    table = pd.DataFrame({col: np.concatenate(chunks) for col, chunks in parts.items()})
+    table["indicator_id"] = table["indicator_id"].astype("string")
+    table["version"] = version
+    table = table.sort_values(["site_id", "indicator_id", "rank"], na_position="first",
+                              kind="stable").reset_index(drop=True)
+    return ComparatorSet(table=table, version=version, params=params, warnings=tuple(dict.fromkeys(warnings)),
+                         _contexts=tuple(contexts))
+
+
+def placebo_comparators(dataset: Dataset, site_id: str, indicator_id: str | None = None, k: int = 5,
+                        method: str = "mahalanobis", weights: dict | None = None,
+                        covariates: list[str] | None = None, pool: Iterable[str] | None = None,
+                        baseline_column: str = "transition_start") -> pd.DataFrame:
+    """Placebo-in-space comparators: every pool LA, given ``site_id``'s baseline dates, matched to
+    its k nearest LAs of the pool minus itself, with the pool transform the site was matched with.
+
+    Returns area_code, comparator_code, rank, distance (k rows per pool LA with complete
+    covariates). Sites sharing a baseline date share the answer, so it is cached per dataset,
+    date, indicator and settings; each call returns a fresh copy.
+    """
+    _check_k(k)
+    if method not in METHODS:
+        raise DataError(f"matching method {method!r} is not one of {METHODS}")
+    ends = site_baseline_ends(dataset, baseline_column)
+    if site_id not in ends.index:
+        raise DataError(f"site {site_id!r} is not in the sites table", column="site_id")
+    columns = _covariate_list(covariates, indicator_id is not None)
+    w = _weights_vector(columns, weights, method)
+    codes = comparator_pool(dataset, pool)
+    end = pd.Timestamp(ends[site_id])
+    key = ("placebo", end if indicator_id else None, indicator_id, int(k), method,
+           None if w is None else tuple(w), tuple(columns), tuple(codes))
+    cache = _cache(dataset)
+    if key not in cache:
+        X = _rows(covariate_matrix(dataset, indicator_id, end), codes, columns)
+        complete = ~np.isnan(X).any(axis=1)
+        names, X = np.asarray(codes, dtype=object)[complete], X[complete]
+        if k >= len(names):
+            raise DataError(f"k = {k} placebo comparators need a pool of more than {k} LAs; it has {len(names)}")
+        centre, A = pool_transform(X, method, w, columns)
+        Z = (X - centre) @ A
+        order, dist = nearest(Z, Z, k, exclude=np.arange(len(Z)))
+        cache[key] = pd.DataFrame({
+            "area_code": np.repeat(names, k),
+            "comparator_code": names[order].ravel(),
+            "rank": np.tile(np.arange(1, k + 1), len(names)),
+            "distance": dist.ravel(),
+        })
+    return cache[key].copy()
