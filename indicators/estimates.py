@@ -1,0 +1,455 @@
+"""The estimates table: every site and indicator, DiD with placebo inference, ITS and pooled.
+
+This is the glue between the dataset, the comparator sets (matching/) and the estimators
+(did, its, pooled). One call builds the whole table; results are cached in memory and on disk
+by (dataset checksum, comparator version, settings) so the dashboard never recomputes them.
+
+Rows: ``method="did"`` (one per site and indicator; the interval is the placebo-in-space one),
+``method="its"`` (change in trend on the site's own series; HAC interval) and
+``method="pooled"`` (``site_id`` all, wave1, wave2; Callaway-Sant'Anna style).
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from data.aggregate import aggregate_sites
+from data.errors import DataError
+from data.reference import ENGLAND_CODE
+from data.store import Dataset
+from indicators import its as its_module
+from indicators import pooled as pooled_module
+from indicators.did import (PLACEBO_P_METHOD, PRE, placebo_estimates, placebo_panels, site_did, site_did_batch,
+                            treatment_phase)
+
+COLUMNS = ["site_id", "indicator_id", "method", "effect", "effect_pct", "ci_low", "ci_high", "p_value",
+           "p_method", "pre_trend_p", "n_comparators", "n_pre", "n_post", "baseline_mean", "comparator_version"]
+ALPHA = 0.05
+CACHE_FORMAT = 1  # bump when the table's meaning changes, so old cache files are not reused
+_MEMORY: dict[tuple, pd.DataFrame] = {}
+
+
+def cache_dir() -> Path:
+    """Where estimates are kept on disk: $PIONEERS_CACHE_DIR/estimates or ~/.cache/pioneers/estimates."""
+    root = Path(os.environ.get("PIONEERS_CACHE_DIR", Path.home() / ".cache" / "pioneers"))
+    return root / "estimates"
+
+
+def clear_memory_cache() -> None:
+    _MEMORY.clear()
+
+
+# --- inputs ------------------------------------------------------------------------------------------
+
+@dataclass
+class Comparators:
+    """Comparator table (site_id, indicator_id or missing, comparator_code, rank), its version and
+    where placebo comparators come from."""
+
+    table: pd.DataFrame
+    version: str
+    per_indicator: bool
+    k: int
+
+
+def comparators_from(comparators, dataset: Dataset, *, k: int, method: str, per_indicator: bool) -> Comparators:
+    """Accept a matching ComparatorSet, a frame (e.g. read from a CSV), or None (match now)."""
+    if comparators is None:
+        from matching.select import match
+
+        comparators = match(dataset, k=k, method=method, per_indicator=per_indicator)
+    if hasattr(comparators, "table") and hasattr(comparators, "version"):
+        table, version = comparators.table, str(comparators.version)
+    elif isinstance(comparators, pd.DataFrame):
+        table = comparators
+        if "version" in table.columns and table["version"].notna().any():
+            version = str(table["version"].dropna().iloc[0])
+        else:
+            blob = table.sort_values(list(table.columns)).to_csv(index=False).encode()
+            version = "file-" + hashlib.sha256(blob).hexdigest()[:12]
+    else:
+        raise DataError(f"comparators must be a ComparatorSet or a table; got {type(comparators).__name__}")
+    missing = [c for c in ("site_id", "comparator_code", "rank") if c not in table.columns]
+    if missing:
+        raise DataError(f"comparator table lacks column(s) {missing}; expected site_id, indicator_id, "
+                        "comparator_code, rank", column=missing[0])
+    table = table.copy()
+    if "indicator_id" not in table.columns:
+        table["indicator_id"] = pd.NA
+    unknown = sorted(set(table["site_id"]) - set(dataset.sites["site_id"]))
+    if unknown:
+        raise DataError(f"comparator table names unknown site(s) {unknown[:5]}", column="site_id")
+    bad = sorted(set(table["comparator_code"]) - set(dataset.areas["area_code"]))
+    if bad:
+        raise DataError(f"comparator table names unknown area code(s) {bad[:5]}", column="comparator_code")
+    per_ind = bool(table["indicator_id"].notna().any())
+    k_used = int(table.groupby(["site_id", "indicator_id"], dropna=False).size().max())
+    return Comparators(table=table, version=version, per_indicator=per_ind, k=k_used)
+
+
+def _comparator_codes(comps: Comparators, site_id: str, indicator_id: str) -> list[str]:
+    t = comps.table
+    rows = t[t["site_id"] == site_id]
+    if comps.per_indicator:
+        rows = rows[rows["indicator_id"] == indicator_id]
+    return rows.sort_values("rank")["comparator_code"].tolist()
+
+
+def _pool(dataset: Dataset) -> list[str]:
+    from matching.covariates import comparator_pool
+
+    return comparator_pool(dataset)
+
+
+@dataclass
+class _IndicatorData:
+    frequency: str
+    areas: pd.DataFrame  # area_code x period_start
+    sites: pd.DataFrame  # site_id x period_start (sum of numerators / sum of denominators)
+
+
+def site_values(num: np.ndarray, den: np.ndarray, value: np.ndarray, members: np.ndarray,
+                multiplier: float) -> np.ndarray:
+    """Site series from its member LAs, as data.aggregate.aggregate computes them (tested equal):
+    sum of numerators over sum of denominators times the multiplier; where no member has counts,
+    the denominator-weighted mean of the rates (``rate_only``). ``members`` is (sites x areas) 0/1.
+    """
+    usable = np.isfinite(value)
+    counts = usable & np.isfinite(num) & np.isfinite(den) & (den > 0)
+    rates = usable & ~counts
+    weight = np.where(np.isfinite(den), den, 1.0)
+    s_num = members @ np.where(counts, num, 0.0)
+    s_den = members @ np.where(counts, den, 0.0)
+    n_counts = members @ counts.astype(float)
+    s_wv = members @ np.where(rates, value * weight, 0.0)
+    s_w = members @ np.where(rates, weight, 0.0)
+    n_any = members @ usable.astype(float)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        by_counts = np.where(s_den != 0, s_num / s_den * multiplier, np.nan)
+        by_rates = np.where(s_w != 0, s_wv / s_w, np.nan)
+    return np.where(n_any == 0, np.nan, np.where(n_counts > 0, by_counts, by_rates))
+
+
+def _indicator_data(dataset: Dataset) -> dict[str, _IndicatorData]:
+    """Per indicator: every LA's series and every site's aggregate series, as period-wide frames."""
+    obs = dataset.observations
+    obs = obs[obs["area_code"] != ENGLAND_CODE]
+    catalogue = dataset.catalogue.set_index("indicator_id")
+    area_index = pd.Index(sorted(obs["area_code"].unique()))
+    site_ids = list(dataset.sites["site_id"])
+    members = np.zeros((len(site_ids), len(area_index)))
+    sa = dataset.site_areas
+    rows = pd.Index(site_ids).get_indexer(sa["site_id"])
+    cols = area_index.get_indexer(sa["area_code"])
+    ok = (rows >= 0) & (cols >= 0)
+    members[rows[ok], cols[ok]] = 1.0
+    ind_codes, ind_uniques = pd.factorize(obs["indicator_id"])
+    area_pos = area_index.get_indexer(obs["area_code"])
+    starts = obs["period_start"].to_numpy()
+    num_all, den_all, val_all = (obs[c].to_numpy(dtype=float) for c in ("numerator", "denominator", "value"))
+    order = np.argsort(ind_codes, kind="stable")
+    bounds = np.searchsorted(ind_codes[order], np.arange(len(ind_uniques) + 1))
+    out = {}
+    for j, ind in enumerate(ind_uniques):
+        if ind not in catalogue.index:
+            raise DataError(f"indicator {ind!r} is not in the catalogue", column="indicator_id")
+        sel = order[bounds[j]:bounds[j + 1]]
+        periods, p_pos = np.unique(starts[sel], return_inverse=True)
+        shape = (len(area_index), len(periods))
+        mats = []
+        for arr in (num_all, den_all, val_all):
+            m = np.full(shape, np.nan)
+            m[area_pos[sel], p_pos] = arr[sel]
+            mats.append(m)
+        period_index = pd.DatetimeIndex(periods, name="period_start")
+        site_mat = site_values(*mats, members, float(catalogue.at[ind, "multiplier"]))
+        out[ind] = _IndicatorData(
+            frequency=str(catalogue.at[ind, "frequency"]),
+            areas=pd.DataFrame(mats[2], index=area_index, columns=period_index),
+            sites=pd.DataFrame(site_mat, index=pd.Index(site_ids, name="site_id"), columns=period_index),
+        )
+    return out
+
+
+def _dates(site: pd.Series) -> tuple:
+    return (site["start"], site["transition_start"], site["transition_end"])
+
+
+def _placebo_frame(dataset: Dataset, comps: Comparators, site_id: str, indicator_id: str, method: str):
+    from matching.select import placebo_comparators
+
+    return placebo_comparators(dataset, site_id, indicator_id if comps.per_indicator else None,
+                               k=comps.k, method=method)
+
+
+# --- the table ------------------------------------------------------------------------------------------
+
+def _cache_key(dataset: Dataset, version: str, k: int, method: str, per_indicator: bool) -> tuple:
+    """Dataset checksum and comparator version (which already encodes k, distance and per-indicator
+    choice for a matched set, or the content of a comparator file); ``k``/``per_indicator`` only
+    matter when matching is left to this module ("auto")."""
+    return (CACHE_FORMAT, dataset.checksum, version, int(k), method, bool(per_indicator))
+
+
+def _cache_file(key: tuple, directory: Path) -> Path:
+    name = hashlib.sha256(repr(key).encode()).hexdigest()[:20]
+    return directory / f"estimates-{key[1]}-{name}.parquet"
+
+
+def estimates_table(dataset: Dataset, comparators=None, *, k: int = 5, method: str = "mahalanobis",
+                    per_indicator: bool = True, cache: bool = True,
+                    cache_directory: Path | None = None) -> pd.DataFrame:
+    """One row per site, indicator and method (did, its), plus pooled rows, in ``COLUMNS``.
+
+    ``comparators``: a matching ComparatorSet, a comparator frame, or None to match now with
+    ``k``, ``method`` and ``per_indicator`` ([C] default: per indicator, so the indicator's
+    baseline level and slope are matched too). Cached by dataset checksum and comparator version.
+    """
+    directory = Path(cache_directory) if cache_directory is not None else cache_dir()
+    auto_key = ("auto", *_cache_key(dataset, "auto", k, method, per_indicator)) if comparators is None else None
+    if cache and auto_key is not None and auto_key in _MEMORY:
+        return _MEMORY[auto_key].copy()
+    if cache and auto_key is not None:
+        cached = _read_cache(_cache_file(auto_key, directory))
+        if cached is not None:
+            _MEMORY[auto_key] = cached
+            return cached.copy()
+    if cache and hasattr(comparators, "version"):  # a ComparatorSet: its version names everything it holds
+        key = _cache_key(dataset, str(comparators.version), 0, method, False)
+        if key in _MEMORY:
+            return _MEMORY[key].copy()
+    comps = comparators_from(comparators, dataset, k=k, method=method, per_indicator=per_indicator)
+    key = _cache_key(dataset, comps.version, 0, method, False)
+    if cache and key in _MEMORY:
+        return _MEMORY[key].copy()
+    path = _cache_file(key, directory)
+    if cache:
+        cached = _read_cache(path)
+        if cached is not None:
+            _MEMORY[key] = cached
+            return cached.copy()
+    table = compute_estimates(dataset, comps, method=method)
+    if cache:
+        _write_cache(table, path)
+        if auto_key is not None:
+            _write_cache(table, _cache_file(auto_key, directory))
+            _MEMORY[auto_key] = table
+        _MEMORY[key] = table
+    return table.copy()
+
+
+def _read_cache(path: Path) -> pd.DataFrame | None:
+    if not path.exists():
+        return None
+    try:
+        table = pd.read_parquet(path)
+    except Exception:  # a damaged cache file is recomputed, never trusted
+        return None
+    return table if list(table.columns) == COLUMNS else None
+
+
+def _write_cache(table: pd.DataFrame, path: Path) -> None:
+    """Atomic: write a temporary file beside the target, then rename."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+        os.close(fd)
+        table.to_parquet(tmp, index=False)
+        os.replace(tmp, path)
+    except OSError:
+        pass  # an unwritable cache directory costs speed, not correctness
+
+
+def compute_estimates(dataset: Dataset, comps: Comparators, *, method: str = "mahalanobis",
+                      alpha: float = ALPHA) -> pd.DataFrame:
+    """The full table without any caching (what ``estimates_table`` caches)."""
+    data = _indicator_data(dataset)
+    sites = dataset.sites.set_index("site_id")
+    pool = _pool(dataset)
+    lookup = _comparator_lookup(comps)
+    groups: dict[tuple, list[str]] = {}
+    for site_id, site in sites.iterrows():
+        groups.setdefault(_dates(site), []).append(site_id)
+    frames = []
+    for ind, d in data.items():
+        periods = d.areas.columns
+        area_values = d.areas.to_numpy()
+        row_of = {code: i for i, code in enumerate(d.areas.index)}
+        padded = np.vstack([area_values, np.full((1, len(periods)), np.nan)])
+        for dates, members in groups.items():
+            phase = treatment_phase(periods, d.frequency, *dates)
+            placebo = _placebo_frame(dataset, comps, members[0], ind, method)
+            _, p_site, p_comp = placebo_panels(d.areas, placebo, comps.k)
+            draws = placebo_estimates(p_site, p_comp, phase)
+            present = [s for s in members if s in d.sites.index]
+            idx = np.full((len(present), comps.k), len(area_values))
+            for i, site_id in enumerate(present):
+                codes = [row_of[c] for c in lookup.get((site_id, ind if comps.per_indicator else None), [])
+                         if c in row_of][: comps.k]
+                idx[i, : len(codes)] = codes
+            y_sites = d.sites.loc[present].to_numpy()
+            b = site_did_batch(y_sites, padded[idx], phase, draws, alpha)
+            frames.append(pd.DataFrame({
+                "site_id": present, "indicator_id": ind, "method": "did", "effect": b["effect"],
+                "effect_pct": b["effect_pct"], "ci_low": b["ci_low"], "ci_high": b["ci_high"],
+                "p_value": b["p_value"], "p_method": PLACEBO_P_METHOD, "pre_trend_p": b["pre_trend_p"],
+                "n_comparators": b["n_comparators"], "n_pre": b["n_pre"], "n_post": b["n_post"],
+                "baseline_mean": b["baseline_mean"]}))
+            its = its_module.its_batch(y_sites, periods, d.frequency, phase, alpha=alpha)
+            frames.append(pd.DataFrame({
+                "site_id": present, "indicator_id": ind, "method": "its", "effect": its["effect"],
+                "effect_pct": its["effect_pct"], "ci_low": its["ci_low"], "ci_high": its["ci_high"],
+                "p_value": its["p_value"],
+                "p_method": [f"{its_module.P_METHOD}, maxlags {m}" for m in its["maxlags"]],
+                "pre_trend_p": np.nan, "n_comparators": 0, "n_pre": its["n_pre"], "n_post": its["n_post"],
+                "baseline_mean": its["baseline_mean"]}))
+        frames.append(pd.DataFrame(_pooled_rows(ind, d, sites, pool, comps, alpha)))
+    table = pd.concat(frames, ignore_index=True)[COLUMNS[:-1]]
+    table["comparator_version"] = comps.version
+    for col in ("n_comparators", "n_pre", "n_post"):
+        table[col] = table[col].astype("int64")
+    order = {"did": 0, "its": 1, "pooled": 2}
+    table = table.sort_values(["indicator_id", "method"], key=lambda c: c.map(order) if c.name == "method" else c,
+                              kind="stable").reset_index(drop=True)
+    return table
+
+
+def _comparator_lookup(comps: Comparators) -> dict[tuple, list[str]]:
+    """(site_id, indicator_id or None) -> comparator codes, nearest first."""
+    t = comps.table.sort_values(["site_id", "rank"], kind="stable")
+    keys = zip(t["site_id"], t["indicator_id"] if comps.per_indicator else [None] * len(t))
+    out: dict[tuple, list[str]] = {}
+    for key, code in zip(keys, t["comparator_code"]):
+        out.setdefault(key, []).append(code)
+    return out
+
+
+def _placebo_draws(p_site: np.ndarray, p_comp: np.ndarray, phase: np.ndarray):
+    return placebo_estimates(p_site, p_comp, phase)
+
+
+def _site_fit(site_id: str, ind: str, d: _IndicatorData, phase: np.ndarray, comps: Comparators,
+              draws, codes: list[str], alpha: float):
+    series = d.sites.loc[site_id]
+    comp_codes = [c for c in _comparator_codes(comps, site_id, ind) if c in d.areas.index]
+    return site_did(series, d.areas.loc[comp_codes], phase, placebo=draws, placebo_codes=codes, alpha=alpha)
+
+
+def _wave_dates(sites: pd.DataFrame) -> tuple[pd.Series, dict[str, tuple]]:
+    """Cohorts for the pooled estimator: one per wave, dated by the wave's most common dates."""
+    cohort_of, dates = {}, {}
+    for wave, members in sites.groupby("wave"):
+        name = f"wave{int(wave)}"
+        triples = list(zip(members["start"], members["transition_start"], members["transition_end"]))
+        dates[name] = max(set(triples), key=triples.count)
+        for site_id in members.index:
+            cohort_of[site_id] = name
+    return pd.Series(cohort_of, dtype=object), dates
+
+
+def _wave_phases(d: _IndicatorData, sites: pd.DataFrame) -> tuple[pd.Series, dict[str, np.ndarray]]:
+    cohort_of, dates = _wave_dates(sites)
+    return cohort_of, {name: treatment_phase(d.areas.columns, d.frequency, *t) for name, t in dates.items()}
+
+
+def pooled_fit(d: _IndicatorData, sites: pd.DataFrame, pool: list[str], alpha: float = ALPHA):
+    cohort_of, phases = _wave_phases(d, sites)
+    never = d.areas.index.intersection(pd.Index(pool), sort=False)
+    values = pd.DataFrame(np.vstack([d.sites.to_numpy(), d.areas.loc[never].to_numpy()]),
+                          index=list(d.sites.index) + list(never), columns=d.areas.columns)
+    cohort = cohort_of.reindex(values.index)
+    return pooled_module.pooled_att(values, cohort, phases, alpha=alpha), cohort_of, phases
+
+
+def _pooled_rows(ind: str, d: _IndicatorData, sites: pd.DataFrame, pool: list[str], comps: Comparators,
+                 alpha: float) -> list[dict]:
+    result, cohort_of, phases = pooled_fit(d, sites, pool, alpha)
+    site_block = d.sites.to_numpy()
+    rows = []
+    for _, r in result.summary.iterrows():
+        label = r["aggregate"]
+        in_agg = (cohort_of.reindex(d.sites.index).notna() if label == "all"
+                  else cohort_of.reindex(d.sites.index) == label).to_numpy()
+        pre_mask = np.zeros(len(d.areas.columns), dtype=bool)
+        for name, ph in phases.items():
+            if label in ("all", name):
+                pre_mask |= ph == PRE
+        block = site_block[in_agg][:, pre_mask]
+        baseline = float(np.nanmean(block)) if np.isfinite(block).any() else float("nan")
+        rows.append({"site_id": label, "indicator_id": ind, "method": "pooled", "effect": r["att"],
+                     "effect_pct": r["effect_pct"], "ci_low": r["ci_low"], "ci_high": r["ci_high"],
+                     "p_value": r["p_value"], "p_method": pooled_module.P_METHOD, "pre_trend_p": np.nan,
+                     "n_comparators": int(r["n_control"]), "n_pre": int(r["n_pre"]), "n_post": int(r["n_post"]),
+                     "baseline_mean": baseline})
+    return rows
+
+
+# --- detail for charts -----------------------------------------------------------------------------------
+
+def site_detail(dataset: Dataset, site_id: str, indicator_id: str, comparators=None, *, k: int = 5,
+                method: str = "mahalanobis", per_indicator: bool = True, alpha: float = ALPHA) -> dict[str, pd.DataFrame]:
+    """Frames behind a site's charts for one indicator.
+
+    ``series``: period_start, phase, site, comparator_mean, comparator_min, comparator_max;
+    ``did``: one row (effect, placebo and cluster intervals, p values, pre-trend F and p);
+    ``event_study``: period_start, event_time, phase, coef, ci_low, ci_high, reference;
+    ``its``: period_start, phase, observed, fitted, counterfactual; ``its_summary``: level and
+    slope change with intervals; ``placebo``: area_code, placebo_effect; ``comparators``: codes.
+    """
+    if site_id not in set(dataset.sites["site_id"]):
+        raise DataError(f"unknown site {site_id!r}", column="site_id")
+    data = _indicator_data(dataset)
+    if indicator_id not in data:
+        raise DataError(f"no observations for indicator {indicator_id!r}", column="indicator_id")
+    d = data[indicator_id]
+    comps = comparators_from(comparators, dataset, k=k, method=method, per_indicator=per_indicator)
+    site = dataset.sites.set_index("site_id").loc[site_id]
+    phase = treatment_phase(d.areas.columns, d.frequency, *_dates(site))
+    placebo = _placebo_frame(dataset, comps, site_id, indicator_id, method)
+    codes, p_site, p_comp = placebo_panels(d.areas, placebo, comps.k)
+    draws = _placebo_draws(p_site, p_comp, phase)
+    fit = _site_fit(site_id, indicator_id, d, phase, comps, draws, codes, alpha)
+    comp_codes = [c for c in _comparator_codes(comps, site_id, indicator_id) if c in d.areas.index]
+    comp_values = d.areas.loc[comp_codes]
+    series = pd.DataFrame({
+        "period_start": d.areas.columns, "phase": phase, "site": d.sites.loc[site_id].to_numpy(dtype=float),
+        "comparator_mean": comp_values.mean().to_numpy(), "comparator_min": comp_values.min().to_numpy(),
+        "comparator_max": comp_values.max().to_numpy(),
+    })
+    its = its_module.segmented_regression(d.sites.loc[site_id], d.frequency, phase, alpha=alpha)
+    did = pd.DataFrame([{
+        "effect": fit.effect, "effect_pct": fit.effect_pct, "ci_low": fit.ci_low, "ci_high": fit.ci_high,
+        "p_value": fit.p_value, "p_method": PLACEBO_P_METHOD, "n_placebo": fit.n_placebo,
+        "cluster_ci_low": fit.cluster_ci_low, "cluster_ci_high": fit.cluster_ci_high, "cluster_p": fit.cluster_p,
+        "cluster_label": "cluster-robust by area: likely too narrow with one treated area",
+        "pre_trend_f": fit.pre_trend_f, "pre_trend_p": fit.pre_trend_p, "baseline_mean": fit.baseline_mean,
+        "post_mean": fit.post_mean, "counterfactual_mean": fit.counterfactual_mean,
+        "comparator_version": comps.version,
+    }])
+    its_summary = pd.DataFrame([
+        {"term": "level_change", "estimate": its.level_change, "ci_low": its.level_ci[0], "ci_high": its.level_ci[1],
+         "p_value": its.level_p},
+        {"term": "slope_change_per_year", "estimate": its.slope_change, "ci_low": its.slope_ci[0],
+         "ci_high": its.slope_ci[1], "p_value": its.slope_p},
+        {"term": "mean_post_effect", "estimate": its.effect, "ci_low": its.ci_low, "ci_high": its.ci_high,
+         "p_value": its.p_value},
+    ])
+    return {"series": series, "did": did, "event_study": fit.event_study, "its": its.series,
+            "its_summary": its_summary,
+            "placebo": fit.placebo_effects.rename_axis("area_code").reset_index(),
+            "comparators": pd.DataFrame({"comparator_code": comp_codes})}
+
+
+def pooled_detail(dataset: Dataset, indicator_id: str, alpha: float = ALPHA) -> dict[str, pd.DataFrame]:
+    """Group-time ATTs, the event-time aggregate and the summary rows of the pooled estimator."""
+    data = _indicator_data(dataset)
+    if indicator_id not in data:
+        raise DataError(f"no observations for indicator {indicator_id!r}", column="indicator_id")
+    result, _, _ = pooled_fit(data[indicator_id], dataset.sites.set_index("site_id"), _pool(dataset), alpha)
+    return {"group_time": result.group_time, "event_time": result.event_time, "summary": result.summary}
