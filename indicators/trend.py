@@ -1,0 +1,571 @@
+"""Trend series: a site against its matched comparators and England, period by period.
+
+Everything is at the indicator's own frequency and labelled with financial-year periods. A site's
+value is the sum of its LAs' numerators over the sum of their denominators (data.aggregate); its
+interval is the Fingertips interval for that aggregate (indicators.ci).
+
+Comparators are summarised two ways each period:
+- ``comparator_mean``: the mean of the comparator LAs' own rates, each LA counting once. This is
+  the line the dashboard shows, because it is what the per-site DiD compares against (each
+  comparator LA is one unit there, whatever its size).
+- ``comparator_pooled``: the comparators as one population (sum of numerators over sum of
+  denominators), for readers who want "the comparator group's rate".
+plus ``comparator_min``/``comparator_max`` (the range band) and ``comparator_n`` (LAs reporting).
+
+England is the published national row (area E92000001) when the dataset has one, otherwise the
+aggregate of every LA. Each period carries a ``phase``: "pre", "transition" or "post" (see
+:func:`period_phase`).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from data.aggregate import aggregate
+from data.errors import DataError
+from data.periods import PERIODS_PER_YEAR, period_label
+from data.reference import ENGLAND_CODE
+from indicators.benchmark import benchmark_many
+from indicators.ci import ci_for
+from indicators.spc import spc
+
+COMPARATOR_LINE = "comparator_mean"
+"""Which comparator summary the dashboard draws (the other is in the table for export)."""
+
+PHASES = ("pre", "transition", "post")
+
+TREND_COLUMNS = [
+    "period_start", "period_label", "frequency", "phase",
+    "site_numerator", "site_denominator", "site_value", "site_ci_low", "site_ci_high", "site_n_areas", "site_flag",
+    "comparator_mean", "comparator_pooled", "comparator_min", "comparator_max", "comparator_n",
+    "england_value", "england_ci_low", "england_ci_high", "england_flag", "benchmark",
+]
+
+
+# --- small lookups ------------------------------------------------------------------------------
+
+_LOOKUPS: dict = {}
+
+
+def _lookups(dataset) -> dict:
+    """Catalogue rows, site rows and site members as dicts, built once per loaded dataset."""
+    key = (id(dataset.catalogue), id(dataset.sites), id(dataset.site_areas))
+    found = _LOOKUPS.get(key)
+    if found is None:
+        cat = dataset.catalogue.drop_duplicates("indicator_id")
+        site_areas = dataset.site_areas
+        found = {
+            "catalogue": {r["indicator_id"]: r for _, r in cat.iterrows()},
+            "sites": {r["site_id"]: r for _, r in dataset.sites.iterrows()},
+            "members": {k: g["area_code"].tolist() for k, g in site_areas.groupby("site_id")},
+            "part": {k: sorted(g.loc[g["coverage"] == "part", "area_code"]) for k, g in site_areas.groupby("site_id")},
+            # Holding the frames keeps their ids from being reused while this entry exists.
+            "_frames": (dataset.catalogue, dataset.sites, dataset.site_areas),
+        }
+        if len(_LOOKUPS) > 8:
+            _LOOKUPS.clear()
+        _LOOKUPS[key] = found
+    return found
+
+
+def _catalogue_row(dataset, indicator_id: str) -> pd.Series:
+    row = _lookups(dataset)["catalogue"].get(indicator_id)
+    if row is not None:
+        return row
+    cat = dataset.catalogue
+    rows = cat[cat["indicator_id"] == indicator_id]
+    if rows.empty:
+        raise DataError(f"unknown indicator {indicator_id!r}; expected one of {sorted(cat['indicator_id'])}",
+                        column="indicator_id")
+    return rows.iloc[0]
+
+
+def _site_rows(dataset, site_ids: list[str] | None) -> pd.DataFrame:
+    sites = dataset.sites
+    if site_ids is None:
+        return sites
+    unknown = sorted(set(site_ids) - set(sites["site_id"]))
+    if unknown:
+        raise DataError(f"unknown site(s) {unknown}; expected one of {sorted(sites['site_id'])}", column="site_id")
+    return sites[sites["site_id"].isin(site_ids)]
+
+
+def label_periods(period_start: pd.Series, frequency: pd.Series | str) -> pd.Series:
+    """Financial-year labels ("2014/15 Q1") for many periods, computing each distinct one once."""
+    freq = frequency if isinstance(frequency, pd.Series) else pd.Series(frequency, index=period_start.index)
+    codes, distinct = pd.factorize(pd.MultiIndex.from_arrays([period_start, freq]))
+    labels = np.array([period_label(p, f) for p, f in distinct], dtype=object)
+    return pd.Series(labels[codes] if len(codes) else [], index=period_start.index, dtype=object)
+
+
+def period_phase(period_start: pd.Series, frequency: pd.Series | str, start, transition_start,
+                 transition_end) -> pd.Series:
+    """Phase of each period relative to a site's start.
+
+    "pre": the period ends before both the transition and the start. "post": it begins after the
+    transition has ended and on or after the start. Anything else (a period overlapping the
+    transition, or straddling the start) is "transition", so a yearly 2013/14 is transition for
+    wave 1, and so is a yearly 2014/15 for wave 2 (it includes the Jan-Mar 2015 transition).
+    ``start`` and the transition dates may be scalars or Series aligned with ``period_start``.
+    """
+    starts = pd.to_datetime(period_start)
+    if isinstance(frequency, pd.Series):
+        months = 12 // frequency.map(PERIODS_PER_YEAR)
+        if months.isna().any():
+            raise DataError(f"unknown frequency {frequency[months.isna()].iloc[0]!r}", column="frequency")
+        months = months.to_numpy()
+    elif frequency in PERIODS_PER_YEAR:
+        months = 12 // PERIODS_PER_YEAR[frequency]
+    else:
+        raise DataError(f"unknown frequency {frequency!r}", column="frequency")
+    phase = _phase_array(starts.to_numpy().astype("datetime64[ns]"), months, _dates(start, starts.index),
+                         _dates(transition_start, starts.index), _dates(transition_end, starts.index))
+    return pd.Series(phase, index=starts.index, dtype=object)
+
+
+def _phase_array(starts: np.ndarray, months, start: np.ndarray, t_start: np.ndarray, t_end: np.ndarray) -> np.ndarray:
+    first_month = starts.astype("datetime64[M]")
+    ends = (first_month + np.asarray(months).astype("timedelta64[M]")).astype("datetime64[ns]") - np.timedelta64(1, "D")
+    t_start = np.where(np.isnat(t_start), start, t_start)
+    t_end = np.where(np.isnat(t_end), start - np.timedelta64(1, "D"), t_end)
+    pre = (ends < t_start) & (ends < start)
+    post = (starts > t_end) & (starts >= start)
+    return np.where(pre, "pre", np.where(post, "post", "transition")).astype(object)
+
+
+def _dates(value, index: pd.Index) -> np.ndarray:
+    """Dates as datetime64[ns], a scalar broadcast or a Series aligned to ``index``."""
+    if isinstance(value, pd.Series):
+        aligned = value if value.index.equals(index) else value.reindex(index)
+        return pd.to_datetime(aligned).to_numpy().astype("datetime64[ns]")
+    stamp = np.datetime64("NaT", "ns") if value is None or pd.isna(value) else np.datetime64(pd.Timestamp(value), "ns")
+    return np.full(len(index), stamp, dtype="datetime64[ns]")
+
+
+def _with_ci(frame: pd.DataFrame, catalogue: pd.DataFrame, level: float, prefix: str = "") -> pd.DataFrame:
+    """Add ``ci_low``/``ci_high`` for an aggregate frame holding several indicators."""
+    low = pd.Series(np.nan, index=frame.index)
+    high = pd.Series(np.nan, index=frame.index)
+    rows = catalogue.drop_duplicates("indicator_id").set_index("indicator_id")
+    for indicator_id, part in frame.groupby("indicator_id", sort=False):
+        if indicator_id not in rows.index:
+            raise DataError(f"observations name indicator {indicator_id!r}, which is not in the catalogue",
+                            column="indicator_id")
+        row = rows.loc[indicator_id]
+        lo, hi = ci_for(row, part["numerator"], part["denominator"], float(row["multiplier"]),
+                        value=part["value"], level=level)
+        low[part.index], high[part.index] = lo, hi
+    return frame.assign(**{f"{prefix}ci_low": low, f"{prefix}ci_high": high})
+
+
+def _multipliers(dataset) -> pd.Series:
+    return dataset.catalogue.set_index("indicator_id")["multiplier"].astype(float)
+
+
+def _area_observations(dataset, indicator_ids: list[str] | None) -> pd.DataFrame:
+    obs = dataset.observations
+    if indicator_ids is not None:
+        obs = obs[obs["indicator_id"].isin(indicator_ids)]
+    return obs
+
+
+# --- all sites at once --------------------------------------------------------------------------
+
+def site_values(dataset, indicator_id: str | list[str] | None = None, level: float = 0.95,
+                site_ids: list[str] | None = None) -> pd.DataFrame:
+    """Every site's aggregated series (one indicator, several, or all) with intervals and phases.
+
+    Columns: site_id, indicator_id, period_start, frequency, period_label, phase, numerator,
+    denominator, value, ci_low, ci_high, n_areas, n_expected, flag ("incomplete" when a member LA
+    did not report, "rate_only" when aggregated from rates).
+    """
+    indicator_ids = [indicator_id] if isinstance(indicator_id, str) else indicator_id
+    for ind in indicator_ids or []:
+        _catalogue_row(dataset, ind)
+    sites = _site_rows(dataset, site_ids)
+    members = dataset.site_areas[dataset.site_areas["site_id"].isin(sites["site_id"])]
+    obs = _area_observations(dataset, indicator_ids)
+    obs = obs[obs["area_code"] != ENGLAND_CODE]
+    agg = aggregate(obs, members.rename(columns={"site_id": "group"}), _multipliers(dataset))
+    agg = agg.rename(columns={"group": "site_id"})
+    agg = _with_ci(agg, dataset.catalogue, level)
+    agg["period_label"] = label_periods(agg["period_start"], agg["frequency"])
+    dates = sites.set_index("site_id")[["start", "transition_start", "transition_end"]]
+    agg["phase"] = period_phase(agg["period_start"], agg["frequency"], agg["site_id"].map(dates["start"]),
+                                agg["site_id"].map(dates["transition_start"]),
+                                agg["site_id"].map(dates["transition_end"]))
+    return agg[["site_id", "indicator_id", "period_start", "frequency", "period_label", "phase", "numerator",
+                "denominator", "value", "ci_low", "ci_high", "n_areas", "n_expected", "flag"]]
+
+
+def england_values(dataset, indicator_ids: list[str] | None = None, level: float = 0.95) -> pd.DataFrame:
+    """England per indicator and period: the published national row, or the sum of all LAs.
+
+    Published intervals are kept; missing ones are computed the Fingertips way. Columns:
+    indicator_id, period_start, frequency, numerator, denominator, value, ci_low, ci_high, flag,
+    england_basis ("published" or "sum of LAs").
+    """
+    obs = _area_observations(dataset, indicator_ids)
+    published = obs[obs["area_code"] == ENGLAND_CODE]
+    missing_inds = sorted(set(obs["indicator_id"]) - set(published["indicator_id"]))
+    frames = []
+    if len(published):
+        frames.append(published.drop(columns=["area_code", "source"]).assign(england_basis="published"))
+    if missing_inds:
+        las = obs[obs["indicator_id"].isin(missing_inds) & (obs["area_code"] != ENGLAND_CODE)]
+        members = pd.DataFrame({"group": "england", "area_code": dataset.areas["area_code"]})
+        summed = aggregate(las, members, _multipliers(dataset))
+        frames.append(summed.drop(columns=["group", "n_areas", "n_expected"]).assign(
+            ci_low=np.nan, ci_high=np.nan, england_basis="sum of LAs"))
+    cols = ["indicator_id", "period_start", "frequency", "numerator", "denominator", "value", "ci_low",
+            "ci_high", "flag", "england_basis"]
+    if not frames:
+        return pd.DataFrame(columns=cols)
+    eng = pd.concat(frames, ignore_index=True)[cols]
+    need = eng["ci_low"].isna() | eng["ci_high"].isna()
+    if need.any():
+        computed = _with_ci(eng.loc[need, ["indicator_id", "numerator", "denominator", "value"]],
+                            dataset.catalogue, level, prefix="_")
+        eng.loc[need, "ci_low"] = computed["_ci_low"]
+        eng.loc[need, "ci_high"] = computed["_ci_high"]
+    return eng
+
+
+def area_values(dataset, indicator_id: str, period_start=None, level: float = 0.95) -> pd.DataFrame:
+    """Every LA's value with its interval for one period (the latest by default), for funnel plots
+    and league tables, benchmarked against England.
+
+    Columns: area_code, name, period_start, period_label, numerator, denominator, value, ci_low,
+    ci_high, flag, site_ids (";"-joined Pioneer sites the LA belongs to, "" if none), is_pioneer,
+    england_value, benchmark (an Outcome value).
+    """
+    row = _catalogue_row(dataset, indicator_id)
+    obs = _area_observations(dataset, [indicator_id])
+    las = obs[obs["area_code"] != ENGLAND_CODE]
+    if period_start is None:
+        reported = las[las["value"].notna()]
+        if reported.empty:
+            raise DataError(f"no LA reports a value for {indicator_id!r}", column="value")
+        period_start = reported["period_start"].max()
+    period_start = pd.Timestamp(period_start)
+    frame = las[las["period_start"] == period_start].copy()
+    if frame.empty:
+        raise DataError(f"no observations for {indicator_id!r} in the period starting {period_start.date()}",
+                        column="period_start")
+    need = frame["ci_low"].isna() | frame["ci_high"].isna()
+    low, high = ci_for(row, frame["numerator"], frame["denominator"], float(row["multiplier"]),
+                       value=frame["value"], level=level)
+    frame["ci_low"] = frame["ci_low"].where(~need, low)
+    frame["ci_high"] = frame["ci_high"].where(~need, high)
+    frame["period_label"] = period_label(period_start, row["frequency"])
+    names = dataset.areas.set_index("area_code")["name"]
+    frame["name"] = frame["area_code"].map(names)
+    sites_of = dataset.site_areas.groupby("area_code")["site_id"].agg(lambda s: ";".join(sorted(s)))
+    frame["site_ids"] = frame["area_code"].map(sites_of).fillna("")
+    frame["is_pioneer"] = frame["site_ids"] != ""
+    eng = england_values(dataset, [indicator_id], level)
+    eng_value = eng.loc[eng["period_start"] == period_start, "value"]
+    frame["england_value"] = float(eng_value.iloc[0]) if len(eng_value) else np.nan
+    frame["benchmark"] = [o.value for o in benchmark_many(frame["ci_low"], frame["ci_high"],
+                                                          frame["england_value"], row["polarity"])]
+    return frame[["area_code", "name", "period_start", "period_label", "numerator", "denominator", "value",
+                  "ci_low", "ci_high", "flag", "site_ids", "is_pioneer", "england_value",
+                  "benchmark"]].reset_index(drop=True)
+
+
+# --- trend series -------------------------------------------------------------------------------
+
+def _comparator_members(dataset, comparators: pd.DataFrame | None, site_ids: list[str],
+                        indicator_ids: list[str]) -> pd.DataFrame:
+    """Comparator LAs as rows of site_id, indicator_id, area_code, validated."""
+    if comparators is None or len(comparators) == 0:
+        return pd.DataFrame({"site_id": pd.Series(dtype=object), "indicator_id": pd.Series(dtype=object),
+                             "area_code": pd.Series(dtype=object)})
+    if "comparator_code" not in comparators.columns:
+        raise DataError(f"comparators need a 'comparator_code' column; got {list(comparators.columns)}",
+                        column="comparator_code")
+    comp = comparators
+    if "site_id" in comp.columns:
+        comp = comp[comp["site_id"].isin(site_ids)]
+    elif len(site_ids) == 1:
+        comp = comp.assign(site_id=site_ids[0])
+    else:
+        raise DataError("comparators for several sites need a 'site_id' column", column="site_id")
+    if "indicator_id" in comp.columns:
+        comp = comp[comp["indicator_id"].isin(indicator_ids)]
+        members = comp[["site_id", "indicator_id", "comparator_code"]]
+    else:
+        members = comp[["site_id", "comparator_code"]].merge(
+            pd.DataFrame({"indicator_id": indicator_ids}), how="cross")
+    members = members.rename(columns={"comparator_code": "area_code"}).drop_duplicates()
+    unknown = sorted(set(members["area_code"]) - set(dataset.areas["area_code"]))
+    if unknown:
+        raise DataError(f"comparator code(s) {unknown[:5]} are not LAs in this dataset", column="comparator_code")
+    own = members.merge(dataset.site_areas[["site_id", "area_code"]], on=["site_id", "area_code"])
+    if len(own):
+        raise DataError(f"comparator {own['area_code'].iloc[0]} is one of site {own['site_id'].iloc[0]!r}'s own "
+                        "LAs: a site cannot be its own comparator", column="comparator_code")
+    return members
+
+
+def trend_table(dataset, comparators: pd.DataFrame | None, site_ids: list[str] | None = None,
+                indicator_ids: list[str] | None = None, level: float = 0.95) -> pd.DataFrame:
+    """Trend series for many sites and indicators at once (one aggregation, no per-site loop).
+
+    Returns ``site_id``, ``indicator_id`` and the :data:`TREND_COLUMNS`, one row per site,
+    indicator and period in which England, the site or a comparator has data.
+    """
+    sites = _site_rows(dataset, site_ids)
+    site_ids = sites["site_id"].tolist()
+    indicator_ids = indicator_ids or dataset.catalogue["indicator_id"].tolist()
+    for ind in indicator_ids:
+        _catalogue_row(dataset, ind)
+    catalogue = dataset.catalogue.set_index("indicator_id")
+    obs = _area_observations(dataset, indicator_ids)
+    las = obs[obs["area_code"] != ENGLAND_CODE]
+    keys = ["site_id", "indicator_id", "period_start"]
+
+    site = site_values(dataset, indicator_ids, level, site_ids).rename(columns={
+        "numerator": "site_numerator", "denominator": "site_denominator", "value": "site_value",
+        "ci_low": "site_ci_low", "ci_high": "site_ci_high", "n_areas": "site_n_areas", "flag": "site_flag"})
+
+    members = _comparator_members(dataset, comparators, site_ids, indicator_ids)
+    comp_obs = las[las["value"].notna()].merge(members, on=["indicator_id", "area_code"])
+    counted = comp_obs["numerator"].notna() & (comp_obs["denominator"] > 0)
+    comp_obs = comp_obs.assign(_num=comp_obs["numerator"].where(counted, 0.0),
+                               _den=comp_obs["denominator"].where(counted, 0.0))
+    comp = comp_obs.groupby(keys, sort=False).agg(
+        comparator_mean=("value", "mean"), comparator_min=("value", "min"), comparator_max=("value", "max"),
+        comparator_n=("value", "size"), _num=("_num", "sum"), _den=("_den", "sum"),
+        _frequency=("frequency", "first")).reset_index()
+    mult = comp["indicator_id"].map(catalogue["multiplier"]).astype(float)
+    comp["comparator_pooled"] = comp["_num"] / comp["_den"].where(comp["_den"] > 0) * mult
+
+    eng = england_values(dataset, indicator_ids, level).rename(columns={
+        "value": "england_value", "ci_low": "england_ci_low", "ci_high": "england_ci_high",
+        "flag": "england_flag", "frequency": "_eng_frequency"})
+    eng = eng[["indicator_id", "period_start", "_eng_frequency", "england_value", "england_ci_low",
+               "england_ci_high", "england_flag"]]
+
+    # Every period with any data for the indicator, for every site.
+    periods = obs[["indicator_id", "period_start"]].drop_duplicates()
+    grid = pd.DataFrame({"site_id": site_ids}).merge(periods, how="cross")
+    out = (grid.merge(site.drop(columns=["period_label", "phase", "frequency", "n_expected"]), on=keys, how="left")
+               .merge(comp.drop(columns=["_num", "_den", "_frequency"]), on=keys, how="left")
+               .merge(eng, on=["indicator_id", "period_start"], how="left"))
+    out["frequency"] = out["indicator_id"].map(catalogue["frequency"])
+    out["comparator_n"] = out["comparator_n"].fillna(0).astype(int)
+    out["site_n_areas"] = out["site_n_areas"].fillna(0).astype(int)
+    out["period_label"] = label_periods(out["period_start"], out["frequency"])
+    dates = sites.set_index("site_id")
+    out["phase"] = period_phase(out["period_start"], out["frequency"], out["site_id"].map(dates["start"]),
+                                out["site_id"].map(dates["transition_start"]),
+                                out["site_id"].map(dates["transition_end"]))
+    polarity = out["indicator_id"].map(catalogue["polarity"])
+    out["benchmark"] = [o.value for o in benchmark_many(out["site_ci_low"], out["site_ci_high"],
+                                                        out["england_value"], polarity)]
+    out["site_flag"] = out["site_flag"].fillna("missing")
+    out["england_flag"] = out["england_flag"].fillna("missing")
+    out = out.sort_values(keys, kind="stable").reset_index(drop=True)
+    return _text_columns(out[["site_id", "indicator_id", *TREND_COLUMNS]])
+
+
+_TEXT = ("period_label", "frequency", "phase", "site_flag", "england_flag", "benchmark")
+
+
+def _text_columns(frame: pd.DataFrame) -> pd.DataFrame:
+    """The same text dtype from both routes (pandas' default string type)."""
+    return frame.astype({c: "str" for c in _TEXT if c in frame.columns})
+
+
+@dataclass(frozen=True)
+class _Panel:
+    """One indicator's LA observations as area x period matrices, for fast single-site views."""
+
+    periods: pd.DatetimeIndex
+    frequency: str
+    labels: np.ndarray
+    rows: dict
+    numerator: np.ndarray
+    denominator: np.ndarray
+    value: np.ndarray
+    england: pd.DataFrame  # published England row per period (may be all NaN)
+
+
+_PANELS: dict = {}
+_PANEL_CACHE_SIZE = 64
+
+
+def _panel(dataset, indicator_id: str) -> _Panel:
+    """Build (once per dataset and indicator) the matrices behind :func:`trend_series`."""
+    key = (id(dataset.observations), dataset.manifest.get("dataset_checksum"), indicator_id)
+    cached = _PANELS.get(key)
+    if cached is not None:
+        return cached[1]
+    row = _catalogue_row(dataset, indicator_id)
+    obs = dataset.observations[dataset.observations["indicator_id"] == indicator_id]
+    periods = pd.DatetimeIndex(np.sort(obs["period_start"].unique()))
+    las = obs[obs["area_code"] != ENGLAND_CODE]
+    codes = sorted(set(dataset.areas["area_code"]) | set(las["area_code"]))
+    rows = {code: i for i, code in enumerate(codes)}
+    r = las["area_code"].map(rows).to_numpy()
+    c = periods.get_indexer(las["period_start"])
+    mats = []
+    for col in ("numerator", "denominator", "value"):
+        m = np.full((len(codes), len(periods)), np.nan)
+        m[r, c] = las[col].to_numpy(dtype=float)
+        mats.append(m)
+    eng = obs[obs["area_code"] == ENGLAND_CODE].set_index("period_start").reindex(periods)
+    labels = np.array([period_label(p, row["frequency"]) for p in periods], dtype=object)
+    panel = _Panel(periods, row["frequency"], labels, rows, *mats,
+                   england=eng[["numerator", "denominator", "value", "ci_low", "ci_high", "flag"]])
+    if len(_PANELS) >= _PANEL_CACHE_SIZE:
+        _PANELS.pop(next(iter(_PANELS)))
+    _PANELS[key] = (dataset.observations, panel)  # the frame is held so its id is not reused
+    return panel
+
+
+def _group_aggregate(panel: _Panel, members: list[str], multiplier: float) -> dict[str, np.ndarray]:
+    """data.aggregate's rules for one group, on the panel matrices (sum over sum; rates weighted)."""
+    idx = [panel.rows[m] for m in members if m in panel.rows]
+    num, den, val = panel.numerator[idx], panel.denominator[idx], panel.value[idx]
+    usable = ~np.isnan(val)
+    counted = usable & ~np.isnan(num) & ~np.isnan(den) & (den > 0)
+    rated = usable & ~counted
+    weight = np.where(np.isnan(den), 1.0, den)
+    n_num = np.where(counted, num, 0.0).sum(axis=0)
+    n_den = np.where(counted, den, 0.0).sum(axis=0)
+    wv = np.where(rated, val * weight, 0.0).sum(axis=0)
+    w = np.where(rated, weight, 0.0).sum(axis=0)
+    n_areas = usable.sum(axis=0)
+    rate_only = counted.sum(axis=0) == 0
+    with np.errstate(invalid="ignore", divide="ignore"):
+        value = np.where(rate_only, wv / np.where(w > 0, w, np.nan), n_num / np.where(n_den > 0, n_den, np.nan) * multiplier)
+    present = n_areas > 0
+    flag = np.where(rate_only, "rate_only", "")
+    incomplete = n_areas < len(set(members))
+    flag = np.where(incomplete, np.where(flag == "", "incomplete", flag + ";incomplete"), flag)
+    return {
+        "numerator": np.where(present & ~rate_only, n_num, np.nan),
+        "denominator": np.where(present & ~rate_only, n_den, np.nan),
+        "value": np.where(present, value, np.nan),
+        "n_areas": n_areas,
+        "flag": np.where(present, flag, "missing"),
+    }
+
+
+def _comparator_codes(comparators: pd.DataFrame | None, site_id: str, indicator_id: str,
+                      known: dict, own: set[str]) -> list[str]:
+    """The comparator LAs for one site and indicator, validated (the single-site form of
+    :func:`_comparator_members`)."""
+    if comparators is None or len(comparators) == 0:
+        return []
+    if "comparator_code" not in comparators.columns:
+        raise DataError(f"comparators need a 'comparator_code' column; got {list(comparators.columns)}",
+                        column="comparator_code")
+    keep = np.ones(len(comparators), dtype=bool)
+    if "site_id" in comparators.columns:
+        keep &= (comparators["site_id"] == site_id).to_numpy()
+    if "indicator_id" in comparators.columns:
+        keep &= (comparators["indicator_id"] == indicator_id).to_numpy()
+    codes = list(dict.fromkeys(comparators["comparator_code"].to_numpy()[keep].tolist()))
+    unknown = sorted(c for c in codes if c not in known)
+    if unknown:
+        raise DataError(f"comparator code(s) {unknown[:5]} are not LAs in this dataset", column="comparator_code")
+    clash = [c for c in codes if c in own]
+    if clash:
+        raise DataError(f"comparator {clash[0]} is one of site {site_id!r}'s own LAs: a site cannot be its own "
+                        "comparator", column="comparator_code")
+    return codes
+
+
+def trend_series(dataset, site_id: str, indicator_id: str, comparators: pd.DataFrame | None,
+                 level: float = 0.95) -> pd.DataFrame:
+    """One site's trend for one indicator: :data:`TREND_COLUMNS`, one row per period.
+
+    ``comparators`` has at least ``comparator_code`` (optionally ``site_id`` and ``indicator_id``,
+    as in matching's comparator table); rows for other sites or indicators are ignored. ``attrs``
+    carries site_id, indicator_id, frequency, start, transition_start, transition_end,
+    comparator_codes, comparator_line (the column the dashboard draws), level, polarity, unit and
+    part_covered (the site's LAs only partly in the Pioneer, which dilute its LA-level data).
+
+    Computed from per-indicator matrices cached for the loaded dataset, so one chart costs a few
+    milliseconds; :func:`trend_table` gives the same numbers for many sites through data.aggregate
+    (the tests hold the two routes to each other).
+    """
+    row = _catalogue_row(dataset, indicator_id)
+    lookups = _lookups(dataset)
+    site = lookups["sites"].get(site_id)
+    if site is None:
+        _site_rows(dataset, [site_id])  # raises, naming the known sites
+    panel = _panel(dataset, indicator_id)
+    multiplier = float(row["multiplier"])
+    members = lookups["members"].get(site_id, [])
+    codes = _comparator_codes(comparators, site_id, indicator_id, panel.rows, set(members))
+
+    agg = _group_aggregate(panel, members, multiplier)
+    site_low, site_high = ci_for(row, agg["numerator"], agg["denominator"], multiplier, value=agg["value"],
+                                 level=level)
+    frame = {"period_start": panel.periods, "period_label": panel.labels, "frequency": panel.frequency}
+    frame["phase"] = period_phase(pd.Series(panel.periods), panel.frequency, site["start"],
+                                  site["transition_start"], site["transition_end"]).to_numpy()
+    frame["site_numerator"], frame["site_denominator"] = agg["numerator"], agg["denominator"]
+    frame["site_value"], frame["site_ci_low"], frame["site_ci_high"] = agg["value"], site_low, site_high
+    frame["site_n_areas"], frame["site_flag"] = agg["n_areas"].astype(int), agg["flag"].astype(object)
+
+    idx = [panel.rows[c] for c in codes]
+    values, num, den = panel.value[idx], panel.numerator[idx], panel.denominator[idx]
+    reported = ~np.isnan(values)
+    counted = reported & ~np.isnan(num) & (den > 0)
+    n = reported.sum(axis=0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        frame["comparator_mean"] = np.where(n > 0, np.where(reported, values, 0.0).sum(axis=0) / np.maximum(n, 1),
+                                            np.nan)
+        frame["comparator_min"] = np.where(n > 0, np.where(reported, values, np.inf).min(axis=0, initial=np.inf),
+                                           np.nan)
+        frame["comparator_max"] = np.where(n > 0, np.where(reported, values, -np.inf).max(axis=0, initial=-np.inf),
+                                           np.nan)
+        pooled_den = np.where(counted, den, 0.0).sum(axis=0)
+        frame["comparator_pooled"] = np.where(n > 0, np.where(counted, num, 0.0).sum(axis=0)
+                                              / np.where(pooled_den > 0, pooled_den, np.nan) * multiplier, np.nan)
+    frame["comparator_n"] = n.astype(int)
+
+    eng = panel.england
+    if eng["value"].notna().any():
+        eng_num, eng_den = eng["numerator"].to_numpy(float), eng["denominator"].to_numpy(float)
+        eng_value, eng_flag = eng["value"].to_numpy(float), eng["flag"].fillna("missing").to_numpy(object)
+        low, high = eng["ci_low"].to_numpy(float), eng["ci_high"].to_numpy(float)
+    else:
+        summed = _group_aggregate(panel, list(panel.rows), multiplier)
+        eng_num, eng_den, eng_value, eng_flag = (summed["numerator"], summed["denominator"], summed["value"],
+                                                 summed["flag"].astype(object))
+        low = high = np.full(len(panel.periods), np.nan)
+    c_low, c_high = ci_for(row, eng_num, eng_den, multiplier, value=eng_value, level=level)
+    need = np.isnan(low) | np.isnan(high)
+    frame["england_value"] = eng_value
+    frame["england_ci_low"] = np.where(need, c_low, low)
+    frame["england_ci_high"] = np.where(need, c_high, high)
+    frame["england_flag"] = eng_flag
+    frame["benchmark"] = [o.value for o in benchmark_many(site_low, site_high, eng_value, row["polarity"])]
+    for col in _TEXT:
+        frame[col] = pd.array(np.broadcast_to(np.asarray(frame[col], dtype=object), len(panel.periods)), dtype="str")
+    frame = pd.DataFrame(frame)
+    frame = frame[TREND_COLUMNS]
+    frame.attrs.update(
+        site_id=site_id, indicator_id=indicator_id, frequency=row["frequency"],
+        start=pd.Timestamp(site["start"]), transition_start=pd.Timestamp(site["transition_start"]),
+        transition_end=pd.Timestamp(site["transition_end"]),
+        comparator_codes=sorted(codes), comparator_line=COMPARATOR_LINE, level=level,
+        polarity=row["polarity"], unit=row["unit"],
+        part_covered=lookups["part"].get(site_id, []),
+    )
+    return frame
+
+
+def trend_spc(trend: pd.DataFrame, polarity: str, column: str = "site_value") -> pd.DataFrame:
+    """The XmR chart of a trend's site values, with the pre-intervention periods as the fixed baseline."""
+    values = pd.Series(trend[column].to_numpy(dtype=float), index=pd.DatetimeIndex(trend["period_start"]))
+    n_pre = int((trend["phase"] == "pre").sum())
+    return spc(values, polarity, baseline_points=max(n_pre, 2))
