@@ -78,11 +78,21 @@ _MONTH_RE = re.compile(r"^\s*([A-Za-z]{3})[a-z]*\s+(\d{4})\s*$")
 _ISO_MONTH_RE = re.compile(r"^\s*(\d{4})-(\d{2})(?:-(\d{2}))?\s*$")
 
 
+def _is_financial_year(year: str, suffix: str) -> bool:
+    """"2014-04" is a month (as NHS England's files write them); "2014-15" is a financial year.
+    A hyphenated two-digit suffix is read as a financial year only where it cannot be a month
+    (2012-13 onwards); write "2011/12" for the earlier ones."""
+    return len(suffix) == 2 and (int(year) + 1) % 100 == int(suffix) and int(suffix) > 12
+
+
 def parse_period(text: str) -> tuple[pd.Timestamp, str]:
     """Parse a user-facing period: "2014/15", "2014/15 Q1", "2014-15", "Apr 2014", "2014-04".
 
     Returns (period_start, frequency). Raises ValueError naming what was expected.
     """
+    m = _ISO_MONTH_RE.match(str(text))
+    if m and 1 <= int(m.group(2)) <= 12 and not _is_financial_year(m.group(1), m.group(2)):
+        return pd.Timestamp(int(m.group(1)), int(m.group(2)), 1), "month"
     m = _FY_RE.match(str(text))
     if m:
         y = int(m.group(1))
@@ -96,9 +106,6 @@ def parse_period(text: str) -> tuple[pd.Timestamp, str]:
     m = _MONTH_RE.match(str(text))
     if m and m.group(1).title() in _MONTH_ABBR:
         return pd.Timestamp(int(m.group(2)), _MONTH_ABBR.index(m.group(1).title()) + 1, 1), "month"
-    m = _ISO_MONTH_RE.match(str(text))
-    if m and 1 <= int(m.group(2)) <= 12:
-        return pd.Timestamp(int(m.group(1)), int(m.group(2)), 1), "month"
     raise ValueError(
         f"cannot read period {text!r}: expected a financial year (2014/15), a quarter "
         f"(2014/15 Q1) or a month (Apr 2014 or 2014-04)")

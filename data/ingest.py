@@ -1,0 +1,199 @@
+"""Ingest published files into a dataset: create it, or merge into it, all or nothing.
+
+Every file is loaded and checked before anything is written; one problem anywhere means
+nothing is written and the existing dataset stays byte-identical. Rows are keyed by
+(indicator_id, area_code, period_start): a newer vintage replaces the older rows and the
+summary counts how many changed; re-ingesting a file already recorded in the manifest (same
+SHA-256) with no new values writes nothing at all.
+"""
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from data.errors import DataError
+from data.loaders import KEY, OBSERVATION_COLUMNS, LoadContext, loader_for
+from data.periods import period_label
+from data.reference import Reference, load_reference
+from data.store import load_dataset, read_manifest, write_dataset
+
+COMPARED = ["numerator", "denominator", "value", "ci_low", "ci_high", "flag"]
+
+
+@dataclass
+class IngestSummary:
+    """What an ingest read, kept, flagged and skipped, per indicator, and what it changed."""
+
+    kind: str
+    files: list[str]
+    into: str
+    rows_read: int = 0
+    kept: int = 0
+    flagged: int = 0
+    rejected: int = 0
+    added: int = 0
+    changed: int = 0
+    unchanged: int = 0
+    written: bool = False
+    created: bool = False
+    skipped: Counter = field(default_factory=Counter)
+    per_indicator: pd.DataFrame = field(default_factory=pd.DataFrame)
+
+    def text(self) -> str:
+        lines = [f"{'created' if self.created else 'updated' if self.written else 'unchanged'} {self.into}: "
+                 f"{len(self.files)} {self.kind} file(s); {self.rows_read:,} rows read, {self.kept:,} kept "
+                 f"({self.flagged:,} flagged), {self.rejected:,} rejected (skipped by rule, below)",
+                 f"  {self.added:,} rows added, {self.changed:,} changed (newer vintage replaced older), "
+                 f"{self.unchanged:,} unchanged"]
+        for reason, n in self.skipped.most_common():
+            lines.append(f"  skipped {n:,}: {reason}")
+        for row in self.per_indicator.itertuples(index=False):
+            lines.append(f"  {row.indicator_id:<15} {row.rows:>7,} rows  {row.first_period} to {row.last_period}  "
+                         f"{row.areas} areas, {row.flagged:,} flagged")
+        if not self.written and not self.created:
+            lines.append("  nothing new: the dataset was left exactly as it was")
+        return "\n".join(lines)
+
+
+def context_for(reference: Reference, existing: pd.DataFrame | None, shared: Path | None) -> LoadContext:
+    """Population and district lookups: from the existing dataset and, if present, the shared ONS files."""
+    from data import real
+
+    population = existing if existing is not None and len(existing) else None
+    districts = district_population = None
+    paths = real.source_paths(shared)
+    if all(p.exists() for p in (paths["myeb3"], paths["councils"])):
+        districts, district_population, shared_population = _shared_tables(
+            str(paths["myeb3"]), str(paths["councils"]), tuple(reference.areas["area_code"]))
+        if population is None:
+            population = shared_population
+    return LoadContext(reference=reference, population=population, districts=districts,
+                       district_population=district_population)
+
+
+@lru_cache(maxsize=2)
+def _shared_tables(myeb3: str, councils: str, area_codes: tuple[str, ...]):
+    """Read the ONS and mySociety files once per process: every ingest needs them."""
+    from data import real
+    from data.loaders.population import district_to_county, load_district_population, upper_tier_population
+
+    return (district_to_county(councils), load_district_population(myeb3),
+            upper_tier_population(myeb3, councils, list(area_codes), carry_forward_to=real.LAST_POPULATION_YEAR))
+
+
+def ingest(kind: str, files: list[Path | str], into_dir: Path | str, progress: bool = True, *,
+           reference: Reference | None = None, shared: Path | str | None = None,
+           indicator_map: dict[str, str] | None = None) -> IngestSummary:
+    """Load every file of ``kind`` and merge the observations into the dataset at ``into_dir``."""
+    from tqdm import tqdm
+
+    into = Path(into_dir)
+    files = [Path(f) for f in files]
+    if not files:
+        raise DataError("no files to ingest")
+    loader = loader_for(kind)
+    reference = reference or load_reference()
+    existing = load_dataset(into) if (into / "manifest.json").exists() or into.exists() and any(into.iterdir()) else None
+    context = context_for(reference, existing.population if existing else None, Path(shared) if shared else None)
+    context.indicator_map.update(indicator_map or {})
+
+    summary = IngestSummary(kind=kind, files=[str(f) for f in files], into=str(into))
+    results, failures = [], []
+    bar = tqdm(files, desc=f"ingest {kind}", unit="file", disable=not progress or len(files) < 2)
+    for path in bar:
+        bar.set_postfix_str(path.name)
+        try:
+            results.append(loader(path, context))
+        except DataError as exc:
+            failures.append(exc)
+    if failures:
+        problems = [p for exc in failures for p in (exc.problems or [str(exc).splitlines()[0]])]
+        listed = "\n".join(f"  - {p}" for p in problems[:25])
+        more = f"\n  ... and {len(problems) - 25} more" if len(problems) > 25 else ""
+        raise DataError(f"{problems[0]} [{len(problems)} problem(s) in {len(failures)} of {len(files)} file(s); "
+                        f"nothing was written]\n{listed}{more}", problems=problems)
+
+    if len(results) == 1:
+        new = results[0].observations  # one file: its keys are already checked unique
+    else:
+        new = pd.concat([r.observations for r in results], ignore_index=True).drop_duplicates(KEY, keep="last")
+    summary.rows_read = sum(r.rows_read for r in results)
+    summary.kept = len(new)
+    summary.flagged = int((new["flag"] != "").sum())
+    summary.rejected = sum(r.rows_skipped for r in results)
+    for r in results:
+        summary.skipped.update(r.skipped)
+    summary.per_indicator = _per_indicator(new, reference)
+
+    sources = [r.source for r in results]
+    if existing is None:
+        from data import real
+
+        tables = real.reference_tables(reference, context.population, shared)
+        tables["observations"] = new.sort_values(KEY).reset_index(drop=True)
+        summary.added = len(new)
+        write_dataset(into, tables, label="real", sources=sources)
+        summary.written = summary.created = True
+        return summary
+
+    old = existing.observations[OBSERVATION_COLUMNS]
+    merged, added, changed = merge_observations(old, new)
+    summary.added, summary.changed = added, changed
+    summary.unchanged = len(new) - added - changed
+    manifest = read_manifest(into)
+    known = {s.get("sha256") for s in manifest.get("sources", [])}
+    fresh = [s for s in sources if s.get("sha256") not in known]
+    if added == 0 and changed == 0 and not fresh:
+        return summary
+    tables = {name: frame for name, frame in existing.tables.items()}
+    tables["observations"] = merged
+    for name in ("sites",):
+        for col in ("start", "transition_start", "transition_end"):
+            tables[name][col] = pd.to_datetime(tables[name][col]).dt.date
+    label = existing.label if existing.label in ("real", "mixed") else "mixed"
+    extra = {k: v for k, v in manifest.items() if k not in (
+        "schema_version", "label", "notice", "created", "sources", "row_counts", "files", "dataset_checksum")}
+    write_dataset(into, tables, label=label, sources=[*manifest.get("sources", []), *fresh], extra=extra)
+    summary.written = True
+    return summary
+
+
+def merge_observations(old: pd.DataFrame, new: pd.DataFrame) -> tuple[pd.DataFrame, int, int]:
+    """Rows of ``new`` replace rows of ``old`` with the same key. Returns (merged, added, changed)."""
+    old = old.assign(period_start=pd.to_datetime(old["period_start"]))
+    new = new.assign(period_start=pd.to_datetime(new["period_start"]))
+    joined = new[KEY + COMPARED].merge(old[KEY + COMPARED], on=KEY, how="left", suffixes=("", "_old"),
+                                       indicator=True)
+    present = (joined["_merge"] == "both").to_numpy()
+    differs = np.zeros(len(joined), dtype=bool)
+    for col in COMPARED:
+        a, b = joined[col], joined[f"{col}_old"]
+        if col == "flag":
+            differs |= (a.astype(str) != b.astype(str)).to_numpy()
+        else:
+            same = (a == b) | (a.isna() & b.isna())
+            differs |= ~same.to_numpy()
+    added = int((~present).sum())
+    changed = int((present & differs).sum())
+    keys_new = pd.MultiIndex.from_frame(new[KEY])
+    keep_old = ~pd.MultiIndex.from_frame(old[KEY]).isin(keys_new)
+    merged = pd.concat([old[keep_old], new], ignore_index=True).sort_values(KEY).reset_index(drop=True)
+    merged["period_start"] = merged["period_start"].dt.date
+    return merged, added, changed
+
+
+def _per_indicator(obs: pd.DataFrame, reference: Reference) -> pd.DataFrame:
+    freq = reference.catalogue.set_index("indicator_id")["frequency"]
+    rows = []
+    for ind, g in obs.groupby("indicator_id", sort=True):
+        f = g["frequency"].iloc[0] if len(g) else freq.get(ind, "year")
+        rows.append({"indicator_id": ind, "rows": len(g), "areas": int(g["area_code"].nunique()),
+                     "flagged": int((g["flag"] != "").sum()),
+                     "first_period": period_label(g["period_start"].min(), f),
+                     "last_period": period_label(g["period_start"].max(), f)})
+    return pd.DataFrame(rows, columns=["indicator_id", "rows", "areas", "flagged", "first_period", "last_period"])
