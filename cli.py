@@ -40,8 +40,9 @@ def cmd_info(args: argparse.Namespace) -> int:
     print(f"  {summary['n_areas']} areas, {summary['n_sites']} sites, {summary['n_indicators']} indicators, "
           f"{summary['n_observations']} observations; checksum {summary['checksum']}")
     for ind in summary["indicators"]:
-        print(f"  {ind['indicator_id']:<15} {ind['frequency']:<8} {ind['first_period']:>11} to "
-              f"{ind['last_period']:<11} {ind['n_areas']:>4} areas")
+        span = (f"{ind['first_period']:>11} to {ind['last_period']:<11}" if ind["n_periods"]
+                else f"{'no data':<26}")
+        print(f"  {ind['indicator_id']:<15} {ind['frequency']:<8} {span} {ind['n_areas']:>4} areas")
     return 0
 
 
@@ -85,29 +86,6 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     run(ServeOptions(data_dir=data_dir, host=args.host, port=args.port, workers=args.workers,
                      threads=args.threads, warm=not args.no_warm, access_log=args.access_log), started)
-    return 0
-
-
-def cmd_ingest(args: argparse.Namespace) -> int:
-    from data.ingest import ingest
-
-    mapping = dict(m.split("=", 1) for m in args.map or [])
-    summary = ingest(args.kind, args.files, args.into, progress=not args.quiet, shared=args.shared,
-                     indicator_map=mapping)
-    print(summary.text())
-    return 0
-
-
-def cmd_build_real(args: argparse.Namespace) -> int:
-    from time import perf_counter
-
-    from data.real import build_real, shared_dir
-
-    t0 = perf_counter()
-    loaded = build_real(args.out, shared=args.shared)
-    print(f"built real dataset from {shared_dir(args.shared)} in {args.out} in {perf_counter() - t0:.1f} s")
-    for name, info in loaded.items():
-        print(f"  {name:<6} {info['rows']:>6,} observations from {info['read']:,} rows read")
     return 0
 
 
@@ -180,6 +158,29 @@ def cmd_estimates(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_ingest(args: argparse.Namespace) -> int:
+    from data.ingest import ingest
+
+    mapping = dict(m.split("=", 1) for m in args.map or [])
+    summary = ingest(args.kind, args.files, args.into, progress=not args.quiet, shared=args.shared,
+                     indicator_map=mapping)
+    print(summary.text())
+    return 0
+
+
+def cmd_build_real(args: argparse.Namespace) -> int:
+    from time import perf_counter
+
+    from data.real import build_real, shared_dir
+
+    t0 = perf_counter()
+    loaded = build_real(args.out, shared=args.shared)
+    print(f"built real dataset from {shared_dir(args.shared)} in {args.out} in {perf_counter() - t0:.1f} s")
+    for name, info in loaded.items():
+        print(f"  {name:<6} {info['rows']:>6,} observations from {info['read']:,} rows read")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="pioneers", description="Integrated Care Pioneers indicator dashboard")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -207,21 +208,6 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--access-log", action="store_true", help="log every request to stdout")
     p.set_defaults(func=cmd_serve)
 
-    p = sub.add_parser("ingest", help="load published files into a dataset (created if absent)")
-    p.add_argument("kind", choices=["fingertips", "dtoc", "ascof", "tidy"])
-    p.add_argument("files", nargs="+", type=Path)
-    p.add_argument("--into", required=True, type=Path, help="dataset directory (created, or merged into)")
-    p.add_argument("--shared", type=Path, help="folder of the official reference files (default ../shared/data/real)")
-    p.add_argument("--map", action="append", metavar="SOURCE_ID=INDICATOR",
-                   help="map a source indicator the catalogue lacks, e.g. 93356=falls_65")
-    p.add_argument("--quiet", action="store_true", help="no progress bar")
-    p.set_defaults(func=cmd_ingest)
-
-    p = sub.add_parser("build-real", help="build the real dataset from ../shared/data/real")
-    p.add_argument("--out", required=True, type=Path)
-    p.add_argument("--shared", type=Path, help="folder of the real files (default ../shared/data/real)")
-    p.set_defaults(func=cmd_build_real)
-
     p = sub.add_parser("match", help="choose each Pioneer's nearest non-Pioneer comparator LAs")
     p.add_argument("--data", required=True, type=Path, help="dataset directory")
     p.add_argument("--out", required=True, type=Path, help="CSV of comparator sets (written atomically)")
@@ -240,6 +226,21 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--k", type=int, default=5, help="comparators per site when matching here (default 5)")
     p.add_argument("--method", default="mahalanobis", help="matching distance (default mahalanobis)")
     p.set_defaults(func=cmd_estimates)
+
+    p = sub.add_parser("ingest", help="load published files into a dataset (created if absent)")
+    p.add_argument("kind", choices=["fingertips", "dtoc", "ascof", "tidy"])
+    p.add_argument("files", nargs="+", type=Path)
+    p.add_argument("--into", required=True, type=Path, help="dataset directory (created, or merged into)")
+    p.add_argument("--shared", type=Path, help="folder of the official reference files (default ../shared/data/real)")
+    p.add_argument("--map", action="append", metavar="SOURCE_ID=INDICATOR",
+                   help="map a source indicator the catalogue lacks, e.g. 93356=falls_65")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=cmd_ingest)
+
+    p = sub.add_parser("build-real", help="build the real dataset from ../shared/data/real")
+    p.add_argument("--out", required=True, type=Path)
+    p.add_argument("--shared", type=Path, help="folder of the real files (default ../shared/data/real)")
+    p.set_defaults(func=cmd_build_real)
     return parser
 
 

@@ -191,16 +191,20 @@ def generate(seed: int = 2013, reference: Reference | None = None) -> dict[str, 
     obs["flag"] = ""
     # A few missing returns, and small counts suppressed as the publishers do.
     missing = rng.random(len(obs)) < 0.002
-    suppressed = (obs["numerator"] < 3) & obs["indicator_id"].isin(
-        catalogue.index[catalogue["value_type"] != "proportion"])
+    suppressed = ((obs["numerator"] < 3) & obs["indicator_id"].isin(
+        catalogue.index[catalogue["value_type"] != "proportion"])) | (obs["denominator"] <= 0)
     obs.loc[missing, "flag"] = "missing"
     obs.loc[suppressed & ~missing, "flag"] = "suppressed"
     obs.loc[missing | suppressed, "numerator"] = np.nan
     mult_by_ind = obs["indicator_id"].map(catalogue["multiplier"]).astype(float)
     obs["value"] = obs["numerator"] / obs["denominator"] * mult_by_ind
 
-    # England from the sum of every area (all 152 LAs, missing ones left out and flagged).
-    eng = obs.groupby(["indicator_id", "period_start", "frequency"], sort=True).agg(
+    # England from the sum of every area that reported: a missing or suppressed LA leaves both its
+    # count and its denominator out (keeping the denominator would bias England low), and the row
+    # is flagged "estimated".
+    reported = obs["numerator"].notna()
+    eng = obs.assign(denominator=obs["denominator"].where(reported)).groupby(
+        ["indicator_id", "period_start", "frequency"], sort=True).agg(
         numerator=("numerator", "sum"), denominator=("denominator", "sum"),
         n=("numerator", "count")).reset_index()
     eng["area_code"] = ENGLAND_CODE

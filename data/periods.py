@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 from datetime import date
 
+import numpy as np
 import pandas as pd
 
 FREQUENCIES = ("month", "quarter", "year")
@@ -77,11 +78,21 @@ _MONTH_RE = re.compile(r"^\s*([A-Za-z]{3})[a-z]*\s+(\d{4})\s*$")
 _ISO_MONTH_RE = re.compile(r"^\s*(\d{4})-(\d{2})(?:-(\d{2}))?\s*$")
 
 
+def _is_financial_year(year: str, suffix: str) -> bool:
+    """"2014-04" is a month (as NHS England's files write them); "2014-15" is a financial year.
+    A hyphenated two-digit suffix is read as a financial year only where it cannot be a month
+    (2012-13 onwards); write "2011/12" for the earlier ones."""
+    return len(suffix) == 2 and (int(year) + 1) % 100 == int(suffix) and int(suffix) > 12
+
+
 def parse_period(text: str) -> tuple[pd.Timestamp, str]:
     """Parse a user-facing period: "2014/15", "2014/15 Q1", "2014-15", "Apr 2014", "2014-04".
 
     Returns (period_start, frequency). Raises ValueError naming what was expected.
     """
+    m = _ISO_MONTH_RE.match(str(text))
+    if m and 1 <= int(m.group(2)) <= 12 and not _is_financial_year(m.group(1), m.group(2)):
+        return pd.Timestamp(int(m.group(1)), int(m.group(2)), 1), "month"
     m = _FY_RE.match(str(text))
     if m:
         y = int(m.group(1))
@@ -95,9 +106,6 @@ def parse_period(text: str) -> tuple[pd.Timestamp, str]:
     m = _MONTH_RE.match(str(text))
     if m and m.group(1).title() in _MONTH_ABBR:
         return pd.Timestamp(int(m.group(2)), _MONTH_ABBR.index(m.group(1).title()) + 1, 1), "month"
-    m = _ISO_MONTH_RE.match(str(text))
-    if m and 1 <= int(m.group(2)) <= 12:
-        return pd.Timestamp(int(m.group(1)), int(m.group(2)), 1), "month"
     raise ValueError(
         f"cannot read period {text!r}: expected a financial year (2014/15), a quarter "
         f"(2014/15 Q1) or a month (Apr 2014 or 2014-04)")
@@ -107,3 +115,47 @@ def quarter_of_year(starts: pd.Series) -> pd.Series:
     """Financial-year quarter (1-4) of each period start, for seasonal terms."""
     months = pd.DatetimeIndex(starts).month
     return pd.Series(((months - 4) % 12) // 3 + 1, index=getattr(starts, "index", None))
+
+
+def period_phase(period_start: pd.Series, frequency: pd.Series | str, start, transition_start,
+                 transition_end) -> pd.Series:
+    """Phase of each period relative to a site's start.
+
+    "pre": the period ends before both the transition and the start. "post": it begins after the
+    transition has ended and on or after the start. Anything else (a period overlapping the
+    transition, or straddling the start) is "transition", so a yearly 2013/14 is transition for
+    wave 1, and so is a yearly 2014/15 for wave 2 (it includes the Jan-Mar 2015 transition).
+    ``start`` and the transition dates may be scalars or Series aligned with ``period_start``.
+    """
+    starts = pd.to_datetime(period_start)
+    if isinstance(frequency, pd.Series):
+        months = 12 // frequency.map(PERIODS_PER_YEAR)
+        if months.isna().any():
+            raise ValueError(f"unknown frequency {frequency[months.isna()].iloc[0]!r}; expected one of {FREQUENCIES}")
+        months = months.to_numpy()
+    elif frequency in PERIODS_PER_YEAR:
+        months = 12 // PERIODS_PER_YEAR[frequency]
+    else:
+        raise ValueError(f"unknown frequency {frequency!r}; expected one of {FREQUENCIES}")
+    phase = _phase_array(starts.to_numpy().astype("datetime64[ns]"), months, _as_dates(start, starts.index),
+                         _as_dates(transition_start, starts.index), _as_dates(transition_end, starts.index))
+    return pd.Series(phase, index=starts.index, dtype=object)
+
+
+def _phase_array(starts: np.ndarray, months, start: np.ndarray, t_start: np.ndarray, t_end: np.ndarray) -> np.ndarray:
+    first_month = starts.astype("datetime64[M]")
+    ends = (first_month + np.asarray(months).astype("timedelta64[M]")).astype("datetime64[ns]") - np.timedelta64(1, "D")
+    t_start = np.where(np.isnat(t_start), start, t_start)
+    t_end = np.where(np.isnat(t_end), start - np.timedelta64(1, "D"), t_end)
+    pre = (ends < t_start) & (ends < start)
+    post = (starts > t_end) & (starts >= start)
+    return np.where(pre, "pre", np.where(post, "post", "transition")).astype(object)
+
+
+def _as_dates(value, index: pd.Index) -> np.ndarray:
+    """Dates as datetime64[ns], a scalar broadcast or a Series aligned to ``index``."""
+    if isinstance(value, pd.Series):
+        aligned = value if value.index.equals(index) else value.reindex(index)
+        return pd.to_datetime(aligned).to_numpy().astype("datetime64[ns]")
+    stamp = np.datetime64("NaT", "ns") if value is None or pd.isna(value) else np.datetime64(pd.Timestamp(value), "ns")
+    return np.full(len(index), stamp, dtype="datetime64[ns]")

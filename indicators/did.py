@@ -24,6 +24,8 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from data.periods import period_phase
+
 PRE, TRANSITION, POST = "pre", "transition", "post"
 CLUSTER_LABEL = "cluster-robust by area (likely too narrow with one treated area)"
 PLACEBO_P_METHOD = "placebo-in-space rank: (1 + #{|placebo| >= |site|}) / (1 + n_placebo)"
@@ -31,24 +33,10 @@ PLACEBO_P_METHOD = "placebo-in-space rank: (1 + #{|placebo| >= |site|}) / (1 + n
 
 def treatment_phase(period_starts, frequency: str, start, transition_start=None,
                     transition_end=None) -> np.ndarray:
-    """Label each period pre, transition or post.
-
-    A period is ``pre`` if it ends before both the transition and the start, ``post`` if it
-    begins on or after the start and after the transition ends, and ``transition`` otherwise
-    (a period that straddles either boundary is left out rather than mixed).
-    """
-    starts = np.asarray(pd.DatetimeIndex(pd.to_datetime(period_starts)).values.astype("datetime64[D]"))
-    months = {"month": 1, "quarter": 3, "year": 12}[frequency]
-    # A period ends the day before the next one starts: end < d  <=>  next start <= d.
-    next_starts = (starts.astype("datetime64[M]") + months).astype("datetime64[D]")
-    start = np.datetime64(pd.Timestamp(start).date(), "D")
-    t_start = (np.datetime64(pd.Timestamp(transition_start).date(), "D")
-               if transition_start is not None and pd.notna(transition_start) else start)
-    pre = next_starts <= min(t_start, start)
-    post = starts >= start
-    if transition_end is not None and pd.notna(transition_end):
-        post &= starts > np.datetime64(pd.Timestamp(transition_end).date(), "D")
-    return np.where(pre, PRE, np.where(post, POST, TRANSITION))
+    """Label each period pre, transition or post, by the one rule the whole project uses
+    (data.periods.period_phase): a period straddling either boundary is left out, not mixed."""
+    starts = pd.Series(pd.to_datetime(pd.DatetimeIndex(period_starts)))
+    return period_phase(starts, frequency, start, transition_start, transition_end).to_numpy()
 
 
 # --- the batched exact two-way fixed-effects core ------------------------------------------------

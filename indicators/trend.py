@@ -25,7 +25,7 @@ import pandas as pd
 
 from data.aggregate import aggregate
 from data.errors import DataError
-from data.periods import PERIODS_PER_YEAR, period_label
+from data.periods import period_label, period_phase
 from data.reference import ENGLAND_CODE
 from indicators.benchmark import benchmark_many
 from indicators.ci import ci_for
@@ -98,50 +98,6 @@ def label_periods(period_start: pd.Series, frequency: pd.Series | str) -> pd.Ser
     codes, distinct = pd.factorize(pd.MultiIndex.from_arrays([period_start, freq]))
     labels = np.array([period_label(p, f) for p, f in distinct], dtype=object)
     return pd.Series(labels[codes] if len(codes) else [], index=period_start.index, dtype=object)
-
-
-def period_phase(period_start: pd.Series, frequency: pd.Series | str, start, transition_start,
-                 transition_end) -> pd.Series:
-    """Phase of each period relative to a site's start.
-
-    "pre": the period ends before both the transition and the start. "post": it begins after the
-    transition has ended and on or after the start. Anything else (a period overlapping the
-    transition, or straddling the start) is "transition", so a yearly 2013/14 is transition for
-    wave 1, and so is a yearly 2014/15 for wave 2 (it includes the Jan-Mar 2015 transition).
-    ``start`` and the transition dates may be scalars or Series aligned with ``period_start``.
-    """
-    starts = pd.to_datetime(period_start)
-    if isinstance(frequency, pd.Series):
-        months = 12 // frequency.map(PERIODS_PER_YEAR)
-        if months.isna().any():
-            raise DataError(f"unknown frequency {frequency[months.isna()].iloc[0]!r}", column="frequency")
-        months = months.to_numpy()
-    elif frequency in PERIODS_PER_YEAR:
-        months = 12 // PERIODS_PER_YEAR[frequency]
-    else:
-        raise DataError(f"unknown frequency {frequency!r}", column="frequency")
-    phase = _phase_array(starts.to_numpy().astype("datetime64[ns]"), months, _dates(start, starts.index),
-                         _dates(transition_start, starts.index), _dates(transition_end, starts.index))
-    return pd.Series(phase, index=starts.index, dtype=object)
-
-
-def _phase_array(starts: np.ndarray, months, start: np.ndarray, t_start: np.ndarray, t_end: np.ndarray) -> np.ndarray:
-    first_month = starts.astype("datetime64[M]")
-    ends = (first_month + np.asarray(months).astype("timedelta64[M]")).astype("datetime64[ns]") - np.timedelta64(1, "D")
-    t_start = np.where(np.isnat(t_start), start, t_start)
-    t_end = np.where(np.isnat(t_end), start - np.timedelta64(1, "D"), t_end)
-    pre = (ends < t_start) & (ends < start)
-    post = (starts > t_end) & (starts >= start)
-    return np.where(pre, "pre", np.where(post, "post", "transition")).astype(object)
-
-
-def _dates(value, index: pd.Index) -> np.ndarray:
-    """Dates as datetime64[ns], a scalar broadcast or a Series aligned to ``index``."""
-    if isinstance(value, pd.Series):
-        aligned = value if value.index.equals(index) else value.reindex(index)
-        return pd.to_datetime(aligned).to_numpy().astype("datetime64[ns]")
-    stamp = np.datetime64("NaT", "ns") if value is None or pd.isna(value) else np.datetime64(pd.Timestamp(value), "ns")
-    return np.full(len(index), stamp, dtype="datetime64[ns]")
 
 
 def _with_ci(frame: pd.DataFrame, catalogue: pd.DataFrame, level: float, prefix: str = "") -> pd.DataFrame:

@@ -102,6 +102,14 @@ def test_period_alignment_and_ranges():
     assert len(period_range("2010-04-01", "2019-03-01", "month")) == 108
 
 
+@pytest.mark.parametrize("text,expected", [
+    ("2014-04", ("2014-04-01", "month")), ("2019-12", ("2019-12-01", "month")), ("2011-12", ("2011-12-01", "month")),
+    ("2014-15", ("2014-04-01", "year")), ("2014-04-01", ("2014-04-01", "month")), ("2014/15 Q4", ("2015-01-01", "quarter")),
+])
+def test_iso_months_and_hyphenated_financial_years(text, expected):
+    assert parse_period(text) == (pd.Timestamp(expected[0]), expected[1])
+
+
 @pytest.mark.parametrize("bad", ["2014/16", "Q1 2014", "2014-13", "Foo 2014", ""])
 def test_unreadable_periods_say_what_was_expected(bad):
     with pytest.raises(ValueError, match="expected"):
