@@ -37,8 +37,9 @@ def free_port() -> int:
 
 def start_server(data: Path) -> tuple[subprocess.Popen, str]:
     port = free_port()
+    log = open(Path(tempfile.gettempdir()) / "bench_dashboard_server.log", "w")
     proc = subprocess.Popen([sys.executable, "-m", "cli", "serve", "--data", str(data), "--port", str(port)],
-                            cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                            cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
     base = f"http://127.0.0.1:{port}"
     for _ in range(300):
         try:
@@ -47,7 +48,7 @@ def start_server(data: Path) -> tuple[subprocess.Popen, str]:
         except OSError:
             time.sleep(0.2)
     proc.kill()
-    raise SystemExit("server did not start")
+    raise SystemExit(f"server did not start; see {log.name}")
 
 
 def timed(fn, repeats: int) -> list[float]:
@@ -94,7 +95,8 @@ def main() -> None:
         from data.demo import build_demo
 
         tmp = tempfile.TemporaryDirectory()
-        args.data = build_demo(Path(tmp.name) / "demo", seed=2013)
+        args.data = Path(tmp.name) / "demo"
+        build_demo(args.data, seed=2013)
     proc, base = start_server(args.data)
     try:
         t0 = time.perf_counter()

@@ -85,7 +85,7 @@ def add_source_line(fig: go.Figure, source: str) -> go.Figure:
 def base_layout(title: str, y_title: str, x_title: str, compact: bool) -> dict:
     """Shared layout as a plain dict: one validation pass per figure keeps pages fast."""
     return {
-        "title": {"text": title, "x": 0, "xanchor": "left", "font": {"size": 13 if compact else 17}},
+        "title": {"text": title, "x": 0, "xref": "paper", "xanchor": "left", "font": {"size": 13 if compact else 17}},
         "font": {"family": FONT, "size": 10 if compact else 13},
         "template": "none",  # "plotly_white" costs ~30 ms a figure to copy; colours are set here instead
         "paper_bgcolor": "white", "plot_bgcolor": "white",
