@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import dash
 import dash_bootstrap_components as dbc
-import pandas as pd
 from dash import dcc, html
 
 from layouts.components import grid
@@ -33,10 +32,6 @@ def layout(**query) -> html.Div:
     body = [html.H1("Overview: every Pioneer site and indicator", className="h3"),
             html.Div([html.Span("Basis: ", id="basis-label", className="fw-bold me-2"), basis_links],
                      role="group", **{"aria-labelledby": "basis-label"}), intro]
-    if results is None:
-        body.append(dbc.Alert(f"{BASES[state.basis]}: these results are not available in this build of the "
-                              "dashboard yet, so the grid shows no numbers. The links still open each site and "
-                              "indicator.", color="secondary", id="grid-unavailable"))
     body += [grid.legend(results), grid.grid_table(ctx, cells, state),
              html.Div([dbc.Button("Download this grid (CSV)", id="grid-csv-button", size="sm", color="secondary",
                                   outline=True, className="me-2"),

@@ -65,7 +65,7 @@ def comparator_set(checksum: str, k: int = DEFAULT_K, method: str = DEFAULT_METH
                  covariates=list(covariates) if covariates else None)
 
 
-def comparators() -> "object":
+def comparators():  # -> matching.select.ComparatorSet
     """The comparator set every page uses (default settings)."""
     return comparator_set(context().dataset.checksum)
 
