@@ -17,6 +17,7 @@ and returns NaN where the inputs are missing or cannot carry an interval (zero d
 """
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import Any, Mapping
 
 import numpy as np
@@ -40,6 +41,11 @@ def z_value(level: float = 0.95) -> float:
     """Two-sided normal quantile for a confidence level: 1.96 at 95%, 3.09 at 99.8%."""
     if not 0.5 <= level < 1:
         raise DataError(f"confidence level {level!r} must be a fraction between 0.5 and 1 (e.g. 0.95 or 0.998)")
+    return _z(float(level))
+
+
+@lru_cache(maxsize=16)
+def _z(level: float) -> float:
     return float(stats.norm.ppf(1 - (1 - level) / 2))
 
 
@@ -107,9 +113,13 @@ def byar_count(count, level: float = 0.95, exact_below: float = EXACT_BELOW) -> 
     with np.errstate(invalid="ignore", divide="ignore"):
         low = o * (1 - 1 / (9 * o) - z / (3 * np.sqrt(o))) ** 3
         high = (o + 1) * (1 - 1 / (9 * (o + 1)) + z / (3 * np.sqrt(o + 1))) ** 3
-    ex_low, ex_high = exact_poisson_count(o, level)
-    small = o < exact_below
-    return _out(index, np.where(small, ex_low, low), np.where(small, ex_high, high))
+    small = np.atleast_1d(o < exact_below)
+    if small.any():
+        low, high = np.array(low, dtype=float, ndmin=1), np.array(high, dtype=float, ndmin=1)
+        ex_low, ex_high = exact_poisson_count(np.atleast_1d(o)[small], level)
+        low[small], high[small] = ex_low, ex_high
+        low, high = low.reshape(o.shape), high.reshape(o.shape)
+    return _out(index, low, high)
 
 
 def byar_rate(numerator, denominator, level: float = 0.95, multiplier: float = 1.0,

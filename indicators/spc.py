@@ -92,29 +92,72 @@ def xmr_limits(values: pd.Series, baseline: pd.Series, screen_outliers: bool = T
     return Limits(mean=float(base.mean()), mean_moving_range=float(amr), n_baseline=len(base))
 
 
-def _side(values: pd.Series, mean: float) -> np.ndarray:
-    return np.sign(values.to_numpy(dtype=float) - mean)
+def _side(v: np.ndarray, mean: float) -> np.ndarray:
+    return np.sign(v - mean)
 
 
 def _mark_runs(condition: np.ndarray, length: int) -> np.ndarray:
     """Mark every element of each run of True of at least ``length`` consecutive elements."""
-    marked = np.zeros(len(condition), dtype=bool)
-    start = None
-    for i, c in enumerate(np.append(condition, False)):
-        if c and start is None:
-            start = i
-        elif not c and start is not None:
-            if i - start >= length:
-                marked[start:i] = True
-            start = None
+    c = np.asarray(condition, dtype=bool)
+    if len(c) == 0 or length <= 0:
+        return c.copy()
+    edges = np.diff(np.concatenate(([0], c.astype(np.int8), [0])))
+    starts, ends = np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)
+    marked = np.zeros(len(c), dtype=bool)
+    for start, end in zip(starts, ends):
+        if end - start >= length:
+            marked[start:end] = True
     return marked
+
+
+def _outside(v: np.ndarray, limits: Limits) -> np.ndarray:
+    with np.errstate(invalid="ignore"):
+        return (v > limits.upper) | (v < limits.lower)
+
+
+def _two_of_three(v: np.ndarray, limits: Limits) -> np.ndarray:
+    side = _side(v, limits.mean)
+    two_sigma = 2 * limits.sigma
+    with np.errstate(invalid="ignore"):
+        beyond = np.where(v > limits.mean + two_sigma, 1, np.where(v < limits.mean - two_sigma, -1, 0))
+    marked = np.zeros(len(v), dtype=bool)
+    if len(v) < 3:
+        return marked
+    sides = np.lib.stride_tricks.sliding_window_view(side, 3)
+    beyonds = np.lib.stride_tricks.sliding_window_view(beyond, 3)
+    for direction in (1, -1):
+        hit = (sides == direction).all(axis=1) & ((beyonds == direction).sum(axis=1) >= 2)
+        for offset in range(3):
+            marked[offset:len(v) - 2 + offset] |= hit & (beyonds[:, offset] == direction)
+    return marked
+
+
+def _shift(v: np.ndarray, limits: Limits, run_length: int) -> np.ndarray:
+    side = _side(v, limits.mean)
+    return _mark_runs(side > 0, run_length) | _mark_runs(side < 0, run_length)
+
+
+def _trend_direction(v: np.ndarray, trend_length: int) -> np.ndarray:
+    """+1 / -1 for points in a rising / falling trend of the required length, 0 otherwise."""
+    steps = np.sign(np.diff(v))
+    direction = np.zeros(len(v), dtype=int)
+    for sign in (1, -1):
+        # A trend of k points is k-1 consecutive steps; step j joins point j and point j+1.
+        runs = _mark_runs(steps == sign, trend_length - 1)
+        points = np.zeros(len(v), dtype=bool)
+        points[:-1] |= runs
+        points[1:] |= runs
+        direction[points] = sign
+    return direction
+
+
+def _floats(values: pd.Series) -> np.ndarray:
+    return values.to_numpy(dtype=float)
 
 
 def rule_outside_limits(values: pd.Series, limits: Limits) -> pd.Series:
     """Rule 1: a point above the upper or below the lower process limit."""
-    v = values.to_numpy(dtype=float)
-    with np.errstate(invalid="ignore"):
-        return pd.Series((v > limits.upper) | (v < limits.lower), index=values.index)
+    return pd.Series(_outside(_floats(values), limits), index=values.index)
 
 
 def rule_two_of_three(values: pd.Series, limits: Limits) -> pd.Series:
@@ -122,44 +165,17 @@ def rule_two_of_three(values: pd.Series, limits: Limits) -> pd.Series:
 
     Marks the points beyond 2 sigma in each qualifying window of three.
     """
-    v = values.to_numpy(dtype=float)
-    two_sigma = 2 * limits.sigma
-    side = _side(values, limits.mean)
-    with np.errstate(invalid="ignore"):
-        beyond = np.where(v > limits.mean + two_sigma, 1, np.where(v < limits.mean - two_sigma, -1, 0))
-    marked = np.zeros(len(v), dtype=bool)
-    for i in range(len(v) - 2):
-        for direction in (1, -1):
-            window = slice(i, i + 3)
-            if (side[window] == direction).all() and (beyond[window] == direction).sum() >= 2:
-                marked[window] |= beyond[window] == direction
-    return pd.Series(marked, index=values.index)
+    return pd.Series(_two_of_three(_floats(values), limits), index=values.index)
 
 
 def rule_shift(values: pd.Series, limits: Limits, run_length: int = RUN_LENGTH) -> pd.Series:
     """Rule 3: ``run_length`` or more consecutive points on the same side of the mean."""
-    side = _side(values, limits.mean)
-    marked = _mark_runs(side > 0, run_length) | _mark_runs(side < 0, run_length)
-    return pd.Series(marked, index=values.index)
+    return pd.Series(_shift(_floats(values), limits, run_length), index=values.index)
 
 
 def rule_trend(values: pd.Series, trend_length: int = TREND_LENGTH) -> pd.Series:
     """Rule 4: ``trend_length`` or more consecutive points each higher (or each lower) than the last."""
-    return pd.Series(_trend_direction(values, trend_length) != 0, index=values.index)
-
-
-def _trend_direction(values: pd.Series, trend_length: int) -> np.ndarray:
-    """+1 / -1 for points in a rising / falling trend of the required length, 0 otherwise."""
-    steps = np.sign(np.diff(values.to_numpy(dtype=float)))
-    direction = np.zeros(len(values), dtype=int)
-    for sign in (1, -1):
-        # A trend of k points is k-1 consecutive steps; step j joins point j and point j+1.
-        runs = _mark_runs(steps == sign, trend_length - 1)
-        points = np.zeros(len(values), dtype=bool)
-        points[:-1] |= runs
-        points[1:] |= runs
-        direction[points] = sign
-    return direction
+    return pd.Series(_trend_direction(_floats(values), trend_length) != 0, index=values.index)
 
 
 def spc(values: pd.Series, polarity: str, baseline_points: int | None = None,
@@ -174,42 +190,45 @@ def spc(values: pd.Series, polarity: str, baseline_points: int | None = None,
     """
     if polarity not in ("lower", "higher", "none"):
         raise DataError(f"polarity {polarity!r} is not one of ('lower', 'higher', 'none')", column="polarity")
-    values = values.astype(float)
     base = baseline_mask(values, baseline_points, baseline_end)
     limits = xmr_limits(values, base, screen_outliers)
-    present = values.notna().to_numpy()
-    points = values[present]
-    rules = pd.DataFrame({
-        "outside_limits": rule_outside_limits(points, limits),
-        "two_of_three": rule_two_of_three(points, limits),
-        "shift": rule_shift(points, limits, run_length),
-        "trend": rule_trend(points, trend_length),
-    })
-    trend_dir = pd.Series(_trend_direction(points, trend_length), index=points.index)
-    side = pd.Series(_side(points, limits.mean), index=points.index)
+    v_all = _floats(values)
+    present = ~np.isnan(v_all)
+    v = v_all[present]
+    outside = _outside(v, limits)
+    two = _two_of_three(v, limits)
+    shift = _shift(v, limits, run_length)
+    trend_dir = _trend_direction(v, trend_length)
+    trend = trend_dir != 0
+    side = _side(v, limits.mean)
     # A special cause's direction: its side of the mean, except a trend-only signal, which goes
     # the way the trend goes (a rising trend below the mean is still a rise).
-    side_rules = rules[["outside_limits", "two_of_three", "shift"]].any(axis=1)
-    direction = side.where(side_rules, trend_dir)
-    special = rules.any(axis=1)
-    variation = pd.Series("common cause", index=points.index, dtype=object)
+    direction = np.where(outside | two | shift, side, trend_dir)
+    special = outside | two | shift | trend
     if polarity == "none":
-        variation[special] = "neutral"
+        variation = np.where(special, "neutral", "common cause")
     else:
         good = 1 if polarity == "higher" else -1
-        variation[special & (direction == good)] = "improvement"
-        variation[special & (direction == -good)] = "concern"
-        variation[special & (direction == 0)] = "neutral"
+        variation = np.where(~special, "common cause",
+                             np.where(direction == good, "improvement",
+                                      np.where(direction == -good, "concern", "neutral")))
 
-    out = pd.DataFrame({"value": values, "in_baseline": base})
-    out["mean"] = limits.mean
-    out["lower_limit"], out["upper_limit"] = limits.lower, limits.upper
-    out["lower_2sigma"], out["upper_2sigma"] = limits.mean - 2 * limits.sigma, limits.mean + 2 * limits.sigma
-    out["lower_1sigma"], out["upper_1sigma"] = limits.mean - limits.sigma, limits.mean + limits.sigma
-    for name in rules:
-        out[name] = rules[name].reindex(out.index, fill_value=False).astype(bool)
-    out["special_cause"] = special.reindex(out.index, fill_value=False).astype(bool)
-    out["variation"] = variation.reindex(out.index)
+    def spread(point_values, fill):
+        full = np.full(len(v_all), fill, dtype=object if isinstance(fill, str) or fill is None else None)
+        full[present] = point_values
+        return full
+
+    sigma = limits.sigma
+    out = pd.DataFrame({
+        "value": v_all, "in_baseline": base.to_numpy(), "mean": limits.mean,
+        "lower_limit": limits.lower, "upper_limit": limits.upper,
+        "lower_2sigma": limits.mean - 2 * sigma, "upper_2sigma": limits.mean + 2 * sigma,
+        "lower_1sigma": limits.mean - sigma, "upper_1sigma": limits.mean + sigma,
+        "outside_limits": spread(outside, False).astype(bool), "two_of_three": spread(two, False).astype(bool),
+        "shift": spread(shift, False).astype(bool), "trend": spread(trend, False).astype(bool),
+        "special_cause": spread(special, False).astype(bool),
+        "variation": spread(variation, None),
+    }, index=values.index)
     out.attrs.update(mean=limits.mean, mean_moving_range=limits.mean_moving_range,
                      lower_limit=limits.lower, upper_limit=limits.upper, n_baseline=limits.n_baseline,
                      polarity=polarity)

@@ -177,3 +177,13 @@ def test_ci_for_accepts_a_method_name_and_refuses_unknown():
         ci_for({"name": "x"}, 3, 10, 100)
     with pytest.raises(DataError, match="confidence level"):
         ci_for("byar", 3, 10, 100, level=95)
+
+
+def test_scalars_give_floats_and_arrays_keep_their_shape():
+    low, high = byar_count(3)
+    assert isinstance(low, float) and low == pytest.approx(exact_poisson_count(3)[0], rel=1e-12)
+    grid = np.array([[1.0, 20.0], [3.0, np.nan]])
+    low, high = byar_count(grid)
+    assert low.shape == (2, 2) and np.isnan(low[1, 1])
+    assert low[0, 1] == pytest.approx(byar_count(20.0)[0], rel=1e-12)
+    assert low[1, 0] == pytest.approx(exact_poisson_count(3.0)[0], rel=1e-12)

@@ -137,3 +137,41 @@ def test_summary_latest_and_assurance():
     assert summary(chart, target=5)["assurance"] == "consistently fails"
     assert summary(chart, target=10)["assurance"] == "hit and miss"
     assert summary(chart)["assurance"] is None
+
+
+def _reference_rules(v: list[float], mean: float, sigma: float, run: int = 7, trend: int = 7):
+    """Plain loops written straight from the rule wording, to hold the vectorised rules to."""
+    n = len(v)
+    side = [(x > mean) - (x < mean) for x in v]
+    beyond = [1 if x > mean + 2 * sigma else -1 if x < mean - 2 * sigma else 0 for x in v]
+    two = [False] * n
+    for i in range(n - 2):
+        for d in (1, -1):
+            if all(side[j] == d for j in range(i, i + 3)) and sum(beyond[j] == d for j in range(i, i + 3)) >= 2:
+                for j in range(i, i + 3):
+                    two[j] = two[j] or beyond[j] == d
+    shift = [False] * n
+    for i in range(n - run + 1):
+        for d in (1, -1):
+            if all(side[j] == d for j in range(i, i + run)):
+                for j in range(i, i + run):
+                    shift[j] = True
+    rising = [False] * n
+    for i in range(n - trend + 1):
+        steps = [v[j + 1] - v[j] for j in range(i, i + trend - 1)]
+        if all(st > 0 for st in steps) or all(st < 0 for st in steps):
+            for j in range(i, i + trend):
+                rising[j] = True
+    return two, shift, rising
+
+
+def test_vectorised_rules_match_plain_loops_on_random_series():
+    rng = np.random.default_rng(7)
+    for _ in range(300):
+        n = int(rng.integers(3, 40))
+        v = np.round(rng.normal(0, 1.3, n).cumsum() * rng.choice([0.0, 0.3, 1.0]) + rng.normal(0, 1, n), 1)
+        two, shift, trend = _reference_rules(v.tolist(), 0.0, 1.0)
+        series = s(v)
+        assert rule_two_of_three(series, UNIT).tolist() == two, v
+        assert rule_shift(series, UNIT).tolist() == shift, v
+        assert rule_trend(series).tolist() == trend, v
