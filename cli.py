@@ -112,6 +112,34 @@ def cmd_match(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_estimates(args: argparse.Namespace) -> int:
+    import pandas as pd
+
+    from data.store import load_dataset
+    from indicators.estimates import estimates_table
+
+    dataset = load_dataset(args.data)
+    comparators = None
+    if args.comparators:
+        path = Path(args.comparators)
+        if not path.exists():
+            raise DataError("comparator file not found", file=str(path))
+        try:
+            comparators = pd.read_csv(path, dtype={"site_id": str, "indicator_id": str, "comparator_code": str})
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise DataError(f"cannot read comparator CSV ({exc})", file=str(path)) from exc
+    table = estimates_table(dataset, comparators, k=args.k, method=args.method)
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_name(f".{out.name}.writing")
+    table.to_csv(tmp, index=False)
+    os.replace(tmp, out)
+    counts = table["method"].value_counts().to_dict()
+    print(f"wrote {len(table)} estimates ({counts}) to {out}; comparator version "
+          f"{table['comparator_version'].iloc[0]}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="pioneers", description="Integrated Care Pioneers indicator dashboard")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -142,6 +170,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--caliper", type=float, default=None, help="maximum distance; sites short of k are warned")
     p.add_argument("--balance", type=Path, default=None, help="also write the balance table (CSV)")
     p.set_defaults(func=cmd_match)
+
+    p = sub.add_parser("estimates", help="per-site DiD, change in trend and pooled effects as a CSV table")
+    p.add_argument("--data", required=True, type=Path, help="dataset directory")
+    p.add_argument("--out", required=True, type=Path, help="CSV file to write")
+    p.add_argument("--comparators", type=Path, help="comparator CSV (site_id, [indicator_id,] comparator_code, rank)")
+    p.add_argument("--k", type=int, default=5, help="comparators per site when matching here (default 5)")
+    p.add_argument("--method", default="mahalanobis", help="matching distance (default mahalanobis)")
+    p.set_defaults(func=cmd_estimates)
     return parser
 
 

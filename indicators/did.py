@@ -195,7 +195,7 @@ def placebo_half_width(placebo: np.ndarray, alpha: float = 0.05) -> float:
     Under a constant effect ``tau`` the site's ``effect - tau`` is one more placebo draw; the set
     of ``tau`` not rejected at level ``alpha`` by the p-value above is
     ``effect +/- c``, with ``c`` the m-th largest |placebo|, ``m = floor(alpha * (n + 1))``.
-    So p < alpha exactly when 0 lies outside the interval. Infinite when n < 1/alpha - 1.
+    So p <= alpha exactly when 0 lies outside the interval. Infinite when n < 1/alpha - 1.
     """
     placebo = np.asarray(placebo, dtype=float)
     absp = np.sort(np.abs(placebo[np.isfinite(placebo)]))[::-1]
@@ -219,10 +219,10 @@ def pre_trend_test(leads: np.ndarray, placebo_leads: np.ndarray) -> tuple[float,
     placebos for the number of leads.
     """
     leads = np.asarray(leads, dtype=float)
-    ok = np.isfinite(leads) & np.isfinite(placebo_leads).all(axis=0)
-    x = leads[ok]
+    ok = np.isfinite(leads)
     draws = placebo_leads[:, ok]
-    draws = draws[np.isfinite(draws).all(axis=1)]
+    draws = draws[np.isfinite(draws).all(axis=1)]  # placebos with every lead the site has
+    x = leads[ok]
     n, n_leads = draws.shape
     if n_leads == 0 or n - n_leads < 1:
         return float("nan"), float("nan")

@@ -191,6 +191,9 @@ def _placebo_frame(dataset: Dataset, comps: Comparators, site_id: str, indicator
 # --- the table ------------------------------------------------------------------------------------------
 
 def _cache_key(dataset: Dataset, version: str, k: int, method: str, per_indicator: bool) -> tuple:
+    """Dataset checksum and comparator version (which already encodes k, distance and per-indicator
+    choice for a matched set, or the content of a comparator file); ``k``/``per_indicator`` only
+    matter when matching is left to this module ("auto")."""
     return (CACHE_FORMAT, dataset.checksum, version, int(k), method, bool(per_indicator))
 
 
@@ -217,8 +220,12 @@ def estimates_table(dataset: Dataset, comparators=None, *, k: int = 5, method: s
         if cached is not None:
             _MEMORY[auto_key] = cached
             return cached.copy()
+    if cache and hasattr(comparators, "version"):  # a ComparatorSet: its version names everything it holds
+        key = _cache_key(dataset, str(comparators.version), 0, method, False)
+        if key in _MEMORY:
+            return _MEMORY[key].copy()
     comps = comparators_from(comparators, dataset, k=k, method=method, per_indicator=per_indicator)
-    key = _cache_key(dataset, comps.version, comps.k, method, comps.per_indicator)
+    key = _cache_key(dataset, comps.version, 0, method, False)
     if cache and key in _MEMORY:
         return _MEMORY[key].copy()
     path = _cache_file(key, directory)

@@ -1,0 +1,142 @@
+"""The estimates table against the demo dataset's planted effects, its cache and the CLI.
+
+Tolerances (stated, and printed with ``pytest -s``): the 95% placebo interval holds the LA-basis
+truth in at least 90% of planted cells; at most 10% of zero-effect cells have p < 0.05; over
+planted cells the estimated effect_pct is within 5 percentage points of the truth on average
+(mean absolute error) with a mean error within +/-1.5 points. Single cells can be further off:
+the demo's area-specific drift and noise (dtoc: between-area sd 0.7, noise 0.10) make a one-area
+comparison noisy, which the placebo interval reflects.
+"""
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from indicators.estimates import COLUMNS, clear_memory_cache, estimates_table, pooled_detail, site_detail
+
+
+@pytest.fixture(scope="module")
+def table(demo, tmp_path_factory):
+    clear_memory_cache()
+    return estimates_table(demo, cache_directory=tmp_path_factory.mktemp("cache"))
+
+
+def truth_vs_estimate(table: pd.DataFrame, truth: pd.DataFrame, method: str = "did") -> pd.DataFrame:
+    est = table[table["method"] == method].merge(truth.rename(columns={"effect_pct": "planted_pct"}),
+                                                 on=["site_id", "indicator_id"])
+    counterfactual = est["effect"] / est["effect_pct"] * 100
+    est["ci_low_pct"] = est["ci_low"] / counterfactual * 100
+    est["ci_high_pct"] = est["ci_high"] / counterfactual * 100
+    est["truth_in_ci"] = (est["effect_pct_la_basis"] >= est[["ci_low_pct", "ci_high_pct"]].min(axis=1)) & (
+        est["effect_pct_la_basis"] <= est[["ci_low_pct", "ci_high_pct"]].max(axis=1))
+    est["error_pct"] = est["effect_pct"] - est["effect_pct_la_basis"]
+    return est[["site_id", "indicator_id", "effect_pct_la_basis", "effect_pct", "ci_low_pct", "ci_high_pct",
+                "truth_in_ci", "error_pct", "p_value", "pre_trend_p"]]
+
+
+def test_shape_and_columns(table, demo):
+    assert list(table.columns) == COLUMNS
+    did = table[table["method"] == "did"]
+    assert len(did) == len(demo.sites) * len(demo.catalogue) == 300
+    assert len(table[table["method"] == "its"]) == 300
+    pooled = table[table["method"] == "pooled"]
+    assert sorted(pooled["site_id"].unique()) == ["all", "wave1", "wave2"] and len(pooled) == 36
+    assert (did["ci_low"] <= did["effect"]).all() and (did["effect"] <= did["ci_high"]).all()
+    assert (table["ci_low"] <= table["effect"]).all() and (table["effect"] <= table["ci_high"]).all()
+    assert (did["n_comparators"] == 5).all() and table["comparator_version"].nunique() == 1
+    assert ((did["p_value"] > 0) & (did["p_value"] <= 1)).all()
+
+
+def test_planted_effects_recovered(table, demo):
+    est = truth_vs_estimate(table, demo.truth)
+    planted = est[est["effect_pct_la_basis"] != 0]
+    zero = est[est["effect_pct_la_basis"] == 0]
+    with pd.option_context("display.width", 200, "display.max_rows", 400):
+        print("\nTruth (LA basis) vs DiD estimate, planted cells:")
+        print(planted.round(2).to_string(index=False))
+    coverage = planted["truth_in_ci"].mean()
+    false_positive = (zero["p_value"] < 0.05).mean()
+    mae, bias = planted["error_pct"].abs().mean(), planted["error_pct"].mean()
+    print(f"planted {len(planted)}: coverage {coverage:.3f}, MAE {mae:.2f} pp, mean error {bias:+.2f} pp; "
+          f"zero-effect {len(zero)}: share p<0.05 {false_positive:.3f}")
+    assert len(planted) > 50
+    assert coverage >= 0.90
+    assert false_positive <= 0.10
+    assert mae <= 5.0
+    assert abs(bias) <= 1.5
+
+
+def test_site_aggregation_matches_data_aggregate(demo):
+    from data.aggregate import aggregate_sites
+    from indicators.estimates import _indicator_data
+
+    data = _indicator_data(demo)
+    obs = demo.observations[demo.observations["area_code"] != "E92000001"]
+    ref = aggregate_sites(obs, demo.site_areas, demo.catalogue)
+    for ind in ("ea_all", "falls_65", "dtoc"):
+        wide = ref[ref["indicator_id"] == ind].pivot(index="site_id", columns="period_start", values="value")
+        ours = data[ind].sites.reindex(index=wide.index, columns=wide.columns)
+        np.testing.assert_allclose(ours.to_numpy(), wide.to_numpy(), rtol=1e-12)
+
+
+def test_cache_memory_and_disk(demo, tmp_path):
+    from matching.select import match
+
+    comparators = match(demo, k=5, per_indicator=True)
+    clear_memory_cache()
+    first = estimates_table(demo, comparators, cache_directory=tmp_path)
+    files = list(tmp_path.glob("estimates-*.parquet"))
+    assert len(files) == 1 and demo.checksum in files[0].name
+    t0 = time.perf_counter()
+    again = estimates_table(demo, comparators, cache_directory=tmp_path)
+    assert time.perf_counter() - t0 < 1.0  # generous here; the benchmark measures it properly
+    pd.testing.assert_frame_equal(first, again)
+    clear_memory_cache()
+    from_disk = estimates_table(demo, comparators, cache_directory=tmp_path)
+    pd.testing.assert_frame_equal(first, from_disk)
+    # A different comparator set is a different cache entry.
+    other = estimates_table(demo, match(demo, k=4, per_indicator=True), cache_directory=tmp_path)
+    assert other["comparator_version"].iloc[0] != first["comparator_version"].iloc[0]
+    assert len(list(tmp_path.glob("estimates-*.parquet"))) == 2
+
+
+def test_site_detail_and_pooled_detail(demo, table):
+    detail = site_detail(demo, "barnsley", "ea_all")
+    assert set(detail) >= {"series", "did", "event_study", "its", "its_summary", "placebo", "comparators"}
+    row = table[(table["site_id"] == "barnsley") & (table["indicator_id"] == "ea_all") & (table["method"] == "did")]
+    assert detail["did"]["effect"].item() == pytest.approx(row["effect"].item(), abs=1e-9)
+    assert detail["did"]["ci_low"].item() == pytest.approx(row["ci_low"].item(), abs=1e-9)
+    es = detail["event_study"]
+    assert es["reference"].sum() == 1 and es.loc[es["reference"], "coef"].item() == 0
+    assert len(detail["placebo"]) > 90
+    pooled = pooled_detail(demo, "ea_all")
+    assert {"wave1", "wave2"} == set(pooled["group_time"]["cohort"])
+
+
+def test_bad_comparator_table_is_refused(demo):
+    from data.errors import DataError
+
+    bad = pd.DataFrame({"site_id": ["barnsley"], "comparator_code": ["E99999999"], "rank": [1]})
+    with pytest.raises(DataError, match="unknown area code"):
+        estimates_table(demo, bad, cache=False)
+    with pytest.raises(DataError, match="lacks column"):
+        estimates_table(demo, pd.DataFrame({"site_id": ["barnsley"]}), cache=False)
+
+
+def test_cli_estimates(demo_dir, tmp_path, table):
+    out = tmp_path / "est.csv"
+    env = {"PIONEERS_CACHE_DIR": str(tmp_path / "cache"), "PATH": "/usr/bin:/bin"}
+    res = subprocess.run([sys.executable, "-m", "cli", "estimates", "--data", str(demo_dir), "--out", str(out)],
+                         capture_output=True, text=True, env=env, cwd=str(__import__("pathlib").Path(__file__).parents[1]))
+    assert res.returncode == 0, res.stderr
+    written = pd.read_csv(out)
+    assert list(written.columns) == COLUMNS and len(written) == len(table)
+    bad = subprocess.run([sys.executable, "-m", "cli", "estimates", "--data", str(demo_dir), "--out", str(out),
+                          "--comparators", str(tmp_path / "none.csv")], capture_output=True, text=True, env=env,
+                         cwd=str(__import__("pathlib").Path(__file__).parents[1]))
+    assert bad.returncode == 2 and "comparator file not found" in bad.stderr
