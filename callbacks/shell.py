@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import dash
-from dash import Input, Output, State, ctx, no_update
+from dash import Input, Output, ctx, no_update
 
 from layouts.components.anonymise import translate_path
 from layouts.components.results import context

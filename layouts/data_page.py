@@ -10,8 +10,16 @@ from layouts.components.exports import coverage_by_year
 from layouts.components.results import context
 from layouts.components.urlstate import parse_query
 from data.summary import coverage
+from data.active import register_cache
+from functools import lru_cache
 
 dash.register_page(__name__, path="/data", title="Data - Integrated Care Pioneers", name="Data", order=6)
+
+
+@register_cache
+@lru_cache(maxsize=2)
+def _coverage(checksum: str):
+    return coverage(context().dataset)
 
 
 def layout(**query) -> html.Div:
@@ -22,7 +30,7 @@ def layout(**query) -> html.Div:
     sites = ds.sites.set_index("site_id").loc[order].reset_index()
     site_table = sites.assign(Site=[ctx.names.display(s, state.anon) for s in sites["site_id"]],
                               Start=sites["start"].dt.strftime("%d %b %Y"))[["Site", "wave", "Start"]]
-    cov = coverage(ds)[["name", "frequency", "first_period", "last_period", "n_areas"]].rename(columns={
+    cov = _coverage(ds.checksum)[["name", "frequency", "first_period", "last_period", "n_areas"]].rename(columns={
         "name": "Indicator", "frequency": "Frequency", "first_period": "First period",
         "last_period": "Last period", "n_areas": "Areas with data"})
     sources = ds.manifest.get("sources", [])

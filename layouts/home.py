@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import dash
 import dash_bootstrap_components as dbc
-import pandas as pd
 from dash import dcc, html
 
 from layouts.components import grid
@@ -15,6 +14,19 @@ from layouts.components.results import context, overview
 from layouts.components.urlstate import BASES, href, parse_query
 
 dash.register_page(__name__, path="/", title="Overview - Integrated Care Pioneers", name="Overview", order=0)
+
+
+CELL_MEANING = {
+    "did": "Each cell: the estimated effect of Pioneer status, as % of what the site would have had if it had moved "
+           "like its matched comparators; colour says whether that is better, worse or no clear difference "
+           "(95% placebo interval), given which direction is good.",
+    "its": "Each cell: the change in the site's own trend after its start, as % of the pre-Pioneer trend carried "
+           "forward; colour says whether the trend clearly improved or worsened (95% interval).",
+    "england": "Each cell: how far the site's latest value is above (+) or below (-) England's, in %; colour says "
+               "whether its 95% interval is entirely better or worse than England (the Fingertips rule).",
+    "spc": "Each cell: the latest value against the site's own pre-Pioneer mean, in %; colour says whether the "
+           "latest point is a special cause (improvement or concern) on an XmR chart or common cause variation.",
+}
 
 
 def layout(**query) -> html.Div:
@@ -27,16 +39,10 @@ def layout(**query) -> html.Div:
                              className="nav-link" + (" active" if key == state.basis else ""),
                              title=f"{label}{' (selected)' if key == state.basis else ''}"))
         for key, label in BASES.items()], pills=True, className="mb-2", id="basis-nav")
-    intro = html.P("Each cell: the estimated effect of Pioneer status on the indicator, and whether that is "
-                   "better, similar or worse given which direction is good. Select a cell for the detail.",
-                   className="mb-2")
+    intro = html.P(CELL_MEANING[state.basis] + " Select a cell for the detail.", className="mb-2", id="cell-meaning")
     body = [html.H1("Overview: every Pioneer site and indicator", className="h3"),
             html.Div([html.Span("Basis: ", id="basis-label", className="fw-bold me-2"), basis_links],
                      role="group", **{"aria-labelledby": "basis-label"}), intro]
-    if results is None:
-        body.append(dbc.Alert(f"{BASES[state.basis]}: these results are not available in this build of the "
-                              "dashboard yet, so the grid shows no numbers. The links still open each site and "
-                              "indicator.", color="secondary", id="grid-unavailable"))
     body += [grid.legend(results), grid.grid_table(ctx, cells, state),
              html.Div([dbc.Button("Download this grid (CSV)", id="grid-csv-button", size="sm", color="secondary",
                                   outline=True, className="me-2"),

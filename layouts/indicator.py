@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import dash
-import dash_bootstrap_components as dbc
 from dash import dcc, html
 
 from layouts.components import charts, page
@@ -62,6 +61,6 @@ def _block(kind: str, indicator_id: str, state) -> html.Div:
     spec = charts.ChartSpec(kind, indicator_id=indicator_id, anon=state.anon)
     try:
         chart = charts.build(spec)
-    except charts.ChartUnavailable:
-        return page.unavailable(ACROSS_CHARTS[kind])
+    except charts.ChartUnavailable as exc:
+        return page.unavailable(ACROSS_CHARTS[kind], str(exc))
     return page.chart_block(chart, spec, state)

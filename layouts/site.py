@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import dash
 import pandas as pd
-import dash_bootstrap_components as dbc
 from dash import dcc, html
 
 from layouts.components import charts, page

@@ -88,6 +88,6 @@ def _its_numbers(summary, unit: str):
 def _block(spec: charts.ChartSpec, state) -> html.Div:
     try:
         chart = charts.build(spec)
-    except charts.ChartUnavailable:
-        return page.unavailable(DETAIL_CHARTS[spec.kind])
+    except charts.ChartUnavailable as exc:
+        return page.unavailable(DETAIL_CHARTS[spec.kind], str(exc))
     return page.chart_block(chart, spec, state)

@@ -112,3 +112,41 @@ def test_graph_config_exports_at_scale_3_with_safe_name():
 def test_presentation_enlarges_type_and_keeps_white(trend_frame, opts):
     fig = figures.presentation(figures.trend_figure(trend_frame, opts))
     assert fig.layout.font.size == 20 and fig.layout.paper_bgcolor == "white"
+
+
+def test_every_builder_output_passes_plotly_validation(trend_frame, opts):
+    """Pages skip plotly's validation for speed (figures.VALIDATE); here each builder's output is validated."""
+    import plotly.graph_objects as go
+
+    panels = [figures.Panel(title="P", frame=trend_frame, site_label="S", unit="u", start_label="2013/14 Q1",
+                            transition=("2012/13 Q4", "2012/13 Q4"))]
+    chart = pd.DataFrame({"period_label": list("abc"), "phase": ["pre", "post", "post"], "value": [1.0, 2, 3],
+                          "mean": 2.0, "lower_limit": 0.0, "upper_limit": 4.0,
+                          "variation": ["common cause", "concern", "improvement"]})
+    es = pd.DataFrame({"event_time": [-1, 0], "coef": [0.0, 1.0], "ci_low": [0, 0], "ci_high": [0, 2],
+                       "phase": ["pre", "post"]})
+    its = pd.DataFrame({"period_label": list("abc"), "observed": [1.0, 2, 3], "fitted": [1.0, 2, 3],
+                        "counterfactual": [1.0, 1.5, 2], "phase": ["pre", "post", "post"]})
+    sites = pd.DataFrame({"label": ["A"], "denominator": [1000.0], "value": [5.0], "england": [4.0],
+                          "outcome_label": ["worse"], "colour": ["#D55E00"]})
+    limits = pd.DataFrame({"denominator": [100.0, 1000.0], "england": 4.0, "low95": [1.0, 3.0], "high95": [7.0, 5.0],
+                           "low998": [0.5, 2.5], "high998": [8.0, 5.5]})
+    balance = pd.DataFrame({"covariate": ["a", "b"], "abs_before": [0.5, 1.0], "abs_after": [0.1, 0.2], "n_good": [3, 2]})
+    built = [
+        figures.trend_figure(trend_frame, opts), figures.small_multiples_figure(panels, title="t", source="s"),
+        figures.spc_figure(chart, title="t", unit="u", source="s", start_label="b", transition=("a", "a")),
+        figures.event_study_figure(es, title="t", unit="u", source="s"),
+        figures.its_figure(its, title="t", unit="u", site_label="S", source="s", start_label="b", transition=None),
+        figures.funnel_figure(sites, limits, title="t", unit="u", x_title="x", source="s"),
+        figures.love_figure(balance, title="t", source="s"),
+    ]
+    for fig in built:
+        go.Figure(fig.to_dict())  # raises on any invalid property
+
+
+def test_markdown_table_escapes_and_keeps_every_row():
+    from layouts.components.tables import markdown_table
+
+    table = pd.DataFrame({"Period": ["2014/15 Q1", "a|b"], "Value": [1.234, np.nan]})
+    text = markdown_table(table)
+    assert text.splitlines() == ["| Period | Value |", "|---|---|", "| 2014/15 Q1 | 1.23 |", "| a\\|b |  |"]

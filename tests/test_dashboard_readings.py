@@ -36,4 +36,4 @@ def test_effects_table_has_one_row_per_estimate():
     table = effects_table(est, catalogue)
     assert table["Indicator"].tolist() == ["A", "B"]
     assert table["95% interval (units)"].tolist() == ["-9.00 to -1.00", "-2.00 to 4.00"]
-    assert table["Reading"].str.contains("could be chance").tolist() == [False, True]
+    assert table["What it means"].str.contains("could be chance").tolist() == [False, True]

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 
 import pandas as pd
 
@@ -76,10 +77,13 @@ def real_names(sites: pd.DataFrame, areas: pd.DataFrame) -> list[str]:
     return sorted(n for n in out if isinstance(n, str) and n and n != "E92000001")
 
 
+@lru_cache(maxsize=8)
+def _name_pattern(names: tuple[str, ...]) -> re.Pattern:
+    # Longest first, so "Cheshire East" is reported rather than a shorter name inside it.
+    alternatives = "|".join(re.escape(n) for n in sorted(names, key=len, reverse=True))
+    return re.compile(r"(?<![A-Za-z0-9-])(?:" + alternatives + r")(?![A-Za-z0-9-])")
+
+
 def find_real_names(text: str, names: list[str]) -> list[str]:
-    """Real names found in ``text`` as whole words (case-sensitive, as names are proper nouns)."""
-    hits = []
-    for name in names:
-        if re.search(r"(?<![A-Za-z0-9-])" + re.escape(name) + r"(?![A-Za-z0-9-])", text):
-            hits.append(name)
-    return hits
+    """Real names found in ``text`` as whole words (case-sensitive, as names are proper nouns), each once."""
+    return sorted(set(_name_pattern(tuple(names)).findall(text)))

@@ -7,10 +7,12 @@ Definitions (the catalogue). Names follow the mode: anonymised workbooks name no
 from __future__ import annotations
 
 import io
+from functools import lru_cache
 
 import pandas as pd
 
-from data.periods import financial_year, fy_label
+from data.active import register_cache
+from data.periods import fy_label
 from data.reference import ENGLAND_CODE
 from layouts.components import grid, results
 from layouts.components.urlstate import BASES, ViewState
@@ -18,9 +20,18 @@ from layouts.components.urlstate import BASES, ViewState
 
 def coverage_by_year(ctx) -> pd.DataFrame:
     """Indicator x financial year: % of local authorities with at least one value that year."""
+    return _coverage_by_year(ctx.dataset.checksum).copy()
+
+
+@register_cache
+@lru_cache(maxsize=2)
+def _coverage_by_year(checksum: str) -> pd.DataFrame:
+    ctx = results.context()
     obs = ctx.dataset.observations
     obs = obs[(obs["area_code"] != ENGLAND_CODE) & obs["value"].notna()]
-    years = obs["period_start"].map(lambda d: fy_label(financial_year(d)))
+    starts = obs["period_start"]
+    first_year = starts.dt.year.where(starts.dt.month >= 4, starts.dt.year - 1)
+    years = first_year.map({y: fy_label(y) for y in first_year.unique()})
     counts = obs.assign(year=years).groupby(["indicator_id", "year"])["area_code"].nunique().unstack(fill_value=0)
     pct = (100 * counts / len(ctx.dataset.areas)).round().astype(int)
     pct.index = [ctx.catalogue.at[i, "short_name"] for i in pct.index]

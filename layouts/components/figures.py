@@ -20,6 +20,9 @@ OKABE_ITO = {
 SITE_COLOUR = OKABE_ITO["blue"]
 COMPARATOR_COLOUR = OKABE_ITO["orange"]
 ENGLAND_COLOUR = OKABE_ITO["black"]
+VALIDATE = False
+"""Plotly validation of every property costs ~15 ms a figure; the builders' output is validated once per
+builder by the unit tests (tests/test_dashboard_figures.py), so pages skip it."""
 FONT = "system-ui, -apple-system, 'Segoe UI', Roboto, Arial, sans-serif"
 
 
@@ -82,7 +85,7 @@ def add_source_line(fig: go.Figure, source: str) -> go.Figure:
 def base_layout(title: str, y_title: str, x_title: str, compact: bool) -> dict:
     """Shared layout as a plain dict: one validation pass per figure keeps pages fast."""
     return {
-        "title": {"text": title, "x": 0, "xanchor": "left", "font": {"size": 13 if compact else 17}},
+        "title": {"text": title, "x": 0, "xref": "paper", "xanchor": "left", "font": {"size": 13 if compact else 17}},
         "font": {"family": FONT, "size": 10 if compact else 13},
         "template": "none",  # "plotly_white" costs ~30 ms a figure to copy; colours are set here instead
         "paper_bgcolor": "white", "plot_bgcolor": "white",
@@ -98,6 +101,10 @@ def base_layout(title: str, y_title: str, x_title: str, compact: bool) -> dict:
 
 def _base_layout(fig: go.Figure, title: str, y_title: str, x_title: str, compact: bool) -> None:
     fig.update_layout(base_layout(title, y_title, x_title, compact))
+
+
+def _figure(traces: list[dict], layout: dict) -> go.Figure:
+    return go.Figure({"data": traces, "layout": layout}, _validate=VALIDATE)
 
 
 def _values(series: pd.Series) -> list:
@@ -133,7 +140,7 @@ def trend_figure(frame: pd.DataFrame, opts: TrendOptions) -> go.Figure:
     if not opts.compact:
         notes.append(source_annotation(opts.source))
     layout.update(shapes=shapes, annotations=notes)
-    return go.Figure({"data": traces, "layout": layout})
+    return _figure(traces, layout)
 
 
 TREND_HEADERS = {
@@ -282,7 +289,7 @@ def small_multiples_figure(panels: list[Panel], *, title: str, source: str, ncol
     layout["title"].update(y=1 - 12 / fig_height, yanchor="top", yref="container", font={"size": 16})
     layout["legend"] = {"orientation": "h", "x": 0, "xanchor": "left", "y": 1 - 48 / fig_height, "yanchor": "top",
                         "yref": "container", "font": {"size": 12}}
-    return go.Figure({"data": traces, "layout": layout})
+    return _figure(traces, layout)
 
 
 def small_multiples_table(panels: list[Panel], comparator_label: str = "Matched comparators") -> pd.DataFrame:
@@ -329,7 +336,7 @@ def event_study_figure(frame: pd.DataFrame, *, title: str, unit: str, source: st
                         {"type": "line", "xref": "x", "x0": -0.5, "x1": -0.5, "yref": "paper", "y0": 0, "y1": 1,
                          "line": {"dash": "dash", "color": OKABE_ITO["vermillion"], "width": 1.5}}]
     layout["hovermode"] = "closest"
-    return go.Figure({"data": [trace], "layout": layout})
+    return _figure([trace], layout)
 
 
 def event_study_table(frame: pd.DataFrame, unit: str) -> pd.DataFrame:
@@ -360,7 +367,7 @@ def its_figure(frame: pd.DataFrame, *, title: str, unit: str, site_label: str, s
                                                              transition=transition))
     layout["shapes"] = shapes
     layout["annotations"] += notes
-    return go.Figure({"data": traces, "layout": layout})
+    return _figure(traces, layout)
 
 
 def its_table(frame: pd.DataFrame, site_label: str) -> pd.DataFrame:
@@ -396,7 +403,7 @@ def spc_figure(chart: pd.DataFrame, *, title: str, unit: str, source: str, start
                                                              transition=transition))
     layout["shapes"] = shapes
     layout["annotations"] += notes
-    return go.Figure({"data": traces, "layout": layout})
+    return _figure(traces, layout)
 
 
 def spc_table(chart: pd.DataFrame) -> pd.DataFrame:
@@ -432,7 +439,7 @@ def funnel_figure(sites: pd.DataFrame, limits: pd.DataFrame, *, title: str, unit
     layout = _layout(title, x_title, unit, source, category_x=False)
     layout["xaxis"].update(type="log", tickangle=0)
     layout["hovermode"] = "closest"
-    return go.Figure({"data": traces, "layout": layout})
+    return _figure(traces, layout)
 
 
 def funnel_table(sites: pd.DataFrame, unit: str) -> pd.DataFrame:
@@ -462,7 +469,7 @@ def love_figure(balance: pd.DataFrame, *, title: str, source: str, thresholds: t
                          "line": {"color": "#444", "width": 1, "dash": "dash" if i else "solid"}}
                         for i, t in enumerate(thresholds)]
     layout["hovermode"] = "closest"
-    return go.Figure({"data": traces, "layout": layout})
+    return _figure(traces, layout)
 
 
 def love_table(balance: pd.DataFrame) -> pd.DataFrame:

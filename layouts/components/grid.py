@@ -12,23 +12,21 @@ NOT_AVAILABLE = "not available"
 def grid_cells(ctx, results: pd.DataFrame | None, state: ViewState) -> pd.DataFrame:
     """Every site x indicator cell in display order: label, wave, indicator, text, outcome, colour, link."""
     names = ctx.names
+    lookup = {}
+    if results is not None:
+        cols = [results[c].tolist() for c in ("site_id", "indicator_id", "effect_pct", "outcome_label", "colour")]
+        lookup = {(s, i): (e, o, c) for s, i, e, o, c in zip(*cols)}
     rows = []
-    res = results.set_index(["site_id", "indicator_id"]) if results is not None else None
     for site_id in names.ordered(state.anon):
+        path_id = names.path_id(site_id, state.anon)
+        site = names.display(site_id, state.anon)
         for ind in ctx.indicator_ids():
-            text, outcome, colour = "–", NOT_AVAILABLE, "#ffffff"
-            effect = None
-            if res is not None and (site_id, ind) in res.index:
-                r = res.loc[(site_id, ind)]
-                effect = r.get("effect_pct")
-                text = "–" if pd.isna(effect) else f"{effect:+.1f}%"
-                outcome, colour = r["outcome_label"], r["colour"]
-            rows.append({"site_id": site_id, "path_id": names.path_id(site_id, state.anon), "site": names.display(site_id, state.anon),
-                         "wave": names.waves[site_id], "indicator_id": ind,
-                         "indicator": ctx.catalogue.at[ind, "short_name"], "text": text, "effect_pct": effect,
-                         "outcome": outcome, "colour": colour,
-                         "href": href(f"/site/{names.path_id(site_id, state.anon)}/indicator/{ind}", state,
-                                      present=False, chart="")})
+            effect, outcome, colour = lookup.get((site_id, ind), (None, NOT_AVAILABLE, "#ffffff"))
+            text = "–" if effect is None or pd.isna(effect) else f"{effect:+.1f}%"
+            rows.append({"site_id": site_id, "path_id": path_id, "site": site, "wave": names.waves[site_id],
+                         "indicator_id": ind, "indicator": ctx.catalogue.at[ind, "short_name"], "text": text,
+                         "effect_pct": effect, "outcome": outcome, "colour": colour,
+                         "href": href(f"/site/{path_id}/indicator/{ind}", state, present=False, chart="")})
     return pd.DataFrame(rows)
 
 

@@ -48,9 +48,9 @@ def _present_path(spec: ChartSpec, state: ViewState) -> str:
     return "/"
 
 
-def unavailable(what: str) -> dbc.Alert:
+def unavailable(what: str, why: str = "") -> dbc.Alert:
     """Say plainly that a number is not available rather than show a made-up one."""
-    return dbc.Alert(f"{what} is not available in this build of the dashboard yet.", color="secondary",
+    return dbc.Alert(f"{what} is not available here{': ' + why if why else ''}.", color="secondary",
                      className="small")
 
 

@@ -43,6 +43,6 @@ def effects_table(estimates: pd.DataFrame, catalogue: pd.DataFrame) -> pd.DataFr
             "95% interval (units)": (f"{r.ci_low:.2f} to {r.ci_high:.2f}" if pd.notna(r.ci_low) else ""),
             "p (placebo, exploratory)": round(r.p_value, 3) if pd.notna(r.p_value) else None,
             "Pre-trend p": round(r.pre_trend_p, 3) if pd.notna(r.pre_trend_p) else None,
-            "Reading": did_reading(cat["short_name"], r.effect_pct, r.ci_low, r.ci_high, r.p_value, cat["polarity"]),
+            "What it means": did_reading(cat["short_name"], r.effect_pct, r.ci_low, r.ci_high, r.p_value, cat["polarity"]),
         })
     return pd.DataFrame(rows)

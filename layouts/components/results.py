@@ -65,7 +65,7 @@ def comparator_set(checksum: str, k: int = DEFAULT_K, method: str = DEFAULT_METH
                  covariates=list(covariates) if covariates else None)
 
 
-def comparators() -> "object":
+def comparators():  # -> matching.select.ComparatorSet
     """The comparator set every page uses (default settings)."""
     return comparator_set(context().dataset.checksum)
 
@@ -141,10 +141,16 @@ def pooled(indicator_id: str) -> dict[str, pd.DataFrame]:
 
 def spc_chart(site_id: str, indicator_id: str) -> pd.DataFrame:
     """XmR chart of the site's series, baseline = its pre-intervention periods (indicators.trend.trend_spc)."""
+    return _spc_chart(context().dataset.checksum, site_id, indicator_id).copy()
+
+
+@register_cache
+@lru_cache(maxsize=400)
+def _spc_chart(checksum: str, site_id: str, indicator_id: str) -> pd.DataFrame:
     from indicators.trend import trend_spc
 
-    frame = site_trend(site_id, indicator_id)
-    chart = trend_spc(frame, context().catalogue.at[indicator_id, "polarity"])
+    frame = _trend_frames(checksum)[(site_id, indicator_id)]
+    chart = trend_spc(frame, _context(checksum).catalogue.at[indicator_id, "polarity"])
     chart.insert(0, "period_label", frame["period_label"].to_numpy())
     chart.insert(1, "phase", frame["phase"].to_numpy())
     return chart.reset_index(drop=True)
@@ -212,13 +218,11 @@ def _overview(checksum: str, basis: str) -> pd.DataFrame:
             "england": latest["england_value"], "period": latest["period_label"], "outcome": latest["benchmark"],
         }).reset_index(drop=True)
     elif basis == "spc":
-        from indicators.trend import trend_spc
-
         rows = []
         for (site_id, ind), f in _trend_frames(checksum).items():
             if f["site_value"].notna().sum() < 3:
                 continue
-            chart = trend_spc(f, polarity[ind])
+            chart = _spc_chart(checksum, site_id, ind)
             latest = chart[chart["value"].notna()].tail(1).iloc[0]
             mean = chart.attrs["mean"]
             rows.append({"site_id": site_id, "indicator_id": ind,

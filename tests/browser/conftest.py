@@ -89,7 +89,9 @@ def wait_ready(page) -> None:
     """The page content has rendered and no Dash callback is still running."""
     page.wait_for_selector("#_pages_content > *", state="attached")
     page.wait_for_function("() => !document.querySelector('[data-dash-is-loading=\"true\"]')")
-    page.wait_for_function("() => Array.from(document.querySelectorAll('.js-plotly-plot')).every(g => g._fullLayout)")
+    # dcc.Graph loads plotly lazily: wait until every graph container holds a drawn plot.
+    page.wait_for_function("() => Array.from(document.querySelectorAll('.dash-graph')).every("
+                           "g => { const p = g.querySelector('.js-plotly-plot'); return p && p._fullLayout; })")
 
 
 @pytest.fixture(scope="session")

@@ -1,0 +1,143 @@
+"""Anonymised mode names no real site, LA or comparator anywhere: page text, figure JSON, titles, URLs, downloads.
+
+How the work is split, to stay fast on two shared cores:
+- Bulk, over HTTP (every page for every site and indicator: 25 site pages, 300 site x indicator pages,
+  12 indicator pages, the overview on all four bases, /indicators, /matching with its live callback,
+  /data, and the not-found page): the page router's response is exactly the layout JSON the browser
+  renders, including every figure's data and layout (hover text, legends, titles) and every link
+  (the URLs a user can reach), plus the page title. Every chart CSV on the site and indicator pages,
+  the grid CSV and the workbook are fetched through the same download callbacks the buttons call.
+  The 1,200 CSVs of the site x indicator pages are built by the same chart builders as the figures
+  on those pages (which are scanned) and are sampled for three sites (first of wave 1, one mid-list, first of wave 2).
+- In the browser, a representative subset (overview, a site, a site x indicator, an indicator, the
+  matching and data pages, and the switch from named to anonymised): what is actually on screen
+  (innerText, the live figure JSON of every plot, document.title, the URL after client-side
+  navigation) and the downloads as the browser saves them, file names included.
+"""
+from __future__ import annotations
+
+import base64
+import io
+import json
+
+import openpyxl
+import pytest
+
+from layouts.components.anonymise import SiteNames, find_real_names, real_names
+from tests.browser import dash_http
+from tests.browser.conftest import wait_ready
+
+pytestmark = pytest.mark.browser
+
+
+@pytest.fixture(scope="module")
+def forbidden(demo):
+    return real_names(demo.sites, demo.areas)
+
+
+@pytest.fixture(scope="module")
+def names(demo):
+    return SiteNames.from_sites(demo.sites)
+
+
+def _scan(what: str, text: str, forbidden: list[str], leaks: list[str]) -> None:
+    hits = find_real_names(text, forbidden)
+    if hits:
+        leaks.append(f"{what}: {hits[:5]}")
+
+
+def _bulk_paths(demo, names) -> list[str]:
+    indicators = demo.catalogue["indicator_id"].tolist()
+    paths = ["/", "/indicators", "/matching", "/data", "/site/nowhere"]
+    for site_id in names.ordered(True):
+        pid = names.path_id(site_id, True)
+        paths.append(f"/site/{pid}")
+        paths += [f"/site/{pid}/indicator/{ind}" for ind in indicators]
+    paths += [f"/indicator/{ind}" for ind in indicators]
+    return paths
+
+
+def test_bulk_http_scan_finds_no_real_name(server, demo, names, forbidden):
+    leaks: list[str] = []
+    n_pages = n_downloads = 0
+    sample_sites = {names.path_id(s, True) for s in names.ordered(True)[::12]}  # one per wave, and one more
+    for path in _bulk_paths(demo, names):
+        searches = ["?anon=1"] if path != "/" else [f"?anon=1&basis={b}" for b in ("did", "its", "england", "spc")]
+        for search in searches:
+            layout, title = dash_http.page(server, path, search)
+            n_pages += 1
+            _scan(f"{path}{search} layout", json.dumps(layout), forbidden, leaks)
+            _scan(f"{path}{search} title", title, forbidden, leaks)
+            keys = dash_http.csv_keys(layout)
+            if "/indicator/" in path and path.startswith("/site/") and path.split("/")[2] not in sample_sites:
+                keys = []
+            for key in keys:
+                data = dash_http.csv_download(server, key)
+                n_downloads += 1
+                _scan(f"{path} CSV {data['filename']}", data["filename"] + data["content"], forbidden, leaks)
+    # The live matching callback, as the page's controls fire it.
+    body = {"output": "match-output.children", "outputs": {"id": "match-output", "property": "children"},
+            "inputs": [{"id": "match-method", "property": "value", "value": "euclidean"},
+                       {"id": "match-k", "property": "value", "value": 7},
+                       {"id": "match-covariates", "property": "value", "value": ["share_65", "deprivation"]}],
+            "state": [{"id": "url", "property": "search", "value": "?anon=1"}],
+            "changedPropIds": ["match-k.value"]}
+    _scan("matching callback", json.dumps(dash_http.post(server, body)), forbidden, leaks)
+    for basis in ("did", "spc"):
+        grid = dash_http.download(server, "grid-csv-download", "grid-csv-button", f"?anon=1&basis={basis}")
+        _scan(f"grid CSV {basis}", grid["filename"] + grid["content"], forbidden, leaks)
+    book = dash_http.download(server, "package-download", "package-button", "?anon=1")
+    wb = openpyxl.load_workbook(io.BytesIO(base64.b64decode(book["content"])), read_only=True)
+    text = "\n".join([book["filename"], *wb.sheetnames] + [str(v) for ws in wb.worksheets
+                                                          for row in ws.iter_rows(values_only=True) for v in row
+                                                          if v is not None])
+    _scan("workbook", text, forbidden, leaks)
+    assert n_pages == 5 + 3 + 25 * 13 + 12 and n_downloads > 100
+    assert leaks == []
+
+
+def test_scan_would_catch_a_leak(server, forbidden):
+    """The same scan on the named view finds the names: the anonymised result above is not vacuous."""
+    layout, title = dash_http.page(server, "/site/barnsley", "")
+    assert "Barnsley" in find_real_names(json.dumps(layout) + title, forbidden)
+    assert len(find_real_names(json.dumps(layout), forbidden)) >= 2  # the site and its comparator LAs
+
+
+BROWSER_PATHS = ["/?anon=1", "/site/pioneer-c?anon=1", "/site/pioneer-w/indicator/dtoc?anon=1",
+                 "/indicator/ea_all?anon=1", "/matching?anon=1", "/data?anon=1"]
+
+
+def _screen_text(page) -> str:
+    figures = page.evaluate("JSON.stringify(Array.from(document.querySelectorAll('.js-plotly-plot'))"
+                            ".map(g => ({data: g.data, layout: g.layout})))")
+    return "\n".join([page.inner_text("body"), figures, page.title(), page.url])
+
+
+def test_browser_subset_shows_no_real_name(page, server, forbidden):
+    leaks: list[str] = []
+    for path in BROWSER_PATHS:
+        page.goto(server + path)
+        wait_ready(page)
+        if path.startswith("/matching"):
+            page.wait_for_selector("#comparator-sets")
+        _scan(path, _screen_text(page), forbidden, leaks)
+    page.goto(server + "/site/pioneer-w/indicator/dtoc?anon=1")
+    wait_ready(page)
+    for button in page.locator("button:has-text('Download CSV')").all():
+        with page.expect_download() as info:
+            button.click()
+        d = info.value
+        _scan(f"download {d.suggested_filename}", d.suggested_filename + open(d.path(), encoding="utf-8").read(),
+              forbidden, leaks)
+    assert page.console.messages == []
+    assert leaks == []
+
+
+def test_switching_on_anonymised_mode_rewrites_the_url(page, server, forbidden):
+    page.goto(server + "/site/north-staffs/indicator/ea_65")
+    wait_ready(page)
+    page.locator("label[for=anon-switch]").click()
+    page.wait_for_url("**/site/pioneer-r/indicator/ea_65?anon=1")
+    page.wait_for_function("() => document.title.includes('Pioneer R')")
+    wait_ready(page)
+    assert find_real_names(_screen_text(page), forbidden) == []

@@ -1,0 +1,114 @@
+"""Grid clicks, basis and mode switches, and downloads that contain what is shown."""
+from __future__ import annotations
+
+import csv
+import io
+import json
+
+import openpyxl
+import pytest
+
+from tests.browser.conftest import wait_ready
+
+pytestmark = pytest.mark.browser
+
+
+def test_grid_click_opens_the_right_detail(page, server):
+    page.goto(server + "/?basis=its")
+    wait_ready(page)
+    cell = page.locator("#cell-leeds-dtoc")
+    shown = cell.inner_text()
+    cell.click()
+    page.wait_for_url("**/site/leeds/indicator/dtoc?basis=its")
+    wait_ready(page)
+    assert page.locator("#_pages_content h1").inner_text() == "Delayed transfers of care: delayed days: Leeds"
+    assert shown.endswith("%")
+    assert page.console.messages == []
+
+
+def test_grid_cells_are_keyboard_links(page, server):
+    page.goto(server + "/")
+    wait_ready(page)
+    page.locator("#cell-barnsley-ea_all").focus()
+    page.keyboard.press("Enter")
+    page.wait_for_url("**/site/barnsley/indicator/ea_all")
+
+
+def test_basis_switch_changes_grid_and_url(page, server):
+    page.goto(server + "/")
+    wait_ready(page)
+    before = page.locator("#grid-legend").inner_text()
+    page.locator("#basis-england").click()
+    page.wait_for_url("**/?basis=england")
+    page.wait_for_function("() => document.querySelector('#grid-legend').innerText.includes('england')")
+    after = page.locator("#grid-legend").inner_text()
+    assert "comparators" in before and "england" in after
+    assert page.locator("#basis-england").get_attribute("class").endswith("active")
+    assert page.console.messages == []
+
+
+def test_mode_switches_update_url_and_page(page, server):
+    page.goto(server + "/site/barnsley")
+    wait_ready(page)
+    assert page.locator("#_pages_content h1").inner_text() == "Barnsley"
+    page.locator("label[for=anon-switch]").click()
+    page.wait_for_url("**/site/pioneer-c?anon=1")
+    page.wait_for_function("() => document.querySelector('#_pages_content h1')?.innerText === 'Pioneer C'")
+    page.wait_for_function("() => document.title.startsWith('Pioneer C')")
+    assert page.locator("#site-areas").count() == 0
+    assert page.locator("#nav-data").get_attribute("href") == "/data?anon=1"
+    page.locator("label[for=present-switch]").click()
+    page.wait_for_url("**/site/pioneer-c?anon=1&present=1")
+    page.wait_for_selector(".present-frame .js-plotly-plot")
+    assert not page.locator("#navbar").is_visible()
+    page.locator(".present-exit a").click()
+    page.wait_for_url("**/site/pioneer-c?anon=1")
+    page.wait_for_selector("#navbar", state="visible")
+    assert page.console.messages == []
+
+
+def test_chart_csv_download_matches_the_chart(page, server):
+    page.goto(server + "/site/barnsley/indicator/ea_all")
+    wait_ready(page)
+    figure = json.loads(page.evaluate("JSON.stringify(document.querySelector('.js-plotly-plot').data)"))
+    with page.expect_download() as info:
+        page.locator("button:has-text('Download CSV')").first.click()
+    download = info.value
+    assert download.suggested_filename == "trend_ea_all_barnsley.csv"
+    lines = open(download.path(), encoding="utf-8").read().splitlines()
+    assert lines[0] == "# Generated demonstration data, not real"
+    rows = list(csv.DictReader(io.StringIO("\n".join(lines[2:]))))
+    site = next(t for t in figure if t["name"] == "Barnsley")
+    england = next(t for t in figure if t["name"] == "England")
+    assert [r["Period"] for r in rows] == site["x"]
+    assert [float(r["Barnsley"]) if r["Barnsley"] else None for r in rows] == pytest.approx(site["y"], rel=1e-6)
+    assert [float(r["England"]) for r in rows] == pytest.approx(england["y"], rel=1e-6)
+
+
+def test_workbook_download_holds_the_grid(page, server):
+    page.goto(server + "/?basis=did")
+    wait_ready(page)
+    shown = page.locator("#cell-leeds-ea_all").inner_text()
+    with page.expect_download(timeout=90_000) as info:
+        page.locator("#package-button").click()
+    download = info.value
+    assert download.suggested_filename == "pioneer-indicators.xlsx"
+    wb = openpyxl.load_workbook(io.BytesIO(open(download.path(), "rb").read()), read_only=True)
+    assert wb.sheetnames[:2] == ["Notes", "Overview"]
+    notes = [r[0] for r in wb["Notes"].iter_rows(values_only=True)]
+    assert "Generated demonstration data, not real" in notes
+    overview = list(wb["Overview"].iter_rows(values_only=True))
+    leeds = next(r for r in overview if r[1] == "Leeds")
+    assert leeds[2].startswith(shown + " (")
+
+
+def test_grid_csv_download(page, server):
+    page.goto(server + "/?basis=spc&anon=1")
+    wait_ready(page)
+    with page.expect_download() as info:
+        page.locator("#grid-csv-button").click()
+    download = info.value
+    assert download.suggested_filename == "overview_spc_anonymised.csv"
+    text = open(download.path(), encoding="utf-8").read()
+    assert text.startswith("# Generated demonstration data, not real\n")
+    assert "Pioneer C" in text and "Barnsley" not in text

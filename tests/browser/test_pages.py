@@ -1,0 +1,83 @@
+"""Every page and deep link loads in headless Chromium with an empty console, nothing from off the server,
+and unknown ids give a friendly page. Screenshots of the overview, a site page and presentation mode."""
+from __future__ import annotations
+
+import pytest
+
+from tests.browser.conftest import wait_ready
+
+pytestmark = pytest.mark.browser
+
+PAGES = [
+    ("/", "Overview: every Pioneer site and indicator"),
+    ("/?basis=its", "Overview"),
+    ("/?basis=england", "Overview"),
+    ("/?basis=spc", "Overview"),
+    ("/site/leeds", "Leeds"),
+    ("/site/pioneer-k?anon=1", "Pioneer K"),
+    ("/site/south-devon-torbay/indicator/dtoc", "Delayed transfers of care"),
+    ("/site/pioneer-c/indicator/reablement_91?anon=1", "Pioneer C"),
+    ("/indicator/falls_65", "Emergency admissions due to falls"),
+    ("/indicators", "The 12 indicators"),
+    ("/matching", "Matched comparators"),
+    ("/data", "The data behind the dashboard"),
+    ("/site/barnsley/indicator/ea_all?present=1&chart=spc", None),
+    ("/site/nowhere", "Page not found"),
+    ("/site/leeds/indicator/nothing", "Page not found"),
+    ("/indicator/nothing", "Page not found"),
+    ("/no/such/page", "Page not found"),
+]
+
+
+@pytest.mark.parametrize("path,heading", PAGES, ids=[p for p, _ in PAGES])
+def test_page_loads_with_empty_console(page, server, path, heading):
+    requests: list[str] = []
+    page.on("request", lambda r: requests.append(r.url))
+    page.goto(server + path)
+    wait_ready(page)
+    if heading:
+        assert heading in page.locator("#_pages_content h1").first.inner_text()
+    else:
+        assert page.locator(".present-frame .js-plotly-plot").count() == 1
+    assert page.locator("#data-notice").inner_text() == "Generated demonstration data, not real"
+    assert page.console.messages == []
+    external = [u for u in requests if not u.startswith(server) and not u.startswith("data:")]
+    assert external == []
+    assert "Traceback" not in page.content()
+
+
+def test_page_html_has_no_external_urls(server):
+    import re
+    import urllib.request
+
+    html = urllib.request.urlopen(server + "/site/leeds").read().decode()
+    urls = set(re.findall(r"(?:src|href)=\"(https?://[^\"]+)", html))
+    assert {u for u in urls if not u.startswith(server)} == set()
+    css = urllib.request.urlopen(server + "/assets/00-bootstrap.min.css").read().decode()
+    assert "@import" not in css and "fonts.googleapis" not in css
+
+
+def test_skip_link_and_live_region(page, server):
+    page.goto(server + "/")
+    wait_ready(page)
+    page.keyboard.press("Tab")
+    focused = page.evaluate("document.activeElement.textContent")
+    assert focused == "Skip to main content"
+    assert page.locator("main#main").get_attribute("aria-live") == "polite"
+
+
+def test_screenshots(page, server, artifacts):
+    """Saved for a person to look at: the overview, a site page, and a chart in presentation mode."""
+    page.goto(server + "/")
+    wait_ready(page)
+    page.screenshot(path=str(artifacts / "overview.png"), full_page=True)
+    page.goto(server + "/site/pioneer-k?anon=1")
+    wait_ready(page)
+    page.screenshot(path=str(artifacts / "site_anonymised.png"), full_page=True)
+    page.set_viewport_size({"width": 1600, "height": 1000})
+    page.goto(server + "/site/pioneer-k/indicator/ea_all?anon=1&present=1&chart=trend")
+    wait_ready(page)
+    page.locator(".present-frame").screenshot(path=str(artifacts / "presentation.png"))
+    box = page.locator(".present-frame").bounding_box()
+    assert box["width"] / box["height"] == pytest.approx(16 / 9, rel=0.02)
+    assert page.console.messages == []
