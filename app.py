@@ -66,6 +66,7 @@ def create_app(data_dir: Path | str | None = None, *, warm: bool = True) -> Dash
     import callbacks.shell  # noqa: F401
 
     app.layout = shell
+    app.server.before_request(anonymous_path_redirect)
     serve_hardened(app)
     if data_dir is not None and warm:
         import threading
@@ -74,6 +75,31 @@ def create_app(data_dir: Path | str | None = None, *, warm: bool = True) -> Dash
 
         threading.Thread(target=warm_caches, name="warm-caches", daemon=True).start()
     return app
+
+
+def anonymous_path_redirect():
+    """``/site/<real id>...?anon=1`` -> ``/site/pioneer-x...?anon=1`` before any HTML is sent.
+
+    Dash renders the page title from the path alone, so without this the first response (and the
+    browser tab) would name the site for a moment. The app's own links already use anonymous
+    ids; this covers a hand-typed or edited URL.
+    """
+    from flask import redirect, request
+
+    from data.errors import DataError
+    from layouts.components.anonymise import translate_path
+    from layouts.components.results import context
+    from layouts.components.urlstate import parse_query
+
+    if not request.path.startswith("/site/") or not parse_query(request.query_string.decode()).anon:
+        return None
+    try:
+        target = translate_path(request.path, context().names, anon=True)
+    except DataError:
+        return None  # the dataset is unreadable: the page itself shows the fault banner
+    if target == request.path:
+        return None
+    return redirect(f"{target}?{request.query_string.decode()}", code=302)
 
 
 def serve_hardened(app: Dash) -> None:

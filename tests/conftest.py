@@ -38,3 +38,17 @@ def reference():
     from data.reference import load_reference
 
     return load_reference()
+
+
+@pytest.fixture(scope="session")
+def browser():
+    """The one headless Chromium (Debian's) for every browser test in the session."""
+    from playwright.sync_api import sync_playwright
+
+    from tests.browser_support import CHROMIUM, CHROMIUM_ARGS
+
+    assert Path(CHROMIUM).exists(), f"{CHROMIUM} not found: install Debian's chromium (scripts/test.sh does)"
+    with sync_playwright() as pw:
+        b = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        yield b
+        b.close()

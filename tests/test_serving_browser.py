@@ -4,21 +4,18 @@ from __future__ import annotations
 
 import os
 import shutil
-import time
-from pathlib import Path
 
 import pytest
 
 from tests.test_serving_server import Server
 
-CHROMIUM = "/usr/bin/chromium"
+from tests.browser_support import ConsoleWatch, wait_ready
+
 pytestmark = pytest.mark.browser
 
 
 @pytest.fixture(scope="module")
-def browser_server(demo_dir, tmp_path_factory):
-    if not Path(CHROMIUM).exists():
-        pytest.fail(f"{CHROMIUM} not found: install Debian's chromium (scripts/test.sh does)")
+def browser_server(demo_dir, tmp_path_factory, browser):
     tmp = tmp_path_factory.mktemp("browser-serving")
     data = tmp / "dataset"
     shutil.copytree(demo_dir, data)
@@ -26,34 +23,29 @@ def browser_server(demo_dir, tmp_path_factory):
     env.pop("PIONEERS_DATA", None)
     server = Server(["--data", str(data), "--workers", "1", "--no-warm"], env)
     server.wait_healthy()
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
-        yield server, browser, data
-        browser.close()
+    yield server, browser, data
     server.stop()
 
 
 def test_csp_console_clean_with_charts(browser_server):
     server, browser, _ = browser_server
     page = browser.new_page()
-    messages = []
-    page.on("console", lambda m: messages.append(f"{m.type}: {m.text[:200]}"))
-    page.on("pageerror", lambda e: messages.append(f"pageerror: {e}"))
+    page.set_default_timeout(60_000)  # --no-warm: the first page of each kind computes its statistics
+    console = ConsoleWatch(page)
     charts = 0
     for path in ["/", "/site/barnsley", "/site/barnsley/indicator/ea_all", "/indicator/dtoc", "/matching", "/data"]:
         page.goto(f"http://127.0.0.1:{server.port}{path}")
-        page.wait_for_load_state("networkidle")
+        wait_ready(page)
         charts += page.locator(".js-plotly-plot .main-svg").count()
     page.close()
     assert charts >= 3, "plotly charts did not draw under the policy"
-    assert messages == [], messages
+    assert console.messages == [], console.messages
 
 
 def test_fault_banner_in_the_browser(browser_server):
     server, browser, data = browser_server
     page = browser.new_page()
+    page.set_default_timeout(60_000)
     url = f"http://127.0.0.1:{server.port}/site/barnsley"
     target = data / "observations.parquet"
     target.rename(target.with_suffix(".bak"))
@@ -66,8 +58,7 @@ def test_fault_banner_in_the_browser(browser_server):
     finally:
         target.with_suffix(".bak").rename(target)
     page.goto(url)
-    page.wait_for_load_state("networkidle")
-    time.sleep(0.3)
+    wait_ready(page)
     assert not page.locator("#data-fault").is_visible()
     assert page.locator(".js-plotly-plot").count() >= 1
     page.close()

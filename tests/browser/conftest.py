@@ -14,12 +14,10 @@ from pathlib import Path
 
 import pytest
 
+from tests.browser_support import TIMEOUT_MS, ConsoleWatch
+
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "test-artifacts"
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run"]
-TIMEOUT_MS = 30_000
 
 
 def _free_port() -> int:
@@ -56,25 +54,6 @@ def server(demo_dir):
     log.close()
 
 
-@pytest.fixture(scope="session")
-def browser():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as pw:
-        b = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
-        yield b
-        b.close()
-
-
-class ConsoleWatch:
-    """Collects console errors/warnings and page errors so a test can assert the console stayed empty."""
-
-    def __init__(self, page):
-        self.messages: list[str] = []
-        page.on("console", lambda m: self.messages.append(f"{m.type}: {m.text}") if m.type in ("error", "warning") else None)
-        page.on("pageerror", lambda e: self.messages.append(f"pageerror: {e}"))
-
-
 @pytest.fixture
 def page(browser):
     context = browser.new_context(viewport={"width": 1400, "height": 900}, accept_downloads=True)
@@ -83,15 +62,6 @@ def page(browser):
     pg.console = ConsoleWatch(pg)
     yield pg
     context.close()
-
-
-def wait_ready(page) -> None:
-    """The page content has rendered and no Dash callback is still running."""
-    page.wait_for_selector("#_pages_content > *", state="attached")
-    page.wait_for_function("() => !document.querySelector('[data-dash-is-loading=\"true\"]')")
-    # dcc.Graph loads plotly lazily: wait until every graph container holds a drawn plot.
-    page.wait_for_function("() => Array.from(document.querySelectorAll('.dash-graph')).every("
-                           "g => { const p = g.querySelector('.js-plotly-plot'); return p && p._fullLayout; })")
 
 
 @pytest.fixture(scope="session")

@@ -25,7 +25,7 @@ import pytest
 
 from layouts.components.anonymise import SiteNames, find_real_names, real_names
 from tests.browser import dash_http
-from tests.browser.conftest import wait_ready
+from tests.browser_support import wait_ready
 
 pytestmark = pytest.mark.browser
 
@@ -141,3 +141,36 @@ def test_switching_on_anonymised_mode_rewrites_the_url(page, server, forbidden):
     page.wait_for_function("() => document.title.includes('Pioneer R')")
     wait_ready(page)
     assert find_real_names(_screen_text(page), forbidden) == []
+
+
+def test_hand_typed_real_site_id_with_anon_is_redirected_before_any_html(server, demo, names, forbidden):
+    """A real id typed into an anonymised URL: the server answers with a redirect to the anonymous
+    path, so neither the first HTML nor the tab title ever names the site."""
+    import urllib.error
+    import urllib.request
+
+    class NoRedirect(urllib.request.HTTPRedirectHandler):
+        def redirect_request(self, *args, **kwargs):
+            return None
+
+    opener = urllib.request.build_opener(NoRedirect)
+    leaks = []
+    for site_id in demo.sites["site_id"]:
+        for suffix in ("", "/indicator/ea_all"):
+            try:
+                opener.open(f"{server}/site/{site_id}{suffix}?anon=1&basis=its", timeout=30)
+                leaks.append(f"/site/{site_id}{suffix}: no redirect")
+                continue
+            except urllib.error.HTTPError as err:
+                assert err.code == 302, (site_id, err.code)
+                location = err.headers["Location"]
+                body = err.read().decode()
+            assert location.endswith(f"/site/{names.path_id(site_id, True)}{suffix}?anon=1&basis=its")
+            _scan(f"redirect for {site_id}{suffix}", location + body, forbidden, leaks)
+            with urllib.request.urlopen(f"{server}{location}" if location.startswith("/") else location,
+                                        timeout=30) as res:
+                _scan(f"first HTML of {location}", res.read().decode(), forbidden, leaks)
+    assert leaks == []
+    # Without ?anon=1 the real id is served as it is (no redirect).
+    with urllib.request.urlopen(f"{server}/site/leeds", timeout=30) as res:
+        assert res.geturl().endswith("/site/leeds") and "Leeds" in res.read().decode()

@@ -8,7 +8,7 @@ import json
 import openpyxl
 import pytest
 
-from tests.browser.conftest import wait_ready
+from tests.browser_support import wait_ready
 
 pytestmark = pytest.mark.browser
 

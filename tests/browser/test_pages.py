@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.browser.conftest import wait_ready
+from tests.browser_support import wait_ready
 
 pytestmark = pytest.mark.browser
 
