@@ -48,7 +48,7 @@ def layout(indicator_id: str | None = None, **query) -> html.Div:
     body.append(html.H2("Every site's trend", className="h4"))
     spec = charts.ChartSpec("indicator_multiples", indicator_id=indicator_id, anon=state.anon)
     chart = charts.build(spec)
-    body.append(page.chart_block(chart, spec, state, height=chart.figure.layout.height))
+    body.append(page.chart_block(chart, spec, state))
     body.append(html.P(["Detail for one site: "] + [
         item for sid in ctx.names.ordered(state.anon) for item in
         (dcc.Link(ctx.names.display(sid, state.anon),

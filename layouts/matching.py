@@ -9,6 +9,7 @@ from dash import Input, Output, State, dcc, html
 from layouts.components import page
 from layouts.components import charts, tables
 from layouts.components.anonymise import comparator_labels
+from layouts.components.figures import covariate_label
 from layouts.components.results import comparator_set, context
 from layouts.components.urlstate import METHODS, parse_query
 from matching.covariates import DEMOGRAPHIC
@@ -16,9 +17,7 @@ from matching.select import K_RANGE
 
 dash.register_page(__name__, path="/matching", title="Matching - Integrated Care Pioneers", name="Matching", order=5)
 
-COVARIATE_LABELS = {"log_population": "Population (log)", "share_65": "Share aged 65+",
-                    "deprivation": "Deprivation (IMD score)", "density": "Population density"}
-COVARIATES = {c: COVARIATE_LABELS.get(c, c) for c in DEMOGRAPHIC}
+COVARIATES = {c: covariate_label(c) for c in DEMOGRAPHIC}
 
 
 def layout(**query) -> html.Div:

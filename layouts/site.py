@@ -54,7 +54,7 @@ def layout(site_id: str | None = None, **query) -> html.Div:
     ][:-1], className="small")
     return html.Div(header + [
         html.H2("Trends in the 12 indicators", className="h4"),
-        page.chart_block(chart, spec, state, height=chart.figure.layout.height), details,
+        page.chart_block(chart, spec, state), details,
         html.H2("Estimated effects", className="h4"),
         html.P("Difference-in-differences against each indicator's matched comparators. Intervals and p values "
                "come from placebo tests on non-Pioneer areas and are exploratory: with one site, chance "

@@ -94,7 +94,7 @@ def site_multiples_chart(spec: ChartSpec) -> Chart:
     title = f"Trends in 12 indicators: {site}"
     fig = figures.small_multiples_figure(panels, title=title, source=ctx.source_line(), ncols=3)
     return Chart(figure=fig, table=figures.small_multiples_table(panels), title=title,
-                 filename=_file_stem("trends", site), colour_note=_MULTIPLES_NOTE)
+                 filename=_file_stem("trends", site), colour_note=_SITE_MULTIPLES_NOTE)
 
 
 def indicator_multiples_chart(spec: ChartSpec) -> Chart:
@@ -109,13 +109,18 @@ def indicator_multiples_chart(spec: ChartSpec) -> Chart:
                                     frame=results.site_trend(site_id, spec.indicator_id), site_label=label,
                                     start_label=start, transition=transition))
     title = f"{cat['name']} in every Pioneer site ({cat['unit']})"
-    fig = figures.small_multiples_figure(panels, title=title, source=ctx.source_line(spec.indicator_id), ncols=5)
-    return Chart(figure=fig, table=figures.small_multiples_table(panels), title=title,
+    # 25 panels: the comparators' range is left to each site's own page to keep the payload small.
+    fig = figures.small_multiples_figure(panels, title=title, source=ctx.source_line(spec.indicator_id), ncols=5,
+                                         show_range=False)
+    return Chart(figure=fig, table=figures.small_multiples_table(panels, show_range=False), title=title,
                  filename=_file_stem("trends", spec.indicator_id, "all-sites"), colour_note=_MULTIPLES_NOTE)
 
 
 _MULTIPLES_NOTE = ("Blue solid line: the Pioneer site; black long dashes: England; orange dots: matched comparators' "
                    "mean. Grey band: transition period; red dashed line: Pioneer start.")
+_SITE_MULTIPLES_NOTE = ("Blue solid line: the Pioneer site; black long dashes: England; orange dots and pale orange "
+                        "shading: matched comparators' mean and range. Grey band: transition period; red dashed "
+                        "line: Pioneer start.")
 
 
 def _detail_context(spec: ChartSpec):

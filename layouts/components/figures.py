@@ -198,7 +198,7 @@ def caterpillar_figure(frame: pd.DataFrame, *, title: str, x_title: str, source:
     _base_layout(fig, title, "", x_title, False)
     fig.update_layout(xaxis={"type": "linear", "title": x_title, "tickangle": 0},
                       yaxis={"type": "category", "categoryorder": "array", "categoryarray": data["label"].tolist(),
-                             "title": None},
+                             "title": None, "automargin": True},
                       hovermode="closest", height=max(420, 22 * len(data) + 180))
     add_source_line(fig, source)
     return fig
@@ -233,7 +233,7 @@ class Panel:
 
 
 def small_multiples_figure(panels: list[Panel], *, title: str, source: str, ncols: int = 3,
-                           comparator_label: str = "Matched comparators") -> go.Figure:
+                           comparator_label: str = "Matched comparators", show_range: bool = True) -> go.Figure:
     """Many trend panels in one figure (one plot for the browser to draw, not one per panel).
 
     Each panel has its own axes (indicators differ in unit and frequency); the legend names the
@@ -259,6 +259,15 @@ def small_multiples_figure(panels: list[Panel], *, title: str, source: str, ncol
                                     "rangemode": "tozero"}
         f = panel.frame
         labels = f["period_label"].tolist()
+        if show_range and {"comparator_min", "comparator_max"} <= set(f.columns) and f["comparator_max"].notna().any():
+            band = f"{comparator_label} (range)"
+            for bound, fill in (("comparator_min", "none"), ("comparator_max", "tonexty")):
+                traces.append({"type": "scatter", "x": labels, "y": _values(f[bound]), "mode": "lines",
+                               "name": band, "line": {"width": 0, "color": COMPARATOR_COLOUR}, "fill": fill,
+                               "fillcolor": "rgba(230,159,0,0.18)", "hoverinfo": "skip",
+                               "xaxis": f"x{suffix}", "yaxis": f"y{suffix}", "legendgroup": band,
+                               "showlegend": bound == "comparator_max" and band not in seen})
+            seen.add(band)
         series = [("comparator_mean", f"{comparator_label} (mean)", {"color": COMPARATOR_COLOUR, "width": 1.5, "dash": "dot"}),
                   ("england_value", "England", {"color": ENGLAND_COLOUR, "width": 1.2, "dash": "longdash"}),
                   ("site_value", "Site", {"color": SITE_COLOUR, "width": 2})]
@@ -292,7 +301,8 @@ def small_multiples_figure(panels: list[Panel], *, title: str, source: str, ncol
     return _figure(traces, layout)
 
 
-def small_multiples_table(panels: list[Panel], comparator_label: str = "Matched comparators") -> pd.DataFrame:
+def small_multiples_table(panels: list[Panel], comparator_label: str = "Matched comparators",
+                          show_range: bool = True) -> pd.DataFrame:
     """Long table of every panel's plotted numbers: panel, period, site, comparators, England, phase."""
     rows = []
     for panel in panels:
@@ -301,6 +311,9 @@ def small_multiples_table(panels: list[Panel], comparator_label: str = "Matched 
                             "Period": f["period_label"], "Site value": f["site_value"]})
         if "comparator_mean" in f.columns and f["comparator_mean"].notna().any():
             out[f"{comparator_label} (mean)"] = f["comparator_mean"].to_numpy()
+        if show_range and {"comparator_min", "comparator_max"} <= set(f.columns) and f["comparator_max"].notna().any():
+            out[f"{comparator_label} (lowest)"] = f["comparator_min"].to_numpy()
+            out[f"{comparator_label} (highest)"] = f["comparator_max"].to_numpy()
         if "england_value" in f.columns:
             out["England"] = f["england_value"].to_numpy()
         out["Phase"] = f["phase"].to_numpy()
@@ -448,6 +461,16 @@ def funnel_table(sites: pd.DataFrame, unit: str) -> pd.DataFrame:
                          "Outcome": sites["outcome_label"]})
 
 
+COVARIATE_LABELS = {"log_population": "Population (log)", "share_65": "Share aged 65+",
+                    "deprivation": "Deprivation (IMD score)", "density": "Population density (log)",
+                    "baseline_level": "Indicator baseline level", "baseline_slope": "Indicator baseline trend"}
+
+
+def covariate_label(name: str) -> str:
+    """A matching covariate in words, as the controls name it."""
+    return COVARIATE_LABELS.get(name, name.replace("_", " "))
+
+
 def love_figure(balance: pd.DataFrame, *, title: str, source: str, thresholds: tuple[float, float] = (0.1, 0.25)
                 ) -> go.Figure:
     """Love plot: |SMD| of each covariate before and after matching, averaged over sites.
@@ -455,16 +478,18 @@ def love_figure(balance: pd.DataFrame, *, title: str, source: str, thresholds: t
     ``balance``: covariate, abs_before, abs_after (one row per covariate).
     """
     f = balance.sort_values("abs_before")
+    labels = [covariate_label(c) for c in f["covariate"]]
     traces = [
-        {"type": "scatter", "x": _values(f["abs_before"]), "y": f["covariate"].tolist(), "mode": "markers",
+        {"type": "scatter", "x": _values(f["abs_before"]), "y": labels, "mode": "markers",
          "name": "Before matching (site vs whole pool)", "marker": {"color": OKABE_ITO["vermillion"], "size": 10,
                                                                      "symbol": "circle-open"}},
-        {"type": "scatter", "x": _values(f["abs_after"]), "y": f["covariate"].tolist(), "mode": "markers",
+        {"type": "scatter", "x": _values(f["abs_after"]), "y": labels, "mode": "markers",
          "name": "After matching (site vs its comparators)", "marker": {"color": OKABE_ITO["blue"], "size": 10}},
     ]
     layout = _layout(title, "Mean absolute standardised mean difference (pool SD units)", "", source,
                      category_x=False)
-    layout["yaxis"].update(type="category", title={"text": None})
+    layout["yaxis"].update(type="category", title={"text": None}, automargin=True)
+    layout["xaxis"].update(rangemode="tozero")
     layout["shapes"] = [{"type": "line", "xref": "x", "x0": t, "x1": t, "yref": "paper", "y0": 0, "y1": 1,
                          "line": {"color": "#444", "width": 1, "dash": "dash" if i else "solid"}}
                         for i, t in enumerate(thresholds)]
@@ -474,5 +499,5 @@ def love_figure(balance: pd.DataFrame, *, title: str, source: str, thresholds: t
 
 def love_table(balance: pd.DataFrame) -> pd.DataFrame:
     f = balance.sort_values("abs_before")
-    return pd.DataFrame({"Covariate": f["covariate"], "Mean |SMD| before": f["abs_before"].round(3),
+    return pd.DataFrame({"Covariate": [covariate_label(c) for c in f["covariate"]], "Mean |SMD| before": f["abs_before"].round(3),
                          "Mean |SMD| after": f["abs_after"].round(3), "Sites rated good after": f["n_good"]})

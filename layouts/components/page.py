@@ -15,8 +15,11 @@ def chart_block(chart: Chart, spec: ChartSpec, state: ViewState, *, height: int 
     fig = chart.figure
     if state.present:
         fig = figures.presentation(fig)
+    # A figure that sets its own height (a caterpillar of 25 sites, 12 small multiples) gets it;
+    # otherwise the container's fixed height would squeeze it and drop axis labels.
+    own_height = chart.figure.layout.height
     graph = dcc.Graph(figure=fig, config=figures.graph_config(chart.filename, state.present),
-                      style={"height": "100%" if state.present else f"{height}px"},
+                      style={"height": "100%" if state.present else f"{int(own_height or height)}px"},
                       id={"type": "chart", "key": key})
     if state.present:
         return html.Div([html.Div(graph, className="present-frame")])
