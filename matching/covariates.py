@@ -89,11 +89,16 @@ def units_with_data(dataset: Dataset, indicator_id: str) -> frozenset[str]:
     if "with_data" not in cache:
         obs = dataset.observations
         obs = obs[(obs["area_code"] != ENGLAND_CODE) & obs["value"].notna()]
-        by_indicator = {ind: set(codes) for ind, codes in obs.groupby("indicator_id")["area_code"]}
-        members = dataset.site_areas[["site_id", "area_code"]]
+        pairs = obs[["indicator_id", "area_code"]].drop_duplicates()
+        by_indicator: dict[str, set] = {}
+        for ind, code in zip(pairs["indicator_id"].tolist(), pairs["area_code"].tolist()):
+            by_indicator.setdefault(ind, set()).add(code)
+        sites_of: dict[str, set] = {}
+        for site_id, code in zip(dataset.site_areas["site_id"].tolist(), dataset.site_areas["area_code"].tolist()):
+            sites_of.setdefault(code, set()).add(site_id)
         found = {}
         for ind, codes in by_indicator.items():
-            sites = set(members.loc[members["area_code"].isin(codes), "site_id"])
+            sites = set().union(*(sites_of.get(c, set()) for c in codes))
             found[ind] = frozenset(codes | sites)
         cache["with_data"] = found
     return cache["with_data"].get(indicator_id, frozenset())
