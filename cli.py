@@ -155,6 +155,9 @@ def cmd_estimates(args: argparse.Namespace) -> int:
     counts = table["method"].value_counts().to_dict()
     print(f"wrote {len(table)} estimates ({counts}) to {out}; comparator version "
           f"{table['comparator_version'].iloc[0]}")
+    from indicators.estimates import estimates_summary
+
+    print(estimates_summary(table).to_string(index=False))
     return 0
 
 

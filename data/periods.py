@@ -129,10 +129,11 @@ def period_phase(period_start: pd.Series, frequency: pd.Series | str, start, tra
     """
     starts = pd.to_datetime(period_start)
     if isinstance(frequency, pd.Series):
-        months = 12 // frequency.map(PERIODS_PER_YEAR)
-        if months.isna().any():
-            raise ValueError(f"unknown frequency {frequency[months.isna()].iloc[0]!r}; expected one of {FREQUENCIES}")
-        months = months.to_numpy()
+        # float first: an empty text Series maps to an empty text Series, which cannot be divided
+        per_year = frequency.map(PERIODS_PER_YEAR).astype("float64")
+        if per_year.isna().any():
+            raise ValueError(f"unknown frequency {frequency[per_year.isna()].iloc[0]!r}; expected one of {FREQUENCIES}")
+        months = (12 // per_year).to_numpy().astype("int64")
     elif frequency in PERIODS_PER_YEAR:
         months = 12 // PERIODS_PER_YEAR[frequency]
     else:

@@ -15,7 +15,7 @@ import pandas as pd
 
 from data.errors import DataError
 from data.loaders import KEY, LoadContext
-from data.loaders.population import (district_to_county, england_age_shares, load_district_population,
+from data.loaders.population import (district_to_county, load_district_population,
                                      upper_tier_population)
 from data.loaders.reading import source_vintage
 from data.reference import ENGLAND_CODE, Reference, load_reference
@@ -60,8 +60,9 @@ def population_table(reference: Reference, shared: Path | str | None = None) -> 
 def area_covariates(reference: Reference, population: pd.DataFrame, shared: Path | str | None = None) -> pd.DataFrame:
     """The areas table with baseline covariates from the real files.
 
-    population: mid-2012 all ages (MYEB3). share_65: England's mid-2012 share aged 65+ for every
-    area (the files have no age bands), so it carries no information for matching. deprivation:
+    population: mid-2012 all ages (MYEB3). share_65: null (unknown) for every area: the files have
+    no age bands, and a constant England share would look like data while saying nothing about
+    any area (matching drops a covariate no pool LA has, with a warning). deprivation:
     IMD 2019 average score, districts weighted by mid-2018 population (2019 boundaries).
     density: mid-2012 population per km2 of area_km2.
     """
@@ -69,8 +70,7 @@ def area_covariates(reference: Reference, population: pd.DataFrame, shared: Path
     areas = reference.areas.copy()
     base = population[(population["year"] == BASELINE_YEAR) & (population["age_group"] == "all")]
     areas["population"] = areas["area_code"].map(base.set_index("area_code")["population"]).astype(float)
-    share = england_age_shares().set_index("year").at[BASELINE_YEAR, "share_65_plus"]
-    areas["share_65"] = float(share)
+    areas["share_65"] = np.nan
     areas["deprivation"] = areas["area_code"].map(imd_upper_tier(paths["imd"], paths["myeb3_geog19"],
                                                                  paths["councils"]))
     areas["density"] = areas["population"] / areas["area_km2"]
@@ -153,7 +153,7 @@ def build_real(out: Path | str, shared: Path | str | None = None, progress: bool
         "approximations": [
             "18+ and 65+ populations = England age share (data/reference/england_age_shares.csv) x all-ages "
             "population; rows flagged approximate_denominator",
-            "share_65 in areas = England's mid-2012 share for every area (no age bands in the files)",
+            "share_65 in areas is null (unknown) for every area: the files have no age bands; matching leaves it out",
             "falls_65, diupr_65, care_home_65, reablement_91 are rates only: counties from districts are "
             "population-weighted (all ages); flagged rate_only",
             "populations after mid-2018 repeat mid-2018, flagged estimated",

@@ -57,7 +57,17 @@ def _solve_guarded(gram: np.ndarray, rhs: np.ndarray) -> np.ndarray:
     empty = diag <= 1e-12 * np.maximum(diag.max(axis=-1, keepdims=True), 1.0)
     idx = np.nonzero(empty)
     gram[(*idx[:-1], idx[-1], idx[-1])] = 1.0
-    return np.linalg.solve(gram, rhs[..., None])[..., 0]
+    try:
+        return np.linalg.solve(gram, rhs[..., None])[..., 0]
+    except np.linalg.LinAlgError:
+        # Some panel is not identified (e.g. the site has no pre period, so its post dummy is its
+        # area dummy). Least squares still gives every estimable coefficient exactly; the caller
+        # marks the effect missing when the treatment dummy has no variation net of the fixed
+        # effects. Only the singular batch pays for the per-panel loop.
+        flat_gram = gram.reshape(-1, *gram.shape[-2:])
+        flat_rhs = rhs.reshape(-1, rhs.shape[-1])
+        out = np.stack([np.linalg.lstsq(g, r, rcond=None)[0] for g, r in zip(flat_gram, flat_rhs)])
+        return out.reshape(rhs.shape)
 
 
 @dataclass

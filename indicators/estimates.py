@@ -7,6 +7,15 @@ by (dataset checksum, comparator version, settings) so the dashboard never recom
 Rows: ``method="did"`` (one per site and indicator; the interval is the placebo-in-space one),
 ``method="its"`` (change in trend on the site's own series; HAC interval) and
 ``method="pooled"`` (``site_id`` all, wave1, wave2; Callaway-Sant'Anna style).
+
+Every catalogue indicator gets its rows, whatever the data hold. Where no estimate can be made
+(no data for the indicator, none for the site's LAs, nothing before the site's start or after
+it, no comparator with data) the numbers are missing and ``note`` says why in plain words.
+``value_basis`` says what the estimate is built on: "counts" (a site's value is the sum of its
+LAs' numerators over the sum of their denominators), "rates" (the source gives rates only: the
+DiD and ITS run on the published values, and a multi-LA site's value is the denominator-weighted
+mean of its LAs' rates, as data.aggregate computes it, equal weights where the source gives no
+denominator; the note says so), "mixed", or "" with no data.
 """
 from __future__ import annotations
 
@@ -21,17 +30,19 @@ import pandas as pd
 
 from data.aggregate import aggregate_sites
 from data.errors import DataError
+from data.periods import period_label
 from data.reference import ENGLAND_CODE
 from data.store import Dataset
 from indicators import its as its_module
 from indicators import pooled as pooled_module
-from indicators.did import (PLACEBO_P_METHOD, PRE, placebo_estimates, placebo_panels, site_did, site_did_batch,
+from indicators.did import (PLACEBO_P_METHOD, POST, PRE, placebo_estimates, placebo_panels, site_did, site_did_batch,
                             treatment_phase)
 
 COLUMNS = ["site_id", "indicator_id", "method", "effect", "effect_pct", "ci_low", "ci_high", "p_value",
-           "p_method", "pre_trend_p", "n_comparators", "n_pre", "n_post", "baseline_mean", "comparator_version"]
+           "p_method", "pre_trend_p", "n_comparators", "n_pre", "n_post", "baseline_mean", "comparator_version",
+           "value_basis", "note"]
 ALPHA = 0.05
-CACHE_FORMAT = 1  # bump when the table's meaning changes, so old cache files are not reused
+CACHE_FORMAT = 2  # bump when the table's meaning changes, so old cache files are not reused
 _MEMORY: dict[tuple, pd.DataFrame] = {}
 
 
@@ -111,6 +122,7 @@ def _pool(dataset: Dataset) -> list[str]:
 class _IndicatorData:
     frequency: str
     areas: pd.DataFrame  # area_code x period_start
+    has_denominators: bool  # any LA row with a denominator (the weight for rate-only aggregation)
     sites: pd.DataFrame  # site_id x period_start (sum of numerators / sum of denominators)
 
 
@@ -171,6 +183,7 @@ def _indicator_data(dataset: Dataset) -> dict[str, _IndicatorData]:
         site_mat = site_values(*mats, members, float(catalogue.at[ind, "multiplier"]))
         out[ind] = _IndicatorData(
             frequency=str(catalogue.at[ind, "frequency"]),
+            has_denominators=bool(np.isfinite(mats[1]).any()),
             areas=pd.DataFrame(mats[2], index=area_index, columns=period_index),
             sites=pd.DataFrame(site_mat, index=pd.Index(site_ids, name="site_id"), columns=period_index),
         )
@@ -276,17 +289,17 @@ def compute_estimates(dataset: Dataset, comps: Comparators, *, method: str = "ma
     groups: dict[tuple, list[str]] = {}
     for site_id, site in sites.iterrows():
         groups.setdefault(_dates(site), []).append(site_id)
-    frames = []
+    bases = _value_bases(dataset)
+    n_members = dataset.site_areas.groupby("site_id")["area_code"].nunique().to_dict()
+    frames = [_no_data_rows(ind, sites) for ind in dataset.catalogue["indicator_id"] if ind not in data]
     for ind, d in data.items():
         periods = d.areas.columns
         area_values = d.areas.to_numpy()
         row_of = {code: i for i, code in enumerate(d.areas.index)}
         padded = np.vstack([area_values, np.full((1, len(periods)), np.nan)])
-        for dates, members in groups.items():
+        for dates, members, placebo in _placebo_groups(dataset, comps, groups, ind, method):
             phase = treatment_phase(periods, d.frequency, *dates)
-            placebo = _placebo_frame(dataset, comps, members[0], ind, method)
-            _, p_site, p_comp = placebo_panels(d.areas, placebo, comps.k)
-            draws = placebo_estimates(p_site, p_comp, phase)
+            draws = _placebo_draws_or_none(d, placebo, comps.k, phase)
             present = [s for s in members if s in d.sites.index]
             idx = np.full((len(present), comps.k), len(area_values))
             for i, site_id in enumerate(present):
@@ -295,12 +308,15 @@ def compute_estimates(dataset: Dataset, comps: Comparators, *, method: str = "ma
                 idx[i, : len(codes)] = codes
             y_sites = d.sites.loc[present].to_numpy()
             b = site_did_batch(y_sites, padded[idx], phase, draws, alpha)
+            basis_note = _basis_note(bases[ind], [n_members.get(s, 0) for s in present], d)
             frames.append(pd.DataFrame({
                 "site_id": present, "indicator_id": ind, "method": "did", "effect": b["effect"],
                 "effect_pct": b["effect_pct"], "ci_low": b["ci_low"], "ci_high": b["ci_high"],
                 "p_value": b["p_value"], "p_method": PLACEBO_P_METHOD, "pre_trend_p": b["pre_trend_p"],
                 "n_comparators": b["n_comparators"], "n_pre": b["n_pre"], "n_post": b["n_post"],
-                "baseline_mean": b["baseline_mean"]}))
+                "baseline_mean": b["baseline_mean"],
+                "note": _site_notes(y_sites, phase, periods, d.frequency, b["effect"], b["n_comparators"], "did",
+                                    basis_note)}))
             its = its_module.its_batch(y_sites, periods, d.frequency, phase, alpha=alpha)
             frames.append(pd.DataFrame({
                 "site_id": present, "indicator_id": ind, "method": "its", "effect": its["effect"],
@@ -308,10 +324,14 @@ def compute_estimates(dataset: Dataset, comps: Comparators, *, method: str = "ma
                 "p_value": its["p_value"],
                 "p_method": [f"{its_module.P_METHOD}, maxlags {m}" for m in its["maxlags"]],
                 "pre_trend_p": np.nan, "n_comparators": 0, "n_pre": its["n_pre"], "n_post": its["n_post"],
-                "baseline_mean": its["baseline_mean"]}))
-        frames.append(pd.DataFrame(_pooled_rows(ind, d, sites, pool, comps, alpha)))
-    table = pd.concat(frames, ignore_index=True)[COLUMNS[:-1]]
+                "baseline_mean": its["baseline_mean"],
+                "note": _site_notes(y_sites, phase, periods, d.frequency, its["effect"], None, "its", basis_note)}))
+        frames.append(pd.DataFrame(_pooled_rows(ind, d, sites, pool, comps, alpha, bases.get(ind, ""))))
+    table = pd.concat(frames, ignore_index=True)
     table["comparator_version"] = comps.version
+    table["value_basis"] = table["indicator_id"].map(bases).fillna("")
+    table["note"] = table["note"].fillna("").astype(str)
+    table = table[COLUMNS]
     for col in ("n_comparators", "n_pre", "n_post"):
         table[col] = table[col].astype("int64")
     order = {"did": 0, "its": 1, "pooled": 2}
@@ -368,7 +388,7 @@ def pooled_fit(d: _IndicatorData, sites: pd.DataFrame, pool: list[str], alpha: f
 
 
 def _pooled_rows(ind: str, d: _IndicatorData, sites: pd.DataFrame, pool: list[str], comps: Comparators,
-                 alpha: float) -> list[dict]:
+                 alpha: float, basis: str = "counts") -> list[dict]:
     result, cohort_of, phases = pooled_fit(d, sites, pool, alpha)
     site_block = d.sites.to_numpy()
     rows = []
@@ -383,11 +403,148 @@ def _pooled_rows(ind: str, d: _IndicatorData, sites: pd.DataFrame, pool: list[st
         block = site_block[in_agg][:, pre_mask]
         baseline = float(np.nanmean(block)) if np.isfinite(block).any() else float("nan")
         rows.append({"site_id": label, "indicator_id": ind, "method": "pooled", "effect": r["att"],
+                     "note": _pooled_note(label, d, cohort_of, phases, r["att"], basis),
                      "effect_pct": r["effect_pct"], "ci_low": r["ci_low"], "ci_high": r["ci_high"],
                      "p_value": r["p_value"], "p_method": pooled_module.P_METHOD, "pre_trend_p": np.nan,
                      "n_comparators": int(r["n_control"]), "n_pre": int(r["n_pre"]), "n_post": int(r["n_post"]),
                      "baseline_mean": baseline})
     return rows
+
+
+# --- notes: why a row has no estimate ------------------------------------------------------------------
+
+NO_DATA = "no data for this indicator in the dataset"
+RATES_NOTE = "from published rates (no counts)"
+
+
+def _value_bases(dataset: Dataset) -> dict[str, str]:
+    """Per indicator with data: "counts", "rates" (published rates only) or "mixed"."""
+    obs = dataset.observations
+    obs = obs[(obs["area_code"] != ENGLAND_CODE) & obs["value"].notna()]
+    counted = obs["numerator"].notna() & obs["denominator"].notna() & (obs["denominator"] > 0)
+    share = counted.groupby(obs["indicator_id"]).mean()
+    return {ind: "counts" if v == 1 else "rates" if v == 0 else "mixed" for ind, v in share.items()}
+
+
+def _basis_note(basis: str, n_members: list[int], d: _IndicatorData) -> list[str]:
+    """For rate-only indicators, how each site's value was made (only multi-LA sites are weighted)."""
+    if basis != "rates":
+        return [""] * len(n_members)
+    weighted = ("denominator-weighted mean of its LAs' rates" if d.has_denominators
+                else "unweighted mean of its LAs' rates (the source gives no denominators)")
+    return [RATES_NOTE + (f"; site value = {weighted}" if n > 1 else "") for n in n_members]
+
+
+def _span(observed: np.ndarray, periods: pd.DatetimeIndex, frequency: str) -> tuple[str, str]:
+    where = np.nonzero(observed)[0]
+    return period_label(periods[where[0]], frequency), period_label(periods[where[-1]], frequency)
+
+
+def _site_notes(y_sites: np.ndarray, phase: np.ndarray, periods: pd.DatetimeIndex, frequency: str,
+                effect: np.ndarray, n_comparators: np.ndarray | None, method: str,
+                basis_notes: list[str]) -> list[str]:
+    """Plain-words reason for each site row without an estimate ("" when it has one)."""
+    phase = np.asarray(phase)
+    notes = []
+    for i, y in enumerate(np.asarray(y_sites, dtype=float)):
+        observed = np.isfinite(y)
+        if not observed.any():
+            notes.append("no data for the site's LAs")
+            continue
+        first, last = _span(observed, periods, frequency)
+        if not (observed & (phase == PRE)).any():
+            notes.append(f"no data before the site's start: {first} onwards only")
+        elif not (observed & (phase == POST)).any():
+            notes.append(f"no data after the site's start: data end {last}")
+        elif n_comparators is not None and n_comparators[i] == 0:
+            notes.append("no comparator has data for this indicator")
+        elif not np.isfinite(effect[i]):
+            notes.append("effect not identified: no comparator has data both before and after the start"
+                         if method == "did" else "too few periods before and after the start for the "
+                         "segmented regression")
+        else:
+            notes.append(basis_notes[i])
+    return notes
+
+
+def _pooled_note(label: str, d: _IndicatorData, cohort_of: pd.Series, phases: dict[str, np.ndarray],
+                 att: float, basis: str = "counts") -> str:
+    """Why a pooled row has no estimate, or which wave it leaves out."""
+    names = sorted(phases) if label == "all" else [label]
+    observed = np.isfinite(d.sites.to_numpy())
+    periods = d.areas.columns
+    cohort = cohort_of.reindex(d.sites.index).to_numpy()
+    missing = []
+    for name in names:
+        rows = observed[cohort == name]
+        wave = name.replace("wave", "wave ")
+        if not rows.any():
+            missing.append(f"no data for {wave}'s sites")
+            continue
+        seen = rows.any(axis=0)
+        if not (seen & (phases[name] == PRE)).any():
+            first, _ = _span(seen, periods, d.frequency)
+            missing.append(f"no data before {wave}'s start: {first} onwards only")
+        elif not (seen & (phases[name] == POST)).any():
+            _, last = _span(seen, periods, d.frequency)
+            missing.append(f"no data after {wave}'s start: data end {last}")
+    if np.isfinite(att):
+        parts = ([RATES_NOTE + "; multi-LA sites are weighted means of their LAs' rates"] if basis == "rates" else []) + (
+            [f"leaves out {'; '.join(missing)}"] if missing else [])
+        return "; ".join(parts)
+    return "; ".join(missing) or "no estimate: too few periods before and after the start"
+
+
+def _no_data_rows(ind: str, sites: pd.DataFrame) -> pd.DataFrame:
+    """Rows for an indicator the dataset holds nothing for: every number missing, the note says why."""
+    cohort_of, _ = _wave_dates(sites)
+    labels = ["all", *sorted(set(cohort_of))]
+    site_ids = list(sites.index)
+    frame = pd.DataFrame({
+        "site_id": site_ids * 2 + labels, "indicator_id": ind,
+        "method": ["did"] * len(site_ids) + ["its"] * len(site_ids) + ["pooled"] * len(labels),
+        "p_method": [PLACEBO_P_METHOD] * len(site_ids) + [its_module.P_METHOD] * len(site_ids)
+        + [pooled_module.P_METHOD] * len(labels),
+        "n_comparators": 0, "n_pre": 0, "n_post": 0, "note": NO_DATA,
+    })
+    for col in ("effect", "effect_pct", "ci_low", "ci_high", "p_value", "pre_trend_p", "baseline_mean"):
+        frame[col] = np.nan
+    return frame
+
+
+def _placebo_groups(dataset: Dataset, comps: Comparators, groups: dict[tuple, list[str]], ind: str, method: str):
+    """(dates, sites, placebo comparators) for sites sharing dates and the covariates they were
+    matched on (a site without baseline data is matched, and its placebos too, on demographics)."""
+    for dates, members in groups.items():
+        by_design: dict[tuple, tuple[list[str], pd.DataFrame]] = {}
+        for site_id in members:
+            placebo = _placebo_frame(dataset, comps, site_id, ind, method)
+            key = tuple(placebo.attrs.get("covariates", ()))
+            by_design.setdefault(key, ([], placebo))[0].append(site_id)
+        for sites_, placebo in by_design.values():
+            yield dates, sites_, placebo
+
+
+def _placebo_draws_or_none(d: _IndicatorData, placebo: pd.DataFrame, k: int, phase: np.ndarray):
+    """Placebo effects for one design; None when the pool gave no placebo comparators."""
+    if placebo.empty:
+        return None
+    _, p_site, p_comp = placebo_panels(d.areas, placebo, k)
+    if not len(p_site):
+        return None
+    return placebo_estimates(p_site, p_comp, phase)
+
+
+def estimates_summary(table: pd.DataFrame) -> pd.DataFrame:
+    """Per indicator: rows, rows with an estimate, rows without one, and the commonest reason why not."""
+    has = table["effect"].notna()
+    missing = table[~has]
+    reason = missing.groupby("indicator_id")["note"].agg(lambda s: s.value_counts().index[0] if len(s) else "")
+    out = pd.DataFrame({"rows": table.groupby("indicator_id").size(),
+                        "with_estimate": has.groupby(table["indicator_id"]).sum(),
+                        "without_estimate": (~has).groupby(table["indicator_id"]).sum()})
+    out["main_reason"] = reason.reindex(out.index).fillna("")
+    return out.reset_index()
 
 
 # --- detail for charts -----------------------------------------------------------------------------------

@@ -27,6 +27,9 @@ from scipy import stats
 from indicators.did import POST, PRE
 
 P_METHOD = "influence-function normal (Callaway-Sant'Anna, never-treated)"
+GROUP_TIME_COLUMNS = ["cohort", "period_start", "event_time", "phase", "att", "se", "ci_low", "ci_high",
+                      "n_treated", "n_control", "treated_mean"]
+EVENT_TIME_COLUMNS = ["event_time", "att", "se", "ci_low", "ci_high", "n_cohorts"]
 
 
 @dataclass
@@ -114,7 +117,8 @@ def pooled_att(values: pd.DataFrame, cohort_of: pd.Series, phases: dict[str, np.
                          "ci_high": att[t] + z * se[t], "n_treated": int((treated & ok[:, t]).sum()),
                          "n_control": int((control & ok[:, t]).sum()), "treated_mean": treated_mean[t]})
             cells.append((name, t - first_post, phase[t] == POST, att[t], psi[:, t], share[t], member))
-    group_time = pd.DataFrame(rows)
+    # No cohort with both pre and post periods (e.g. data only after the start): empty, same columns.
+    group_time = pd.DataFrame(rows, columns=GROUP_TIME_COLUMNS)
     if cells:
         c_name = np.array([c[0] for c in cells], dtype=object)
         c_event = np.array([c[1] for c in cells])
@@ -164,4 +168,5 @@ def pooled_att(values: pd.DataFrame, cohort_of: pd.Series, phases: dict[str, np.
     for i, label in enumerate(summary["aggregate"]):
         names = sorted(phases) if label == "all" else [label]
         summary.loc[i, "n_pre"] = max(int((np.asarray(phases[n]) == PRE).sum()) for n in names)
-    return PooledResult(group_time=group_time, event_time=pd.DataFrame(events), summary=summary)
+    return PooledResult(group_time=group_time, event_time=pd.DataFrame(events, columns=EVENT_TIME_COLUMNS),
+                        summary=summary)

@@ -35,6 +35,10 @@ RUN_LENGTH = 7
 TREND_LENGTH = 7
 
 VARIATIONS = ("improvement", "concern", "neutral", "common cause")
+CHART_COLUMNS = ["value", "in_baseline", "mean", "lower_limit", "upper_limit", "lower_2sigma", "upper_2sigma",
+                 "lower_1sigma", "upper_1sigma", "outside_limits", "two_of_three", "shift", "trend", "special_cause",
+                 "variation"]
+"""The columns of an XmR chart frame (see ``spc``)."""
 
 
 @dataclass(frozen=True)

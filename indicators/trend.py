@@ -29,12 +29,16 @@ from data.periods import period_label, period_phase
 from data.reference import ENGLAND_CODE
 from indicators.benchmark import benchmark_many
 from indicators.ci import ci_for
-from indicators.spc import spc
+from indicators.spc import CHART_COLUMNS, spc
 
 COMPARATOR_LINE = "comparator_mean"
 """Which comparator summary the dashboard draws (the other is in the table for export)."""
 
 PHASES = ("pre", "transition", "post")
+SITE_COLUMNS = ["site_id", "indicator_id", "period_start", "frequency", "period_label", "phase", "numerator",
+                "denominator", "value", "ci_low", "ci_high", "n_areas", "n_expected", "flag"]
+AREA_COLUMNS = ["area_code", "name", "period_start", "period_label", "numerator", "denominator", "value",
+                "ci_low", "ci_high", "flag", "site_ids", "is_pioneer", "england_value", "benchmark"]
 
 TREND_COLUMNS = [
     "period_start", "period_label", "frequency", "phase",
@@ -146,14 +150,17 @@ def site_values(dataset, indicator_id: str | list[str] | None = None, level: flo
     obs = obs[obs["area_code"] != ENGLAND_CODE]
     agg = aggregate(obs, members.rename(columns={"site_id": "group"}), _multipliers(dataset))
     agg = agg.rename(columns={"group": "site_id"})
+    if agg.empty:  # no data for these indicators: the right columns, no rows
+        types = {"period_start": obs["period_start"].dtype, "n_areas": "int64", "n_expected": "int64"}
+        types.update({c: float for c in ("numerator", "denominator", "value", "ci_low", "ci_high")})
+        return pd.DataFrame({c: pd.Series(dtype=types.get(c, object)) for c in SITE_COLUMNS})
     agg = _with_ci(agg, dataset.catalogue, level)
     agg["period_label"] = label_periods(agg["period_start"], agg["frequency"])
     dates = sites.set_index("site_id")[["start", "transition_start", "transition_end"]]
     agg["phase"] = period_phase(agg["period_start"], agg["frequency"], agg["site_id"].map(dates["start"]),
                                 agg["site_id"].map(dates["transition_start"]),
                                 agg["site_id"].map(dates["transition_end"]))
-    return agg[["site_id", "indicator_id", "period_start", "frequency", "period_label", "phase", "numerator",
-                "denominator", "value", "ci_low", "ci_high", "n_areas", "n_expected", "flag"]]
+    return agg[SITE_COLUMNS]
 
 
 def england_values(dataset, indicator_ids: list[str] | None = None, level: float = 0.95) -> pd.DataFrame:
@@ -177,8 +184,10 @@ def england_values(dataset, indicator_ids: list[str] | None = None, level: float
             ci_low=np.nan, ci_high=np.nan, england_basis="sum of LAs"))
     cols = ["indicator_id", "period_start", "frequency", "numerator", "denominator", "value", "ci_low",
             "ci_high", "flag", "england_basis"]
-    if not frames:
-        return pd.DataFrame(columns=cols)
+    if not frames:  # no data: typed so that merging on period_start still works
+        types = {"period_start": obs["period_start"].dtype}
+        types.update({c: float for c in ("numerator", "denominator", "value", "ci_low", "ci_high")})
+        return pd.DataFrame({c: pd.Series(dtype=types.get(c, object)) for c in cols})
     eng = pd.concat(frames, ignore_index=True)[cols]
     need = eng["ci_low"].isna() | eng["ci_high"].isna()
     if need.any():
@@ -202,14 +211,13 @@ def area_values(dataset, indicator_id: str, period_start=None, level: float = 0.
     las = obs[obs["area_code"] != ENGLAND_CODE]
     if period_start is None:
         reported = las[las["value"].notna()]
-        if reported.empty:
-            raise DataError(f"no LA reports a value for {indicator_id!r}", column="value")
+        if reported.empty:  # no LA reports this indicator: nothing to plot, not an error
+            return _empty_area_values(las)
         period_start = reported["period_start"].max()
     period_start = pd.Timestamp(period_start)
     frame = las[las["period_start"] == period_start].copy()
     if frame.empty:
-        raise DataError(f"no observations for {indicator_id!r} in the period starting {period_start.date()}",
-                        column="period_start")
+        return _empty_area_values(las)
     need = frame["ci_low"].isna() | frame["ci_high"].isna()
     low, high = ci_for(row, frame["numerator"], frame["denominator"], float(row["multiplier"]),
                        value=frame["value"], level=level)
@@ -226,9 +234,15 @@ def area_values(dataset, indicator_id: str, period_start=None, level: float = 0.
     frame["england_value"] = float(eng_value.iloc[0]) if len(eng_value) else np.nan
     frame["benchmark"] = [o.value for o in benchmark_many(frame["ci_low"], frame["ci_high"],
                                                           frame["england_value"], row["polarity"])]
-    return frame[["area_code", "name", "period_start", "period_label", "numerator", "denominator", "value",
-                  "ci_low", "ci_high", "flag", "site_ids", "is_pioneer", "england_value",
-                  "benchmark"]].reset_index(drop=True)
+    return frame[AREA_COLUMNS].reset_index(drop=True)
+
+
+def _empty_area_values(las: pd.DataFrame) -> pd.DataFrame:
+    """``area_values`` with no rows (the indicator has no data for the period asked)."""
+    types = {"is_pioneer": bool, "period_start": las["period_start"].dtype}
+    for c in ("numerator", "denominator", "value", "ci_low", "ci_high", "england_value"):
+        types[c] = float
+    return pd.DataFrame({c: pd.Series(dtype=types.get(c, object)) for c in AREA_COLUMNS})
 
 
 # --- trend series -------------------------------------------------------------------------------
@@ -366,7 +380,7 @@ def _panel(dataset, indicator_id: str) -> _Panel:
     las = obs[obs["area_code"] != ENGLAND_CODE]
     codes = sorted(set(dataset.areas["area_code"]) | set(las["area_code"]))
     rows = {code: i for i, code in enumerate(codes)}
-    r = las["area_code"].map(rows).to_numpy()
+    r = las["area_code"].map(rows).to_numpy(dtype="int64")  # int even when there are no rows
     c = periods.get_indexer(las["period_start"])
     mats = []
     for col in ("numerator", "denominator", "value"):
@@ -385,7 +399,7 @@ def _panel(dataset, indicator_id: str) -> _Panel:
 
 def _group_aggregate(panel: _Panel, members: list[str], multiplier: float) -> dict[str, np.ndarray]:
     """data.aggregate's rules for one group, on the panel matrices (sum over sum; rates weighted)."""
-    idx = [panel.rows[m] for m in members if m in panel.rows]
+    idx = np.array([panel.rows[m] for m in members if m in panel.rows], dtype=int)
     num, den, val = panel.numerator[idx], panel.denominator[idx], panel.value[idx]
     usable = ~np.isnan(val)
     counted = usable & ~np.isnan(num) & ~np.isnan(den) & (den > 0)
@@ -471,7 +485,7 @@ def trend_series(dataset, site_id: str, indicator_id: str, comparators: pd.DataF
     frame["site_value"], frame["site_ci_low"], frame["site_ci_high"] = agg["value"], site_low, site_high
     frame["site_n_areas"], frame["site_flag"] = agg["n_areas"].astype(int), agg["flag"].astype(object)
 
-    idx = [panel.rows[c] for c in codes]
+    idx = np.array([panel.rows[c] for c in codes], dtype=int)
     values, num, den = panel.value[idx], panel.numerator[idx], panel.denominator[idx]
     reported = ~np.isnan(values)
     counted = reported & ~np.isnan(num) & (den > 0)
@@ -521,7 +535,25 @@ def trend_series(dataset, site_id: str, indicator_id: str, comparators: pd.DataF
 
 
 def trend_spc(trend: pd.DataFrame, polarity: str, column: str = "site_value") -> pd.DataFrame:
-    """The XmR chart of a trend's site values, with the pre-intervention periods as the fixed baseline."""
+    """The XmR chart of a trend's site values, with the pre-intervention periods as the fixed baseline.
+
+    With fewer than 2 values before the start (data that begin after it) the limits come from the
+    whole series, and ``attrs["baseline"]`` says so; with fewer than 2 values in all there is no
+    chart: the frame has the chart's columns and no rows.
+    """
     values = pd.Series(trend[column].to_numpy(dtype=float), index=pd.DatetimeIndex(trend["period_start"]))
-    n_pre = int((trend["phase"] == "pre").sum())
-    return spc(values, polarity, baseline_points=max(n_pre, 2))
+    pre = (trend["phase"] == "pre").to_numpy()
+    n_pre = int(pre.sum())
+    observed = np.isfinite(values.to_numpy())
+    if observed.sum() < 2:
+        empty = pd.DataFrame({c: pd.Series(dtype=float) for c in CHART_COLUMNS},
+                             index=pd.DatetimeIndex([], name=values.index.name))
+        empty.attrs.update(polarity=polarity, n_baseline=0, baseline="none: fewer than 2 values, no chart")
+        return empty
+    if (observed & pre).sum() >= 2:
+        chart = spc(values, polarity, baseline_points=max(n_pre, 2))
+        chart.attrs["baseline"] = "pre-intervention periods"
+        return chart
+    chart = spc(values, polarity, baseline_points=len(values))
+    chart.attrs["baseline"] = "whole series: fewer than 2 values before the start"
+    return chart

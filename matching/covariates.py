@@ -79,6 +79,31 @@ def comparator_pool(dataset: Dataset, pool: Iterable[str] | None = None) -> list
     return pool
 
 
+def units_with_data(dataset: Dataset, indicator_id: str) -> frozenset[str]:
+    """LAs (by area_code) and sites (by site_id) with at least one value of the indicator, cached.
+
+    A comparator without data for an indicator can show nothing about it, so per-indicator
+    matching draws only from these.
+    """
+    cache = _cache(dataset)
+    if "with_data" not in cache:
+        obs = dataset.observations
+        obs = obs[(obs["area_code"] != ENGLAND_CODE) & obs["value"].notna()]
+        pairs = obs[["indicator_id", "area_code"]].drop_duplicates()
+        by_indicator: dict[str, set] = {}
+        for ind, code in zip(pairs["indicator_id"].tolist(), pairs["area_code"].tolist()):
+            by_indicator.setdefault(ind, set()).add(code)
+        sites_of: dict[str, set] = {}
+        for site_id, code in zip(dataset.site_areas["site_id"].tolist(), dataset.site_areas["area_code"].tolist()):
+            sites_of.setdefault(code, set()).add(site_id)
+        found = {}
+        for ind, codes in by_indicator.items():
+            sites = set().union(*(sites_of.get(c, set()) for c in codes))
+            found[ind] = frozenset(codes | sites)
+        cache["with_data"] = found
+    return cache["with_data"].get(indicator_id, frozenset())
+
+
 def site_baseline_ends(dataset: Dataset, baseline_column: str = "transition_start") -> pd.Series:
     """Each site's baseline end (periods must end on or before it), indexed by site_id."""
     if baseline_column not in BASELINE_COLUMNS:

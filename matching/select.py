@@ -25,12 +25,12 @@ from data.errors import DataError
 from data.store import Dataset
 from matching.balance import THRESHOLDS, balance_frame
 from matching.covariates import (
-    BASELINE, DEMOGRAPHIC, _cache, comparator_pool, covariate_matrix, site_baseline_ends,
+    BASELINE, DEMOGRAPHIC, _cache, comparator_pool, covariate_matrix, site_baseline_ends, units_with_data,
 )
 
 METHODS = ("mahalanobis", "euclidean")
 K_RANGE = (3, 15)
-ALGORITHM_VERSION = 1
+ALGORITHM_VERSION = 2
 """Bump when the selection rule changes, so old comparator-set versions are not reused."""
 _TIE_DECIMALS = 9
 
@@ -249,12 +249,118 @@ def comparator_version(params: dict) -> str:
     return hashlib.sha256(blob.encode()).hexdigest()[:12]
 
 
+_POSITIONS: dict[int, tuple[pd.Index, dict]] = {}
+
+
+def _positions(index: pd.Index) -> dict:
+    """Unit -> row of a cached covariate index (a dict: far faster than get_indexer for a few units)."""
+    found = _POSITIONS.get(id(index))
+    if found is None or found[0] is not index:
+        if len(_POSITIONS) > 32:
+            _POSITIONS.clear()
+        found = (index, {unit: i for i, unit in enumerate(index.tolist())})
+        _POSITIONS[id(index)] = found  # the index is held so its id is not reused
+    return found[1]
+
+
 def _rows(matrix: tuple[pd.Index, list[str], np.ndarray], units: list[str], columns: list[str]) -> np.ndarray:
     index, all_columns, X = matrix
-    pos = index.get_indexer(units)
+    where = _positions(index)
+    pos = np.array([where.get(u, -1) for u in units], dtype=int)
     if (pos < 0).any():
         raise DataError(f"no covariates for unit(s) {[u for u, p in zip(units, pos) if p < 0][:5]}")
     return X[np.ix_(pos, [all_columns.index(c) for c in columns])]
+
+
+@dataclass(frozen=True)
+class _Design:
+    """What one matching run can use: the covariates kept, the pool LAs kept, and why others were not."""
+
+    columns: list[str]
+    pool_codes: np.ndarray  # sorted
+    pool_X: np.ndarray
+    warnings: tuple[str, ...]
+
+
+def _preview(codes: list[str], n: int = 8) -> str:
+    return f"{codes[:n]}" + (" ..." if len(codes) > n else "")
+
+
+def _design(dataset: Dataset, indicator_id: str | None, end: pd.Timestamp, columns: list[str],
+            codes: list[str]) -> _Design:
+    """The pool and covariates one matching run can actually use, with a reason for each loss.
+
+    In order: for an indicator, pool LAs with no data for it are left out (they could show nothing
+    about it); covariates no pool LA has are left out; pool LAs lacking a remaining covariate are
+    left out; covariates with the same value for every remaining pool LA are left out (they
+    cannot tell LAs apart, and Mahalanobis cannot whiten them). Cached per dataset.
+    """
+    key = ("design", indicator_id, end if indicator_id is not None else None, tuple(columns), tuple(codes))
+    cache = _cache(dataset)
+    if key in cache:
+        return cache[key]
+    warnings: list[str] = []
+    codes = sorted(codes)
+    if indicator_id is not None:
+        have = units_with_data(dataset, indicator_id)
+        without = [c for c in codes if c not in have]
+        codes = [c for c in codes if c in have]
+        if without and codes:
+            warnings.append(f"{len(without)} pool LA(s) have no {indicator_id} data and cannot be its comparators: "
+                            f"{_preview(without)}")
+    X = _rows(covariate_matrix(dataset, indicator_id, end), codes, columns) if codes else np.empty((0, len(columns)))
+    kept = list(columns)
+    if len(codes):
+        empty = [c for j, c in enumerate(columns) if np.isnan(X[:, j]).all()]
+        for c in empty:
+            warnings.append(f"covariate {c!r} left out: no pool LA has a value for it")
+        kept = [c for c in columns if c not in empty]
+        X = X[:, [columns.index(c) for c in kept]]
+        complete = ~np.isnan(X).any(axis=1)
+        if not complete.all():
+            left = [c for c, ok in zip(codes, complete) if not ok]
+            warnings.append(f"{len(left)} pool LA(s) lack a covariate value and were left out: {_preview(left)}")
+            codes, X = [c for c, ok in zip(codes, complete) if ok], X[complete]
+        if len(codes) >= 2:
+            # Exactly equal values can still give a float SD of 1e-17: compare the range with the level.
+            spread = np.ptp(X, axis=0)
+            flat = [j for j in range(len(kept)) if not spread[j] > 1e-12 * max(1.0, abs(X[0, j]))]
+            for j in flat:
+                warnings.append(f"covariate {kept[j]!r} left out: every pool LA has the same value ({X[0, j]:.4g}), "
+                                "so it cannot tell LAs apart")
+            kept = [c for j, c in enumerate(kept) if j not in flat]
+            X = X[:, [j for j in range(X.shape[1]) if j not in flat]]
+    design = _Design(kept, np.asarray(codes, dtype=object), X, tuple(warnings))
+    cache[key] = design
+    return design
+
+
+def _subset_weights(columns: list[str], weights: dict | None, method: str) -> np.ndarray | None:
+    if weights is None:
+        return None
+    return _weights_vector(columns, {c: v for c, v in weights.items() if c in columns}, method)
+
+
+def _site_design(dataset: Dataset, site_id: str, indicator_id: str | None, end: pd.Timestamp,
+                 columns: list[str], codes: list[str]) -> tuple[_Design, str | None]:
+    """The design a site is matched with, and the reason when it falls back to demographics only.
+
+    Per-indicator matching needs the indicator's baseline level and slope; a site (or a pool) with
+    too little data before the baseline end is matched on the demographic covariates instead.
+    """
+    design = _design(dataset, indicator_id, end, columns, codes)
+    baseline = [c for c in columns if c in BASELINE]
+    if indicator_id is None or not baseline:
+        return design, None
+    kept = [c for c in design.columns if c in BASELINE]
+    if kept:
+        x = _rows(covariate_matrix(dataset, indicator_id, end), [site_id], kept)
+        if not np.isnan(x).any():
+            return design, None
+    reason = (f"{site_id}: too little {indicator_id} data before its baseline end {end:%Y-%m-%d} for a baseline "
+              "level and slope; matched on demographic covariates only")
+    demographic = [c for c in columns if c not in BASELINE]
+    return _design(dataset, indicator_id, end, demographic, codes), reason
 
 
 def match(dataset: Dataset, *, k: int = 5, method: str = "mahalanobis", per_indicator: bool = False,
@@ -265,6 +371,13 @@ def match(dataset: Dataset, *, k: int = 5, method: str = "mahalanobis", per_indi
     ``per_indicator`` one per site and indicator, adding the indicator's baseline level and slope
     measured before each site's ``baseline_column`` date ([C]: transition_start by default).
     ``pool`` overrides the default candidate pool; ``indicators`` limits per-indicator sets.
+
+    Data that cannot support a covariate never stops the run: covariates no pool LA has, or that
+    are the same for every pool LA, are left out; pool LAs lacking a covariate are left out; in
+    per-indicator sets only LAs with data for the indicator are candidates, a site without data
+    for it gets no comparators, and a site without baseline data for it is matched on the
+    demographic covariates. Each case is a warning in ``ComparatorSet.warnings`` naming the site,
+    covariate or indicator.
     """
     _check_k(k)
     if method not in METHODS:
@@ -298,23 +411,46 @@ def match(dataset: Dataset, *, k: int = 5, method: str = "mahalanobis", per_indi
     groups = [(pd.Timestamp(end), list(sites)) for end, sites in ends.groupby(ends, sort=True).groups.items()]
     if not per_indicator:
         groups = [(groups[0][0], sorted(ends.index))]  # demographic covariates do not depend on the date
-    pool_codes = np.asarray(codes, dtype=object)
     for indicator_id in wanted:
+        where = f" [indicator {indicator_id}]" if indicator_id else ""
+        if indicator_id is not None and not units_with_data(dataset, indicator_id):
+            warnings.append(f"no site or pool LA has any {indicator_id} data: no comparators{where}")
+            continue
         for end, sites in groups:
-            matrix = covariate_matrix(dataset, indicator_id, end)
-            names = np.asarray(sites, dtype=object)
-            site_X = _rows(matrix, sites, columns)
-            m = _match_arrays(names, site_X, pool_codes, _rows(matrix, codes, columns), columns, k, method, w,
-                              caliper)
-            where = f" [indicator {indicator_id}]" if indicator_id else ""
-            warnings.extend(f"{text}{where}" for text in m.warnings)
-            long = _long(m, names)
-            parts["site_id"].append(long["unit"])
-            parts["indicator_id"].append(np.full(len(long["unit"]), indicator_id, dtype=object))
-            for col in ("comparator_code", "rank", "distance"):
-                parts[col].append(long[col])
-            contexts.append((indicator_id, names, site_X, m, columns))
-    table = pd.DataFrame({col: np.concatenate(chunks) for col, chunks in parts.items()})
+            runs: dict[int, tuple[_Design, list[str]]] = {}
+            for site_id in sites:
+                if indicator_id is not None and site_id not in units_with_data(dataset, indicator_id):
+                    warnings.append(f"{site_id}: no {indicator_id} data in any of its LAs, so no comparators{where}")
+                    continue
+                design, reason = _site_design(dataset, site_id, indicator_id, end, columns, codes)
+                if reason:
+                    warnings.append(reason + where)
+                runs.setdefault(id(design), (design, []))[1].append(site_id)
+            for design, members in runs.values():
+                warnings.extend(f"{text}{where}" for text in design.warnings)
+                if not design.columns:
+                    warnings.append(f"{', '.join(members)}: no covariate left to match on, so no comparators{where}")
+                    continue
+                if len(design.pool_codes) < k:
+                    warnings.append(f"{', '.join(members)}: only {len(design.pool_codes)} pool LA(s) usable, fewer than "
+                                    f"k = {k}, so no comparators{where}")
+                    continue
+                matrix = covariate_matrix(dataset, indicator_id, end)
+                names = np.asarray(members, dtype=object)
+                site_X = _rows(matrix, members, design.columns)
+                m = _match_arrays(names, site_X, design.pool_codes, design.pool_X, design.columns, k, method,
+                                  _subset_weights(design.columns, weights, method), caliper)
+                warnings.extend(f"{text}{where}" for text in m.warnings)
+                long = _long(m, names)
+                parts["site_id"].append(long["unit"])
+                parts["indicator_id"].append(np.full(len(long["unit"]), indicator_id, dtype=object))
+                for col in ("comparator_code", "rank", "distance"):
+                    parts[col].append(long[col])
+                contexts.append((indicator_id, names, site_X, m, design.columns))
+    empty = {"site_id": object, "indicator_id": object, "comparator_code": object, "rank": np.int64,
+             "distance": float}
+    table = pd.DataFrame({col: np.concatenate(chunks) if chunks else np.array([], dtype=empty[col])
+                          for col, chunks in parts.items()})
     table["indicator_id"] = table["indicator_id"].astype("string")
     table["version"] = version
     table = table.sort_values(["site_id", "indicator_id", "rank"], na_position="first",
@@ -341,25 +477,31 @@ def placebo_comparators(dataset: Dataset, site_id: str, indicator_id: str | None
     if site_id not in ends.index:
         raise DataError(f"site {site_id!r} is not in the sites table", column="site_id")
     columns = _covariate_list(covariates, indicator_id is not None)
-    w = _weights_vector(columns, weights, method)
+    _weights_vector(columns, weights, method)
     codes = comparator_pool(dataset, pool)
     end = pd.Timestamp(ends[site_id])
+    design, _ = _site_design(dataset, site_id, indicator_id, end, columns, codes)
+    w = _subset_weights(design.columns, weights, method)
     key = ("placebo", end if indicator_id else None, indicator_id, int(k), method,
-           None if w is None else tuple(w), tuple(columns), tuple(codes))
+           None if w is None else tuple(w), tuple(design.columns), tuple(codes))
     cache = _cache(dataset)
     if key not in cache:
-        X = _rows(covariate_matrix(dataset, indicator_id, end), codes, columns)
-        complete = ~np.isnan(X).any(axis=1)
-        names, X = np.asarray(codes, dtype=object)[complete], X[complete]
-        if k >= len(names):
-            raise DataError(f"k = {k} placebo comparators need a pool of more than {k} LAs; it has {len(names)}")
-        centre, A = pool_transform(X, method, w, columns)
-        Z = (X - centre) @ A
-        order, dist = nearest(Z, Z, k, exclude=np.arange(len(Z)))
-        cache[key] = pd.DataFrame({
-            "area_code": np.repeat(names, k),
-            "comparator_code": names[order].ravel(),
-            "rank": np.tile(np.arange(1, k + 1), len(names)),
-            "distance": dist.ravel(),
-        })
-    return cache[key].copy()
+        names, X = design.pool_codes, design.pool_X
+        if not design.columns or k >= len(names):
+            frame = pd.DataFrame({"area_code": pd.Series(dtype=object), "comparator_code": pd.Series(dtype=object),
+                                  "rank": pd.Series(dtype="int64"), "distance": pd.Series(dtype=float)})
+        else:
+            centre, A = pool_transform(X, method, w, design.columns)
+            Z = (X - centre) @ A
+            order, dist = nearest(Z, Z, k, exclude=np.arange(len(Z)))
+            frame = pd.DataFrame({
+                "area_code": np.repeat(names, k),
+                "comparator_code": names[order].ravel(),
+                "rank": np.tile(np.arange(1, k + 1), len(names)),
+                "distance": dist.ravel(),
+            })
+        frame.attrs["covariates"] = list(design.columns)
+        cache[key] = frame
+    out = cache[key].copy()
+    out.attrs["covariates"] = list(design.columns)
+    return out

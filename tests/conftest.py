@@ -52,3 +52,18 @@ def browser():
         b = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
         yield b
         b.close()
+
+def real_built_dir(real_dir, tmp_path_factory) -> Path:
+    """The real dataset, built once per session from ../shared/data/real by data.real.build_real."""
+    from data.real import build_real
+
+    out = tmp_path_factory.mktemp("real-built") / "dataset"
+    build_real(out, shared=real_dir)
+    return out
+
+
+@pytest.fixture(scope="session")
+def real_built(real_built_dir):
+    from data.store import load_dataset
+
+    return load_dataset(real_built_dir)
