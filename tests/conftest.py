@@ -53,6 +53,8 @@ def browser():
         yield b
         b.close()
 
+
+@pytest.fixture(scope="session")
 def real_built_dir(real_dir, tmp_path_factory) -> Path:
     """The real dataset, built once per session from ../shared/data/real by data.real.build_real."""
     from data.real import build_real
