@@ -18,11 +18,28 @@ def _notice() -> html.Div | None:
     """The dataset's origin on every page: demo data must never pass for real."""
     from layouts.components.results import context
 
-    ds = context().dataset
-    if not ds.is_demo:
-        return None
-    return html.Div(ds.notice, id="data-notice", role="note",
-                    className="alert alert-warning fw-bold py-1 mb-2 text-center")
+    ctx = context()
+    ds = ctx.dataset
+    if ds.is_demo:
+        return html.Div(ds.notice, id="data-notice", role="note",
+                        className="alert alert-warning fw-bold py-1 mb-2 text-center")
+    return html.Div(coverage_sentence(ds, ctx.catalogue), id="data-notice", role="note",
+                    className="alert alert-info py-1 mb-2 small")
+
+
+def coverage_sentence(ds, catalogue) -> str:
+    """Which indicators a real dataset holds, and for which periods, in one sentence."""
+    from data.summary import coverage
+
+    cov = coverage(ds).set_index("indicator_id")
+    short = catalogue["short_name"]
+    held = [f"{short[i]} ({cov.at[i, 'first_period']} to {cov.at[i, 'last_period']})"
+            for i in cov.index if cov.at[i, "n_periods"] > 0]
+    absent = [short[i] for i in cov.index if cov.at[i, "n_periods"] == 0]
+    text = f"Real data in this dataset ({ds.label}): " + ("; ".join(held) if held else "none") + "."
+    if absent:
+        text += " No data in this dataset for: " + ", ".join(absent) + "."
+    return text
 
 
 def shell() -> html.Div:

@@ -6,7 +6,7 @@ import pandas as pd
 from dash import dcc, html
 
 from layouts.components import charts, page, readings, tables
-from layouts.components.results import context, site_detail
+from layouts.components.results import context, missing_estimate_reason, site_detail, site_trend
 from layouts.components.urlstate import href, parse_query
 
 DETAIL_CHARTS = {"trend": "Trend against comparators and England", "event": "Event study",
@@ -50,6 +50,15 @@ def layout(site_id: str | None = None, indicator_id: str | None = None, **query)
             html.P([dcc.Link(f"All indicators for {name}", href=href(f"/site/{path_id}", state)), " · ",
                     dcc.Link(f"All sites for this indicator", href=href(f"/indicator/{indicator_id}", state))]),
             html.P(cat["definition"], className="small")]
+    reason = missing_estimate_reason(sid, indicator_id)
+    if reason is not None:
+        # Nothing to estimate from (e.g. a real dataset without this indicator, or without data
+        # before the start): say why in words and draw only the series that exist.
+        body.append(html.P(f"No estimate for {name}: {reason}.", className="alert alert-secondary",
+                           id="no-estimate"))
+        if site_trend(sid, indicator_id)["site_value"].notna().any():
+            body += [html.H2(DETAIL_CHARTS["trend"], className="h4"), _block(specs["trend"], state)]
+        return html.Div(body)
     detail = site_detail(sid, indicator_id)
     for kind, heading in DETAIL_CHARTS.items():
         body += [html.H2(heading, className="h4"), _block(specs[kind], state)]

@@ -280,6 +280,11 @@ def small_multiples_figure(panels: list[Panel], *, title: str, source: str, ncol
                            "xaxis": f"x{suffix}", "yaxis": f"y{suffix}", "legendgroup": legend_name,
                            "showlegend": legend_name not in seen, "legendgrouptitle": None})
             seen.add(legend_name)
+        if f.empty or not f["site_value"].notna().any():
+            notes.append({"text": "No data in this dataset", "x": x0 + width / 2, "y": y1 - height / 2,
+                          "xref": "paper", "yref": "paper", "showarrow": False, "font": {"size": 11, "color": "#555"}})
+            layout[f"xaxis{suffix}"].update(showticklabels=False)
+            layout[f"yaxis{suffix}"].update(showticklabels=False)
         marks, _ = _intervention_marks(labels, TrendOptions(title="", site_label="", indicator_name="", unit="",
                                                             source="", start_label=panel.start_label,
                                                             transition=panel.transition, compact=True))

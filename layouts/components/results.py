@@ -99,9 +99,26 @@ def _trend_frames(checksum: str) -> dict[tuple[str, str], pd.DataFrame]:
             for key, part in table.groupby(["site_id", "indicator_id"], sort=False)}
 
 
+def missing_estimate_reason(site_id: str, indicator_id: str) -> str | None:
+    """Why the DiD for this site and indicator could not be estimated (the estimates' note), or None."""
+    table = estimates()
+    row = table[(table["site_id"] == site_id) & (table["indicator_id"] == indicator_id) & (table["method"] == "did")]
+    if row.empty:
+        return "no estimate for this site and indicator"
+    if pd.notna(row["effect"].iloc[0]):
+        return None
+    note = row["note"].iloc[0] if "note" in row.columns else ""
+    return note if isinstance(note, str) and note else "the estimate could not be made from this dataset"
+
+
 def site_trend(site_id: str, indicator_id: str) -> pd.DataFrame:
     """indicators.trend.TREND_COLUMNS for one site and indicator (a copy: callers may add columns)."""
-    return _trend_frames(context().dataset.checksum)[(site_id, indicator_id)].copy()
+    frame = _trend_frames(context().dataset.checksum).get((site_id, indicator_id))
+    if frame is None:  # no data for this site and indicator in this dataset (e.g. a real dataset's gaps)
+        from indicators.trend import TREND_COLUMNS
+
+        return pd.DataFrame(columns=TREND_COLUMNS)
+    return frame.copy()
 
 
 def intervention_labels(site_id: str, indicator_id: str) -> tuple[str, tuple[str, str]]:
