@@ -26,7 +26,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from tests.browser import dash_http  # noqa: E402
-from tests.browser.conftest import CHROMIUM, CHROMIUM_ARGS, wait_ready  # noqa: E402
+from tests.browser_support import CHROMIUM, CHROMIUM_ARGS, wait_ready  # noqa: E402
 
 
 def free_port() -> int:
