@@ -27,9 +27,9 @@ def download_chart_csv(_clicks, button_id):
     prevent_initial_call=True,
 )
 def download_package(_clicks, search):
-    from layouts.components.exports import package_workbook
+    from layouts.components.exports import cached_package_workbook
     from layouts.components.urlstate import parse_query
 
     state = parse_query(search)
     name = "pioneer-indicators" + ("_anonymised" if state.anon else "") + ".xlsx"
-    return dcc.send_bytes(package_workbook(context(), anon=state.anon, basis=state.basis), name)
+    return dcc.send_bytes(cached_package_workbook(context(), anon=state.anon, basis=state.basis), name)

@@ -79,3 +79,15 @@ def package_workbook(ctx, *, anon: bool, basis: str) -> bytes:
         ds.catalogue.drop(columns=[c for c in ("fingertips_id", "ascof_code") if c in ds.catalogue]).to_excel(
             xl, sheet_name=_sheet_name("Definitions", used), index=False)
     return buf.getvalue()
+
+
+@register_cache
+@lru_cache(maxsize=8)
+def _workbook_for(checksum: str, anon: bool, basis: str) -> bytes:
+    return package_workbook(results.context(), anon=anon, basis=basis)
+
+
+def cached_package_workbook(ctx, *, anon: bool, basis: str) -> bytes:
+    """The package workbook, built once per dataset, mode and basis (it takes seconds to write and
+    is the same bytes every time); ``basis`` is one of the four validated bases, so at most 8 kept."""
+    return _workbook_for(ctx.dataset.checksum, anon, basis)
