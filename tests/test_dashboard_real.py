@@ -9,49 +9,22 @@ from __future__ import annotations
 
 import json
 import os
-import socket
-import subprocess
-import sys
-import time
 import urllib.request
-from pathlib import Path
 
 import pytest
 
 from serving.walk import HttpTransport, Session
-
-ROOT = Path(__file__).resolve().parents[1]
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+from tests.test_serving_server import Server
 
 
 @pytest.fixture(scope="module")
 def real_server(real_built_dir, tmp_path_factory):
-    port = _free_port()
     env = {**os.environ, "PIONEERS_CACHE_DIR": str(tmp_path_factory.mktemp("real-cache"))}
     env.pop("PIONEERS_DATA", None)
-    log = open(tmp_path_factory.mktemp("real-log") / "server.log", "w")
-    proc = subprocess.Popen([sys.executable, "-m", "cli", "serve", "--data", str(real_built_dir), "--port", str(port),
-                             "--workers", "1", "--no-warm"], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            with urllib.request.urlopen(base + "/healthz", timeout=5) as r:
-                if r.status == 200:
-                    break
-        except OSError:
-            pass
-        assert proc.poll() is None and time.monotonic() < deadline, "server on the real dataset did not start"
-        time.sleep(0.3)
-    yield base
-    proc.terminate()
-    proc.wait(timeout=20)
-    log.close()
+    server = Server(["--data", str(real_built_dir), "--workers", "1", "--no-warm"], env)
+    server.wait_healthy(timeout=60)
+    yield f"http://127.0.0.1:{server.port}"
+    server.stop()
 
 
 def _paths(real_built) -> list[str]:
