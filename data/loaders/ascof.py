@@ -20,8 +20,7 @@ from data.errors import DataError
 from data.loaders import LoadContext, LoadResult, finish, join_flags
 from data.loaders.geography import resolve
 from data.loaders.population import attach_denominator
-from data.loaders.reading import (Problems, check_field_sizes, file_rows, find_columns, numbers,
-                                  read_csv_strings, short_rows, source_vintage)
+from data.loaders.reading import (Problems, find_columns, numbers, read_csv_strings, source_vintage, usable_rows)
 from data.periods import parse_period
 from data.reference import ENGLAND_CODE, REFERENCE_DIR
 
@@ -63,11 +62,8 @@ def load(path: Path, context: LoadContext) -> LoadResult:
     cols = find_columns(frame, SPELLINGS, file, ("year", "code", "measure", "value", "level"))
     problems = Problems()
     skipped: Counter = Counter()
-    short = short_rows(frame, file, problems, list(cols.values()))
-    frame = frame[~short].fillna("")
-    check_field_sizes(frame, file, problems)
-    rows = file_rows(frame)
-    get = {k: frame[v].str.strip() for k, v in cols.items()}
+    rows_read = len(frame)
+    frame, rows, get = usable_rows(frame, file, problems, cols)
 
     level = get["level"].str.lower()
     for lvl, n in level[~level.isin(KEPT_LEVELS)].value_counts().items():
@@ -138,7 +134,7 @@ def load(path: Path, context: LoadContext) -> LoadResult:
     source = {"kind": "ascof", "name": "NHS Digital ASCOF measures", **source_vintage(path),
               "vintage": f"{first.year}/{(first.year + 1) % 100:02d} to {last.year}/{(last.year + 1) % 100:02d}"}
     return LoadResult(observations=finish(obs, f"NHS Digital ASCOF: {path.name}", context.multipliers()),
-                      rows_read=len(frame) + int(short.sum()), skipped=skipped, source=source)
+                      rows_read=rows_read, skipped=skipped, source=source)
 
 
 def _denominators(obs: pd.DataFrame, context: LoadContext) -> pd.DataFrame:

@@ -24,8 +24,7 @@ from data.errors import DataError
 from data.loaders import LoadContext, LoadResult, finish, join_flags
 from data.loaders.geography import resolve
 from data.loaders.population import attach_denominator, estimate_year
-from data.loaders.reading import (Problems, check_field_sizes, file_rows, find_columns, numbers,
-                                  read_csv_strings, short_rows, source_vintage)
+from data.loaders.reading import (Problems, find_columns, numbers, read_csv_strings, source_vintage, usable_rows)
 from data.reference import ENGLAND_CODE, REFERENCE_DIR
 
 NAMES = REFERENCE_DIR / "fingertips_names.csv"
@@ -84,11 +83,8 @@ def load(path: Path, context: LoadContext) -> LoadResult:
     cols = find_columns(frame, spellings, file, required)
     problems = Problems()
     skipped: Counter = Counter()
-    short = short_rows(frame, file, problems, list(cols.values()))
-    frame = frame[~short].fillna("")
-    check_field_sizes(frame, file, problems)
-    rows = file_rows(frame)
-    get = {k: frame[v].str.strip() for k, v in cols.items()}
+    rows_read = len(frame)
+    frame, rows, get = usable_rows(frame, file, problems, cols)
     keep = pd.Series(True, index=frame.index)
 
     # Which catalogue indicator each row is.
@@ -196,7 +192,7 @@ def load(path: Path, context: LoadContext) -> LoadResult:
               "indicators": sorted(set(source_id[keep])), **source_vintage(path),
               "vintage": f"{first.year}/{(first.year + 1) % 100:02d} to {last.year}/{(last.year + 1) % 100:02d}"}
     return LoadResult(observations=finish(obs, f"Fingertips: {path.name}", context.multipliers()),
-                      rows_read=len(frame) + int(short.sum()), skipped=skipped, source=source)
+                      rows_read=rows_read, skipped=skipped, source=source)
 
 
 def _districts_to_counties(obs: pd.DataFrame, context: LoadContext, file: str, column: str,

@@ -352,3 +352,13 @@ def stripped(values: pd.Series) -> pd.Series:
     except (pa.ArrowInvalid, pa.ArrowTypeError):
         pass
     return values.str.strip()
+
+
+def usable_rows(frame: pd.DataFrame, file: str, problems: Problems, cols: dict[str, str]
+                ) -> tuple[pd.DataFrame, np.ndarray, dict[str, pd.Series]]:
+    """Drop rows too short to hold the needed columns (reported), check field sizes, and return
+    the rows, their file row numbers and each needed column stripped of padding."""
+    short = short_rows(frame, file, problems, list(cols.values()))
+    frame = frame[~short].fillna("")
+    check_field_sizes(frame, file, problems)
+    return frame, file_rows(frame), {k: frame[v].str.strip() for k, v in cols.items()}

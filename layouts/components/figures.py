@@ -336,6 +336,18 @@ def _layout(title: str, x_title: str, y_title: str, source: str, *, category_x: 
     return layout
 
 
+def _period_layout_with_intervention(title: str, unit: str, source: str, labels: list[str],
+                                     start_label: str | None, transition: tuple[str, str] | None) -> dict:
+    """A detail chart's layout over financial-year periods, with the start and transition marked."""
+    layout = _layout(title, "Period (financial year)", unit, source)
+    shapes, notes = _intervention_marks(labels, TrendOptions(title="", site_label="", indicator_name="", unit="",
+                                                             source="", start_label=start_label,
+                                                             transition=transition))
+    layout["shapes"] = shapes
+    layout["annotations"] += notes
+    return layout
+
+
 def event_study_figure(frame: pd.DataFrame, *, title: str, unit: str, source: str,
                        x_title: str = "Periods since the Pioneer start") -> go.Figure:
     """Difference from comparators by period relative to the start, with 95% intervals; 0 = no difference.
@@ -379,13 +391,7 @@ def its_figure(frame: pd.DataFrame, *, title: str, unit: str, site_label: str, s
         {"type": "scatter", "x": labels, "y": _values(frame["counterfactual"]), "mode": "lines",
          "name": "Pre-Pioneer trend continued", "line": {"color": OKABE_ITO["orange"], "width": 2, "dash": "dot"}},
     ]
-    layout = _layout(title, "Period (financial year)", unit, source)
-    shapes, notes = _intervention_marks(labels, TrendOptions(title="", site_label="", indicator_name="", unit="",
-                                                             source="", start_label=start_label,
-                                                             transition=transition))
-    layout["shapes"] = shapes
-    layout["annotations"] += notes
-    return _figure(traces, layout)
+    return _figure(traces, _period_layout_with_intervention(title, unit, source, labels, start_label, transition))
 
 
 def its_table(frame: pd.DataFrame, site_label: str) -> pd.DataFrame:
@@ -415,13 +421,7 @@ def spc_figure(chart: pd.DataFrame, *, title: str, unit: str, source: str, start
         traces.append({"type": "scatter", "x": labels, "y": _values(chart[col]), "mode": "lines", "name": name,
                        "line": {"color": "#444", "width": 1, "dash": dash}, "showlegend": col != "lower_limit",
                        "legendgroup": name})
-    layout = _layout(title, "Period (financial year)", unit, source)
-    shapes, notes = _intervention_marks(labels, TrendOptions(title="", site_label="", indicator_name="", unit="",
-                                                             source="", start_label=start_label,
-                                                             transition=transition))
-    layout["shapes"] = shapes
-    layout["annotations"] += notes
-    return _figure(traces, layout)
+    return _figure(traces, _period_layout_with_intervention(title, unit, source, labels, start_label, transition))
 
 
 def spc_table(chart: pd.DataFrame) -> pd.DataFrame:
