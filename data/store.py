@@ -43,6 +43,8 @@ class Dataset:
     path: Path
     manifest: dict
     tables: dict[str, pd.DataFrame] = field(repr=False)
+    derived: dict = field(default_factory=dict, repr=False, compare=False)
+    """Results computed from these tables (panels, covariates), kept as long as the Dataset is."""
 
     @property
     def label(self) -> str:

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from scipy import stats
+from scipy import special, stats
 
 from data.periods import period_phase
 
@@ -204,8 +204,15 @@ def placebo_half_width(placebo: np.ndarray, alpha: float = 0.05) -> float:
 
 
 def placebo_half_widths(placebo: np.ndarray, alpha: float = 0.05) -> np.ndarray:
-    """``placebo_half_width`` for each column of a (placebos, coefficients) array."""
-    return np.array([placebo_half_width(placebo[:, j], alpha) for j in range(placebo.shape[1])])
+    """``placebo_half_width`` for each column of a (placebos, coefficients) array, at once."""
+    placebo = np.asarray(placebo, dtype=float)
+    finite = np.isfinite(placebo)
+    absp = -np.sort(-np.where(finite, np.abs(placebo), -np.inf), axis=0)  # descending; missing last
+    m = np.floor(alpha * (finite.sum(axis=0) + 1) + 1e-9).astype(int)
+    if not len(absp):
+        return np.full(placebo.shape[1], np.inf)
+    picked = np.take_along_axis(absp, np.maximum(m - 1, 0)[None, :], axis=0)[0]
+    return np.where(m >= 1, picked, np.inf)
 
 
 def pre_trend_test(leads: np.ndarray, placebo_leads: np.ndarray) -> tuple[float, float]:
@@ -232,7 +239,7 @@ def pre_trend_test(leads: np.ndarray, placebo_leads: np.ndarray) -> tuple[float,
     except np.linalg.LinAlgError:
         return float("nan"), float("nan")
     f = n / (n + 1) * (n - n_leads) / (n_leads * (n - 1)) * t2
-    return f, float(stats.f.sf(f, n_leads, n - n_leads))
+    return f, float(special.fdtrc(n_leads, n - n_leads, f))  # = stats.f.sf, without its per-call overhead
 
 
 # --- one site, one indicator ----------------------------------------------------------------------
@@ -423,3 +430,15 @@ def placebo_panels(area_values: pd.DataFrame, placebo_comparators: pd.DataFrame,
     idx[pos[use], rank_in[use]] = comp_rows[use]
     own = area_index.get_indexer(codes)
     return codes, values[own], values[idx]
+
+
+def placebo_arrays(area_values: pd.DataFrame, codes: np.ndarray, order: np.ndarray
+                   ) -> tuple[list[str], np.ndarray, np.ndarray]:
+    """``placebo_panels`` from the array form of a placebo set: pool LA ``codes[i]`` has
+    comparators ``codes[order[i]]``, nearest first. LAs without a series are left out;
+    comparators without one are missing rows. Same result as ``placebo_panels`` (tested)."""
+    rows = pd.Index(area_values.index).get_indexer(codes)
+    values = np.vstack([area_values.to_numpy(dtype=float), np.full((1, area_values.shape[1]), np.nan)])
+    comp_rows = np.where(rows[order] >= 0, rows[order], len(area_values)) if len(order) else order
+    own = rows >= 0
+    return list(np.asarray(codes)[own]), values[rows[own]], values[comp_rows[own]]

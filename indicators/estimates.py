@@ -28,15 +28,14 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from data.aggregate import aggregate_sites
 from data.errors import DataError
+from data.panels import indicator_panels
 from data.periods import period_label
-from data.reference import ENGLAND_CODE
 from data.store import Dataset
 from indicators import its as its_module
 from indicators import pooled as pooled_module
-from indicators.did import (PLACEBO_P_METHOD, POST, PRE, placebo_estimates, placebo_panels, site_did, site_did_batch,
-                            treatment_phase)
+from indicators.did import (PLACEBO_P_METHOD, POST, PRE, placebo_arrays, placebo_estimates, placebo_panels, site_did,
+                            site_did_batch, treatment_phase)
 
 COLUMNS = ["site_id", "indicator_id", "method", "effect", "effect_pct", "ci_low", "ci_high", "p_value",
            "p_method", "pre_trend_p", "n_comparators", "n_pre", "n_post", "baseline_mean", "comparator_version",
@@ -126,68 +125,17 @@ class _IndicatorData:
     sites: pd.DataFrame  # site_id x period_start (sum of numerators / sum of denominators)
 
 
-def site_values(num: np.ndarray, den: np.ndarray, value: np.ndarray, members: np.ndarray,
-                multiplier: float) -> np.ndarray:
-    """Site series from its member LAs, as data.aggregate.aggregate computes them (tested equal):
-    sum of numerators over sum of denominators times the multiplier; where no member has counts,
-    the denominator-weighted mean of the rates (``rate_only``). ``members`` is (sites x areas) 0/1.
-    """
-    usable = np.isfinite(value)
-    counts = usable & np.isfinite(num) & np.isfinite(den) & (den > 0)
-    rates = usable & ~counts
-    weight = np.where(np.isfinite(den), den, 1.0)
-    s_num = members @ np.where(counts, num, 0.0)
-    s_den = members @ np.where(counts, den, 0.0)
-    n_counts = members @ counts.astype(float)
-    s_wv = members @ np.where(rates, value * weight, 0.0)
-    s_w = members @ np.where(rates, weight, 0.0)
-    n_any = members @ usable.astype(float)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        by_counts = np.where(s_den != 0, s_num / s_den * multiplier, np.nan)
-        by_rates = np.where(s_w != 0, s_wv / s_w, np.nan)
-    return np.where(n_any == 0, np.nan, np.where(n_counts > 0, by_counts, by_rates))
-
-
 def _indicator_data(dataset: Dataset) -> dict[str, _IndicatorData]:
-    """Per indicator: every LA's series and every site's aggregate series, as period-wide frames."""
-    obs = dataset.observations
-    obs = obs[obs["area_code"] != ENGLAND_CODE]
-    catalogue = dataset.catalogue.set_index("indicator_id")
-    area_index = pd.Index(sorted(obs["area_code"].unique()))
-    site_ids = list(dataset.sites["site_id"])
-    members = np.zeros((len(site_ids), len(area_index)))
-    sa = dataset.site_areas
-    rows = pd.Index(site_ids).get_indexer(sa["site_id"])
-    cols = area_index.get_indexer(sa["area_code"])
-    ok = (rows >= 0) & (cols >= 0)
-    members[rows[ok], cols[ok]] = 1.0
-    ind_codes, ind_uniques = pd.factorize(obs["indicator_id"])
-    area_pos = area_index.get_indexer(obs["area_code"])
-    starts = obs["period_start"].to_numpy()
-    num_all, den_all, val_all = (obs[c].to_numpy(dtype=float) for c in ("numerator", "denominator", "value"))
-    order = np.argsort(ind_codes, kind="stable")
-    bounds = np.searchsorted(ind_codes[order], np.arange(len(ind_uniques) + 1))
-    out = {}
-    for j, ind in enumerate(ind_uniques):
-        if ind not in catalogue.index:
-            raise DataError(f"indicator {ind!r} is not in the catalogue", column="indicator_id")
-        sel = order[bounds[j]:bounds[j + 1]]
-        periods, p_pos = np.unique(starts[sel], return_inverse=True)
-        shape = (len(area_index), len(periods))
-        mats = []
-        for arr in (num_all, den_all, val_all):
-            m = np.full(shape, np.nan)
-            m[area_pos[sel], p_pos] = arr[sel]
-            mats.append(m)
-        period_index = pd.DatetimeIndex(periods, name="period_start")
-        site_mat = site_values(*mats, members, float(catalogue.at[ind, "multiplier"]))
-        out[ind] = _IndicatorData(
-            frequency=str(catalogue.at[ind, "frequency"]),
-            has_denominators=bool(np.isfinite(mats[1]).any()),
-            areas=pd.DataFrame(mats[2], index=area_index, columns=period_index),
-            sites=pd.DataFrame(site_mat, index=pd.Index(site_ids, name="site_id"), columns=period_index),
-        )
-    return out
+    """Per indicator: every LA's series and every site's aggregate series, as period-wide frames
+    (from ``data.panels``; cached on the dataset)."""
+    if "estimates_data" not in dataset.derived:
+        dataset.derived["estimates_data"] = {
+            ind: _IndicatorData(
+                frequency=p.frequency, has_denominators=p.has_denominators,
+                areas=pd.DataFrame(p.value, index=p.areas, columns=p.periods),
+                sites=pd.DataFrame(p.site_value, index=p.site_ids, columns=p.periods))
+            for ind, p in indicator_panels(dataset).items()}
+    return dataset.derived["estimates_data"]
 
 
 def _dates(site: pd.Series) -> tuple:
@@ -281,63 +229,81 @@ def _write_cache(table: pd.DataFrame, path: Path) -> None:
 
 def compute_estimates(dataset: Dataset, comps: Comparators, *, method: str = "mahalanobis",
                       alpha: float = ALPHA) -> pd.DataFrame:
-    """The full table without any caching (what ``estimates_table`` caches)."""
+    """The full table without any caching (what ``estimates_table`` caches).
+
+    Columns are gathered as arrays block by block (a block: one indicator, one set of dates,
+    one placebo design) and made into a frame once at the end.
+    """
     data = _indicator_data(dataset)
     sites = dataset.sites.set_index("site_id")
     pool = _pool(dataset)
     lookup = _comparator_lookup(comps)
     groups: dict[tuple, list[str]] = {}
-    for site_id, site in sites.iterrows():
-        groups.setdefault(_dates(site), []).append(site_id)
+    for site_id, dates in zip(sites.index, zip(sites["start"], sites["transition_start"], sites["transition_end"])):
+        groups.setdefault(dates, []).append(site_id)
     bases = _value_bases(dataset)
     n_members = dataset.site_areas.groupby("site_id")["area_code"].nunique().to_dict()
-    frames = [_no_data_rows(ind, sites) for ind in dataset.catalogue["indicator_id"] if ind not in data]
+    blocks = [_no_data_rows(ind, sites) for ind in dataset.catalogue["indicator_id"] if ind not in data]
     for ind, d in data.items():
         periods = d.areas.columns
         area_values = d.areas.to_numpy()
         row_of = {code: i for i, code in enumerate(d.areas.index)}
+        site_row = {site_id: i for i, site_id in enumerate(d.sites.index)}
+        site_values = d.sites.to_numpy()
         padded = np.vstack([area_values, np.full((1, len(periods)), np.nan)])
+        phases: dict[tuple, np.ndarray] = {}
         for dates, members, placebo in _placebo_groups(dataset, comps, groups, ind, method):
-            phase = treatment_phase(periods, d.frequency, *dates)
-            draws = _placebo_draws_or_none(d, placebo, comps.k, phase)
-            present = [s for s in members if s in d.sites.index]
+            if dates not in phases:
+                phases[dates] = treatment_phase(periods, d.frequency, *dates)
+            phase = phases[dates]
+            draws = _placebo_draws_or_none(d, placebo, phase)
+            present = [s for s in members if s in site_row]
             idx = np.full((len(present), comps.k), len(area_values))
             for i, site_id in enumerate(present):
                 codes = [row_of[c] for c in lookup.get((site_id, ind if comps.per_indicator else None), [])
                          if c in row_of][: comps.k]
                 idx[i, : len(codes)] = codes
-            y_sites = d.sites.loc[present].to_numpy()
+            y_sites = site_values[[site_row[s] for s in present]]
             b = site_did_batch(y_sites, padded[idx], phase, draws, alpha)
             basis_note = _basis_note(bases[ind], [n_members.get(s, 0) for s in present], d)
-            frames.append(pd.DataFrame({
-                "site_id": present, "indicator_id": ind, "method": "did", "effect": b["effect"],
+            n = len(present)
+            blocks.append({
+                "site_id": present, "indicator_id": [ind] * n, "method": ["did"] * n, "effect": b["effect"],
                 "effect_pct": b["effect_pct"], "ci_low": b["ci_low"], "ci_high": b["ci_high"],
-                "p_value": b["p_value"], "p_method": PLACEBO_P_METHOD, "pre_trend_p": b["pre_trend_p"],
+                "p_value": b["p_value"], "p_method": [PLACEBO_P_METHOD] * n, "pre_trend_p": b["pre_trend_p"],
                 "n_comparators": b["n_comparators"], "n_pre": b["n_pre"], "n_post": b["n_post"],
                 "baseline_mean": b["baseline_mean"],
                 "note": _site_notes(y_sites, phase, periods, d.frequency, b["effect"], b["n_comparators"], "did",
-                                    basis_note)}))
+                                    basis_note)})
             its = its_module.its_batch(y_sites, periods, d.frequency, phase, alpha=alpha)
-            frames.append(pd.DataFrame({
-                "site_id": present, "indicator_id": ind, "method": "its", "effect": its["effect"],
+            blocks.append({
+                "site_id": present, "indicator_id": [ind] * n, "method": ["its"] * n, "effect": its["effect"],
                 "effect_pct": its["effect_pct"], "ci_low": its["ci_low"], "ci_high": its["ci_high"],
                 "p_value": its["p_value"],
                 "p_method": [f"{its_module.P_METHOD}, maxlags {m}" for m in its["maxlags"]],
-                "pre_trend_p": np.nan, "n_comparators": 0, "n_pre": its["n_pre"], "n_post": its["n_post"],
-                "baseline_mean": its["baseline_mean"],
-                "note": _site_notes(y_sites, phase, periods, d.frequency, its["effect"], None, "its", basis_note)}))
-        frames.append(pd.DataFrame(_pooled_rows(ind, d, sites, pool, comps, alpha, bases.get(ind, ""))))
-    table = pd.concat(frames, ignore_index=True)
+                "pre_trend_p": np.full(n, np.nan), "n_comparators": np.zeros(n, dtype=int), "n_pre": its["n_pre"],
+                "n_post": its["n_post"], "baseline_mean": its["baseline_mean"],
+                "note": _site_notes(y_sites, phase, periods, d.frequency, its["effect"], None, "its", basis_note)})
+        rows = _pooled_rows(ind, d, sites, pool, comps, alpha, bases.get(ind, ""), phases)
+        blocks.append({col: [r[col] for r in rows] for col in rows[0]} if rows else {})
+    columns = [c for c in COLUMNS if c not in ("comparator_version", "value_basis")]
+    gathered = {col: np.concatenate([np.asarray(b[col], dtype=object if col in _TEXT else None)
+                                     for b in blocks if len(b)]) for col in columns}
+    table = pd.DataFrame(gathered)
     table["comparator_version"] = comps.version
     table["value_basis"] = table["indicator_id"].map(bases).fillna("")
     table["note"] = table["note"].fillna("").astype(str)
     table = table[COLUMNS]
     for col in ("n_comparators", "n_pre", "n_post"):
         table[col] = table[col].astype("int64")
+    for col in ("effect", "effect_pct", "ci_low", "ci_high", "p_value", "pre_trend_p", "baseline_mean"):
+        table[col] = table[col].astype(float)
     order = {"did": 0, "its": 1, "pooled": 2}
-    table = table.sort_values(["indicator_id", "method"], key=lambda c: c.map(order) if c.name == "method" else c,
-                              kind="stable").reset_index(drop=True)
-    return table
+    sort = np.lexsort((table["method"].map(order).to_numpy(), pd.factorize(table["indicator_id"], sort=True)[0]))
+    return table.take(sort).reset_index(drop=True)
+
+
+_TEXT = ("site_id", "indicator_id", "method", "p_method", "note")
 
 
 def _comparator_lookup(comps: Comparators) -> dict[tuple, list[str]]:
@@ -363,6 +329,19 @@ def _site_fit(site_id: str, ind: str, d: _IndicatorData, phase: np.ndarray, comp
 
 def _wave_dates(sites: pd.DataFrame) -> tuple[pd.Series, dict[str, tuple]]:
     """Cohorts for the pooled estimator: one per wave, dated by the wave's most common dates."""
+    key = id(sites)
+    found = _WAVE_DATES.get(key)
+    if found is None or found[0] is not sites:
+        _WAVE_DATES.clear()
+        found = (sites, _wave_dates_uncached(sites))
+        _WAVE_DATES[key] = found
+    return found[1]
+
+
+_WAVE_DATES: dict[int, tuple] = {}
+
+
+def _wave_dates_uncached(sites: pd.DataFrame) -> tuple[pd.Series, dict[str, tuple]]:
     cohort_of, dates = {}, {}
     for wave, members in sites.groupby("wave"):
         name = f"wave{int(wave)}"
@@ -373,23 +352,32 @@ def _wave_dates(sites: pd.DataFrame) -> tuple[pd.Series, dict[str, tuple]]:
     return pd.Series(cohort_of, dtype=object), dates
 
 
-def _wave_phases(d: _IndicatorData, sites: pd.DataFrame) -> tuple[pd.Series, dict[str, np.ndarray]]:
+def _wave_phases(d: _IndicatorData, sites: pd.DataFrame, known: dict[tuple, np.ndarray] | None = None
+                 ) -> tuple[pd.Series, dict[str, np.ndarray]]:
+    """Each wave's phases; ``known`` holds phases already worked out for these periods, by dates."""
     cohort_of, dates = _wave_dates(sites)
-    return cohort_of, {name: treatment_phase(d.areas.columns, d.frequency, *t) for name, t in dates.items()}
+    known = known or {}
+    return cohort_of, {name: known[t] if t in known else treatment_phase(d.areas.columns, d.frequency, *t)
+                       for name, t in dates.items()}
 
 
-def pooled_fit(d: _IndicatorData, sites: pd.DataFrame, pool: list[str], alpha: float = ALPHA):
-    cohort_of, phases = _wave_phases(d, sites)
-    never = d.areas.index.intersection(pd.Index(pool), sort=False)
-    values = pd.DataFrame(np.vstack([d.sites.to_numpy(), d.areas.loc[never].to_numpy()]),
-                          index=list(d.sites.index) + list(never), columns=d.areas.columns)
-    cohort = cohort_of.reindex(values.index)
-    return pooled_module.pooled_att(values, cohort, phases, alpha=alpha), cohort_of, phases
+def pooled_fit(d: _IndicatorData, sites: pd.DataFrame, pool: list[str], alpha: float = ALPHA,
+               known_phases: dict[tuple, np.ndarray] | None = None):
+    cohort_of, phases = _wave_phases(d, sites, known_phases)
+    rows = d.areas.index.get_indexer(pool)
+    never = np.sort(rows[rows >= 0])  # pool LAs with a series, in the frame's order
+    y = np.vstack([d.sites.to_numpy(), d.areas.to_numpy()[never]])
+    site_cohort = cohort_of.reindex(d.sites.index)
+    cohort = np.concatenate([site_cohort.to_numpy(dtype=object), np.full(len(never), None, dtype=object)])
+    control = np.concatenate([site_cohort.isna().to_numpy(), np.ones(len(never), dtype=bool)])
+    result = pooled_module.pooled_att_arrays(y, cohort, control, d.areas.columns, phases, alpha=alpha)
+    return result, cohort_of, phases
 
 
 def _pooled_rows(ind: str, d: _IndicatorData, sites: pd.DataFrame, pool: list[str], comps: Comparators,
-                 alpha: float, basis: str = "counts") -> list[dict]:
-    result, cohort_of, phases = pooled_fit(d, sites, pool, alpha)
+                 alpha: float, basis: str = "counts", known_phases: dict[tuple, np.ndarray] | None = None
+                 ) -> list[dict]:
+    result, cohort_of, phases = pooled_fit(d, sites, pool, alpha, known_phases)
     site_block = d.sites.to_numpy()
     rows = []
     for _, r in result.summary.iterrows():
@@ -419,11 +407,14 @@ RATES_NOTE = "from published rates (no counts)"
 
 def _value_bases(dataset: Dataset) -> dict[str, str]:
     """Per indicator with data: "counts", "rates" (published rates only) or "mixed"."""
-    obs = dataset.observations
-    obs = obs[(obs["area_code"] != ENGLAND_CODE) & obs["value"].notna()]
-    counted = obs["numerator"].notna() & obs["denominator"].notna() & (obs["denominator"] > 0)
-    share = counted.groupby(obs["indicator_id"]).mean()
-    return {ind: "counts" if v == 1 else "rates" if v == 0 else "mixed" for ind, v in share.items()}
+    out = {}
+    for ind, p in indicator_panels(dataset).items():
+        usable = np.isfinite(p.value)
+        if not usable.any():
+            continue
+        counted = (usable & np.isfinite(p.num) & np.isfinite(p.den) & (np.nan_to_num(p.den) > 0))[usable]
+        out[ind] = "counts" if counted.all() else "rates" if not counted.any() else "mixed"
+    return out
 
 
 def _basis_note(basis: str, n_members: list[int], d: _IndicatorData) -> list[str]:
@@ -451,11 +442,10 @@ def _site_notes(y_sites: np.ndarray, phase: np.ndarray, periods: pd.DatetimeInde
         if not observed.any():
             notes.append("no data for the site's LAs")
             continue
-        first, last = _span(observed, periods, frequency)
         if not (observed & (phase == PRE)).any():
-            notes.append(f"no data before the site's start: {first} onwards only")
+            notes.append(f"no data before the site's start: {_span(observed, periods, frequency)[0]} onwards only")
         elif not (observed & (phase == POST)).any():
-            notes.append(f"no data after the site's start: data end {last}")
+            notes.append(f"no data after the site's start: data end {_span(observed, periods, frequency)[1]}")
         elif n_comparators is not None and n_comparators[i] == 0:
             notes.append("no comparator has data for this indicator")
         elif not np.isfinite(effect[i]):
@@ -513,23 +503,24 @@ def _no_data_rows(ind: str, sites: pd.DataFrame) -> pd.DataFrame:
 
 
 def _placebo_groups(dataset: Dataset, comps: Comparators, groups: dict[tuple, list[str]], ind: str, method: str):
-    """(dates, sites, placebo comparators) for sites sharing dates and the covariates they were
-    matched on (a site without baseline data is matched, and its placebos too, on demographics)."""
+    """(dates, sites, placebo set) for sites sharing dates and the covariates they were matched on
+    (a site without baseline data is matched, and its placebos too, on demographics)."""
+    from matching.select import placebo_set
+
     for dates, members in groups.items():
-        by_design: dict[tuple, tuple[list[str], pd.DataFrame]] = {}
+        by_design: dict[int, tuple[list[str], object]] = {}
         for site_id in members:
-            placebo = _placebo_frame(dataset, comps, site_id, ind, method)
-            key = tuple(placebo.attrs.get("covariates", ()))
-            by_design.setdefault(key, ([], placebo))[0].append(site_id)
+            placebo = placebo_set(dataset, site_id, ind if comps.per_indicator else None, k=comps.k, method=method)
+            by_design.setdefault(id(placebo), ([], placebo))[0].append(site_id)
         for sites_, placebo in by_design.values():
             yield dates, sites_, placebo
 
 
-def _placebo_draws_or_none(d: _IndicatorData, placebo: pd.DataFrame, k: int, phase: np.ndarray):
+def _placebo_draws_or_none(d: _IndicatorData, placebo, phase: np.ndarray):
     """Placebo effects for one design; None when the pool gave no placebo comparators."""
-    if placebo.empty:
+    if not len(placebo.codes):
         return None
-    _, p_site, p_comp = placebo_panels(d.areas, placebo, k)
+    _, p_site, p_comp = placebo_arrays(d.areas, placebo.codes, placebo.order)
     if not len(p_site):
         return None
     return placebo_estimates(p_site, p_comp, phase)

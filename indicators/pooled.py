@@ -87,15 +87,22 @@ def pooled_att(values: pd.DataFrame, cohort_of: pd.Series, phases: dict[str, np.
     ``cohort_of``: unit -> cohort name, missing for never-treated units; ``phases``: cohort ->
     the pre/transition/post label of each period (see indicators.did.treatment_phase).
     """
-    periods = values.columns
-    y = values.to_numpy(dtype=float)
     cohort = cohort_of.reindex(values.index)
-    control = cohort.isna().to_numpy()
+    return pooled_att_arrays(values.to_numpy(dtype=float), cohort.to_numpy(dtype=object),
+                             cohort.isna().to_numpy(), values.columns, phases, alpha)
+
+
+def pooled_att_arrays(y: np.ndarray, cohort: np.ndarray, control: np.ndarray, periods: pd.Index,
+                      phases: dict[str, np.ndarray], alpha: float = 0.05) -> PooledResult:
+    """``pooled_att`` on arrays: ``y`` (units, periods), ``cohort`` each unit's cohort name,
+    ``control`` True for never-treated units."""
     z = stats.norm.ppf(1 - alpha / 2)
-    rows, cells = [], []
+    n_periods = len(periods)
+    gt, cells = {c: [] for c in GROUP_TIME_COLUMNS}, {c: [] for c in ("name", "event", "post", "att", "psi", "share",
+                                                                         "member")}
     for name in sorted(phases):
         phase = np.asarray(phases[name])
-        treated = (cohort == name).to_numpy()
+        treated = cohort == name
         pre = np.nonzero(phase == PRE)[0]
         post_idx = np.nonzero(phase == POST)[0]
         if not treated.any() or not len(pre) or not len(post_idx):
@@ -108,28 +115,31 @@ def pooled_att(values: pd.DataFrame, cohort_of: pd.Series, phases: dict[str, np.
         seen = treated[:, None] & np.isfinite(y)
         with np.errstate(invalid="ignore", divide="ignore"):
             treated_mean = np.where(seen, y, 0).sum(0) / seen.sum(0)
-        member = treated.astype(float)
-        for t in range(len(periods)):
-            if t == base:
-                continue
-            rows.append({"cohort": name, "period_start": periods[t], "event_time": int(t - first_post),
-                         "phase": phase[t], "att": att[t], "se": se[t], "ci_low": att[t] - z * se[t],
-                         "ci_high": att[t] + z * se[t], "n_treated": int((treated & ok[:, t]).sum()),
-                         "n_control": int((control & ok[:, t]).sum()), "treated_mean": treated_mean[t]})
-            cells.append((name, t - first_post, phase[t] == POST, att[t], psi[:, t], share[t], member))
+        ts = np.delete(np.arange(n_periods), base)
+        event = ts - first_post
+        for col, v in (("cohort", np.full(len(ts), name, dtype=object)), ("period_start", periods[ts]),
+                       ("event_time", event), ("phase", phase[ts]), ("att", att[ts]), ("se", se[ts]),
+                       ("ci_low", att[ts] - z * se[ts]), ("ci_high", att[ts] + z * se[ts]),
+                       ("n_treated", (treated[:, None] & ok).sum(0)[ts]),
+                       ("n_control", (control[:, None] & ok).sum(0)[ts]), ("treated_mean", treated_mean[ts])):
+            gt[col].append(v)
+        for col, v in (("name", np.full(len(ts), name, dtype=object)), ("event", event),
+                       ("post", phase[ts] == POST), ("att", att[ts]), ("psi", psi[:, ts].T), ("share", share[ts]),
+                       ("member", np.tile(treated.astype(float), (len(ts), 1)))):
+            cells[col].append(v)
     # No cohort with both pre and post periods (e.g. data only after the start): empty, same columns.
-    group_time = pd.DataFrame(rows, columns=GROUP_TIME_COLUMNS)
-    if cells:
-        c_name = np.array([c[0] for c in cells], dtype=object)
-        c_event = np.array([c[1] for c in cells])
-        c_post = np.array([c[2] for c in cells])
-        c_att = np.array([c[3] for c in cells])
-        c_psi = np.vstack([c[4] for c in cells])
-        c_share = np.array([c[5] for c in cells])
-        c_member = np.vstack([c[6] for c in cells])
+    if gt["cohort"]:
+        group_time = pd.DataFrame({c: np.concatenate([np.asarray(part) for part in v]) for c, v in gt.items()},
+                                  columns=GROUP_TIME_COLUMNS)
+        for col in ("event_time", "n_treated", "n_control"):
+            group_time[col] = group_time[col].astype("int64")
+        c_name, c_event, c_post, c_att, c_psi, c_share, c_member = (
+            np.concatenate(cells[c]) if c not in ("psi", "member") else np.vstack(cells[c])
+            for c in ("name", "event", "post", "att", "psi", "share", "member"))
     else:
+        group_time = pd.DataFrame([], columns=GROUP_TIME_COLUMNS)
         c_name = c_event = c_post = c_att = c_share = np.array([])
-        c_psi = c_member = np.zeros((0, len(values)))
+        c_psi = c_member = np.zeros((0, len(y)))
 
     def agg(chosen: np.ndarray, estimate_weights: bool) -> tuple[float, float, float]:
         chosen = chosen & np.isfinite(c_att)
@@ -144,29 +154,26 @@ def pooled_att(values: pd.DataFrame, cohort_of: pd.Series, phases: dict[str, np.
         events.append({"event_time": int(e), "att": theta, "se": se, "ci_low": theta - z * se,
                        "ci_high": theta + z * se, "n_cohorts": int(((c_event == e) & np.isfinite(c_att)).sum())})
     summary_rows = []
-    post_gt = group_time[group_time["phase"] == POST] if len(group_time) else group_time
-    for label, chosen, est_w in [("all", c_post.astype(bool), True)] + [
-            (name, c_post.astype(bool) & (c_name == name), False) for name in sorted(phases)]:
+    c_post = c_post.astype(bool)
+    gt_treated = group_time["n_treated"].to_numpy(dtype=float)
+    gt_mean = group_time["treated_mean"].to_numpy(dtype=float)
+    gt_cohort = group_time["cohort"].to_numpy(dtype=object)
+    gt_period = group_time["period_start"].to_numpy()
+    for label, chosen, est_w in [("all", c_post, True)] + [
+            (name, c_post & (c_name == name), False) for name in sorted(phases)]:
         theta, se, _ = agg(chosen, est_w)
-        part = post_gt if label == "all" else post_gt[post_gt["cohort"] == label]
-        if len(part):
-            weight = part["n_treated"].to_numpy(dtype=float)
-            treated_post = float(np.average(part["treated_mean"], weights=weight))
-        else:
-            treated_post = float("nan")
+        part = c_post & (True if label == "all" else gt_cohort == label) if len(group_time) else np.zeros(0, bool)
+        treated_post = float(np.average(gt_mean[part], weights=gt_treated[part])) if part.any() else float("nan")
         counterfactual = treated_post - theta
         summary_rows.append({
             "aggregate": label, "att": theta, "se": se, "ci_low": theta - z * se, "ci_high": theta + z * se,
             "p_value": float(2 * stats.norm.sf(abs(theta / se))) if se and np.isfinite(se) and se > 0 else float("nan"),
             "effect_pct": theta / counterfactual * 100 if np.isfinite(counterfactual) and counterfactual else float("nan"),
-            "n_treated": int((cohort.notna() if label == "all" else cohort == label).sum()),
+            "n_treated": int((~control if label == "all" else cohort == label).sum()),
             "n_control": int(control.sum()),
-            "n_pre": 0,
-            "n_post": int(part["period_start"].nunique()) if len(part) else 0,
+            "n_pre": max(int((np.asarray(phases[n]) == PRE).sum()) for n in (sorted(phases) if label == "all"
+                                                                              else [label])),
+            "n_post": int(len(np.unique(gt_period[part]))),
         })
-    summary = pd.DataFrame(summary_rows)
-    for i, label in enumerate(summary["aggregate"]):
-        names = sorted(phases) if label == "all" else [label]
-        summary.loc[i, "n_pre"] = max(int((np.asarray(phases[n]) == PRE).sum()) for n in names)
     return PooledResult(group_time=group_time, event_time=pd.DataFrame(events, columns=EVENT_TIME_COLUMNS),
-                        summary=summary)
+                        summary=pd.DataFrame(summary_rows))

@@ -18,14 +18,13 @@ times.
 """
 from __future__ import annotations
 
-import weakref
 from collections.abc import Iterable
 
 import numpy as np
 import pandas as pd
 
-from data.aggregate import aggregate, site_members
 from data.errors import DataError
+from data.panels import indicator_panels
 from data.reference import ENGLAND_CODE
 from data.store import Dataset
 
@@ -35,16 +34,9 @@ BASELINE_COLUMNS = ("transition_start", "start")
 """Which sites-table date ends the baseline ([C]; default: the start of the transition period)."""
 _MONTHS = {"month": 1, "quarter": 3, "year": 12}
 
-_CACHES: dict[int, dict] = {}
-
-
 def _cache(dataset: Dataset) -> dict:
-    """Per-dataset cache, dropped when the Dataset object is garbage-collected."""
-    key = id(dataset)
-    if key not in _CACHES:
-        _CACHES[key] = {}
-        weakref.finalize(dataset, _CACHES.pop, key, None)
-    return _CACHES[key]
+    """Matching's per-dataset cache, kept on the Dataset (dropped with it)."""
+    return dataset.derived.setdefault("matching", {})
 
 
 def pioneer_area_codes(dataset: Dataset) -> set[str]:
@@ -87,19 +79,11 @@ def units_with_data(dataset: Dataset, indicator_id: str) -> frozenset[str]:
     """
     cache = _cache(dataset)
     if "with_data" not in cache:
-        obs = dataset.observations
-        obs = obs[(obs["area_code"] != ENGLAND_CODE) & obs["value"].notna()]
-        pairs = obs[["indicator_id", "area_code"]].drop_duplicates()
-        by_indicator: dict[str, set] = {}
-        for ind, code in zip(pairs["indicator_id"].tolist(), pairs["area_code"].tolist()):
-            by_indicator.setdefault(ind, set()).add(code)
-        sites_of: dict[str, set] = {}
-        for site_id, code in zip(dataset.site_areas["site_id"].tolist(), dataset.site_areas["area_code"].tolist()):
-            sites_of.setdefault(code, set()).add(site_id)
         found = {}
-        for ind, codes in by_indicator.items():
-            sites = set().union(*(sites_of.get(c, set()) for c in codes))
-            found[ind] = frozenset(codes | sites)
+        for ind, p in indicator_panels(dataset).items():
+            las = p.areas[np.isfinite(p.value).any(axis=1)]
+            sites = p.site_ids[np.isfinite(p.site_value).any(axis=1)]
+            found[ind] = frozenset(las.tolist()) | frozenset(sites.tolist())
         cache["with_data"] = found
     return cache["with_data"].get(indicator_id, frozenset())
 
@@ -157,78 +141,52 @@ def demographic_covariates(dataset: Dataset) -> pd.DataFrame:
     return frame
 
 
-def _period_series(dataset: Dataset) -> pd.DataFrame:
-    """Per-period value of every indicator for every site and every single LA (cached).
-
-    Sites go through ``data.aggregate`` (sum of numerators over sum of denominators); a single LA
-    is its own aggregate, so its observations are used as they are (identical numbers, and a
-    tenth of the time of aggregating 150 one-member groups). Units and indicators are factorised
-    once so each baseline date is a handful of ``np.bincount`` calls.
-    """
-    cache = _cache(dataset)
-    if "series" in cache:
-        return cache["series"]
-    obs = dataset.observations
-    obs = obs[obs["area_code"] != ENGLAND_CODE]
-    multipliers = dataset.catalogue.set_index("indicator_id")["multiplier"]
-    in_sites = obs[obs["area_code"].isin(set(dataset.site_areas["area_code"]))]
-    sites = aggregate(in_sites, site_members(dataset.site_areas), multipliers)
-    cols = ["indicator_id", "period_start", "frequency", "numerator", "denominator", "value"]
-    las = obs.loc[obs["value"].notna(), ["area_code", *cols]].rename(columns={"area_code": "group"})
-    series = pd.concat([sites[["group", *cols]], las], ignore_index=True)
-    series["period_start"] = pd.to_datetime(series["period_start"])
-    has_counts = (series["numerator"].notna() & series["denominator"].notna()
-                  & (series["denominator"] > 0)).to_numpy()
-    unit_code, units = pd.factorize(series["group"], sort=True)
-    ind_code, indicators = pd.factorize(series["indicator_id"], sort=True)
-    cache["series"] = {
-        "units": units, "indicators": indicators,
-        "key": unit_code * len(indicators) + ind_code,
-        "start": series["period_start"].to_numpy(dtype="datetime64[ns]"),
-        "frequency": series["frequency"].to_numpy(dtype=object),
-        "num": np.where(has_counts, series["numerator"].to_numpy(dtype=float), 0.0),
-        "den": np.where(has_counts, series["denominator"].to_numpy(dtype=float), 0.0),
-        "has_counts": has_counts.astype(float),
-        "value": series["value"].to_numpy(dtype=float),
-        "multiplier": multipliers.reindex(indicators).to_numpy(dtype=float),
-    }
-    return cache["series"]
-
-
 def _baseline_arrays(dataset: Dataset, end: pd.Timestamp, min_periods: int = 2) -> dict:
-    """Level, slope and period count of every (unit, indicator) at one baseline end, as arrays."""
+    """Level, slope and period count of every (unit, indicator) at one baseline end, as arrays.
+
+    Units are every site (its aggregate series, from ``data.panels``) then every LA observed.
+    """
     cache = _cache(dataset)
     key = ("baseline_arrays", end, min_periods)
     if key in cache:
         return cache[key]
-    s = _period_series(dataset)
-    keep = np.zeros(len(s["key"]), dtype=bool)
-    for name, months in _MONTHS.items():
+    panels = indicator_panels(dataset)
+    indicators = list(panels)
+    if panels:
+        first = next(iter(panels.values()))
+        units = first.site_ids.append(first.areas)
+    else:
+        units = pd.Index(dataset.sites["site_id"])
+    values = np.full((len(units), len(indicators), 2), np.nan)
+    periods = np.zeros((len(units), len(indicators)), dtype=int)
+    origin = np.datetime64("2010-01-01", "D")
+    for j, ind in enumerate(indicators):
+        p = panels[ind]
         # A period belongs to the baseline only if it ends on or before the baseline end.
-        last_start = np.datetime64(end - pd.DateOffset(months=months), "ns")
-        keep |= (s["frequency"] == name) & (s["start"] <= last_start)
-    n_units, n_ind = len(s["units"]), len(s["indicators"])
-    key_ = s["key"][keep]
-    t = (s["start"][keep] - np.datetime64("2010-01-01", "ns")) / np.timedelta64(1, "D") / 365.25
-    y = s["value"][keep]
-
-    def total(w):
-        return np.bincount(key_, weights=w, minlength=n_units * n_ind)
-
-    n = total(None)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        mult = np.tile(s["multiplier"], n_units)
-        sum_y, sum_t = total(y), total(t)
-        # Counts where any exist (a rate is never averaged); otherwise the mean of published rates.
-        level = np.where(total(s["has_counts"][keep]) > 0,
-                         total(s["num"][keep]) / total(s["den"][keep]) * mult, sum_y / n)
-        sxx = total(t * t) - sum_t ** 2 / n
-        sxy = total(t * y) - sum_t * sum_y / n
-        slope = np.where((n >= min_periods) & (sxx > 1e-12), sxy / sxx, np.nan)
-    level = np.where(n > 0, level, np.nan)
-    cache[key] = {"units": s["units"], "indicators": list(s["indicators"]),
-                  "values": np.stack([level, slope], axis=1).reshape(n_units, n_ind, 2),
-                  "periods": n.astype(int).reshape(n_units, n_ind)}
+        last_start = np.datetime64(end - pd.DateOffset(months=_MONTHS[p.frequency]), "D")
+        cols = p.periods.to_numpy().astype("datetime64[D]") <= last_start
+        y = np.vstack([p.site_value, p.value])[:, cols]
+        num = np.vstack([p.site_num, p.num])[:, cols]
+        den = np.vstack([p.site_den, p.den])[:, cols]
+        t = (p.periods.to_numpy().astype("datetime64[D]")[cols] - origin).astype(float) / 365.25
+        ok = np.isfinite(y)
+        counts = ok & np.isfinite(num) & np.isfinite(den) & (den > 0)
+        n = ok.sum(axis=1)
+        y0 = np.where(ok, y, 0.0)
+        tt = np.where(ok, t[None, :], 0.0)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            sum_y, sum_t = y0.sum(axis=1), tt.sum(axis=1)
+            # Counts where any exist (a rate is never averaged); otherwise the mean of published rates.
+            level = np.where(counts.any(axis=1),
+                             np.where(counts, num, 0.0).sum(axis=1) / np.where(counts, den, 0.0).sum(axis=1)
+                             * p.multiplier, sum_y / n)
+            sxx = (tt * tt).sum(axis=1) - sum_t ** 2 / n
+            sxy = (tt * y0).sum(axis=1) - sum_t * sum_y / n
+            slope = np.where((n >= min_periods) & (sxx > 1e-12), sxy / sxx, np.nan)
+        values[:, j, 0] = np.where(n > 0, level, np.nan)
+        values[:, j, 1] = slope
+        periods[:, j] = n
+    cache[key] = {"units": units, "indicators": indicators, "values": values, "periods": periods}
     return cache[key]
 
 

@@ -459,16 +459,38 @@ def match(dataset: Dataset, *, k: int = 5, method: str = "mahalanobis", per_indi
                          _contexts=tuple(contexts))
 
 
-def placebo_comparators(dataset: Dataset, site_id: str, indicator_id: str | None = None, k: int = 5,
-                        method: str = "mahalanobis", weights: dict | None = None,
-                        covariates: list[str] | None = None, pool: Iterable[str] | None = None,
-                        baseline_column: str = "transition_start") -> pd.DataFrame:
+@dataclass(frozen=True, eq=False)
+class PlaceboSet:
+    """Placebo-in-space comparators in array form: pool LA ``codes[i]``'s k nearest other pool LAs
+    are ``codes[order[i]]`` at ``distance[i]``. Empty (no rows) when the pool cannot give k."""
+
+    codes: np.ndarray  # pool LAs with complete covariates, sorted
+    order: np.ndarray  # (n, k) indices into codes
+    distance: np.ndarray  # (n, k)
+    covariates: tuple[str, ...]  # what they were matched on (the site's design)
+
+    def frame(self) -> pd.DataFrame:
+        """area_code, comparator_code, rank, distance: k rows per pool LA."""
+        n, k = self.order.shape
+        if not n:
+            frame = pd.DataFrame({"area_code": pd.Series(dtype=object), "comparator_code": pd.Series(dtype=object),
+                                  "rank": pd.Series(dtype="int64"), "distance": pd.Series(dtype=float)})
+        else:
+            frame = pd.DataFrame({"area_code": np.repeat(self.codes, k), "comparator_code": self.codes[self.order].ravel(),
+                                  "rank": np.tile(np.arange(1, k + 1), n), "distance": self.distance.ravel()})
+        frame.attrs["covariates"] = list(self.covariates)
+        return frame
+
+
+def placebo_set(dataset: Dataset, site_id: str, indicator_id: str | None = None, k: int = 5,
+                method: str = "mahalanobis", weights: dict | None = None,
+                covariates: list[str] | None = None, pool: Iterable[str] | None = None,
+                baseline_column: str = "transition_start") -> PlaceboSet:
     """Placebo-in-space comparators: every pool LA, given ``site_id``'s baseline dates, matched to
     its k nearest LAs of the pool minus itself, with the pool transform the site was matched with.
 
-    Returns area_code, comparator_code, rank, distance (k rows per pool LA with complete
-    covariates). Sites sharing a baseline date share the answer, so it is cached per dataset,
-    date, indicator and settings; each call returns a fresh copy.
+    Sites sharing a baseline date and design share the answer (the same object), cached per
+    dataset, date, indicator and settings.
     """
     _check_k(k)
     if method not in METHODS:
@@ -488,20 +510,22 @@ def placebo_comparators(dataset: Dataset, site_id: str, indicator_id: str | None
     if key not in cache:
         names, X = design.pool_codes, design.pool_X
         if not design.columns or k >= len(names):
-            frame = pd.DataFrame({"area_code": pd.Series(dtype=object), "comparator_code": pd.Series(dtype=object),
-                                  "rank": pd.Series(dtype="int64"), "distance": pd.Series(dtype=float)})
+            found = PlaceboSet(np.array([], dtype=object), np.zeros((0, k), dtype=int), np.zeros((0, k)),
+                               tuple(design.columns))
         else:
             centre, A = pool_transform(X, method, w, design.columns)
             Z = (X - centre) @ A
             order, dist = nearest(Z, Z, k, exclude=np.arange(len(Z)))
-            frame = pd.DataFrame({
-                "area_code": np.repeat(names, k),
-                "comparator_code": names[order].ravel(),
-                "rank": np.tile(np.arange(1, k + 1), len(names)),
-                "distance": dist.ravel(),
-            })
-        frame.attrs["covariates"] = list(design.columns)
-        cache[key] = frame
-    out = cache[key].copy()
-    out.attrs["covariates"] = list(design.columns)
-    return out
+            found = PlaceboSet(names, order, dist, tuple(design.columns))
+        cache[key] = found
+    return cache[key]
+
+
+def placebo_comparators(dataset: Dataset, site_id: str, indicator_id: str | None = None, k: int = 5,
+                        method: str = "mahalanobis", weights: dict | None = None,
+                        covariates: list[str] | None = None, pool: Iterable[str] | None = None,
+                        baseline_column: str = "transition_start") -> pd.DataFrame:
+    """``placebo_set`` as a frame: area_code, comparator_code, rank, distance (k rows per pool LA
+    with complete covariates); ``attrs["covariates"]`` says what they were matched on."""
+    return placebo_set(dataset, site_id, indicator_id, k, method, weights, covariates, pool,
+                       baseline_column).frame()

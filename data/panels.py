@@ -1,0 +1,135 @@
+"""Every indicator as area x period matrices, with each site's aggregate: built once per dataset.
+
+Matching (baseline level and slope), the estimates table and the detail charts all need the
+same thing: an LA's series and a site's series (sum of its LAs' numerators over the sum of
+their denominators) for one indicator. Building those with pandas joins and group-bys took
+most of a cold start; here the observations are coded once and scattered into numpy matrices,
+and site aggregates are one matrix product with the site membership matrix. The numbers are
+the ones ``data.aggregate.aggregate`` gives (tested equal).
+
+Cached on the Dataset object (``Dataset.derived``); treat the arrays as read-only.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from data.errors import DataError
+from data.reference import ENGLAND_CODE
+from data.store import Dataset
+
+@dataclass(frozen=True, eq=False)
+class IndicatorPanel:
+    """One indicator: LA matrices (areas x periods) and site aggregates (sites x periods).
+
+    ``num``/``den`` are NaN where the source gives none; ``value`` is NaN where an LA has no
+    observation. ``site_num``/``site_den`` sum the members with counts (NaN where no member has
+    counts, as data.aggregate leaves a rate-only row); ``site_value`` is the aggregate value.
+    """
+
+    indicator_id: str
+    frequency: str  # the catalogue's
+    multiplier: float
+    periods: pd.DatetimeIndex
+    areas: pd.Index
+    num: np.ndarray
+    den: np.ndarray
+    value: np.ndarray
+    site_ids: pd.Index
+    site_num: np.ndarray
+    site_den: np.ndarray
+    site_value: np.ndarray
+
+    @property
+    def has_denominators(self) -> bool:
+        return bool(np.isfinite(self.den).any())
+
+
+def site_aggregate(num: np.ndarray, den: np.ndarray, value: np.ndarray, members: np.ndarray,
+                   multiplier: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Sites' (numerator, denominator, value) from member LAs, as data.aggregate.aggregate does it.
+
+    Sum of numerators over sum of denominators times the multiplier; where no member has counts,
+    the denominator-weighted mean of the published rates (equal weights without denominators).
+    ``members`` is (sites x areas) 0/1; ``num``, ``den``, ``value`` are (areas x periods).
+    """
+    usable = np.isfinite(value)
+    counts = usable & np.isfinite(num) & np.isfinite(den) & (den > 0)
+    rates = usable & ~counts
+    weight = np.where(np.isfinite(den), den, 1.0)
+    s_num = members @ np.where(counts, num, 0.0)
+    s_den = members @ np.where(counts, den, 0.0)
+    n_counts = members @ counts.astype(float)
+    s_wv = members @ np.where(rates, value * weight, 0.0)
+    s_w = members @ np.where(rates, weight, 0.0)
+    n_any = members @ usable.astype(float)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        by_counts = np.where(s_den != 0, s_num / s_den * multiplier, np.nan)
+        by_rates = np.where(s_w != 0, s_wv / s_w, np.nan)
+    site_value = np.where(n_any == 0, np.nan, np.where(n_counts > 0, by_counts, by_rates))
+    with_counts = (n_counts > 0) & (n_any > 0)
+    return np.where(with_counts, s_num, np.nan), np.where(with_counts, s_den, np.nan), site_value
+
+
+def indicator_panels(dataset: Dataset) -> dict[str, IndicatorPanel]:
+    """Every indicator the dataset has observations for, by indicator_id (cached per dataset)."""
+    if "panels" not in dataset.derived:
+        dataset.derived["panels"] = _build(dataset)
+    return dataset.derived["panels"]
+
+
+def _build(dataset: Dataset) -> dict[str, IndicatorPanel]:
+    obs = dataset.observations
+    area_codes, area_index = pd.factorize(obs["area_code"], sort=True)
+    ind_codes, ind_index = pd.factorize(obs["indicator_id"], sort=True)
+    england = area_index.get_indexer([ENGLAND_CODE])[0]
+    keep = area_codes != england if england >= 0 else np.ones(len(obs), dtype=bool)
+    if england >= 0:
+        # Renumber the LAs without England so matrix rows are exactly the LAs observed.
+        area_index = area_index.delete(england)
+        area_codes = np.where(area_codes > england, area_codes - 1, area_codes)
+    area_codes, ind_codes = area_codes[keep], ind_codes[keep]
+    starts = obs["period_start"].to_numpy()[keep]
+    num_all, den_all, val_all = (obs[c].to_numpy(dtype=float)[keep] for c in ("numerator", "denominator", "value"))
+    # Rows for an area or indicator present only as England have no LA left to fill.
+    used_areas = np.unique(area_codes)
+    if len(used_areas) < len(area_index):
+        remap = np.full(len(area_index), -1)
+        remap[used_areas] = np.arange(len(used_areas))
+        area_index, area_codes = area_index[used_areas], remap[area_codes]
+
+    catalogue = dataset.catalogue.set_index("indicator_id")
+    site_ids = pd.Index(dataset.sites["site_id"], name="site_id")
+    members = np.zeros((len(site_ids), len(area_index)))
+    sa = dataset.site_areas
+    rows, cols = site_ids.get_indexer(sa["site_id"]), area_index.get_indexer(sa["area_code"])
+    ok = (rows >= 0) & (cols >= 0)
+    members[rows[ok], cols[ok]] = 1.0
+    area_index = pd.Index(area_index, name="area_code")
+
+    order = np.argsort(ind_codes, kind="stable")
+    bounds = np.searchsorted(ind_codes[order], np.arange(len(ind_index) + 1))
+    panels = {}
+    for j, ind in enumerate(ind_index):
+        sel = order[bounds[j]:bounds[j + 1]]
+        if not len(sel):
+            continue
+        if ind not in catalogue.index:
+            raise DataError(f"indicator {ind!r} is not in the catalogue", column="indicator_id")
+        periods, p_pos = np.unique(starts[sel], return_inverse=True)
+        shape = (len(area_index), len(periods))
+        mats = []
+        for arr in (num_all, den_all, val_all):
+            m = np.full(shape, np.nan)
+            m[area_codes[sel], p_pos] = arr[sel]
+            mats.append(m)
+        multiplier = float(catalogue.at[ind, "multiplier"])
+        s_num, s_den, s_value = site_aggregate(*mats, members, multiplier)
+        panels[str(ind)] = IndicatorPanel(
+            indicator_id=str(ind), frequency=str(catalogue.at[ind, "frequency"]), multiplier=multiplier,
+            periods=pd.DatetimeIndex(periods, name="period_start"), areas=area_index,
+            num=mats[0], den=mats[1], value=mats[2], site_ids=site_ids,
+            site_num=s_num, site_den=s_den, site_value=s_value)
+    return panels
