@@ -61,3 +61,32 @@ def test_chart_csv_starts_with_the_notice(ctx):
     assert lines[2].split(",")[:2] == ["Period", "Pioneer C"]
     assert len(lines) == 3 + len(chart.table)
     assert chart.filename == "trend_ea_all_pioneer-c"
+
+
+def test_grid_markup_escapes_text_and_links_every_cell(ctx):
+    """The overview grid is one HTML string (see grid.grid_table): every cell is an in-app link with its id,
+    and text that looks like markup reaches the browser as text."""
+    from html.parser import HTMLParser
+
+    from layouts.components import grid, results
+    from layouts.components.urlstate import parse_query
+
+    state = parse_query("")
+    cells = grid.grid_cells(ctx, results.overview("did"), state)
+    markup = grid.grid_table(ctx, cells, state).children.children
+    links = []
+
+    class Links(HTMLParser):
+        def handle_starttag(self, tag, attrs):
+            if tag == "dcclink":
+                links.append(dict(attrs))
+
+    Links().feed(markup)
+    assert len(links) == len(cells) == 25 * 12
+    assert {a["id"] for a in links} == {f"cell-{r.path_id}-{r.indicator_id}" for r in cells.itertuples()}
+    assert all(a["href"].startswith("/site/") for a in links)
+
+    hostile = cells.assign(site="<script>alert(1)</script> & Co", text='"+1.0%"')
+    markup = grid.grid_table(ctx, hostile, state).children.children
+    assert "<script>" not in markup and "&lt;script&gt;alert(1)&lt;/script&gt; &amp; Co" in markup
+    assert 'title="&lt;script&gt;' in markup and "&quot;+1.0%&quot;" in markup
