@@ -57,6 +57,7 @@ class DashboardServer(BaseApplication):
             "proc_name": "pioneers",
             "control_socket_disable": True,  # several servers may run side by side (tests, workshops)
             "when_ready": self._when_ready,
+            "post_worker_init": _warm_worker,
         }
         for key, value in settings.items():
             self.cfg.set(key, value)
@@ -80,6 +81,24 @@ class DashboardServer(BaseApplication):
             url = f"http://{'127.0.0.1' if o.host in ('0.0.0.0', '::') else o.host}:{o.port}"
             subprocess.Popen([sys.executable, "-m", "serving.warm", url, "--started", str(self.started)],
                              cwd=str(Path(__file__).resolve().parents[1]), env=os.environ.copy())
+
+
+def _warm_worker(worker) -> None:
+    """In each worker, compute its in-process statistics (comparators, estimates, trends, grids) in the
+    background: page layouts come from the shared cache, but a chart's CSV or a live recompute
+    needs them in the worker that answers, and otherwise the first such click on each worker paid
+    for them."""
+    import threading
+
+    from layouts.components.results import warm
+
+    def run() -> None:
+        try:
+            warm()
+        except Exception:  # noqa: BLE001 - a failed warm-up only costs the first click its speed
+            worker.log.warning("worker warm-up failed", exc_info=True)
+
+    threading.Thread(target=run, name="warm-worker", daemon=True).start()
 
 
 def run(options: ServeOptions, started: float | None = None) -> None:
