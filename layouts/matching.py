@@ -61,13 +61,17 @@ def comparator_sets(spec: charts.ChartSpec, anon: bool) -> html.Div:
     """Every site's comparators for these settings, nearest first, with distances."""
     ctx = context()
     cs = comparator_set(ctx.dataset.checksum, spec.k, spec.method, tuple(spec.covariates.split(",")), False)
+    by_site: dict[str, list[tuple[int, str, float]]] = {}
+    t = cs.table
+    for site_id, rank, code, dist in zip(t["site_id"].tolist(), t["rank"].tolist(), t["comparator_code"].tolist(),
+                                         t["distance"].tolist()):
+        by_site.setdefault(site_id, []).append((rank, code, dist))
     rows = []
     for site_id in ctx.names.ordered(anon):
-        part = cs.table[cs.table["site_id"] == site_id].sort_values("rank")
-        labels = comparator_labels(part["comparator_code"].tolist(), ctx.area_names, anon)
+        part = sorted(by_site.get(site_id, []))
+        labels = comparator_labels([c for _, c, _ in part], ctx.area_names, anon)
         rows.append({"Site": ctx.names.display(site_id, anon), "Wave": ctx.names.waves[site_id],
-                     "Comparators (nearest first, distance)": "; ".join(
-                         f"{labels[c]} ({d:.2f})" for c, d in zip(part["comparator_code"], part["distance"]))})
+                     "Comparators (nearest first, distance)": "; ".join(f"{labels[c]} ({d:.2f})" for _, c, d in part)})
     warn = [html.Li(w) for w in cs.warnings] if not anon else []
     return html.Div([html.H2(f"Comparator sets (version {cs.version})", className="h4", id="comparator-version"),
                      html.Ul(warn) if warn else None,

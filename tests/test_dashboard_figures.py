@@ -150,3 +150,20 @@ def test_markdown_table_escapes_and_keeps_every_row():
     table = pd.DataFrame({"Period": ["2014/15 Q1", "a|b"], "Value": [1.234, np.nan]})
     text = markdown_table(table)
     assert text.splitlines() == ["| Period | Value |", "|---|---|", "| 2014/15 Q1 | 1.23 |", "| a\\|b |  |"]
+
+
+def test_love_summary_equals_the_pandas_group_by():
+    from layouts.components.charts import balance_summary_by_covariate
+
+    rng = np.random.default_rng(3)
+    b = pd.DataFrame({"covariate": rng.choice(["share_65", "density", "log_population"], 60),
+                      "smd_before": rng.normal(size=60), "smd_after": rng.normal(scale=0.3, size=60),
+                      "balance_after": rng.choice(["good", "acceptable", "poor"], 60)})
+    b.loc[[0, 5], "smd_after"] = np.nan  # a site without comparators
+    want = b.assign(abs_before=b["smd_before"].abs(), abs_after=b["smd_after"].abs(),
+                    good=b["balance_after"] == "good").groupby("covariate", as_index=False).agg(
+        abs_before=("abs_before", "mean"), abs_after=("abs_after", "mean"), n_good=("good", "sum"))
+    got = balance_summary_by_covariate(b)
+    assert list(got["covariate"]) == list(want["covariate"])
+    np.testing.assert_allclose(got[["abs_before", "abs_after"]].to_numpy(), want[["abs_before", "abs_after"]].to_numpy())
+    assert list(got["n_good"]) == list(want["n_good"])

@@ -245,14 +245,26 @@ def funnel_chart(spec: ChartSpec) -> Chart:
                  _file_stem("funnel", spec.indicator_id, "anonymised" if spec.anon else ""), note)
 
 
+def balance_summary_by_covariate(b: pd.DataFrame) -> pd.DataFrame:
+    """Per covariate (sorted): mean |SMD| before and after over the sites, and how many are rated good.
+
+    Plain numpy over the few covariates: a pandas group-by on text keys cost most of a live recompute."""
+    covariate = b["covariate"].to_numpy(dtype=object)
+    before, after = np.abs(b["smd_before"].to_numpy(dtype=float)), np.abs(b["smd_after"].to_numpy(dtype=float))
+    good = (b["balance_after"].to_numpy(dtype=object) == "good")
+    names = sorted(set(covariate))
+    with np.errstate(invalid="ignore"):
+        rows = [(c, np.nanmean(before[m]) if np.isfinite(before[m]).any() else np.nan,
+                 np.nanmean(after[m]) if np.isfinite(after[m]).any() else np.nan, int(good[m].sum()))
+                for c in names for m in [covariate == c]]
+    return pd.DataFrame(rows, columns=["covariate", "abs_before", "abs_after", "n_good"])
+
+
 def love_chart(spec: ChartSpec) -> Chart:
     ctx = results.context()
     covs = tuple(spec.covariates.split(",")) if spec.covariates else None
     cs = results.comparator_set(ctx.dataset.checksum, spec.k, spec.method, covs, False)
-    b = cs.balance()
-    summary = b.assign(abs_before=b["smd_before"].abs(), abs_after=b["smd_after"].abs(),
-                       good=b["balance_after"] == "good").groupby("covariate", as_index=False).agg(
-        abs_before=("abs_before", "mean"), abs_after=("abs_after", "mean"), n_good=("good", "sum"))
+    summary = balance_summary_by_covariate(cs.balance())
     title = f"Balance of the comparator sets: {spec.method}, k = {spec.k} (version {cs.version})"
     fig = figures.love_figure(summary, title=title, source=ctx.source_line())
     note = ("Open vermillion circles: how far the sites are from the whole pool before matching; blue dots: how "
