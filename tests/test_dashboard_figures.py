@@ -167,3 +167,20 @@ def test_love_summary_equals_the_pandas_group_by():
     assert list(got["covariate"]) == list(want["covariate"])
     np.testing.assert_allclose(got[["abs_before", "abs_after"]].to_numpy(), want[["abs_before", "abs_after"]].to_numpy())
     assert list(got["n_good"]) == list(want["n_good"])
+
+
+def test_presentation_wraps_the_source_line_to_the_slide():
+    source = ("Source: NHS England Delayed Transfers of Care SitRep (LA basis). Generated demonstration data, not real. "
+              "Integrated Care Pioneers indicators; dataset 9bcf2410e4049e4a.")
+    fig = figures.presentation(figures.add_source_line(go_figure(), source))
+    [note] = [a for a in fig.layout.annotations if a.name == "source"]
+    lines = note.text.split("<br>")
+    assert len(lines) == 2 and all(len(line) <= figures.PRESENT_SOURCE_WIDTH for line in lines)
+    assert " ".join(lines) == source  # nothing dropped: the dataset checksum is still there
+    assert note.yshift < -fig.layout.margin.b + 20  # below the axis title, inside the bottom margin
+
+
+def go_figure():
+    import plotly.graph_objects as go
+
+    return go.Figure(go.Scatter(x=[1, 2], y=[1, 2]))

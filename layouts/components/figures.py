@@ -6,6 +6,8 @@ come from that table, so a download never disagrees with the picture.
 """
 from __future__ import annotations
 
+import textwrap
+
 from dataclasses import dataclass
 
 import numpy as np
@@ -163,10 +165,21 @@ def presentation(fig: go.Figure) -> go.Figure:
     """Slide-ready: large type, white background, room for the title and source line."""
     fig = go.Figure(fig)
     fig.update_layout(font={"size": 20}, title={"font": {"size": 28}}, paper_bgcolor="white", plot_bgcolor="white",
-                      margin={"l": 110, "r": 40, "t": 130, "b": 130}, showlegend=True, legend={"font": {"size": 18}})
+                      margin={"l": 110, "r": 40, "t": 130, "b": 160}, showlegend=True, legend={"font": {"size": 18}})
     fig.update_annotations(font_size=16)
-    fig.update_annotations(selector={"name": "source"}, yshift=-122)
+    # At slide size the source line is wider than the chart: wrap it rather than let it run off the edge.
+    fig.for_each_annotation(lambda a: a.update(text=wrap_lines(a.text, PRESENT_SOURCE_WIDTH), yshift=-152),
+                            selector={"name": "source"})
     return fig
+
+
+PRESENT_SOURCE_WIDTH = 110
+"""Characters per line of the source line in presentation mode (16 px type on a 1600 px slide)."""
+
+
+def wrap_lines(text: str, width: int) -> str:
+    """Break ``text`` at spaces into lines of at most ``width`` characters, joined by <br> for plotly."""
+    return "<br>".join(textwrap.wrap(text, width, break_long_words=False, break_on_hyphens=False)) if text else text
 
 
 def graph_config(filename: str, present: bool = False) -> dict:
