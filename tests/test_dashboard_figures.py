@@ -184,3 +184,15 @@ def go_figure():
     import plotly.graph_objects as go
 
     return go.Figure(go.Scatter(x=[1, 2], y=[1, 2]))
+
+
+def test_presentation_names_every_site_on_a_caterpillar():
+    frame = pd.DataFrame({"label": [f"Pioneer {chr(65 + i)}" for i in range(25)], "effect": np.linspace(-5, 5, 25),
+                          "ci_low": np.linspace(-7, 3, 25), "ci_high": np.linspace(-3, 7, 25),
+                          "outcome_label": "no clear difference", "colour": "#F0E442"})
+    page = figures.caterpillar_figure(frame, title="t", x_title="Effect", source="s")
+    assert page.layout.height is not None and page.layout.yaxis.tickvals is None
+    slide = figures.presentation(page)
+    assert slide.layout.height is None
+    assert list(slide.layout.yaxis.tickvals) == list(page.layout.yaxis.categoryarray)
+    assert list(slide.layout.yaxis.ticktext) == list(slide.layout.yaxis.tickvals)

@@ -164,13 +164,25 @@ def trend_table(frame: pd.DataFrame, opts: TrendOptions) -> pd.DataFrame:
 def presentation(fig: go.Figure) -> go.Figure:
     """Slide-ready: large type, white background, room for the title and source line."""
     fig = go.Figure(fig)
-    fig.update_layout(font={"size": 20}, title={"font": {"size": 28}}, paper_bgcolor="white", plot_bgcolor="white",
-                      margin={"l": 110, "r": 40, "t": 130, "b": 160}, showlegend=True, legend={"font": {"size": 18}})
+    # The title on its own line at the top, the legend on the next: on one line a long title ran into it.
+    fig.update_layout(font={"size": 20}, title={"font": {"size": 28}, "yref": "container", "y": 0.97, "yanchor": "top"},
+                      paper_bgcolor="white", plot_bgcolor="white",
+                      margin={"l": 110, "r": 40, "t": 150, "b": 160}, showlegend=True, legend={"font": {"size": 18}})
     fig.update_annotations(font_size=16)
+    fig.layout.height = None  # fill the 16:9 frame (a page's tall caterpillar would leave a blank strip)
     # At slide size the source line is wider than the chart: wrap it rather than let it run off the edge.
     fig.for_each_annotation(lambda a: a.update(text=wrap_lines(a.text, PRESENT_SOURCE_WIDTH), yshift=-152),
                             selector={"name": "source"})
+    y = fig.layout.yaxis
+    if y.type == "category" and y.categoryarray is not None and len(y.categoryarray) > PRESENT_MAX_LARGE_LABELS:
+        # 25 site names at 20 px do not fit a 16:9 slide and plotly would drop every other one: name them all.
+        labels = list(y.categoryarray)
+        fig.update_yaxes(tickmode="array", tickvals=labels, ticktext=labels, tickfont={"size": 14})
     return fig
+
+
+PRESENT_MAX_LARGE_LABELS = 12
+"""More category labels than this on a slide's y axis are set at 14 px, so every one is shown."""
 
 
 PRESENT_SOURCE_WIDTH = 110
