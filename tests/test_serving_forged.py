@@ -104,8 +104,45 @@ def check_response(response, body) -> None:
     assert not TAG.search(data), f"unescaped HTML returned: {data[:300]!r}"
     if response.status_code == 200 and response.mimetype == "application/json":
         text = data.decode()
-        assert '"dangerously_allow_html": true' not in text.replace(" ", "").replace(":", ": ")
+        check_raw_html(json.loads(text), body)
         assert "javascript:alert" not in text.lower() or '"href"' not in text, "script URL echoed into a link"
+
+
+RAW_HTML_ALLOWED = {"grid-markup"}
+"""Components allowed to carry raw HTML: only the overview grid (layouts/components/grid.grid_table),
+built from reference data with every text and attribute escaped (tests/test_dashboard_exports.py)."""
+
+
+def _request_strings(value) -> list[str]:
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, dict):
+        return [s for v in value.values() for s in _request_strings(v)]
+    if isinstance(value, list):
+        return [s for v in value for s in _request_strings(v)]
+    return []
+
+
+def check_raw_html(payload, body) -> None:
+    """No component but the grid may render raw HTML, and no markup-like request text may reach the grid."""
+    hostile = [s for s in _request_strings(body) if any(ch in s for ch in "<>\"'") or "script" in s.lower()]
+
+    def walk(node):
+        if isinstance(node, dict):
+            props = node.get("props")
+            if isinstance(props, dict) and props.get("dangerously_allow_html") is True:
+                assert props.get("id") in RAW_HTML_ALLOWED, f"raw HTML allowed in component {props.get('id')!r}"
+                markup = str(props.get("children", ""))
+                assert not TAG.search(markup.encode()), f"unexpected tag in the grid markup: {markup[:200]!r}"
+                leaked = [s for s in hostile if len(s) >= 3 and s in markup]
+                assert not leaked, f"request text reached the grid markup: {leaked[:3]}"
+            for v in node.values():
+                walk(v)
+        elif isinstance(node, list):
+            for v in node:
+                walk(v)
+
+    walk(payload)
 
 
 @pytest.fixture(scope="module")
@@ -174,3 +211,17 @@ def test_non_json_and_oversized_bodies(client):
     assert r.status_code == 413 and b"Traceback" not in r.get_data()
     r = client.get("/<script>alert(1)</script>")
     assert b"<script>alert(1)" not in r.get_data()  # Dash echoes the URL into meta tags, escaped
+
+
+def test_raw_html_check_refuses_other_components_and_echoed_input():
+    """The guard above can fail: raw HTML anywhere but the grid, or request text inside the grid."""
+    grid = {"type": "Markdown", "props": {"id": "grid-markup", "dangerously_allow_html": True,
+                                          "children": "<table><tr><td>Leeds</td></tr></table>"}}
+    check_raw_html({"response": {"x": {"children": [grid]}}}, {"inputs": [{"value": "<img src=x>"}]})
+    other = {"type": "Markdown", "props": {"id": "notes", "dangerously_allow_html": True, "children": "hi"}}
+    with pytest.raises(AssertionError, match="raw HTML allowed"):
+        check_raw_html({"response": [other]}, {})
+    echoed = {"type": "Markdown", "props": {"id": "grid-markup", "dangerously_allow_html": True,
+                                            "children": "<td>x'onmouseover=1</td>"}}
+    with pytest.raises(AssertionError, match="request text reached"):
+        check_raw_html({"response": [echoed]}, {"state": [{"value": "x'onmouseover=1"}]})
