@@ -468,9 +468,17 @@ class PlaceboSet:
     order: np.ndarray  # (n, k) indices into codes
     distance: np.ndarray  # (n, k)
     covariates: tuple[str, ...]  # what they were matched on (the site's design)
+    _frames: list = field(default_factory=list, repr=False)
 
     def frame(self) -> pd.DataFrame:
-        """area_code, comparator_code, rank, distance: k rows per pool LA."""
+        """area_code, comparator_code, rank, distance: k rows per pool LA (a fresh copy each call)."""
+        if not self._frames:
+            self._frames.append(self._build_frame())
+        out = self._frames[0].copy()
+        out.attrs["covariates"] = list(self.covariates)
+        return out
+
+    def _build_frame(self) -> pd.DataFrame:
         n, k = self.order.shape
         if not n:
             frame = pd.DataFrame({"area_code": pd.Series(dtype=object), "comparator_code": pd.Series(dtype=object),
