@@ -99,26 +99,24 @@ def panel_did(y: np.ndarray, post: np.ndarray, keep: np.ndarray | None = None) -
     if keep is not None:
         mask &= np.asarray(keep, dtype=bool)[None, None, :]
     yv = np.where(mask, y, 0.0)
-    # Regressors in (panels, k, areas, periods): the treatment dummy, then dummies for areas 1..
-    k = n_areas  # 1 treatment + (areas - 1) area dummies
-    regs = np.zeros((k, n_areas, n_periods))
-    regs[0, 0, :] = post
-    for a in range(1, n_areas):
-        regs[a, a, :] = 1.0
-    regs = np.broadcast_to(regs, (n_panels, k, n_areas, n_periods))
-    mk = mask[:, None]
-    x_d = _period_demean(regs, mk)
+    # Regressors: the treatment dummy (area 0, post periods), then dummies for areas 1... Each is
+    # an indicator of one area's cells, so after removing period means its normal equations have
+    # a closed form (see _dummy_design): nothing of size panels x regressors x areas x periods.
+    weight = mask.astype(float)
+    weight[:, 0, :] *= post  # the cells each regressor switches on, per area row
     y_d = _period_demean(yv, mask)
-    gram = np.einsum("bkat,blat->bkl", x_d, x_d)
-    rhs = np.einsum("bkat,bat->bk", x_d, y_d)
+    design = _dummy_design(weight, mask)
+    gram = design.gram
+    rhs = (weight * y_d).sum(axis=2)  # period-demeaned y sums to 0 over areas in each period
     beta = _solve_guarded(gram, rhs)
-    resid = np.where(mask, y_d - np.einsum("bk,bkat->bat", beta, x_d), 0.0)
+    resid = np.where(mask, y_d - design.combine(beta), 0.0)
     # The treatment dummy net of all fixed effects (FWL), for the cluster-robust sandwich.
+    k = n_areas
     if k > 1:
         gamma = _solve_guarded(gram[:, 1:, 1:], gram[:, 1:, 0])
-        d_tilde = x_d[:, 0] - np.einsum("bk,bkat->bat", gamma, x_d[:, 1:])
+        d_tilde = design.combine(np.concatenate([np.ones((n_panels, 1)), -gamma], axis=1))
     else:
-        d_tilde = x_d[:, 0]
+        d_tilde = design.combine(np.ones((n_panels, 1)))
     d_tilde = np.where(mask, d_tilde, 0.0)
     sdd = (d_tilde ** 2).sum(axis=(1, 2))
     scores = (d_tilde * resid).sum(axis=2)  # one score per area (cluster)
@@ -134,6 +132,41 @@ def panel_did(y: np.ndarray, post: np.ndarray, keep: np.ndarray | None = None) -
                     df_cluster=areas_seen - 1, n_obs=n_obs, n_areas=areas_seen, n_periods=periods_seen)
 
 
+@dataclass(frozen=True)
+class _DummyDesign:
+    """Period-demeaned area-indicator regressors, in closed form.
+
+    Regressor j switches on area j's cells with weight ``weight[:, j, :]`` (0/1: a kept, observed
+    cell; for the treatment dummy, also a post period). Removing the period means over the
+    observed areas gives ``x_j[b, t] = mask[b, t] * (weight[j, t] * 1{b = j} - m[j, t])`` with
+    ``m = weight / count``, hence the Gram matrix
+    ``G[j, l] = 1{j = l} * sum_t weight[j, t] - sum_t count[t] * m[j, t] * m[l, t]``
+    and ``sum_j c_j x_j = mask * (c_b * weight[b] - sum_j c_j m[j])``.
+    """
+
+    weight: np.ndarray  # (panels, regressors, periods); for ``combine``, regressor j is area j's
+    mask: np.ndarray  # (panels, areas, periods): the cells in the fit
+    share: np.ndarray  # m
+    gram: np.ndarray  # (panels, regressors, regressors)
+
+    def combine(self, coef: np.ndarray) -> np.ndarray:
+        """sum_j coef[:, j] * x_j, as (panels, areas, periods); ``coef`` may cover the first regressors only."""
+        n = coef.shape[1]
+        own = np.zeros(self.mask.shape)
+        own[:, :n] = coef[:, :, None] * self.weight[:, :n]
+        common = np.einsum("pj,pjt->pt", coef, self.share[:, :n])
+        return np.where(self.mask, own - common[:, None, :], 0.0)
+
+
+def _dummy_design(weight: np.ndarray, mask: np.ndarray) -> _DummyDesign:
+    count = mask.sum(axis=1).astype(float)  # (panels, periods)
+    share = weight * np.divide(1.0, count, out=np.zeros_like(count), where=count > 0)[:, None, :]
+    gram = -np.einsum("pt,pjt,plt->pjl", count, share, share)
+    idx = np.arange(weight.shape[1])
+    gram[:, idx, idx] += weight.sum(axis=2)
+    return _DummyDesign(weight, mask, share, gram)
+
+
 def period_effects(y: np.ndarray) -> np.ndarray:
     """Period effects of a two-way fixed-effects fit of each panel (panels, areas, periods).
 
@@ -147,14 +180,12 @@ def period_effects(y: np.ndarray) -> np.ndarray:
     yv = np.where(mask, y, 0.0)
     area_fx = np.zeros((n_panels, n_areas))
     if n_areas > 1:
-        regs = np.zeros((n_areas - 1, n_areas, n_periods))
-        for a in range(1, n_areas):
-            regs[a - 1, a, :] = 1.0
-        x_d = _period_demean(np.broadcast_to(regs, (n_panels, *regs.shape)), mask[:, None])
+        # Dummies for areas 1.. (area 0 is the reference): the closed form of _dummy_design.
+        weight = mask[:, 1:].astype(float)
         y_d = _period_demean(yv, mask)
-        gram = np.einsum("bkat,blat->bkl", x_d, x_d)
-        rhs = np.einsum("bkat,bat->bk", x_d, y_d)
-        area_fx[:, 1:] = _solve_guarded(gram, rhs)
+        design = _dummy_design(weight, mask)
+        rhs = (weight * y_d[:, 1:]).sum(axis=2)
+        area_fx[:, 1:] = _solve_guarded(design.gram, rhs)
     count = mask.sum(axis=1)
     total = np.where(mask, yv - area_fx[:, :, None], 0.0).sum(axis=1)
     with np.errstate(invalid="ignore", divide="ignore"):
@@ -225,15 +256,24 @@ def pre_trend_test(leads: np.ndarray, placebo_leads: np.ndarray) -> tuple[float,
     """
     leads = np.asarray(leads, dtype=float)
     ok = np.isfinite(leads)
-    draws = placebo_leads[:, ok]
-    draws = draws[np.isfinite(draws).all(axis=1)]  # placebos with every lead the site has
-    x = leads[ok]
+    return pre_trend_from_moments(leads[ok], placebo_lead_moments(placebo_leads[:, ok]))
+
+
+def placebo_lead_moments(placebo_leads: np.ndarray) -> tuple[int, int, np.ndarray, np.ndarray] | None:
+    """(n, L, mean, covariance) of the placebos that have every lead; None if too few for the test."""
+    draws = placebo_leads[np.isfinite(placebo_leads).all(axis=1)]  # placebos with every lead the site has
     n, n_leads = draws.shape
     if n_leads == 0 or n - n_leads < 1:
+        return None
+    return n, n_leads, draws.mean(axis=0), np.cov(draws, rowvar=False).reshape(n_leads, n_leads)
+
+
+def pre_trend_from_moments(leads: np.ndarray, moments) -> tuple[float, float]:
+    """``pre_trend_test`` given the site's observed leads and ``placebo_lead_moments`` of the same leads."""
+    if moments is None:
         return float("nan"), float("nan")
-    centre = draws.mean(axis=0)
-    cov = np.cov(draws, rowvar=False).reshape(n_leads, n_leads)
-    diff = x - centre
+    n, n_leads, centre, cov = moments
+    diff = leads - centre
     try:
         t2 = float(diff @ np.linalg.solve(cov, diff))
     except np.linalg.LinAlgError:
@@ -341,8 +381,14 @@ def site_did_batch(y_sites: np.ndarray, y_comparators: np.ndarray, phase: np.nda
         es_half[rows] = placebo_half_widths(draws, alpha)[None, :]
         leads = np.nonzero(pre & (np.arange(n_periods) != ref))[0]
         if len(leads):
+            lead_draws = draws[:, leads]
+            shared: dict[bytes, tuple] = {}  # sites observed in the same leads share the placebo moments
             for r in rows:
-                pre_f[r], pre_p[r] = pre_trend_test(es[r, leads], draws[:, leads])
+                seen = np.isfinite(es[r, leads])
+                moments = shared.get(seen.tobytes())
+                if moments is None:
+                    moments = shared[seen.tobytes()] = placebo_lead_moments(lead_draws[:, seen])
+                pre_f[r], pre_p[r] = pre_trend_from_moments(es[r, leads][seen], moments)
     has_site = (observed & keep).any(axis=1)
     return {
         "effect": effect, "effect_pct": effect_pct, "ci_low": effect - half, "ci_high": effect + half,

@@ -34,26 +34,29 @@ def its_design(period_starts, frequency: str, phase: np.ndarray) -> tuple[pd.Dat
 
     Returns (design with named columns, boolean mask of the kept periods).
     """
-    starts = pd.DatetimeIndex(pd.to_datetime(period_starts))
+    columns, matrix, keep = its_design_arrays(period_starts, frequency, phase)
+    return pd.DataFrame(matrix, index=pd.DatetimeIndex(pd.to_datetime(period_starts)), columns=columns), keep
+
+
+def its_design_arrays(period_starts, frequency: str, phase: np.ndarray) -> tuple[list[str], np.ndarray, np.ndarray]:
+    """``its_design`` as (column names, matrix, kept periods), in plain numpy for the batched table."""
+    starts = np.asarray(pd.DatetimeIndex(period_starts).to_numpy(), dtype="datetime64[D]")
     phase = np.asarray(phase)
     keep = phase != TRANSITION
     post = phase == POST
-    years = np.asarray((starts - starts[0]).days / 365.25)
+    years = (starts - starts[0]).astype(float) / 365.25
     t1 = years[post][0] if post.any() else years[-1]
-    cols = {
-        "const": np.ones(len(starts)),
-        "time": years,
-        "level_change": post.astype(float),
-        "slope_change": np.where(post, years - t1, 0.0),
-    }
+    names = ["const", "time", "level_change", "slope_change"]
+    cols = [np.ones(len(starts)), years, post.astype(float), np.where(post, years - t1, 0.0)]
     if frequency in ("quarter", "month"):
-        season = ((starts.month - 4) % 12 // 3 + 1) if frequency == "quarter" else starts.month
-        levels = sorted(set(np.asarray(season)[keep]))
+        month = starts.astype("datetime64[M]").astype(int) % 12 + 1
+        season = ((month - 4) % 12 // 3 + 1) if frequency == "quarter" else month
+        levels = sorted(set(season[keep].tolist()))
         name = "q" if frequency == "quarter" else "m"
-        for s in levels[1:]:
-            cols[f"{name}{s}"] = (np.asarray(season) == s).astype(float)
-    design = pd.DataFrame(cols, index=starts)
-    return design, keep
+        for level in levels[1:]:
+            names.append(f"{name}{level}")
+            cols.append((season == level).astype(float))
+    return names, np.column_stack(cols), keep
 
 
 def ols_hac(y: np.ndarray, x: np.ndarray, maxlags: int, use_correction: bool = True
@@ -171,9 +174,7 @@ def its_batch(y: np.ndarray, period_starts, frequency: str, phase: np.ndarray, m
     """
     y = np.asarray(y, dtype=float)
     phase = np.asarray(phase)
-    design, keep = its_design(period_starts, frequency, phase)
-    cols = list(design.columns)
-    full = design.to_numpy()
+    cols, full, keep = its_design_arrays(period_starts, frequency, phase)
     post = phase == POST
     n_sites = y.shape[0]
     z = stats.norm.ppf(1 - alpha / 2)
