@@ -67,21 +67,11 @@ def p95(values: list[float]) -> float:
 
 def figure_sizes(layout) -> list[tuple[str, int]]:
     sizes = []
-
-    def walk(node):
-        if isinstance(node, dict):
-            props = node.get("props")
-            if isinstance(props, dict):
-                if node.get("type") == "Graph" and "figure" in props:
-                    title = (props["figure"].get("layout", {}).get("title", {}) or {}).get("text", "")
-                    sizes.append((title[:70], len(json.dumps(props["figure"]))))
-                for v in props.values():
-                    walk(v)
-        elif isinstance(node, list):
-            for v in node:
-                walk(v)
-
-    walk(layout)
+    for c in dash_http.components(layout):
+        if c.get("type") == "Graph" and "figure" in c["props"]:
+            figure = c["props"]["figure"]
+            title = (figure.get("layout", {}).get("title", {}) or {}).get("text", "")
+            sizes.append((title[:70], len(json.dumps(figure))))
     return sizes
 
 

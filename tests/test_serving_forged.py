@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 
 from serving.walk import parse_id, parse_outputs
 from serving.web import GENERIC_ERROR
+from tests.browser.dash_http import components
 
 HTML_PAYLOADS = [
     "<script>alert(1)</script>", "<img src=x onerror=alert(1)>", "\"><svg onload=alert(1)>",
@@ -127,22 +128,14 @@ def check_raw_html(payload, body) -> None:
     """No component but the grid may render raw HTML, and no markup-like request text may reach the grid."""
     hostile = [s for s in _request_strings(body) if any(ch in s for ch in "<>\"'") or "script" in s.lower()]
 
-    def walk(node):
-        if isinstance(node, dict):
-            props = node.get("props")
-            if isinstance(props, dict) and props.get("dangerously_allow_html") is True:
-                assert props.get("id") in RAW_HTML_ALLOWED, f"raw HTML allowed in component {props.get('id')!r}"
-                markup = str(props.get("children", ""))
-                assert not TAG.search(markup.encode()), f"unexpected tag in the grid markup: {markup[:200]!r}"
-                leaked = [s for s in hostile if len(s) >= 3 and s in markup]
-                assert not leaked, f"request text reached the grid markup: {leaked[:3]}"
-            for v in node.values():
-                walk(v)
-        elif isinstance(node, list):
-            for v in node:
-                walk(v)
-
-    walk(payload)
+    for component in components(payload):
+        props = component["props"]
+        if props.get("dangerously_allow_html") is True:
+            assert props.get("id") in RAW_HTML_ALLOWED, f"raw HTML allowed in component {props.get('id')!r}"
+            markup = str(props.get("children", ""))
+            assert not TAG.search(markup.encode()), f"unexpected tag in the grid markup: {markup[:200]!r}"
+            leaked = [s for s in hostile if len(s) >= 3 and s in markup]
+            assert not leaked, f"request text reached the grid markup: {leaked[:3]}"
 
 
 @pytest.fixture(scope="module")

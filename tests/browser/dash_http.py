@@ -57,22 +57,19 @@ def download(base: str, output: str, button: str, search: str) -> dict:
     return resp[output]["data"]
 
 
+def components(tree):
+    """Every Dash component (a dict with ``type`` and ``props``) anywhere in a layout or response."""
+    if isinstance(tree, dict):
+        if isinstance(tree.get("props"), dict):
+            yield tree
+        for v in tree.values():
+            yield from components(v)
+    elif isinstance(tree, list):
+        for v in tree:
+            yield from components(v)
+
+
 def csv_keys(layout) -> list[str]:
     """Every chart's download key in a layout (the pattern-matching ids of its CSV buttons)."""
-    keys: list[str] = []
-
-    def walk(node):
-        if isinstance(node, dict):
-            props = node.get("props")
-            if isinstance(props, dict):
-                cid = props.get("id")
-                if isinstance(cid, dict) and cid.get("type") == "csv-button":
-                    keys.append(cid["key"])
-                for v in props.values():
-                    walk(v)
-        elif isinstance(node, list):
-            for v in node:
-                walk(v)
-
-    walk(layout)
-    return keys
+    ids = (c["props"].get("id") for c in components(layout))
+    return [cid["key"] for cid in ids if isinstance(cid, dict) and cid.get("type") == "csv-button"]
