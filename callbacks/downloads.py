@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import dash
-from dash import MATCH, Input, Output, State, dcc
+from dash import MATCH, ClientsideFunction, Input, Output, State, dcc
 
 from callbacks.cache import shared_result
 from layouts.components import charts, tables
@@ -41,3 +41,14 @@ def shared_workbook(anon: bool, basis: str) -> bytes:
     from layouts.components.exports import cached_package_workbook
 
     return cached_package_workbook(context(), anon=anon, basis=basis)
+
+
+# Slide images (presentation mode): plotly draws them in the browser from the chart on show, at the
+# size and scale of the modebar's camera button and with the chart's file name (assets/exports.js).
+for _fmt in ("png", "svg"):
+    dash.clientside_callback(
+        ClientsideFunction(namespace="pioneers", function_name=f"download_{_fmt}"),
+        Output({"type": "image-button", "key": MATCH, "format": _fmt}, "title"),
+        Input({"type": "image-button", "key": MATCH, "format": _fmt}, "n_clicks"),
+        prevent_initial_call=True,
+    )

@@ -195,7 +195,8 @@ def wrap_lines(text: str, width: int) -> str:
 
 
 def graph_config(filename: str, present: bool = False) -> dict:
-    """Plotly modebar: PNG/SVG export at scale 3 with a file name that says what the chart is."""
+    """Plotly modebar: PNG export at scale 3 with a file name that says what the chart is (presentation view
+    adds PNG and SVG buttons that use the same name and size: page.image_buttons)."""
     safe = "".join(ch if ch.isalnum() or ch in "-_" else "-" for ch in filename).strip("-")[:80] or "chart"
     return {
         "displaylogo": False,

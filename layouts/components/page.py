@@ -22,7 +22,7 @@ def chart_block(chart: Chart, spec: ChartSpec, state: ViewState, *, height: int 
                       style={"height": "100%" if state.present else f"{int(own_height or height)}px"},
                       id={"type": "chart", "key": key})
     if state.present:
-        return html.Div([html.Div(graph, className="present-frame")])
+        return html.Div([html.Div(graph, className="present-frame"), image_buttons(key)])
     return html.Div([
         graph,
         html.P(chart.colour_note, className="small text-muted mb-1"),
@@ -35,6 +35,17 @@ def chart_block(chart: Chart, spec: ChartSpec, state: ViewState, *, height: int 
         ], className="mb-1"),
         tables.table_alternative(chart.table, chart.title),
     ], className="chart-block")
+
+
+IMAGE_FORMATS = {"png": "Download PNG (slide, 1600 x 900 at scale 3)", "svg": "Download SVG"}
+
+
+def image_buttons(key: str) -> html.Div:
+    """Slide exports of the chart on show, drawn in the browser by plotly (callbacks/downloads.py);
+    the file name is the chart's own (anonymised in anonymised mode)."""
+    return html.Div([dbc.Button(label, id={"type": "image-button", "key": key, "format": fmt}, size="sm",
+                                color="secondary", outline=True, className="me-2")
+                     for fmt, label in IMAGE_FORMATS.items()], className="present-exports mt-2")
 
 
 def _present_chart(spec: ChartSpec) -> str:

@@ -112,3 +112,27 @@ def test_grid_csv_download(page, server):
     text = open(download.path(), encoding="utf-8").read()
     assert text.startswith("# Generated demonstration data, not real\n")
     assert "Pioneer C" in text and "Barnsley" not in text
+
+
+def test_presentation_exports_png_and_svg_named_by_the_chart(page, server, demo):
+    from layouts.components.anonymise import find_real_names, real_names
+
+    page.goto(server + "/site/pioneer-k/indicator/ea_all?anon=1&present=1&chart=trend")
+    wait_ready(page)
+    expected = page.evaluate("document.querySelector('.present-frame .js-plotly-plot')"
+                             "._context.toImageButtonOptions.filename")
+    assert expected == "trend_ea_all_pioneer-k"  # the chart's own name, by its anonymous id
+    files = {}
+    for fmt in ("svg", "png"):
+        with page.expect_download(timeout=60_000) as info:
+            page.locator(f"button:has-text('Download {fmt.upper()}')").click()
+        download = info.value
+        assert download.suggested_filename == f"{expected}.{fmt}"
+        files[fmt] = open(download.path(), "rb").read()
+    svg = files["svg"].decode()
+    assert svg.startswith("<svg") and 'width="1600"' in svg and 'height="900"' in svg
+    assert "Pioneer K" in svg and not find_real_names(svg + expected, real_names(demo.sites, demo.areas))
+    assert files["png"][:8] == b"\x89PNG\r\n\x1a\n"
+    width, height = int.from_bytes(files["png"][16:20], "big"), int.from_bytes(files["png"][20:24], "big")
+    assert (width, height) == (4800, 2700)  # 1600 x 900 at scale 3
+    assert page.console.messages == []
