@@ -48,7 +48,7 @@ def layout(site_id: str | None = None, indicator_id: str | None = None, **query)
     name = ctx.names.display(sid, state.anon)
     body = [html.H1(f"{cat['name']}: {name}", className="h3"),
             html.P([dcc.Link(f"All indicators for {name}", href=href(f"/site/{path_id}", state)), " · ",
-                    dcc.Link(f"All sites for this indicator", href=href(f"/indicator/{indicator_id}", state))]),
+                    dcc.Link("All sites for this indicator", href=href(f"/indicator/{indicator_id}", state))]),
             html.P(cat["definition"], className="small")]
     reason = missing_estimate_reason(sid, indicator_id)
     if reason is not None:

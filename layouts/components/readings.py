@@ -39,7 +39,7 @@ def effects_table(estimates: pd.DataFrame, catalogue: pd.DataFrame) -> pd.DataFr
         rows.append({
             "Indicator": cat["short_name"],
             "Effect (% of expected)": round(r.effect_pct, 1) if pd.notna(r.effect_pct) else None,
-            f"Effect (indicator units)": round(r.effect, 2) if pd.notna(r.effect) else None,
+            "Effect (indicator units)": round(r.effect, 2) if pd.notna(r.effect) else None,
             "95% interval (units)": (f"{r.ci_low:.2f} to {r.ci_high:.2f}" if pd.notna(r.ci_low) else ""),
             "p (placebo, exploratory)": round(r.p_value, 3) if pd.notna(r.p_value) else None,
             "Pre-trend p": round(r.pre_trend_p, 3) if pd.notna(r.pre_trend_p) else None,
