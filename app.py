@@ -6,9 +6,18 @@ from pathlib import Path
 import dash
 import dash_bootstrap_components as dbc
 from dash import Dash, dcc, html
+from flask import redirect, request
 
+import callbacks.downloads  # noqa: F401  (registers its @dash.callback functions)
+import callbacks.shell  # noqa: F401
+from analysis.cache import init_results_cache
+from analysis.results import context
 from data.active import set_active_dataset
-from serving.web import on_callback_error
+from data.errors import DataError
+from data.summary import coverage
+from layouts.components.anonymise import translate_path
+from layouts.components.urlstate import parse_query
+from serving.web import harden, on_callback_error
 
 HERE = Path(__file__).resolve().parent
 TITLE = "Integrated Care Pioneers: indicators"
@@ -16,8 +25,6 @@ TITLE = "Integrated Care Pioneers: indicators"
 
 def _notice() -> html.Div | None:
     """The dataset's origin on every page: demo data must never pass for real."""
-    from layouts.components.results import context
-
     ctx = context()
     ds = ctx.dataset
     if ds.is_demo:
@@ -29,8 +36,6 @@ def _notice() -> html.Div | None:
 
 def coverage_sentence(ds, catalogue) -> str:
     """Which indicators a real dataset holds, and for which periods, in one sentence."""
-    from data.summary import coverage
-
     cov = coverage(ds).set_index("indicator_id")
     short = catalogue["short_name"]
     held = [f"{short[i]} ({cov.at[i, 'first_period']} to {cov.at[i, 'last_period']})"
@@ -64,8 +69,8 @@ def shell() -> html.Div:
     ])
 
 
-def create_app(data_dir: Path | str | None = None, *, warm: bool = True) -> Dash:
-    """The app serving ``data_dir``; with ``warm`` the shared statistics are computed in the background at start."""
+def create_app(data_dir: Path | str | None = None) -> Dash:
+    """The app serving ``data_dir`` (default: the dataset named by PIONEERS_DATA); nothing is computed yet."""
     if data_dir is not None:
         set_active_dataset(data_dir)
     app = Dash(
@@ -80,18 +85,9 @@ def create_app(data_dir: Path | str | None = None, *, warm: bool = True) -> Dash
         on_error=on_callback_error,
     )
     app.index_string = app.index_string.replace("{%css%}", "{%css%}\n" + _preload_links(app), 1)
-    import callbacks.downloads  # noqa: F401  (registers @dash.callback functions)
-    import callbacks.shell  # noqa: F401
-
     app.layout = shell
     app.server.before_request(anonymous_path_redirect)
     serve_hardened(app)
-    if data_dir is not None and warm:
-        import threading
-
-        from layouts.components.results import warm as warm_caches
-
-        threading.Thread(target=warm_caches, name="warm-caches", daemon=True).start()
     return app
 
 
@@ -118,13 +114,6 @@ def anonymous_path_redirect():
     browser tab) would name the site for a moment. The app's own links already use anonymous
     ids; this covers a hand-typed or edited URL.
     """
-    from flask import redirect, request
-
-    from data.errors import DataError
-    from layouts.components.anonymise import translate_path
-    from layouts.components.results import context
-    from layouts.components.urlstate import parse_query
-
     if not request.path.startswith("/site/") or not parse_query(request.query_string.decode()).anon:
         return None
     try:
@@ -138,9 +127,6 @@ def anonymous_path_redirect():
 
 def serve_hardened(app: Dash) -> None:
     """Production wiring: shared results cache, security headers, compression, /healthz, fault banners."""
-    from callbacks.cache import init_results_cache
-    from serving.web import harden
-
     init_results_cache(app.server)
     harden(app)
 

@@ -1,7 +1,9 @@
 """The `pioneers` command line.
 
-Each subcommand is thin: parse arguments, call one function of the data, matching or indicators
-packages, print a summary. Bad input ends with a one-line message naming what was wrong and a
+Each subcommand is thin: parse arguments, call one function of the data, matching or analysis
+packages, print a summary. Subcommands import what they use inside themselves, on purpose: the
+dashboard's and the statistics' imports take seconds, and `pioneers info` or `build-demo` need
+none of them. Bad input ends with a one-line message naming what was wrong and a
 non-zero exit code, never a stack trace.
 """
 from __future__ import annotations
@@ -71,7 +73,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         os.environ["PIONEERS_CACHE_DIR"] = str(args.cache_dir.resolve())
     if args.redis_url:
         os.environ.update(PIONEERS_CACHE="redis", PIONEERS_REDIS_URL=args.redis_url)
-    from callbacks.cache import CacheSettings
+    from analysis.cache import CacheSettings
 
     CacheSettings.from_env()  # a bad cache setting stops here, with a one-line message
     if args.dev:
@@ -82,10 +84,11 @@ def cmd_serve(args: argparse.Namespace) -> int:
               f"http://{args.host}:{args.port}/ (data: {data_dir})")
         app.run(host=args.host, port=args.port, debug=False)
         return 0
+    from app import create_app
     from serving.gunicorn_app import ServeOptions, run
 
     run(ServeOptions(data_dir=data_dir, host=args.host, port=args.port, workers=args.workers,
-                     threads=args.threads, warm=not args.no_warm, access_log=args.access_log), started)
+                     threads=args.threads, warm=not args.no_warm, access_log=args.access_log), create_app, started)
     return 0
 
 
@@ -134,7 +137,7 @@ def cmd_estimates(args: argparse.Namespace) -> int:
     import pandas as pd
 
     from data.store import load_dataset
-    from indicators.estimates import estimates_table
+    from analysis.estimates import estimates_table
 
     dataset = load_dataset(args.data)
     comparators = None
@@ -155,7 +158,7 @@ def cmd_estimates(args: argparse.Namespace) -> int:
     counts = table["method"].value_counts().to_dict()
     print(f"wrote {len(table)} estimates ({counts}) to {out}; comparator version "
           f"{table['comparator_version'].iloc[0]}")
-    from indicators.estimates import estimates_summary
+    from analysis.estimates import estimates_summary
 
     print(estimates_summary(table).to_string(index=False))
     return 0
@@ -207,7 +210,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--dev", action="store_true", help="Flask development server instead of gunicorn")
     p.add_argument("--cache-dir", type=Path, help="shared results cache directory (PIONEERS_CACHE_DIR)")
     p.add_argument("--redis-url", help="keep shared results in Redis instead (redis://host:port/db)")
-    p.add_argument("--no-warm", action="store_true", help="do not walk the pages to warm the cache at start")
+    p.add_argument("--no-warm", action="store_true", help="do not compute the shared statistics before the workers start")
     p.add_argument("--access-log", action="store_true", help="log every request to stdout")
     p.set_defaults(func=cmd_serve)
 

@@ -32,7 +32,7 @@ def naive_table(dataset, comps, indicators: list[str]) -> int:
     import statsmodels.formula.api as smf
 
     from indicators.did import treatment_phase
-    from indicators.estimates import _comparator_lookup, _indicator_data, _placebo_frame, _pool, _wave_phases
+    from analysis.estimates import _comparator_lookup, _indicator_data, _placebo_frame, _pool, _wave_phases
     from indicators.its import its_design, newey_west_lags
 
     data = _indicator_data(dataset)
@@ -113,7 +113,7 @@ def main() -> None:
     args = parser.parse_args()
     warnings.simplefilter("ignore")
     from data.store import load_dataset
-    from indicators.estimates import clear_memory_cache, comparators_from, estimates_table
+    from analysis.estimates import clear_memory_cache, comparators_from, estimates_table
     from matching.select import match
 
     tmp = Path(tempfile.mkdtemp(prefix="bench-estimates-"))
@@ -126,7 +126,7 @@ def main() -> None:
     comparators = match(dataset, k=5, per_indicator=True)
     t_match = time.perf_counter() - t0
     # Placebo comparator sets are matching's work too; it caches them per dataset.
-    from indicators.estimates import _placebo_frame
+    from analysis.estimates import _placebo_frame
     comps = comparators_from(comparators, dataset, k=5, method="mahalanobis", per_indicator=True)
     t0 = time.perf_counter()
     for ind in dataset.catalogue["indicator_id"]:

@@ -35,7 +35,7 @@ SITES = 3  # detail frames for the first, middle and last site, on every indicat
 def _service():
     """The orchestration module, wherever this version of the code keeps it."""
     try:
-        import analysis.service as service  # after the consolidation
+        import analysis.results as service  # after the consolidation
     except ImportError:
         import layouts.components.results as service  # before it
     return service
@@ -72,7 +72,10 @@ def outputs(data_dir: str) -> dict[str, object]:
     from matching.covariates import unit_covariates
     from matching.select import match
 
-    create_app(data_dir, warm=False)
+    try:
+        create_app(data_dir, warm=False)
+    except TypeError:  # the warm flag went with the consolidation
+        create_app(data_dir)
     ds = active_dataset()
     service = _service()
     out: dict[str, object] = {}

@@ -4,9 +4,11 @@ from __future__ import annotations
 import dash
 from dash import MATCH, ClientsideFunction, Input, Output, State, dcc
 
-from callbacks.cache import shared_result
+from analysis.cache import shared_result
+from analysis.results import context
 from layouts.components import charts, tables
-from layouts.components.results import context
+from layouts.components.exports import cached_package_workbook
+from layouts.components.urlstate import parse_query
 
 
 @dash.callback(
@@ -28,8 +30,6 @@ def download_chart_csv(_clicks, button_id):
     prevent_initial_call=True,
 )
 def download_package(_clicks, search):
-    from layouts.components.urlstate import parse_query
-
     state = parse_query(search)
     name = "pioneer-indicators" + ("_anonymised" if state.anon else "") + ".xlsx"
     return dcc.send_bytes(shared_workbook(state.anon, state.basis), name)
@@ -38,8 +38,6 @@ def download_package(_clicks, search):
 @shared_result("workbook")
 def shared_workbook(anon: bool, basis: str) -> bytes:
     """The package workbook of the active dataset, built once for every worker (it takes seconds)."""
-    from layouts.components.exports import cached_package_workbook
-
     return cached_package_workbook(context(), anon=anon, basis=basis)
 
 

@@ -5,7 +5,7 @@ import dash
 from dash import Input, Output, ctx, no_update
 
 from layouts.components.anonymise import translate_path
-from layouts.components.results import context
+from analysis.results import context
 from layouts.components.urlstate import href, parse_query, to_query, with_changes
 
 

@@ -9,5 +9,5 @@ anything else                           not_found_404.py
 
 Every page reads its state from the URL (?anon=1, ?present=1, ?basis=, ?chart=): components/urlstate.py.
 <site_id> is the site id, or in anonymised mode its anonymous path id ("pioneer-c"): components/anonymise.py.
-Numbers come only from components/results.py (the indicators and matching packages, cached per dataset).
+Numbers come only from analysis/results.py (the service layer over indicators/ and matching/, cached per dataset).
 """

@@ -7,7 +7,7 @@ from dash import dcc, html
 
 from layouts.components import tables
 from layouts.components.exports import coverage_by_year
-from layouts.components.results import context
+from analysis.results import context
 from layouts.components.urlstate import parse_query
 from data.summary import coverage
 from data.active import register_cache

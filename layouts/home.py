@@ -10,7 +10,8 @@ import dash_bootstrap_components as dbc
 from dash import dcc, html
 
 from layouts.components import grid
-from layouts.components.results import context, overview
+from analysis.results import context, overview
+from layouts.components.tables import csv_text
 from layouts.components.urlstate import BASES, href, parse_query
 
 dash.register_page(__name__, path="/", title="Overview - Integrated Care Pioneers", name="Overview", order=0)
@@ -56,8 +57,6 @@ def layout(**query) -> html.Div:
 @dash.callback(dash.Output("grid-csv-download", "data"), dash.Input("grid-csv-button", "n_clicks"),
                dash.State("url", "search"), prevent_initial_call=True)
 def download_grid(_clicks, search):
-    from layouts.components.tables import csv_text
-
     state = parse_query(search)
     ctx = context()
     table = grid.grid_export(ctx, grid.grid_cells(ctx, overview(state.basis), state))

@@ -5,7 +5,7 @@ import dash
 from dash import dcc, html
 
 from layouts.components import charts, page
-from layouts.components.results import context
+from analysis.results import context
 from layouts.components.urlstate import href, parse_query
 
 ACROSS_CHARTS = {"caterpillar": "Estimated effect in each site", "pooled": "Pooled event study",

@@ -4,7 +4,7 @@ from __future__ import annotations
 import dash
 from dash import dcc, html
 
-from layouts.components.results import context
+from analysis.results import context
 from layouts.components.urlstate import href, parse_query
 
 dash.register_page(__name__, path="/indicators", title="Indicators - Integrated Care Pioneers", name="Indicators", order=4)

@@ -10,7 +10,7 @@ from layouts.components import page
 from layouts.components import charts, tables
 from layouts.components.anonymise import comparator_labels
 from layouts.components.figures import covariate_label
-from layouts.components.results import comparator_set, context
+from analysis.results import comparator_set, context
 from layouts.components.urlstate import METHODS, parse_query
 from matching.covariates import DEMOGRAPHIC
 from matching.select import K_RANGE

@@ -8,7 +8,7 @@ from dash import dcc, html
 from layouts.components import charts, page
 from layouts.components import readings, tables
 from layouts.components.anonymise import comparator_labels
-from layouts.components.results import comparators, context, estimates
+from analysis.results import comparators, context, estimates
 from layouts.components.urlstate import href, parse_query
 
 

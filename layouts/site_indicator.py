@@ -6,7 +6,7 @@ import pandas as pd
 from dash import dcc, html
 
 from layouts.components import charts, page, readings, tables
-from layouts.components.results import context, missing_estimate_reason, site_detail, site_trend
+from analysis.results import context, missing_estimate_reason, site_detail, site_trend
 from layouts.components.urlstate import href, parse_query
 
 DETAIL_CHARTS = {"trend": "Trend against comparators and England", "event": "Event study",

@@ -1,28 +1,29 @@
-"""The production server: gunicorn run in-process, with the app preloaded and the cache warmed.
+"""The production server: gunicorn run in-process, with the app preloaded and its statistics warm.
 
-The master imports the app and loads the dataset once (``preload_app``), so each forked
-worker starts with the dataset in memory (shared copy-on-write) and answers its first page
-without a cold load. When the workers are up, a separate warming process walks every page
-and fires their callbacks, filling the shared results cache in the background; it prints how
-long the first page took and how long the whole walk took.
+The master builds the app, loads the dataset and computes the statistics every page shares
+(``analysis.results.warm``: comparators, estimates, trends, the overview grid) once, before it
+forks (``preload_app``). Each worker starts with all of it in memory, shared copy-on-write, so
+no worker pays for a cold start and nothing is computed twice. The app factory is passed in, so
+this module does not depend on the app or its callbacks.
 """
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from dash import Dash
 from gunicorn.app.base import BaseApplication
 
-from data.active import ENV_VAR
+from analysis.results import warm
+from data.active import ENV_VAR, active_dataset
 
 
 @dataclass(frozen=True)
 class ServeOptions:
-    """How many workers and threads, where to listen, and whether to warm the cache at start."""
+    """How many workers and threads, where to listen, and whether to compute the statistics before forking."""
 
     data_dir: Path
     host: str = "127.0.0.1"
@@ -35,9 +36,10 @@ class ServeOptions:
 
 
 class DashboardServer(BaseApplication):
-    def __init__(self, options: ServeOptions, started: float) -> None:
+    def __init__(self, options: ServeOptions, started: float, app_factory: Callable[[], Dash]) -> None:
         self.options = options
         self.started = started
+        self.app_factory = app_factory
         super().__init__()
 
     def load_config(self) -> None:
@@ -57,51 +59,27 @@ class DashboardServer(BaseApplication):
             "proc_name": "pioneers",
             "control_socket_disable": True,  # several servers may run side by side (tests, workshops)
             "when_ready": self._when_ready,
-            "post_worker_init": _warm_worker,
         }
         for key, value in settings.items():
             self.cfg.set(key, value)
 
     def load(self):
-        from app import create_app
-        from data.active import active_dataset
-
-        app = create_app()
+        app = self.app_factory()
         t0 = time.perf_counter()
         ds = active_dataset()  # in the master, before fork: every worker inherits it
-        print(f"loaded dataset {ds.label} {ds.checksum} in {time.perf_counter() - t0:.2f} s (shared by workers)",
-              flush=True)
+        if self.options.warm:
+            warm()
+        print(f"loaded dataset {ds.label} {ds.checksum}" + (" and its statistics" if self.options.warm else "")
+              + f" in {time.perf_counter() - t0:.2f} s (shared by workers)", flush=True)
         return app.server
 
     def _when_ready(self, arbiter) -> None:
         o = self.options
         print(f"Pioneer indicators dashboard on http://{o.host}:{o.port}/ ({o.workers} workers x {o.threads} "
               f"threads; listening {time.perf_counter() - self.started:.2f} s after start)", flush=True)
-        if o.warm:
-            url = f"http://{'127.0.0.1' if o.host in ('0.0.0.0', '::') else o.host}:{o.port}"
-            subprocess.Popen([sys.executable, "-m", "serving.warm", url, "--started", str(self.started)],
-                             cwd=str(Path(__file__).resolve().parents[1]), env=os.environ.copy())
 
 
-def _warm_worker(worker) -> None:
-    """In each worker, compute its in-process statistics (comparators, estimates, trends, grids) in the
-    background: page layouts come from the shared cache, but a chart's CSV or a live recompute
-    needs them in the worker that answers, and otherwise the first such click on each worker paid
-    for them."""
-    import threading
-
-    from layouts.components.results import warm
-
-    def run() -> None:
-        try:
-            warm()
-        except Exception:  # noqa: BLE001 - a failed warm-up only costs the first click its speed
-            worker.log.warning("worker warm-up failed", exc_info=True)
-
-    threading.Thread(target=run, name="warm-worker", daemon=True).start()
-
-
-def run(options: ServeOptions, started: float | None = None) -> None:
-    """Serve until interrupted. The dataset directory travels to every worker in PIONEERS_DATA."""
+def run(options: ServeOptions, app_factory: Callable[[], Dash], started: float | None = None) -> None:
+    """Serve ``app_factory()`` until interrupted. The dataset directory travels to every worker in PIONEERS_DATA."""
     os.environ[ENV_VAR] = str(Path(options.data_dir).resolve())
-    DashboardServer(options, started if started is not None else time.perf_counter()).run()
+    DashboardServer(options, started if started is not None else time.perf_counter(), app_factory).run()

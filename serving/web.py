@@ -17,9 +17,12 @@ from typing import Any
 
 import dash
 from dash import html
+from dash._utils import to_json
 from flask import Flask, Response, request
+from flask_compress import Compress
 from werkzeug.exceptions import HTTPException
 
+from analysis.cache import shared_result
 from data.active import dataset_health
 from data.errors import DataError
 
@@ -128,10 +131,6 @@ def _shared_layout(module: str, layout: Callable) -> Callable:
     """A page's layout rendered once per dataset, code version and URL arguments, and kept in the
     shared results cache as the JSON the browser receives: a page is a pure function of its URL
     and the dataset, so every worker can answer a repeat visit without rebuilding its figures."""
-    from dash._utils import to_json
-
-    from callbacks.cache import shared_result
-
     @shared_result(f"page/{module}")
     def rendered(**kwargs):
         return json.loads(to_json(layout(**kwargs)))
@@ -283,8 +282,6 @@ def _compression_key(req) -> str:
 
 
 def _install_compression(server: Flask) -> None:
-    from flask_compress import Compress
-
     server.config.update(
         COMPRESS_ALGORITHM=["br", "gzip"],
         COMPRESS_MIMETYPES=["text/html", "text/css", "text/plain", "application/json",

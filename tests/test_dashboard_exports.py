@@ -11,10 +11,10 @@ from layouts.components.anonymise import find_real_names, real_names
 
 @pytest.fixture(scope="module")
 def ctx(demo_dir):
-    """The demo dataset as the active one. Estimates use indicators.estimates' own disk cache (keyed by the
+    """The demo dataset as the active one. Estimates use analysis.estimates' own disk cache (keyed by the
     dataset checksum and comparator version), so repeated runs read rather than recompute them."""
     from data.active import set_active_dataset
-    from layouts.components import results
+    from analysis import results
 
     set_active_dataset(demo_dir)
     return results.context()
@@ -26,7 +26,8 @@ def _cells(data: bytes) -> dict[str, list[list]]:
 
 
 def test_workbook_sheets_notice_and_grid(ctx):
-    from layouts.components import grid, results
+    from analysis import results
+    from layouts.components import grid
     from layouts.components.exports import package_workbook
     from layouts.components.urlstate import ViewState
 
@@ -68,7 +69,8 @@ def test_grid_markup_escapes_text_and_links_every_cell(ctx):
     and text that looks like markup reaches the browser as text."""
     from html.parser import HTMLParser
 
-    from layouts.components import grid, results
+    from analysis import results
+    from layouts.components import grid
     from layouts.components.urlstate import parse_query
 
     state = parse_query("")

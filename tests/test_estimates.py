@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from indicators.estimates import COLUMNS, clear_memory_cache, estimates_table, pooled_detail, site_detail
+from analysis.estimates import COLUMNS, clear_memory_cache, estimates_table, pooled_detail, site_detail
 
 
 @pytest.fixture(scope="module")
@@ -73,7 +73,7 @@ def test_planted_effects_recovered(table, demo):
 
 def test_site_aggregation_matches_data_aggregate(demo):
     from data.aggregate import aggregate_sites
-    from indicators.estimates import _indicator_data
+    from analysis.estimates import _indicator_data
 
     data = _indicator_data(demo)
     obs = demo.observations[demo.observations["area_code"] != "E92000001"]

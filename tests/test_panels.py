@@ -64,7 +64,7 @@ def test_panels_hold_every_la_and_site_series_of_the_demo(demo):
 
 
 def test_placebo_arrays_equal_placebo_panels(demo):
-    from indicators.estimates import _indicator_data
+    from analysis.estimates import _indicator_data
     from matching.select import placebo_set
 
     areas = _indicator_data(demo)["dtoc"].areas

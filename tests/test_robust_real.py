@@ -13,7 +13,7 @@ import statsmodels.formula.api as smf
 
 from data.aggregate import aggregate_sites
 from indicators.did import TRANSITION, POST, treatment_phase
-from indicators.estimates import COLUMNS, NO_DATA, estimates_table
+from analysis.estimates import COLUMNS, NO_DATA, estimates_table
 from indicators.spc import CHART_COLUMNS
 from indicators.trend import AREA_COLUMNS, SITE_COLUMNS, TREND_COLUMNS, area_values, site_values, trend_series, trend_spc
 from matching.covariates import units_with_data

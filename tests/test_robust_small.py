@@ -10,7 +10,7 @@ import pytest
 from data.periods import period_phase
 from data.store import load_dataset, write_dataset
 from indicators.did import panel_did
-from indicators.estimates import COLUMNS, NO_DATA, estimates_table
+from analysis.estimates import COLUMNS, NO_DATA, estimates_table
 from indicators.pooled import GROUP_TIME_COLUMNS, pooled_att
 from indicators.spc import CHART_COLUMNS
 from indicators.trend import TREND_COLUMNS, area_values, site_values, trend_series, trend_spc

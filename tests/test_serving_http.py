@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 from flask import Flask
 
-from callbacks import cache as results_cache
-from callbacks.cache import CacheSettings, result_key, shared_result
+from analysis import cache as results_cache
+from analysis.cache import CacheSettings, result_key, shared_result
 from data.errors import DataError
 from serving.web import GENERIC_ERROR, WebSettings, content_security_policy
 

@@ -12,7 +12,10 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
-from layouts.components import figures, results
+from analysis import results
+from indicators.benchmark import Outcome
+from indicators.ci import ci_for
+from layouts.components import figures
 
 
 @dataclass(frozen=True)
@@ -206,9 +209,6 @@ def pooled_chart(spec: ChartSpec) -> Chart:
 
 
 def funnel_chart(spec: ChartSpec) -> Chart:
-    from indicators.benchmark import Outcome
-    from indicators.ci import ci_for
-
     ctx, cat = _detail_context(spec)
     rows = []
     for site_id in ctx.names.ordered(spec.anon):

@@ -14,7 +14,8 @@ import pandas as pd
 from data.active import register_cache
 from data.periods import fy_label
 from data.reference import ENGLAND_CODE
-from layouts.components import grid, results
+from analysis import results
+from layouts.components import grid
 from layouts.components.urlstate import BASES, ViewState
 
 

@@ -31,7 +31,7 @@ def did_reading(short_name: str, effect_pct: float, ci_low: float, ci_high: floa
 def effects_table(estimates: pd.DataFrame, catalogue: pd.DataFrame) -> pd.DataFrame:
     """A site's DiD rows as a reader's table: indicator, effect, interval, p, pre-trend p, reading.
 
-    ``estimates``: the site's rows of indicators.estimates (method "did"); ``catalogue`` indexed by indicator_id.
+    ``estimates``: the site's rows of analysis.estimates (method "did"); ``catalogue`` indexed by indicator_id.
     """
     rows = []
     for r in estimates.itertuples(index=False):

@@ -13,15 +13,19 @@ from functools import lru_cache
 import numpy as np
 import pandas as pd
 
+from analysis.estimates import estimates_table, pooled_detail
+from analysis.estimates import site_detail as estimates_site_detail
+from analysis.names import SiteNames
 from data.active import active_dataset, register_cache
 from data.periods import align, period_label
 from data.store import Dataset
 from indicators.benchmark import Outcome, benchmark_many
-from layouts.components.anonymise import SiteNames
+from indicators.trend import TREND_COLUMNS, trend_spc, trend_table
+from matching.select import ComparatorSet, match
 
 DEFAULT_K = 5
 DEFAULT_METHOD = "mahalanobis"
-PER_INDICATOR = True  # [C] as indicators.estimates: match on each indicator's baseline level and slope too
+PER_INDICATOR = True  # [C] as analysis.estimates: match on each indicator's baseline level and slope too
 
 
 @dataclass(frozen=True)
@@ -58,14 +62,12 @@ def _context(checksum: str) -> Context:
 @register_cache
 @lru_cache(maxsize=8)
 def comparator_set(checksum: str, k: int = DEFAULT_K, method: str = DEFAULT_METHOD,
-                   covariates: tuple[str, ...] | None = None, per_indicator: bool = PER_INDICATOR):
-    from matching.select import match
-
+                   covariates: tuple[str, ...] | None = None, per_indicator: bool = PER_INDICATOR) -> ComparatorSet:
     return match(active_dataset(), k=k, method=method, per_indicator=per_indicator,
                  covariates=list(covariates) if covariates else None)
 
 
-def comparators():  # -> matching.select.ComparatorSet
+def comparators() -> ComparatorSet:
     """The comparator set every page uses (default settings)."""
     return comparator_set(context().dataset.checksum)
 
@@ -73,8 +75,6 @@ def comparators():  # -> matching.select.ComparatorSet
 @register_cache
 @lru_cache(maxsize=2)
 def _estimates(checksum: str) -> pd.DataFrame:
-    from indicators.estimates import estimates_table
-
     return estimates_table(active_dataset(), comparator_set(checksum), k=DEFAULT_K, method=DEFAULT_METHOD)
 
 
@@ -86,8 +86,6 @@ def estimates() -> pd.DataFrame:
 @lru_cache(maxsize=2)
 def _trend_table(checksum: str) -> pd.DataFrame:
     """Every site x indicator trend (site, comparator mean and range, England), built once per dataset."""
-    from indicators.trend import trend_table
-
     return trend_table(active_dataset(), comparator_set(checksum).table)
 
 
@@ -115,8 +113,6 @@ def site_trend(site_id: str, indicator_id: str) -> pd.DataFrame:
     """indicators.trend.TREND_COLUMNS for one site and indicator (a copy: callers may add columns)."""
     frame = _trend_frames(context().dataset.checksum).get((site_id, indicator_id))
     if frame is None:  # no data for this site and indicator in this dataset (e.g. a real dataset's gaps)
-        from indicators.trend import TREND_COLUMNS
-
         return pd.DataFrame(columns=TREND_COLUMNS)
     return frame.copy()
 
@@ -134,9 +130,7 @@ def intervention_labels(site_id: str, indicator_id: str) -> tuple[str, tuple[str
 @register_cache
 @lru_cache(maxsize=64)
 def _site_detail(checksum: str, site_id: str, indicator_id: str) -> dict[str, pd.DataFrame]:
-    from indicators.estimates import site_detail
-
-    return site_detail(active_dataset(), site_id, indicator_id, comparator_set(checksum), k=DEFAULT_K,
+    return estimates_site_detail(active_dataset(), site_id, indicator_id, comparator_set(checksum), k=DEFAULT_K,
                        method=DEFAULT_METHOD)
 
 
@@ -147,8 +141,6 @@ def site_detail(site_id: str, indicator_id: str) -> dict[str, pd.DataFrame]:
 @register_cache
 @lru_cache(maxsize=16)
 def _pooled(checksum: str, indicator_id: str) -> dict[str, pd.DataFrame]:
-    from indicators.estimates import pooled_detail
-
     return pooled_detail(active_dataset(), indicator_id)
 
 
@@ -164,20 +156,11 @@ def spc_chart(site_id: str, indicator_id: str) -> pd.DataFrame:
 @register_cache
 @lru_cache(maxsize=400)
 def _spc_chart(checksum: str, site_id: str, indicator_id: str) -> pd.DataFrame:
-    from indicators.trend import trend_spc
-
     frame = _trend_frames(checksum)[(site_id, indicator_id)]
     chart = trend_spc(frame, _context(checksum).catalogue.at[indicator_id, "polarity"])
     chart.insert(0, "period_label", frame["period_label"].to_numpy())
     chart.insert(1, "phase", frame["phase"].to_numpy())
     return chart.reset_index(drop=True)
-
-
-def latest_area_values(indicator_id: str) -> pd.DataFrame:
-    """Every LA's latest value with its interval and England's (indicators.trend.area_values)."""
-    from indicators.trend import area_values
-
-    return area_values(context().dataset, indicator_id)
 
 
 # --- the overview grid --------------------------------------------------------------------------

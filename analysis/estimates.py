@@ -36,6 +36,8 @@ from indicators import its as its_module
 from indicators import pooled as pooled_module
 from indicators.did import (PLACEBO_P_METHOD, POST, PRE, placebo_arrays, placebo_estimates, placebo_panels, site_did,
                             site_did_batch, treatment_phase)
+from matching.covariates import comparator_pool
+from matching.select import ComparatorSet, match, placebo_comparators, placebo_set
 
 COLUMNS = ["site_id", "indicator_id", "method", "effect", "effect_pct", "ci_low", "ci_high", "p_value",
            "p_method", "pre_trend_p", "n_comparators", "n_pre", "n_post", "baseline_mean", "comparator_version",
@@ -71,8 +73,6 @@ class Comparators:
 def comparators_from(comparators, dataset: Dataset, *, k: int, method: str, per_indicator: bool) -> Comparators:
     """Accept a matching ComparatorSet, a frame (e.g. read from a CSV), or None (match now)."""
     if comparators is None:
-        from matching.select import match
-
         comparators = match(dataset, k=k, method=method, per_indicator=per_indicator)
     if hasattr(comparators, "table") and hasattr(comparators, "version"):
         table, version = comparators.table, str(comparators.version)
@@ -112,8 +112,6 @@ def _comparator_codes(comps: Comparators, site_id: str, indicator_id: str) -> li
 
 
 def _pool(dataset: Dataset) -> list[str]:
-    from matching.covariates import comparator_pool
-
     return comparator_pool(dataset)
 
 
@@ -143,8 +141,6 @@ def _dates(site: pd.Series) -> tuple:
 
 
 def _placebo_frame(dataset: Dataset, comps: Comparators, site_id: str, indicator_id: str, method: str):
-    from matching.select import placebo_comparators
-
     return placebo_comparators(dataset, site_id, indicator_id if comps.per_indicator else None,
                                k=comps.k, method=method)
 
@@ -505,8 +501,6 @@ def _no_data_rows(ind: str, sites: pd.DataFrame) -> pd.DataFrame:
 def _placebo_groups(dataset: Dataset, comps: Comparators, groups: dict[tuple, list[str]], ind: str, method: str):
     """(dates, sites, placebo set) for sites sharing dates and the covariates they were matched on
     (a site without baseline data is matched, and its placebos too, on demographics)."""
-    from matching.select import placebo_set
-
     for dates, members in groups.items():
         by_design: dict[int, tuple[list[str], object]] = {}
         for site_id in members:

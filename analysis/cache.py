@@ -23,7 +23,9 @@ from typing import Any
 
 from flask_caching import Cache
 
+from data.active import active_dataset
 from data.errors import DataError
+from data.store import Dataset
 
 log = logging.getLogger("pioneers.cache")
 
@@ -110,7 +112,7 @@ def code_version() -> str:
     if "v" not in _code:
         root = Path(__file__).resolve().parents[1]
         h = hashlib.sha256()
-        for folder in ("data", "indicators", "matching", "layouts", "callbacks", "serving"):
+        for folder in ("analysis", "data", "indicators", "matching", "layouts", "callbacks", "serving"):
             for path in sorted((root / folder).rglob("*.py")):
                 h.update(str(path.relative_to(root)).encode())
                 h.update(path.read_bytes())
@@ -131,12 +133,8 @@ def result_key(kind: str, dataset_checksum: str, comparator_version: str, args: 
 
 def _checksum_of(args: tuple) -> tuple[str, tuple]:
     """The dataset checksum: from a Dataset first argument if given, else the active dataset."""
-    from data.store import Dataset
-
     if args and isinstance(args[0], Dataset):
         return args[0].checksum, args[1:]
-    from data.active import active_dataset
-
     return active_dataset().checksum, args
 
 
