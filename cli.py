@@ -15,6 +15,7 @@ import sys
 from pathlib import Path
 
 from data.errors import DataError
+from matching.select import K_DEFAULT, K_RANGE
 
 DEFAULT_DEMO_DIR = Path(os.environ.get("PIONEERS_DEMO_DIR", Path.home() / ".cache" / "pioneers" / "demo"))
 DEFAULT_SEED = 2013
@@ -217,7 +218,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("match", help="choose each Pioneer's nearest non-Pioneer comparator LAs")
     p.add_argument("--data", required=True, type=Path, help="dataset directory")
     p.add_argument("--out", required=True, type=Path, help="CSV of comparator sets (written atomically)")
-    p.add_argument("--k", type=int, default=5, help="comparators per site, 3-15 (default 5)")
+    p.add_argument("--k", type=int, default=K_DEFAULT, help=f"comparators per site, {K_RANGE[0]}-{K_RANGE[1]} (default {K_DEFAULT})")
     p.add_argument("--method", choices=["mahalanobis", "euclidean"], default="mahalanobis")
     p.add_argument("--per-indicator", action="store_true",
                    help="one set per site and indicator, adding baseline level and slope")
@@ -229,7 +230,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--data", required=True, type=Path, help="dataset directory")
     p.add_argument("--out", required=True, type=Path, help="CSV file to write")
     p.add_argument("--comparators", type=Path, help="comparator CSV (site_id, [indicator_id,] comparator_code, rank)")
-    p.add_argument("--k", type=int, default=5, help="comparators per site when matching here (default 5)")
+    p.add_argument("--k", type=int, default=K_DEFAULT, help=f"comparators per site when matching here (default {K_DEFAULT})")
     p.add_argument("--method", default="mahalanobis", help="matching distance (default mahalanobis)")
     p.set_defaults(func=cmd_estimates)
 

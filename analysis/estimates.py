@@ -29,15 +29,15 @@ import numpy as np
 import pandas as pd
 
 from data.errors import DataError
-from data.panels import indicator_panels
+from data.panels import IndicatorPanel, indicator_panels
 from data.periods import period_label
 from data.store import Dataset
 from indicators import its as its_module
 from indicators import pooled as pooled_module
-from indicators.did import (PLACEBO_P_METHOD, POST, PRE, placebo_arrays, placebo_estimates, placebo_panels, site_did,
-                            site_did_batch, treatment_phase)
+from indicators.did import (PLACEBO_P_METHOD, POST, PRE, placebo_arrays, placebo_estimates, site_did, site_did_batch,
+                            treatment_phase)
 from matching.covariates import comparator_pool
-from matching.select import ComparatorSet, match, placebo_comparators, placebo_set
+from matching.select import K_DEFAULT, ComparatorSet, PlaceboSet, match, placebo_set
 
 COLUMNS = ["site_id", "indicator_id", "method", "effect", "effect_pct", "ci_low", "ci_high", "p_value",
            "p_method", "pre_trend_p", "n_comparators", "n_pre", "n_post", "baseline_mean", "comparator_version",
@@ -115,34 +115,13 @@ def _pool(dataset: Dataset) -> list[str]:
     return comparator_pool(dataset)
 
 
-@dataclass
-class _IndicatorData:
-    frequency: str
-    areas: pd.DataFrame  # area_code x period_start
-    has_denominators: bool  # any LA row with a denominator (the weight for rate-only aggregation)
-    sites: pd.DataFrame  # site_id x period_start (sum of numerators / sum of denominators)
-
-
-def _indicator_data(dataset: Dataset) -> dict[str, _IndicatorData]:
-    """Per indicator: every LA's series and every site's aggregate series, as period-wide frames
-    (from ``data.panels``; cached on the dataset)."""
-    if "estimates_data" not in dataset.derived:
-        dataset.derived["estimates_data"] = {
-            ind: _IndicatorData(
-                frequency=p.frequency, has_denominators=p.has_denominators,
-                areas=pd.DataFrame(p.value, index=p.areas, columns=p.periods),
-                sites=pd.DataFrame(p.site_value, index=p.site_ids, columns=p.periods))
-            for ind, p in indicator_panels(dataset).items()}
-    return dataset.derived["estimates_data"]
-
-
 def _dates(site: pd.Series) -> tuple:
     return (site["start"], site["transition_start"], site["transition_end"])
 
 
-def _placebo_frame(dataset: Dataset, comps: Comparators, site_id: str, indicator_id: str, method: str):
-    return placebo_comparators(dataset, site_id, indicator_id if comps.per_indicator else None,
-                               k=comps.k, method=method)
+def _placebo(dataset: Dataset, comps: Comparators, site_id: str, indicator_id: str, method: str) -> PlaceboSet:
+    """The site's placebo-in-space comparators: the one placebo route for the table and the detail charts."""
+    return placebo_set(dataset, site_id, indicator_id if comps.per_indicator else None, k=comps.k, method=method)
 
 
 # --- the table ------------------------------------------------------------------------------------------
@@ -159,7 +138,7 @@ def _cache_file(key: tuple, directory: Path) -> Path:
     return directory / f"estimates-{key[1]}-{name}.parquet"
 
 
-def estimates_table(dataset: Dataset, comparators=None, *, k: int = 5, method: str = "mahalanobis",
+def estimates_table(dataset: Dataset, comparators=None, *, k: int = K_DEFAULT, method: str = "mahalanobis",
                     per_indicator: bool = True, cache: bool = True,
                     cache_directory: Path | None = None) -> pd.DataFrame:
     """One row per site, indicator and method (did, its), plus pooled rows, in ``COLUMNS``.
@@ -230,7 +209,7 @@ def compute_estimates(dataset: Dataset, comps: Comparators, *, method: str = "ma
     Columns are gathered as arrays block by block (a block: one indicator, one set of dates,
     one placebo design) and made into a frame once at the end.
     """
-    data = _indicator_data(dataset)
+    data = indicator_panels(dataset)
     sites = dataset.sites.set_index("site_id")
     pool = _pool(dataset)
     lookup = _comparator_lookup(comps)
@@ -241,11 +220,11 @@ def compute_estimates(dataset: Dataset, comps: Comparators, *, method: str = "ma
     n_members = dataset.site_areas.groupby("site_id")["area_code"].nunique().to_dict()
     blocks = [_no_data_rows(ind, sites) for ind in dataset.catalogue["indicator_id"] if ind not in data]
     for ind, d in data.items():
-        periods = d.areas.columns
-        area_values = d.areas.to_numpy()
-        row_of = {code: i for i, code in enumerate(d.areas.index)}
-        site_row = {site_id: i for i, site_id in enumerate(d.sites.index)}
-        site_values = d.sites.to_numpy()
+        periods = d.area_frame.columns
+        area_values = d.area_frame.to_numpy()
+        row_of = {code: i for i, code in enumerate(d.area_frame.index)}
+        site_row = {site_id: i for i, site_id in enumerate(d.site_frame.index)}
+        site_values = d.site_frame.to_numpy()
         padded = np.vstack([area_values, np.full((1, len(periods)), np.nan)])
         phases: dict[tuple, np.ndarray] = {}
         for dates, members, placebo in _placebo_groups(dataset, comps, groups, ind, method):
@@ -312,15 +291,11 @@ def _comparator_lookup(comps: Comparators) -> dict[tuple, list[str]]:
     return out
 
 
-def _placebo_draws(p_site: np.ndarray, p_comp: np.ndarray, phase: np.ndarray):
-    return placebo_estimates(p_site, p_comp, phase)
-
-
-def _site_fit(site_id: str, ind: str, d: _IndicatorData, phase: np.ndarray, comps: Comparators,
+def _site_fit(site_id: str, ind: str, d: IndicatorPanel, phase: np.ndarray, comps: Comparators,
               draws, codes: list[str], alpha: float):
-    series = d.sites.loc[site_id]
-    comp_codes = [c for c in _comparator_codes(comps, site_id, ind) if c in d.areas.index]
-    return site_did(series, d.areas.loc[comp_codes], phase, placebo=draws, placebo_codes=codes, alpha=alpha)
+    series = d.site_frame.loc[site_id]
+    comp_codes = [c for c in _comparator_codes(comps, site_id, ind) if c in d.area_frame.index]
+    return site_did(series, d.area_frame.loc[comp_codes], phase, placebo=draws, placebo_codes=codes, alpha=alpha)
 
 
 def _wave_dates(sites: pd.DataFrame) -> tuple[pd.Series, dict[str, tuple]]:
@@ -348,39 +323,39 @@ def _wave_dates_uncached(sites: pd.DataFrame) -> tuple[pd.Series, dict[str, tupl
     return pd.Series(cohort_of, dtype=object), dates
 
 
-def _wave_phases(d: _IndicatorData, sites: pd.DataFrame, known: dict[tuple, np.ndarray] | None = None
+def _wave_phases(d: IndicatorPanel, sites: pd.DataFrame, known: dict[tuple, np.ndarray] | None = None
                  ) -> tuple[pd.Series, dict[str, np.ndarray]]:
     """Each wave's phases; ``known`` holds phases already worked out for these periods, by dates."""
     cohort_of, dates = _wave_dates(sites)
     known = known or {}
-    return cohort_of, {name: known[t] if t in known else treatment_phase(d.areas.columns, d.frequency, *t)
+    return cohort_of, {name: known[t] if t in known else treatment_phase(d.area_frame.columns, d.frequency, *t)
                        for name, t in dates.items()}
 
 
-def pooled_fit(d: _IndicatorData, sites: pd.DataFrame, pool: list[str], alpha: float = ALPHA,
+def pooled_fit(d: IndicatorPanel, sites: pd.DataFrame, pool: list[str], alpha: float = ALPHA,
                known_phases: dict[tuple, np.ndarray] | None = None):
     cohort_of, phases = _wave_phases(d, sites, known_phases)
-    rows = d.areas.index.get_indexer(pool)
+    rows = d.area_frame.index.get_indexer(pool)
     never = np.sort(rows[rows >= 0])  # pool LAs with a series, in the frame's order
-    y = np.vstack([d.sites.to_numpy(), d.areas.to_numpy()[never]])
-    site_cohort = cohort_of.reindex(d.sites.index)
+    y = np.vstack([d.site_frame.to_numpy(), d.area_frame.to_numpy()[never]])
+    site_cohort = cohort_of.reindex(d.site_frame.index)
     cohort = np.concatenate([site_cohort.to_numpy(dtype=object), np.full(len(never), None, dtype=object)])
     control = np.concatenate([site_cohort.isna().to_numpy(), np.ones(len(never), dtype=bool)])
-    result = pooled_module.pooled_att_arrays(y, cohort, control, d.areas.columns, phases, alpha=alpha)
+    result = pooled_module.pooled_att_arrays(y, cohort, control, d.area_frame.columns, phases, alpha=alpha)
     return result, cohort_of, phases
 
 
-def _pooled_rows(ind: str, d: _IndicatorData, sites: pd.DataFrame, pool: list[str], comps: Comparators,
+def _pooled_rows(ind: str, d: IndicatorPanel, sites: pd.DataFrame, pool: list[str], comps: Comparators,
                  alpha: float, basis: str = "counts", known_phases: dict[tuple, np.ndarray] | None = None
                  ) -> list[dict]:
     result, cohort_of, phases = pooled_fit(d, sites, pool, alpha, known_phases)
-    site_block = d.sites.to_numpy()
+    site_block = d.site_frame.to_numpy()
     rows = []
     for _, r in result.summary.iterrows():
         label = r["aggregate"]
-        in_agg = (cohort_of.reindex(d.sites.index).notna() if label == "all"
-                  else cohort_of.reindex(d.sites.index) == label).to_numpy()
-        pre_mask = np.zeros(len(d.areas.columns), dtype=bool)
+        in_agg = (cohort_of.reindex(d.site_frame.index).notna() if label == "all"
+                  else cohort_of.reindex(d.site_frame.index) == label).to_numpy()
+        pre_mask = np.zeros(len(d.area_frame.columns), dtype=bool)
         for name, ph in phases.items():
             if label in ("all", name):
                 pre_mask |= ph == PRE
@@ -413,7 +388,7 @@ def _value_bases(dataset: Dataset) -> dict[str, str]:
     return out
 
 
-def _basis_note(basis: str, n_members: list[int], d: _IndicatorData) -> list[str]:
+def _basis_note(basis: str, n_members: list[int], d: IndicatorPanel) -> list[str]:
     """For rate-only indicators, how each site's value was made (only multi-LA sites are weighted)."""
     if basis != "rates":
         return [""] * len(n_members)
@@ -453,13 +428,13 @@ def _site_notes(y_sites: np.ndarray, phase: np.ndarray, periods: pd.DatetimeInde
     return notes
 
 
-def _pooled_note(label: str, d: _IndicatorData, cohort_of: pd.Series, phases: dict[str, np.ndarray],
+def _pooled_note(label: str, d: IndicatorPanel, cohort_of: pd.Series, phases: dict[str, np.ndarray],
                  att: float, basis: str = "counts") -> str:
     """Why a pooled row has no estimate, or which wave it leaves out."""
     names = sorted(phases) if label == "all" else [label]
-    observed = np.isfinite(d.sites.to_numpy())
-    periods = d.areas.columns
-    cohort = cohort_of.reindex(d.sites.index).to_numpy()
+    observed = np.isfinite(d.site_frame.to_numpy())
+    periods = d.area_frame.columns
+    cohort = cohort_of.reindex(d.site_frame.index).to_numpy()
     missing = []
     for name in names:
         rows = observed[cohort == name]
@@ -504,17 +479,17 @@ def _placebo_groups(dataset: Dataset, comps: Comparators, groups: dict[tuple, li
     for dates, members in groups.items():
         by_design: dict[int, tuple[list[str], object]] = {}
         for site_id in members:
-            placebo = placebo_set(dataset, site_id, ind if comps.per_indicator else None, k=comps.k, method=method)
+            placebo = _placebo(dataset, comps, site_id, ind, method)
             by_design.setdefault(id(placebo), ([], placebo))[0].append(site_id)
         for sites_, placebo in by_design.values():
             yield dates, sites_, placebo
 
 
-def _placebo_draws_or_none(d: _IndicatorData, placebo, phase: np.ndarray):
+def _placebo_draws_or_none(d: IndicatorPanel, placebo, phase: np.ndarray):
     """Placebo effects for one design; None when the pool gave no placebo comparators."""
     if not len(placebo.codes):
         return None
-    _, p_site, p_comp = placebo_arrays(d.areas, placebo.codes, placebo.order)
+    _, p_site, p_comp = placebo_arrays(d.area_frame, placebo.codes, placebo.order)
     if not len(p_site):
         return None
     return placebo_estimates(p_site, p_comp, phase)
@@ -534,7 +509,7 @@ def estimates_summary(table: pd.DataFrame) -> pd.DataFrame:
 
 # --- detail for charts -----------------------------------------------------------------------------------
 
-def site_detail(dataset: Dataset, site_id: str, indicator_id: str, comparators=None, *, k: int = 5,
+def site_detail(dataset: Dataset, site_id: str, indicator_id: str, comparators=None, *, k: int = K_DEFAULT,
                 method: str = "mahalanobis", per_indicator: bool = True, alpha: float = ALPHA) -> dict[str, pd.DataFrame]:
     """Frames behind a site's charts for one indicator.
 
@@ -546,25 +521,25 @@ def site_detail(dataset: Dataset, site_id: str, indicator_id: str, comparators=N
     """
     if site_id not in set(dataset.sites["site_id"]):
         raise DataError(f"unknown site {site_id!r}", column="site_id")
-    data = _indicator_data(dataset)
+    data = indicator_panels(dataset)
     if indicator_id not in data:
         raise DataError(f"no observations for indicator {indicator_id!r}", column="indicator_id")
     d = data[indicator_id]
     comps = comparators_from(comparators, dataset, k=k, method=method, per_indicator=per_indicator)
     site = dataset.sites.set_index("site_id").loc[site_id]
-    phase = treatment_phase(d.areas.columns, d.frequency, *_dates(site))
-    placebo = _placebo_frame(dataset, comps, site_id, indicator_id, method)
-    codes, p_site, p_comp = placebo_panels(d.areas, placebo, comps.k)
-    draws = _placebo_draws(p_site, p_comp, phase)
+    phase = treatment_phase(d.area_frame.columns, d.frequency, *_dates(site))
+    placebo = _placebo(dataset, comps, site_id, indicator_id, method)
+    codes, p_site, p_comp = placebo_arrays(d.area_frame, placebo.codes, placebo.order)
+    draws = placebo_estimates(p_site, p_comp, phase)
     fit = _site_fit(site_id, indicator_id, d, phase, comps, draws, codes, alpha)
-    comp_codes = [c for c in _comparator_codes(comps, site_id, indicator_id) if c in d.areas.index]
-    comp_values = d.areas.loc[comp_codes]
+    comp_codes = [c for c in _comparator_codes(comps, site_id, indicator_id) if c in d.area_frame.index]
+    comp_values = d.area_frame.loc[comp_codes]
     series = pd.DataFrame({
-        "period_start": d.areas.columns, "phase": phase, "site": d.sites.loc[site_id].to_numpy(dtype=float),
+        "period_start": d.area_frame.columns, "phase": phase, "site": d.site_frame.loc[site_id].to_numpy(dtype=float),
         "comparator_mean": comp_values.mean().to_numpy(), "comparator_min": comp_values.min().to_numpy(),
         "comparator_max": comp_values.max().to_numpy(),
     })
-    its = its_module.segmented_regression(d.sites.loc[site_id], d.frequency, phase, alpha=alpha)
+    its = its_module.segmented_regression(d.site_frame.loc[site_id], d.frequency, phase, alpha=alpha)
     did = pd.DataFrame([{
         "effect": fit.effect, "effect_pct": fit.effect_pct, "ci_low": fit.ci_low, "ci_high": fit.ci_high,
         "p_value": fit.p_value, "p_method": PLACEBO_P_METHOD, "n_placebo": fit.n_placebo,
@@ -590,7 +565,7 @@ def site_detail(dataset: Dataset, site_id: str, indicator_id: str, comparators=N
 
 def pooled_detail(dataset: Dataset, indicator_id: str, alpha: float = ALPHA) -> dict[str, pd.DataFrame]:
     """Group-time ATTs, the event-time aggregate and the summary rows of the pooled estimator."""
-    data = _indicator_data(dataset)
+    data = indicator_panels(dataset)
     if indicator_id not in data:
         raise DataError(f"no observations for indicator {indicator_id!r}", column="indicator_id")
     result, _, _ = pooled_fit(data[indicator_id], dataset.sites.set_index("site_id"), _pool(dataset), alpha)

@@ -21,9 +21,8 @@ from data.periods import align, period_label
 from data.store import Dataset
 from indicators.benchmark import Outcome, benchmark_many
 from indicators.trend import TREND_COLUMNS, trend_spc, trend_table
-from matching.select import ComparatorSet, match
+from matching.select import K_DEFAULT, ComparatorSet, match
 
-DEFAULT_K = 5
 DEFAULT_METHOD = "mahalanobis"
 PER_INDICATOR = True  # [C] as analysis.estimates: match on each indicator's baseline level and slope too
 
@@ -61,7 +60,7 @@ def _context(checksum: str) -> Context:
 
 @register_cache
 @lru_cache(maxsize=8)
-def comparator_set(checksum: str, k: int = DEFAULT_K, method: str = DEFAULT_METHOD,
+def comparator_set(checksum: str, k: int = K_DEFAULT, method: str = DEFAULT_METHOD,
                    covariates: tuple[str, ...] | None = None, per_indicator: bool = PER_INDICATOR) -> ComparatorSet:
     return match(active_dataset(), k=k, method=method, per_indicator=per_indicator,
                  covariates=list(covariates) if covariates else None)
@@ -75,7 +74,7 @@ def comparators() -> ComparatorSet:
 @register_cache
 @lru_cache(maxsize=2)
 def _estimates(checksum: str) -> pd.DataFrame:
-    return estimates_table(active_dataset(), comparator_set(checksum), k=DEFAULT_K, method=DEFAULT_METHOD)
+    return estimates_table(active_dataset(), comparator_set(checksum), k=K_DEFAULT, method=DEFAULT_METHOD)
 
 
 def estimates() -> pd.DataFrame:
@@ -130,7 +129,7 @@ def intervention_labels(site_id: str, indicator_id: str) -> tuple[str, tuple[str
 @register_cache
 @lru_cache(maxsize=64)
 def _site_detail(checksum: str, site_id: str, indicator_id: str) -> dict[str, pd.DataFrame]:
-    return estimates_site_detail(active_dataset(), site_id, indicator_id, comparator_set(checksum), k=DEFAULT_K,
+    return estimates_site_detail(active_dataset(), site_id, indicator_id, comparator_set(checksum), k=K_DEFAULT,
                        method=DEFAULT_METHOD)
 
 

@@ -32,10 +32,11 @@ def naive_table(dataset, comps, indicators: list[str]) -> int:
     import statsmodels.formula.api as smf
 
     from indicators.did import treatment_phase
-    from analysis.estimates import _comparator_lookup, _indicator_data, _placebo_frame, _pool, _wave_phases
+    from analysis.estimates import _comparator_lookup, _placebo, _pool, _wave_phases
+    from data.panels import indicator_panels
     from indicators.its import its_design, newey_west_lags
 
-    data = _indicator_data(dataset)
+    data = indicator_panels(dataset)
     sites = dataset.sites.set_index("site_id")
     lookup = _comparator_lookup(comps)
     pool = _pool(dataset)
@@ -65,7 +66,7 @@ def naive_table(dataset, comps, indicators: list[str]) -> int:
 
     for ind in indicators:
         d = data[ind]
-        periods = d.areas.columns
+        periods = d.area_frame.columns
         groups: dict[tuple, list[str]] = {}
         for site_id, site in sites.iterrows():
             groups.setdefault((site["start"], site["transition_start"], site["transition_end"]), []).append(site_id)
@@ -74,31 +75,31 @@ def naive_table(dataset, comps, indicators: list[str]) -> int:
             ref = int(np.nonzero(phase == "pre")[0][-1])
             placebo = _placebo_frame(dataset, comps, members[0], ind, "mahalanobis")
             for code, part in placebo.groupby("area_code"):
-                rows = {code: d.areas.loc[code].to_numpy()}
-                rows.update({c: d.areas.loc[c].to_numpy() for c in part.sort_values("rank")["comparator_code"]})
+                rows = {code: d.area_frame.loc[code].to_numpy()}
+                rows.update({c: d.area_frame.loc[c].to_numpy() for c in part.sort_values("rank")["comparator_code"]})
                 did_fit(long_panel(rows, periods, phase, code, False))
                 es_fit(long_panel(rows, periods, phase, code, True), code, ref)
                 fits += 2
             for site_id in members:
-                rows = {site_id: d.sites.loc[site_id].to_numpy()}
+                rows = {site_id: d.site_frame.loc[site_id].to_numpy()}
                 key = (site_id, ind if comps.per_indicator else None)
-                rows.update({c: d.areas.loc[c].to_numpy() for c in lookup[key]})
+                rows.update({c: d.area_frame.loc[c].to_numpy() for c in lookup[key]})
                 did_fit(long_panel(rows, periods, phase, site_id, False))
                 es_fit(long_panel(rows, periods, phase, site_id, True), site_id, ref)
                 design, keep = its_design(periods, d.frequency, phase)
-                df = design[keep].assign(y=d.sites.loc[site_id].to_numpy()[keep]).dropna()
+                df = design[keep].assign(y=d.site_frame.loc[site_id].to_numpy()[keep]).dropna()
                 formula = "y ~ " + " + ".join(c for c in design.columns if c != "const")
                 smf.ols(formula, df).fit(cov_type="HAC", cov_kwds={"maxlags": newey_west_lags(len(df))})
                 fits += 3
         cohort_of, phases = _wave_phases(d, sites)
-        never = [c for c in pool if c in d.areas.index]
+        never = [c for c in pool if c in d.area_frame.index]
         for name, phase in phases.items():
             base = int(np.nonzero(phase == "pre")[0][-1])
             treated = [s for s, c in cohort_of.items() if c == name]
             for t in range(len(periods)):
                 if t == base:
                     continue
-                units = pd.concat([d.sites.loc[treated], d.areas.loc[never]])
+                units = pd.concat([d.site_frame.loc[treated], d.area_frame.loc[never]])
                 df = pd.DataFrame({"dy": units.iloc[:, t].to_numpy() - units.iloc[:, base].to_numpy(),
                                    "g": [1.0] * len(treated) + [0.0] * len(never)}).dropna()
                 smf.ols("dy ~ g", df).fit(cov_type="HC0")
@@ -126,12 +127,12 @@ def main() -> None:
     comparators = match(dataset, k=5, per_indicator=True)
     t_match = time.perf_counter() - t0
     # Placebo comparator sets are matching's work too; it caches them per dataset.
-    from analysis.estimates import _placebo_frame
+    from analysis.estimates import _placebo
     comps = comparators_from(comparators, dataset, k=5, method="mahalanobis", per_indicator=True)
     t0 = time.perf_counter()
     for ind in dataset.catalogue["indicator_id"]:
         for site_id in dataset.sites.groupby("wave")["site_id"].first():
-            _placebo_frame(dataset, comps, site_id, ind, "mahalanobis")
+            _placebo(dataset, comps, site_id, ind, "mahalanobis").frame()
     t_placebo_match = time.perf_counter() - t0
 
     cache = tmp / "cache"

@@ -23,7 +23,7 @@ import pandas as pd  # noqa: E402
 from data.demo import build_demo  # noqa: E402
 from data.store import load_dataset  # noqa: E402
 from matching.balance import balance_summary  # noqa: E402
-from matching.select import match, placebo_comparators  # noqa: E402
+from matching.select import match, placebo_set  # noqa: E402
 
 
 def both_modes(dataset):
@@ -67,11 +67,11 @@ def main() -> None:
         fresh = load_dataset(args.data)
         for name in ("first", "repeat"):
             t0, c0 = perf_counter(), process_time()
-            n_rows = sum(len(placebo_comparators(fresh, s, i)) for s in sites for i in indicators)
+            n_rows = sum(len(placebo_set(fresh, s, i).frame()) for s in sites for i in indicators)
             placebo[name].append(perf_counter() - t0)
             placebo[f"{name}_cpu"].append(process_time() - c0)
     ms = {name: median(v) * 1000 for name, v in placebo.items()}
-    print(f"placebo_comparators, all {len(sites)} sites x {len(indicators)} indicators ({n_rows} rows):\n"
+    print(f"placebo_set(...).frame(), all {len(sites)} sites x {len(indicators)} indicators ({n_rows} rows):\n"
           f"  first pass on a fresh Dataset: {ms['first']:.0f} ms wall, {ms['first_cpu']:.0f} ms CPU\n"
           f"  repeat (cached):               {ms['repeat']:.0f} ms wall, {ms['repeat_cpu']:.0f} ms CPU")
 

@@ -1,12 +1,12 @@
 """Time to build every site's trend series (25 sites x 12 indicators) and their SPC charts.
 
-    /work/venv/bin/python benchmarks/bench_trend.py [--data DIR] [--repeat 3] [--skip-single]
+    python benchmarks/bench_trend.py [--data DIR] [--repeat 3]
 
 Uses the demo dataset (built in a temporary folder unless --data is given). Comparators are a
 stand-in for matching's output (the 10 pool LAs nearest on standardised baseline population,
 share aged 65+ and deprivation), because this benchmark measures the trend code, not matching.
-Prints: the batch route (trend_table, all 300 series in one aggregation), the per-chart route
-(trend_series called 300 times, as one dashboard view at a time), and SPC on all 300 series.
+Prints: trend_table (all 300 series in one aggregation, the one route the dashboard takes) and
+SPC on all 300 series.
 """
 from __future__ import annotations
 
@@ -24,7 +24,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from data.reference import load_reference  # noqa: E402
 from data.store import load_dataset  # noqa: E402
-from indicators.trend import trend_series, trend_spc, trend_table  # noqa: E402
+from indicators.trend import trend_spc, trend_table  # noqa: E402
 
 
 def stand_in_comparators(dataset, k: int = 10) -> pd.DataFrame:
@@ -54,7 +54,6 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, help="dataset directory (default: build the demo in a temp folder)")
     parser.add_argument("--repeat", type=int, default=3)
-    parser.add_argument("--skip-single", action="store_true", help="skip the 300 single-series calls")
     args = parser.parse_args()
 
     if args.data is None:
@@ -82,15 +81,6 @@ def main() -> None:
     n_special = sum(int(c["special_cause"].any()) for c in charts)
     print(f"SPC for all {len(charts)} series: median {statistics.median(times) * 1000:.0f} ms, "
           f"best {min(times) * 1000:.0f} ms ({n_special} series with a special cause)")
-
-    if not args.skip_single:
-        t0 = perf_counter()
-        for site_id in dataset.sites["site_id"]:
-            for indicator_id in dataset.catalogue["indicator_id"]:
-                trend_series(dataset, site_id, indicator_id, comparators)
-        elapsed = perf_counter() - t0
-        print(f"trend_series one at a time ({n_sites * n_ind} calls): {elapsed:.2f} s total, "
-              f"{elapsed / (n_sites * n_ind) * 1000:.0f} ms per chart")
 
 
 if __name__ == "__main__":

@@ -12,6 +12,33 @@ import pandas as pd
 KEYS = ["indicator_id", "period_start", "frequency"]
 
 
+def contributions(num, den, value) -> tuple[np.ndarray, ...]:
+    """The aggregation rule, per observation: what it adds to its group's sums.
+
+    An observation with a numerator and a positive denominator is counted (its numerator and
+    denominator are summed); any other observation with a value adds its published rate,
+    weighted by its denominator (1 without one). Returns (usable, counted, numerator,
+    denominator, weighted rate, weight), zeros where an observation adds nothing. Works
+    elementwise on arrays of any shape.
+    """
+    num, den, value = (np.asarray(a, dtype=float) for a in (num, den, value))
+    usable = np.isfinite(value)
+    counted = usable & np.isfinite(num) & np.isfinite(den) & (np.nan_to_num(den) > 0)
+    rated = usable & ~counted
+    weight = np.where(np.isfinite(den), den, 1.0)
+    return (usable, counted, np.where(counted, num, 0.0), np.where(counted, den, 0.0),
+            np.where(rated, value * weight, 0.0), np.where(rated, weight, 0.0))
+
+
+def group_value(s_num, s_den, s_wv, s_w, n_counted, multiplier) -> np.ndarray:
+    """The aggregation rule, per group: sum of numerators over sum of denominators times the
+    multiplier when any member was counted, else the weighted mean of the published rates."""
+    with np.errstate(invalid="ignore", divide="ignore"):
+        by_counts = np.where(s_den != 0, s_num / np.where(s_den != 0, s_den, np.nan) * multiplier, np.nan)
+        by_rates = np.where(s_w != 0, s_wv / np.where(s_w != 0, s_w, np.nan), np.nan)
+    return np.where(np.asarray(n_counted) > 0, by_counts, by_rates)
+
+
 def aggregate(observations: pd.DataFrame, members: pd.DataFrame, multipliers: pd.Series) -> pd.DataFrame:
     """Aggregate area observations into groups.
 
@@ -23,24 +50,17 @@ def aggregate(observations: pd.DataFrame, members: pd.DataFrame, multipliers: pd
     obs = observations.merge(members[["group", "area_code"]], on="area_code", how="inner")
     usable = obs["value"].notna()
     obs = obs[usable]
-    has_counts = obs["numerator"].notna() & obs["denominator"].notna() & (obs["denominator"] > 0)
-    weight = obs["denominator"].where(obs["denominator"].notna(), 1.0)
-    obs = obs.assign(
-        _num=obs["numerator"].where(has_counts, 0.0),
-        _den=obs["denominator"].where(has_counts, 0.0),
-        _wv=(obs["value"] * weight).where(~has_counts, 0.0),
-        _w=weight.where(~has_counts, 0.0),
-        _counts=has_counts.astype(int),
-        _rates=(~has_counts).astype(int),
-    )
+    _, counted, num, den, wv, w = contributions(obs["numerator"], obs["denominator"], obs["value"])
+    obs = obs.assign(_num=num, _den=den, _wv=wv, _w=w, _counts=counted.astype(int))
     grouped = obs.groupby(["group", *KEYS], observed=True, sort=True).agg(
         numerator=("_num", "sum"), denominator=("_den", "sum"), _wv=("_wv", "sum"), _w=("_w", "sum"),
         _counts=("_counts", "sum"), n_areas=("area_code", "nunique"),
     ).reset_index()
     mult = grouped["indicator_id"].map(multipliers).astype(float)
     rate_only = grouped["_counts"] == 0
-    grouped["value"] = np.where(rate_only, grouped["_wv"] / grouped["_w"].replace(0, np.nan),
-                                grouped["numerator"] / grouped["denominator"].replace(0, np.nan) * mult)
+    grouped["value"] = group_value(grouped["numerator"].to_numpy(), grouped["denominator"].to_numpy(),
+                                   grouped["_wv"].to_numpy(), grouped["_w"].to_numpy(), grouped["_counts"].to_numpy(),
+                                   mult.to_numpy())
     grouped.loc[rate_only, ["numerator", "denominator"]] = np.nan
     expected = members.groupby("group")["area_code"].nunique()
     grouped["n_expected"] = grouped["group"].map(expected).astype(int)

@@ -1,21 +1,22 @@
 """Every indicator as area x period matrices, with each site's aggregate: built once per dataset.
 
-Matching (baseline level and slope), the estimates table and the detail charts all need the
-same thing: an LA's series and a site's series (sum of its LAs' numerators over the sum of
-their denominators) for one indicator. Building those with pandas joins and group-bys took
-most of a cold start; here the observations are coded once and scattered into numpy matrices,
-and site aggregates are one matrix product with the site membership matrix. The numbers are
-the ones ``data.aggregate.aggregate`` gives (tested equal).
+``IndicatorPanel`` is the project's one area x period type. Matching (baseline level and
+slope), the estimates table and the detail charts all need the same thing: an LA's series and
+a site's series for one indicator. The observations are coded once and scattered into numpy
+matrices, and site aggregates are one matrix product with the site membership matrix, by the
+rule in ``data.aggregate`` (the same functions the frame route uses).
 
 Cached on the Dataset object (``Dataset.derived``); treat the arrays as read-only.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 import pandas as pd
 
+from data.aggregate import contributions, group_value
 from data.errors import DataError
 from data.reference import ENGLAND_CODE
 from data.store import Dataset
@@ -46,29 +47,29 @@ class IndicatorPanel:
     def has_denominators(self) -> bool:
         return bool(np.isfinite(self.den).any())
 
+    @cached_property
+    def area_frame(self) -> pd.DataFrame:
+        """``value`` as a frame: area_code x period_start (built once; treat as read-only)."""
+        return pd.DataFrame(self.value, index=self.areas, columns=self.periods)
+
+    @cached_property
+    def site_frame(self) -> pd.DataFrame:
+        """``site_value`` as a frame: site_id x period_start (built once; treat as read-only)."""
+        return pd.DataFrame(self.site_value, index=self.site_ids, columns=self.periods)
+
 
 def site_aggregate(num: np.ndarray, den: np.ndarray, value: np.ndarray, members: np.ndarray,
                    multiplier: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Sites' (numerator, denominator, value) from member LAs, as data.aggregate.aggregate does it.
+    """Sites' (numerator, denominator, value) from member LAs by data.aggregate's rule.
 
-    Sum of numerators over sum of denominators times the multiplier; where no member has counts,
-    the denominator-weighted mean of the published rates (equal weights without denominators).
     ``members`` is (sites x areas) 0/1; ``num``, ``den``, ``value`` are (areas x periods).
+    Numerator and denominator are missing where no member was counted (a rate-only value).
     """
-    usable = np.isfinite(value)
-    counts = usable & np.isfinite(num) & np.isfinite(den) & (den > 0)
-    rates = usable & ~counts
-    weight = np.where(np.isfinite(den), den, 1.0)
-    s_num = members @ np.where(counts, num, 0.0)
-    s_den = members @ np.where(counts, den, 0.0)
-    n_counts = members @ counts.astype(float)
-    s_wv = members @ np.where(rates, value * weight, 0.0)
-    s_w = members @ np.where(rates, weight, 0.0)
+    usable, counted, c_num, c_den, wv, w = contributions(num, den, value)
+    s_num, s_den = members @ c_num, members @ c_den
+    n_counts = members @ counted.astype(float)
     n_any = members @ usable.astype(float)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        by_counts = np.where(s_den != 0, s_num / s_den * multiplier, np.nan)
-        by_rates = np.where(s_w != 0, s_wv / s_w, np.nan)
-    site_value = np.where(n_any == 0, np.nan, np.where(n_counts > 0, by_counts, by_rates))
+    site_value = np.where(n_any == 0, np.nan, group_value(s_num, s_den, members @ wv, members @ w, n_counts, multiplier))
     with_counts = (n_counts > 0) & (n_any > 0)
     return np.where(with_counts, s_num, np.nan), np.where(with_counts, s_den, np.nan), site_value
 

@@ -47,12 +47,6 @@ def period_labels(starts: pd.Series | list, frequency: str) -> list[str]:
     return [period_label(s, frequency) for s in starts]
 
 
-def period_end(period_start: date | pd.Timestamp, frequency: str) -> pd.Timestamp:
-    """Last day of the period."""
-    d = pd.Timestamp(period_start)
-    return d + pd.DateOffset(months=_MONTHS_PER_PERIOD[frequency]) - pd.Timedelta(days=1)
-
-
 def period_range(first: str | date, last: str | date, frequency: str) -> pd.DatetimeIndex:
     """Period starts from the period containing ``first`` to the one containing ``last``."""
     start = align(pd.Timestamp(first), frequency)

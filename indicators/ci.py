@@ -25,14 +25,13 @@ import pandas as pd
 from scipy import stats
 
 from data.errors import DataError
+from data.reference import CI_METHODS
 
 EXACT_BELOW = 10
 """Counts below this use exact Poisson limits instead of Byar's approximation (Fingertips rule)."""
 
 DSR_MIN_COUNT = 10
 """Fingertips suppresses DSRs (and their intervals) computed from fewer events than this."""
-
-METHODS = ("wilson", "byar", "dobson")
 
 Limits = tuple[Any, Any]
 
@@ -169,8 +168,8 @@ def method_of(catalogue_row_or_method: str | Mapping | pd.Series) -> str:
         except (KeyError, TypeError, IndexError) as exc:
             raise DataError("catalogue row has no 'ci_method'", column="ci_method") from exc
     method = str(method).strip().lower()
-    if method not in METHODS:
-        raise DataError(f"unknown CI method {method!r}; expected one of {METHODS}", column="ci_method")
+    if method not in CI_METHODS:
+        raise DataError(f"unknown CI method {method!r}; expected one of {CI_METHODS}", column="ci_method")
     return method
 
 

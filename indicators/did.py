@@ -315,7 +315,7 @@ def placebo_estimates(placebo_site: np.ndarray, placebo_comparators: np.ndarray,
     """Every pool LA's DiD effect and event study with the site's dates, in one batch.
 
     ``placebo_site`` (n, periods) and ``placebo_comparators`` (n, k, periods) are the pool LAs'
-    own panels (see ``placebo_panels``). Returns (effects, event-study coefficients (n, periods),
+    own panels (see ``placebo_arrays``). Returns (effects, event-study coefficients (n, periods),
     reference period index); computed once per indicator and set of dates, shared by sites.
     """
     phase = np.asarray(phase)
@@ -443,46 +443,13 @@ def _reference_period(phase: np.ndarray, y_site: np.ndarray) -> int | None:
     return int(pre[-1]) if len(pre) else None
 
 
-def _pct(effect: float, counterfactual: float) -> float:
-    if not np.isfinite(counterfactual) or counterfactual == 0:
-        return float("nan")
-    return float(effect / counterfactual * 100)
-
-
-def placebo_panels(area_values: pd.DataFrame, placebo_comparators: pd.DataFrame, k: int | None = None
-                   ) -> tuple[list[str], np.ndarray, np.ndarray]:
-    """Stack each pool LA's series with its own comparators' series.
-
-    ``area_values`` is (area_code x periods); ``placebo_comparators`` has area_code,
-    comparator_code and rank. Returns (codes, placebo series (n, periods), comparators
-    (n, k, periods)); an LA with fewer than k comparators is padded with missing rows.
-    """
-    table = placebo_comparators.sort_values(["area_code", "rank"], kind="stable")
-    own_codes = table["area_code"].to_numpy()
-    codes_all, first = np.unique(own_codes, return_index=True)
-    codes_all = codes_all[np.argsort(first)]
-    if k is None:
-        k = int(np.bincount(pd.factorize(own_codes)[0]).max()) if len(table) else 0
-    area_index = pd.Index(area_values.index)
-    own_rows = area_index.get_indexer(codes_all)
-    codes = [c for c, r in zip(codes_all, own_rows) if r >= 0]
-    values = np.vstack([area_values.to_numpy(dtype=float), np.full((1, area_values.shape[1]), np.nan)])
-    missing_row = len(area_values)
-    pos = pd.Index(codes).get_indexer(own_codes)
-    rank_in = table.groupby("area_code", sort=False).cumcount().to_numpy()
-    comp_rows = area_index.get_indexer(table["comparator_code"].to_numpy())
-    use = (pos >= 0) & (rank_in < k) & (comp_rows >= 0)
-    idx = np.full((len(codes), k), missing_row)
-    idx[pos[use], rank_in[use]] = comp_rows[use]
-    own = area_index.get_indexer(codes)
-    return codes, values[own], values[idx]
-
-
 def placebo_arrays(area_values: pd.DataFrame, codes: np.ndarray, order: np.ndarray
                    ) -> tuple[list[str], np.ndarray, np.ndarray]:
-    """``placebo_panels`` from the array form of a placebo set: pool LA ``codes[i]`` has
-    comparators ``codes[order[i]]``, nearest first. LAs without a series are left out;
-    comparators without one are missing rows. Same result as ``placebo_panels`` (tested)."""
+    """Stack each pool LA's series with its own comparators' series (a placebo set in array form).
+
+    ``area_values`` is (area_code x periods); pool LA ``codes[i]`` has comparators
+    ``codes[order[i]]``, nearest first. Returns (codes with a series, their series (n, periods),
+    their comparators' series (n, k, periods)); comparators without a series are missing rows."""
     rows = pd.Index(area_values.index).get_indexer(codes)
     values = np.vstack([area_values.to_numpy(dtype=float), np.full((1, area_values.shape[1]), np.nan)])
     comp_rows = np.where(rows[order] >= 0, rows[order], len(area_values)) if len(order) else order

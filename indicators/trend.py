@@ -18,8 +18,6 @@ aggregate of every LA. Each period carries a ``phase``: "pre", "transition" or "
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 import pandas as pd
 
@@ -48,36 +46,7 @@ TREND_COLUMNS = [
 ]
 
 
-# --- small lookups ------------------------------------------------------------------------------
-
-_LOOKUPS: dict = {}
-
-
-def _lookups(dataset) -> dict:
-    """Catalogue rows, site rows and site members as dicts, built once per loaded dataset."""
-    key = (id(dataset.catalogue), id(dataset.sites), id(dataset.site_areas))
-    found = _LOOKUPS.get(key)
-    if found is None:
-        cat = dataset.catalogue.drop_duplicates("indicator_id")
-        site_areas = dataset.site_areas
-        found = {
-            "catalogue": {r["indicator_id"]: r for _, r in cat.iterrows()},
-            "sites": {r["site_id"]: r for _, r in dataset.sites.iterrows()},
-            "members": {k: g["area_code"].tolist() for k, g in site_areas.groupby("site_id")},
-            "part": {k: sorted(g.loc[g["coverage"] == "part", "area_code"]) for k, g in site_areas.groupby("site_id")},
-            # Holding the frames keeps their ids from being reused while this entry exists.
-            "_frames": (dataset.catalogue, dataset.sites, dataset.site_areas),
-        }
-        if len(_LOOKUPS) > 8:
-            _LOOKUPS.clear()
-        _LOOKUPS[key] = found
-    return found
-
-
 def _catalogue_row(dataset, indicator_id: str) -> pd.Series:
-    row = _lookups(dataset)["catalogue"].get(indicator_id)
-    if row is not None:
-        return row
     cat = dataset.catalogue
     rows = cat[cat["indicator_id"] == indicator_id]
     if rows.empty:
@@ -339,199 +308,11 @@ def trend_table(dataset, comparators: pd.DataFrame | None, site_ids: list[str] |
     out["site_flag"] = out["site_flag"].fillna("missing")
     out["england_flag"] = out["england_flag"].fillna("missing")
     out = out.sort_values(keys, kind="stable").reset_index(drop=True)
-    return _text_columns(out[["site_id", "indicator_id", *TREND_COLUMNS]])
+    return out[["site_id", "indicator_id", *TREND_COLUMNS]].astype({c: "str" for c in TREND_TEXT_COLUMNS})
 
 
-_TEXT = ("period_label", "frequency", "phase", "site_flag", "england_flag", "benchmark")
-
-
-def _text_columns(frame: pd.DataFrame) -> pd.DataFrame:
-    """The same text dtype from both routes (pandas' default string type)."""
-    return frame.astype({c: "str" for c in _TEXT if c in frame.columns})
-
-
-@dataclass(frozen=True)
-class _Panel:
-    """One indicator's LA observations as area x period matrices, for fast single-site views."""
-
-    periods: pd.DatetimeIndex
-    frequency: str
-    labels: np.ndarray
-    rows: dict
-    numerator: np.ndarray
-    denominator: np.ndarray
-    value: np.ndarray
-    england: pd.DataFrame  # published England row per period (may be all NaN)
-
-
-_PANELS: dict = {}
-_PANEL_CACHE_SIZE = 64
-
-
-def _panel(dataset, indicator_id: str) -> _Panel:
-    """Build (once per dataset and indicator) the matrices behind :func:`trend_series`."""
-    key = (id(dataset.observations), dataset.manifest.get("dataset_checksum"), indicator_id)
-    cached = _PANELS.get(key)
-    if cached is not None:
-        return cached[1]
-    row = _catalogue_row(dataset, indicator_id)
-    obs = dataset.observations[dataset.observations["indicator_id"] == indicator_id]
-    periods = pd.DatetimeIndex(np.sort(obs["period_start"].unique()))
-    las = obs[obs["area_code"] != ENGLAND_CODE]
-    codes = sorted(set(dataset.areas["area_code"]) | set(las["area_code"]))
-    rows = {code: i for i, code in enumerate(codes)}
-    r = las["area_code"].map(rows).to_numpy(dtype="int64")  # int even when there are no rows
-    c = periods.get_indexer(las["period_start"])
-    mats = []
-    for col in ("numerator", "denominator", "value"):
-        m = np.full((len(codes), len(periods)), np.nan)
-        m[r, c] = las[col].to_numpy(dtype=float)
-        mats.append(m)
-    eng = obs[obs["area_code"] == ENGLAND_CODE].set_index("period_start").reindex(periods)
-    labels = np.array([period_label(p, row["frequency"]) for p in periods], dtype=object)
-    panel = _Panel(periods, row["frequency"], labels, rows, *mats,
-                   england=eng[["numerator", "denominator", "value", "ci_low", "ci_high", "flag"]])
-    if len(_PANELS) >= _PANEL_CACHE_SIZE:
-        _PANELS.pop(next(iter(_PANELS)))
-    _PANELS[key] = (dataset.observations, panel)  # the frame is held so its id is not reused
-    return panel
-
-
-def _group_aggregate(panel: _Panel, members: list[str], multiplier: float) -> dict[str, np.ndarray]:
-    """data.aggregate's rules for one group, on the panel matrices (sum over sum; rates weighted)."""
-    idx = np.array([panel.rows[m] for m in members if m in panel.rows], dtype=int)
-    num, den, val = panel.numerator[idx], panel.denominator[idx], panel.value[idx]
-    usable = ~np.isnan(val)
-    counted = usable & ~np.isnan(num) & ~np.isnan(den) & (den > 0)
-    rated = usable & ~counted
-    weight = np.where(np.isnan(den), 1.0, den)
-    n_num = np.where(counted, num, 0.0).sum(axis=0)
-    n_den = np.where(counted, den, 0.0).sum(axis=0)
-    wv = np.where(rated, val * weight, 0.0).sum(axis=0)
-    w = np.where(rated, weight, 0.0).sum(axis=0)
-    n_areas = usable.sum(axis=0)
-    rate_only = counted.sum(axis=0) == 0
-    with np.errstate(invalid="ignore", divide="ignore"):
-        value = np.where(rate_only, wv / np.where(w > 0, w, np.nan), n_num / np.where(n_den > 0, n_den, np.nan) * multiplier)
-    present = n_areas > 0
-    flag = np.where(rate_only, "rate_only", "")
-    incomplete = n_areas < len(set(members))
-    flag = np.where(incomplete, np.where(flag == "", "incomplete", flag + ";incomplete"), flag)
-    return {
-        "numerator": np.where(present & ~rate_only, n_num, np.nan),
-        "denominator": np.where(present & ~rate_only, n_den, np.nan),
-        "value": np.where(present, value, np.nan),
-        "n_areas": n_areas,
-        "flag": np.where(present, flag, "missing"),
-    }
-
-
-def _comparator_codes(comparators: pd.DataFrame | None, site_id: str, indicator_id: str,
-                      known: dict, own: set[str]) -> list[str]:
-    """The comparator LAs for one site and indicator, validated (the single-site form of
-    :func:`_comparator_members`)."""
-    if comparators is None or len(comparators) == 0:
-        return []
-    if "comparator_code" not in comparators.columns:
-        raise DataError(f"comparators need a 'comparator_code' column; got {list(comparators.columns)}",
-                        column="comparator_code")
-    keep = np.ones(len(comparators), dtype=bool)
-    if "site_id" in comparators.columns:
-        keep &= (comparators["site_id"] == site_id).to_numpy()
-    if "indicator_id" in comparators.columns:
-        keep &= (comparators["indicator_id"] == indicator_id).to_numpy()
-    codes = list(dict.fromkeys(comparators["comparator_code"].to_numpy()[keep].tolist()))
-    unknown = sorted(c for c in codes if c not in known)
-    if unknown:
-        raise DataError(f"comparator code(s) {unknown[:5]} are not LAs in this dataset", column="comparator_code")
-    clash = [c for c in codes if c in own]
-    if clash:
-        raise DataError(f"comparator {clash[0]} is one of site {site_id!r}'s own LAs: a site cannot be its own "
-                        "comparator", column="comparator_code")
-    return codes
-
-
-def trend_series(dataset, site_id: str, indicator_id: str, comparators: pd.DataFrame | None,
-                 level: float = 0.95) -> pd.DataFrame:
-    """One site's trend for one indicator: :data:`TREND_COLUMNS`, one row per period.
-
-    ``comparators`` has at least ``comparator_code`` (optionally ``site_id`` and ``indicator_id``,
-    as in matching's comparator table); rows for other sites or indicators are ignored. ``attrs``
-    carries site_id, indicator_id, frequency, start, transition_start, transition_end,
-    comparator_codes, comparator_line (the column the dashboard draws), level, polarity, unit and
-    part_covered (the site's LAs only partly in the Pioneer, which dilute its LA-level data).
-
-    Computed from per-indicator matrices cached for the loaded dataset, so one chart costs a few
-    milliseconds; :func:`trend_table` gives the same numbers for many sites through data.aggregate
-    (the tests hold the two routes to each other).
-    """
-    row = _catalogue_row(dataset, indicator_id)
-    lookups = _lookups(dataset)
-    site = lookups["sites"].get(site_id)
-    if site is None:
-        _site_rows(dataset, [site_id])  # raises, naming the known sites
-    panel = _panel(dataset, indicator_id)
-    multiplier = float(row["multiplier"])
-    members = lookups["members"].get(site_id, [])
-    codes = _comparator_codes(comparators, site_id, indicator_id, panel.rows, set(members))
-
-    agg = _group_aggregate(panel, members, multiplier)
-    site_low, site_high = ci_for(row, agg["numerator"], agg["denominator"], multiplier, value=agg["value"],
-                                 level=level)
-    frame = {"period_start": panel.periods, "period_label": panel.labels, "frequency": panel.frequency}
-    frame["phase"] = period_phase(pd.Series(panel.periods), panel.frequency, site["start"],
-                                  site["transition_start"], site["transition_end"]).to_numpy()
-    frame["site_numerator"], frame["site_denominator"] = agg["numerator"], agg["denominator"]
-    frame["site_value"], frame["site_ci_low"], frame["site_ci_high"] = agg["value"], site_low, site_high
-    frame["site_n_areas"], frame["site_flag"] = agg["n_areas"].astype(int), agg["flag"].astype(object)
-
-    idx = np.array([panel.rows[c] for c in codes], dtype=int)
-    values, num, den = panel.value[idx], panel.numerator[idx], panel.denominator[idx]
-    reported = ~np.isnan(values)
-    counted = reported & ~np.isnan(num) & (den > 0)
-    n = reported.sum(axis=0)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        frame["comparator_mean"] = np.where(n > 0, np.where(reported, values, 0.0).sum(axis=0) / np.maximum(n, 1),
-                                            np.nan)
-        frame["comparator_min"] = np.where(n > 0, np.where(reported, values, np.inf).min(axis=0, initial=np.inf),
-                                           np.nan)
-        frame["comparator_max"] = np.where(n > 0, np.where(reported, values, -np.inf).max(axis=0, initial=-np.inf),
-                                           np.nan)
-        pooled_den = np.where(counted, den, 0.0).sum(axis=0)
-        frame["comparator_pooled"] = np.where(n > 0, np.where(counted, num, 0.0).sum(axis=0)
-                                              / np.where(pooled_den > 0, pooled_den, np.nan) * multiplier, np.nan)
-    frame["comparator_n"] = n.astype(int)
-
-    eng = panel.england
-    if eng["value"].notna().any():
-        eng_num, eng_den = eng["numerator"].to_numpy(float), eng["denominator"].to_numpy(float)
-        eng_value, eng_flag = eng["value"].to_numpy(float), eng["flag"].fillna("missing").to_numpy(object)
-        low, high = eng["ci_low"].to_numpy(float), eng["ci_high"].to_numpy(float)
-    else:
-        summed = _group_aggregate(panel, list(panel.rows), multiplier)
-        eng_num, eng_den, eng_value, eng_flag = (summed["numerator"], summed["denominator"], summed["value"],
-                                                 summed["flag"].astype(object))
-        low = high = np.full(len(panel.periods), np.nan)
-    c_low, c_high = ci_for(row, eng_num, eng_den, multiplier, value=eng_value, level=level)
-    need = np.isnan(low) | np.isnan(high)
-    frame["england_value"] = eng_value
-    frame["england_ci_low"] = np.where(need, c_low, low)
-    frame["england_ci_high"] = np.where(need, c_high, high)
-    frame["england_flag"] = eng_flag
-    frame["benchmark"] = [o.value for o in benchmark_many(site_low, site_high, eng_value, row["polarity"])]
-    for col in _TEXT:
-        frame[col] = pd.array(np.broadcast_to(np.asarray(frame[col], dtype=object), len(panel.periods)), dtype="str")
-    frame = pd.DataFrame(frame)
-    frame = frame[TREND_COLUMNS]
-    frame.attrs.update(
-        site_id=site_id, indicator_id=indicator_id, frequency=row["frequency"],
-        start=pd.Timestamp(site["start"]), transition_start=pd.Timestamp(site["transition_start"]),
-        transition_end=pd.Timestamp(site["transition_end"]),
-        comparator_codes=sorted(codes), comparator_line=COMPARATOR_LINE, level=level,
-        polarity=row["polarity"], unit=row["unit"],
-        part_covered=lookups["part"].get(site_id, []),
-    )
-    return frame
+TREND_TEXT_COLUMNS = ("period_label", "frequency", "phase", "site_flag", "england_flag", "benchmark")
+"""Trend columns holding text, as pandas' default string type."""
 
 
 def trend_spc(trend: pd.DataFrame, polarity: str, column: str = "site_value") -> pd.DataFrame:

@@ -11,9 +11,9 @@ from layouts.components import charts, tables
 from layouts.components.anonymise import comparator_labels
 from layouts.components.figures import covariate_label
 from analysis.results import comparator_set, context
-from layouts.components.urlstate import METHODS, parse_query
+from layouts.components.urlstate import parse_query
 from matching.covariates import DEMOGRAPHIC
-from matching.select import K_RANGE
+from matching.select import K_RANGE, METHODS
 
 dash.register_page(__name__, path="/matching", title="Matching - Integrated Care Pioneers", name="Matching", order=5)
 
@@ -28,7 +28,7 @@ def layout(**query) -> html.Div:
                               value=state.method, clearable=False)], md=3),
         dbc.Col([dbc.Label("Comparators per site (k)", html_for="match-k"),
                  dbc.Input(id="match-k", type="number", min=K_RANGE[0], max=K_RANGE[1], step=1,
-                           value=min(max(state.k, K_RANGE[0]), K_RANGE[1]))], md=2),
+                           value=state.k)], md=2),
         dbc.Col([dbc.Label("Covariates", html_for="match-covariates"),
                  dbc.Checklist(id="match-covariates", options=[{"label": v, "value": k} for k, v in COVARIATES.items()],
                                value=list(COVARIATES), inline=True)], md=7),

@@ -190,21 +190,6 @@ def _baseline_arrays(dataset: Dataset, end: pd.Timestamp, min_periods: int = 2) 
     return cache[key]
 
 
-def baseline_covariates(dataset: Dataset, baseline_end: pd.Timestamp | str,
-                        min_periods: int = 2) -> pd.DataFrame:
-    """Baseline level and slope of every indicator for every site and LA at one baseline end.
-
-    Indexed by (unit, indicator_id), with baseline_periods. A unit with fewer than
-    ``min_periods`` baseline periods of an indicator has no slope (NaN) and is left out of that
-    indicator's matching.
-    """
-    a = _baseline_arrays(dataset, pd.Timestamp(baseline_end), min_periods)
-    index = pd.MultiIndex.from_product([a["units"], a["indicators"]], names=["unit", "indicator_id"])
-    v = a["values"].reshape(-1, 2)
-    return pd.DataFrame({"baseline_level": v[:, 0], "baseline_slope": v[:, 1],
-                         "baseline_periods": a["periods"].ravel()}, index=index)
-
-
 def _check_indicator(dataset: Dataset, indicator_id: str) -> None:
     if indicator_id not in set(dataset.catalogue["indicator_id"]):
         raise DataError(f"indicator {indicator_id!r} is not in the catalogue", column="indicator_id")

@@ -29,7 +29,8 @@ from matching.covariates import (
 )
 
 METHODS = ("mahalanobis", "euclidean")
-K_RANGE = (3, 15)
+K_RANGE = (3, 15)  # [C] comparators per site a person may choose (the matching page, the URL, the CLI)
+K_DEFAULT = 5  # [C] comparators per site: the one default for pages, URLs, the CLI and the estimates
 ALGORITHM_VERSION = 2
 """Bump when the selection rule changes, so old comparator-set versions are not reused."""
 _TIE_DECIMALS = 9
@@ -153,7 +154,7 @@ def _long(m: _Matched, treated_names: np.ndarray) -> dict[str, np.ndarray]:
     }
 
 
-def match_units(treated: pd.DataFrame, pool: pd.DataFrame, k: int = 5, method: str = "mahalanobis",
+def match_units(treated: pd.DataFrame, pool: pd.DataFrame, k: int = K_DEFAULT, method: str = "mahalanobis",
                 weights: dict | None = None, caliper: float | None = None, *,
                 return_warnings: bool = False):
     """Each treated unit's k nearest pool units on the treated frame's covariate columns.
@@ -363,7 +364,7 @@ def _site_design(dataset: Dataset, site_id: str, indicator_id: str | None, end: 
     return _design(dataset, indicator_id, end, demographic, codes), reason
 
 
-def match(dataset: Dataset, *, k: int = 5, method: str = "mahalanobis", per_indicator: bool = False,
+def match(dataset: Dataset, *, k: int = K_DEFAULT, method: str = "mahalanobis", per_indicator: bool = False,
           caliper: float | None = None, weights: dict | None = None, covariates: list[str] | None = None,
           pool: Iterable[str] | None = None, baseline_column: str = "transition_start",
           indicators: Iterable[str] | None = None) -> ComparatorSet:
@@ -490,7 +491,7 @@ class PlaceboSet:
         return frame
 
 
-def placebo_set(dataset: Dataset, site_id: str, indicator_id: str | None = None, k: int = 5,
+def placebo_set(dataset: Dataset, site_id: str, indicator_id: str | None = None, k: int = K_DEFAULT,
                 method: str = "mahalanobis", weights: dict | None = None,
                 covariates: list[str] | None = None, pool: Iterable[str] | None = None,
                 baseline_column: str = "transition_start") -> PlaceboSet:
@@ -527,13 +528,3 @@ def placebo_set(dataset: Dataset, site_id: str, indicator_id: str | None = None,
             found = PlaceboSet(names, order, dist, tuple(design.columns))
         cache[key] = found
     return cache[key]
-
-
-def placebo_comparators(dataset: Dataset, site_id: str, indicator_id: str | None = None, k: int = 5,
-                        method: str = "mahalanobis", weights: dict | None = None,
-                        covariates: list[str] | None = None, pool: Iterable[str] | None = None,
-                        baseline_column: str = "transition_start") -> pd.DataFrame:
-    """``placebo_set`` as a frame: area_code, comparator_code, rank, distance (k rows per pool LA
-    with complete covariates); ``attrs["covariates"]`` says what they were matched on."""
-    return placebo_set(dataset, site_id, indicator_id, k, method, weights, covariates, pool,
-                       baseline_column).frame()

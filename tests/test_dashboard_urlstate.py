@@ -4,7 +4,8 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
-from layouts.components.urlstate import BASES, DEFAULT, METHODS, ViewState, href, parse_query, to_query
+from layouts.components.urlstate import BASES, DEFAULT, ViewState, href, parse_query, to_query
+from matching.select import K_DEFAULT, K_RANGE, METHODS
 
 
 def test_defaults_make_an_empty_query():
@@ -27,9 +28,11 @@ def test_bad_values_fall_back_to_defaults():
     assert state == DEFAULT
 
 
-def test_k_is_clamped():
-    assert parse_query("?k=500").k == 20
-    assert parse_query("?k=0").k == 1
+def test_k_is_clamped_to_the_range_matching_accepts():
+    assert parse_query("?k=500").k == K_RANGE[1]
+    assert parse_query("?k=0").k == K_RANGE[0]
+    assert parse_query("?k=2").k == K_RANGE[0] and parse_query("?k=16").k == K_RANGE[1]
+    assert DEFAULT.k == K_DEFAULT and K_RANGE[0] <= K_DEFAULT <= K_RANGE[1]
 
 
 def test_href_keeps_state_and_applies_changes():
@@ -39,7 +42,7 @@ def test_href_keeps_state_and_applies_changes():
 
 
 @given(anon=st.booleans(), present=st.booleans(), basis=st.sampled_from(sorted(BASES)),
-       chart=st.sampled_from(["", "trend", "spc", "ea_all"]), k=st.integers(1, 20), method=st.sampled_from(METHODS))
+       chart=st.sampled_from(["", "trend", "spc", "ea_all"]), k=st.integers(*K_RANGE), method=st.sampled_from(METHODS))
 def test_round_trip(anon, present, basis, chart, k, method):
     state = ViewState(anon=anon, present=present, basis=basis, chart=chart, k=k, method=method)
     assert parse_query(to_query(state)) == state

@@ -73,14 +73,14 @@ def test_planted_effects_recovered(table, demo):
 
 def test_site_aggregation_matches_data_aggregate(demo):
     from data.aggregate import aggregate_sites
-    from analysis.estimates import _indicator_data
+    from data.panels import indicator_panels
 
-    data = _indicator_data(demo)
+    data = indicator_panels(demo)
     obs = demo.observations[demo.observations["area_code"] != "E92000001"]
     ref = aggregate_sites(obs, demo.site_areas, demo.catalogue)
     for ind in ("ea_all", "falls_65", "dtoc"):
         wide = ref[ref["indicator_id"] == ind].pivot(index="site_id", columns="period_start", values="value")
-        ours = data[ind].sites.reindex(index=wide.index, columns=wide.columns)
+        ours = data[ind].site_frame.reindex(index=wide.index, columns=wide.columns)
         np.testing.assert_allclose(ours.to_numpy(), wide.to_numpy(), rtol=1e-12)
 
 

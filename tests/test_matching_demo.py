@@ -14,7 +14,7 @@ from scipy.spatial.distance import cdist
 from data.errors import DataError
 from matching.balance import balance_summary
 from matching.covariates import comparator_pool, unit_covariates
-from matching.select import match, placebo_comparators
+from matching.select import match, placebo_set
 
 ROOT_CMD = [sys.executable, "-m", "cli"]
 
@@ -190,10 +190,10 @@ def test_caliper_names_the_sites_it_cannot_serve(demo):
     assert (sets.table["distance"] <= 0.8).all()
 
 
-def test_placebo_comparators(demo):
+def test_placebo_set_frame(demo):
     pool = comparator_pool(demo)
     pioneers = set(demo.site_areas["area_code"])
-    out = placebo_comparators(demo, "leeds", "ea_all", k=5)
+    out = placebo_set(demo, "leeds", "ea_all", k=5).frame()
     assert list(out.columns) == ["area_code", "comparator_code", "rank", "distance"]
     assert set(out["area_code"]) == set(pool)
     assert (out.groupby("area_code").size() == 5).all()
@@ -210,11 +210,11 @@ def test_placebo_comparators(demo):
     assert mine["comparator_code"].tolist() == [pool[j] for j in order]
     assert_allclose(mine["distance"], D[i, order], rtol=1e-9)
     # Sites sharing dates share the answer; a wave 2 site has its own baseline window.
-    pd.testing.assert_frame_equal(out, placebo_comparators(demo, "kent", "ea_all", k=5))
-    assert not out.equals(placebo_comparators(demo, "sheffield", "ea_all", k=5))
+    pd.testing.assert_frame_equal(out, placebo_set(demo, "kent", "ea_all", k=5).frame())
+    assert not out.equals(placebo_set(demo, "sheffield", "ea_all", k=5).frame())
     out["rank"] = -1  # a caller's edit never reaches the cache
-    assert (placebo_comparators(demo, "leeds", "ea_all", k=5)["rank"] > 0).all()
-    per_site = placebo_comparators(demo, "leeds", k=4, method="euclidean")
+    assert (placebo_set(demo, "leeds", "ea_all", k=5).frame()["rank"] > 0).all()
+    per_site = placebo_set(demo, "leeds", k=4, method="euclidean").frame()
     assert (per_site.groupby("area_code").size() == 4).all()
 
 

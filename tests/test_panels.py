@@ -8,7 +8,7 @@ from numpy.testing import assert_allclose
 
 from data.aggregate import aggregate
 from data.panels import indicator_panels, site_aggregate
-from indicators.did import placebo_arrays, placebo_half_width, placebo_half_widths, placebo_panels
+from indicators.did import placebo_arrays, placebo_half_width, placebo_half_widths
 
 
 def _wide(frame: pd.DataFrame, column: str, index: list[str], periods) -> np.ndarray:
@@ -63,20 +63,26 @@ def test_panels_hold_every_la_and_site_series_of_the_demo(demo):
             index=la.index, columns=la.columns).to_numpy(), la.to_numpy(), rtol=0)
 
 
-def test_placebo_arrays_equal_placebo_panels(demo):
-    from analysis.estimates import _indicator_data
+def test_placebo_arrays_stack_each_pool_la_with_its_comparators(demo):
+    from data.panels import indicator_panels
     from matching.select import placebo_set
 
-    areas = _indicator_data(demo)["dtoc"].areas
+    areas = indicator_panels(demo)["dtoc"].area_frame
     placebo = placebo_set(demo, "leeds", "dtoc", k=5)
-    # Drop two LAs' series so both routes must handle pool LAs and comparators without one.
-    thinned = areas.drop(index=list(placebo.codes[:2]))
-    for values in (areas, thinned):
-        want = placebo_panels(values, placebo.frame(), 5)
-        got = placebo_arrays(values, placebo.codes, placebo.order)
-        assert got[0] == want[0]
-        assert_allclose(got[1], want[1], equal_nan=True)
-        assert_allclose(got[2], want[2], equal_nan=True)
+    frame = placebo.frame()
+    # Drop two LAs' series so pool LAs and comparators without one must be handled.
+    dropped = list(placebo.codes[:2])
+    thinned = areas.drop(index=dropped)
+    codes, own, comps = placebo_arrays(thinned, placebo.codes, placebo.order)
+    assert codes == [c for c in placebo.codes if c in thinned.index] and not set(dropped) & set(codes)
+    assert own.shape == (len(codes), areas.shape[1]) and comps.shape == (len(codes), 5, areas.shape[1])
+    for i, code in enumerate(codes):
+        assert_allclose(own[i], thinned.loc[code].to_numpy())
+        ranked = frame[frame["area_code"] == code].sort_values("rank")["comparator_code"].tolist()
+        for j, comp in enumerate(ranked):
+            want = thinned.loc[comp].to_numpy() if comp in thinned.index else np.full(areas.shape[1], np.nan)
+            assert_allclose(comps[i, j], want, equal_nan=True)
+    assert np.isnan(comps).any()  # a dropped comparator is a missing row
 
 
 def test_placebo_half_widths_equal_the_one_column_rule():

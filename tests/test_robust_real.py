@@ -15,7 +15,7 @@ from data.aggregate import aggregate_sites
 from indicators.did import TRANSITION, POST, treatment_phase
 from analysis.estimates import COLUMNS, NO_DATA, estimates_table
 from indicators.spc import CHART_COLUMNS
-from indicators.trend import AREA_COLUMNS, SITE_COLUMNS, TREND_COLUMNS, area_values, site_values, trend_series, trend_spc
+from indicators.trend import AREA_COLUMNS, SITE_COLUMNS, TREND_COLUMNS, area_values, site_values, trend_spc, trend_table
 from matching.covariates import units_with_data
 from matching.select import match
 
@@ -124,6 +124,10 @@ def test_real_dtoc_did_agrees_with_statsmodels(real_built, per_indicator, table,
 def test_trend_views_on_every_real_site_and_indicator(real_built, per_indicator):
     comps = per_indicator.table
     catalogue = real_built.catalogue.set_index("indicator_id")
+    table = trend_table(real_built, comps)  # the route analysis.results takes, sliced the same way
+    frames = {key: part.drop(columns=["site_id", "indicator_id"]).reset_index(drop=True)
+              for key, part in table.groupby(["site_id", "indicator_id"], sort=False)}
+    empty = pd.DataFrame(columns=TREND_COLUMNS)
     for ind in catalogue.index:
         sv = site_values(real_built, ind)
         assert list(sv.columns) == SITE_COLUMNS
@@ -132,7 +136,7 @@ def test_trend_views_on_every_real_site_and_indicator(real_built, per_indicator)
         has_data = ind in WITH_PRE + POST_ONLY
         assert (len(sv) > 0) == has_data and (len(av) > 0) == has_data, ind
         for site_id in real_built.sites["site_id"]:
-            trend = trend_series(real_built, site_id, ind, comps)
+            trend = frames.get((site_id, ind), empty)
             assert list(trend.columns) == TREND_COLUMNS and (len(trend) > 0) == has_data
             chart = trend_spc(trend, catalogue.at[ind, "polarity"])
             assert list(chart.columns) == CHART_COLUMNS

@@ -13,8 +13,8 @@ from indicators.did import panel_did
 from analysis.estimates import COLUMNS, NO_DATA, estimates_table
 from indicators.pooled import GROUP_TIME_COLUMNS, pooled_att
 from indicators.spc import CHART_COLUMNS
-from indicators.trend import TREND_COLUMNS, area_values, site_values, trend_series, trend_spc
-from matching.select import match, placebo_comparators
+from indicators.trend import TREND_COLUMNS, area_values, site_values, trend_spc, trend_table
+from matching.select import match, placebo_set
 
 TABLES = ("observations", "areas", "population", "sites", "site_areas", "catalogue", "exclusions")
 
@@ -67,10 +67,10 @@ def test_per_indicator_matching_uses_only_las_with_data_and_falls_back_without_b
         assert any(w.startswith(f"{site_id}: too little care_home_65 data") and "demographic covariates only" in w
                    for w in sets.warnings), site_id
     assert any("no site or pool LA has any ea_all data" in w for w in sets.warnings)
-    placebo = placebo_comparators(ds, "barnsley", "care_home_65")
+    placebo = placebo_set(ds, "barnsley", "care_home_65").frame()
     assert placebo.attrs["covariates"] == ["log_population", "deprivation", "density"]
     assert len(placebo) == 5 * placebo["area_code"].nunique() > 0
-    falls_placebo = placebo_comparators(ds, "barnsley", "falls_65")
+    falls_placebo = placebo_set(ds, "barnsley", "falls_65").frame()
     assert no_falls not in set(falls_placebo["area_code"]) | set(falls_placebo["comparator_code"])
     assert "baseline_level" in falls_placebo.attrs["covariates"]
 
@@ -120,6 +120,12 @@ def test_rate_only_did_equals_the_count_based_did(demo, awkward, tmp_path):
     b = counted[(counted["indicator_id"] == "falls_65") & (counted["method"] == "did")].set_index(key)["effect"]
     # Only sites untouched by the LA removed from falls: all of them (it is a pool LA).
     np.testing.assert_allclose(a.sort_index().to_numpy(), b.sort_index().to_numpy(), rtol=1e-9, atol=1e-9)
+
+
+def trend_series(dataset, site_id, indicator_id, comparators):
+    """One site's trend through the route the app uses (trend_table, sliced as analysis.results does)."""
+    table = trend_table(dataset, comparators, site_ids=[site_id], indicator_ids=[indicator_id])
+    return table.drop(columns=["site_id", "indicator_id"]).reset_index(drop=True)
 
 
 def test_trend_and_spc_on_awkward_data(awkward):

@@ -16,6 +16,7 @@ from analysis import results
 from indicators.benchmark import Outcome
 from indicators.ci import ci_for
 from layouts.components import figures
+from matching.select import K_DEFAULT
 
 
 @dataclass(frozen=True)
@@ -25,7 +26,7 @@ class ChartSpec:
     indicator_id: str = ""
     anon: bool = False
     compact: bool = False
-    k: int = 5
+    k: int = K_DEFAULT
     method: str = "mahalanobis"
     covariates: str = ""  # comma-joined, "" = the package default
 

@@ -237,15 +237,6 @@ def caterpillar_table(frame: pd.DataFrame, x_title: str) -> pd.DataFrame:
                          "Outcome": data["outcome_label"]})
 
 
-def coverage_matrix(frame: pd.DataFrame) -> pd.DataFrame:
-    """Indicator x financial year: the share of areas with a value, in %.
-
-    ``frame``: indicator, year_label, n_areas, n_expected.
-    """
-    frame = frame.assign(pct=np.round(100 * frame["n_areas"] / frame["n_expected"]).astype(int))
-    return frame.pivot(index="indicator", columns="year_label", values="pct").fillna(0).astype(int)
-
-
 @dataclass(frozen=True)
 class Panel:
     """One small multiple: a trend frame with its own title, unit and intervention periods."""

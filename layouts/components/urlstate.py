@@ -8,13 +8,14 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, replace
 from urllib.parse import parse_qsl, urlencode
 
+from matching.select import K_DEFAULT, K_RANGE, METHODS
+
 BASES = {
     "did": "Matched-comparator difference-in-differences",
     "its": "Change in trend (interrupted time series)",
     "england": "England benchmark (latest period)",
     "spc": "SPC signal (Making Data Count)",
 }
-METHODS = ("mahalanobis", "euclidean")
 
 
 @dataclass(frozen=True)
@@ -23,7 +24,7 @@ class ViewState:
     present: bool = False
     basis: str = "did"
     chart: str = ""
-    k: int = 5
+    k: int = K_DEFAULT
     method: str = "mahalanobis"
 
 
@@ -48,7 +49,7 @@ def parse_query(search: str | dict | None) -> ViewState:
         present=pairs.get("present", "").lower() in _TRUE,
         basis=basis if basis in BASES else DEFAULT.basis,
         chart=pairs.get("chart", "") if pairs.get("chart", "").replace("_", "").isalnum() else "",
-        k=min(max(k, 1), 20),
+        k=min(max(k, K_RANGE[0]), K_RANGE[1]),
         method=method if method in METHODS else DEFAULT.method,
     )
 
