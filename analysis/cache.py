@@ -1,20 +1,28 @@
-"""The results cache shared by every worker of a production server.
+"""The project's one caching policy. Every key names the code version and the dataset checksum.
 
-Expensive pure calls (estimates tables, trend series, comparator sets) are computed once and
-kept in a flask-caching backend that all worker processes see: a directory on disk by default,
-Redis when a URL is configured. Keys name the dataset checksum and the comparator version, so a
-new dataset or a new comparator set can never be answered from an old result.
+Two places hold results, each for what a load test showed it saves:
 
-Wrap a function with ``@shared_result("kind")``; until ``init_results_cache`` has run (tests,
-the CLI) the wrapper simply calls through. A cache that cannot be reached is logged and skipped:
-the page is computed directly rather than failing in front of an audience.
+- ``@memo``: statistics in this process (comparator sets, the estimates table, trends, the
+  overview grid, detail frames), keyed by (code version, dataset checksum, function, arguments).
+  The gunicorn master fills it before forking (``analysis.results.warm``), so every worker
+  starts with it. Nothing else in the project keeps computed results in memory.
+- ``@shared_result("kind")``: what the server sends that costs a second or more to rebuild and
+  is identical for every worker: a page's layout JSON and the package workbook. Kept in a
+  flask-caching backend every worker process sees (files under PIONEERS_CACHE_DIR, or Redis).
+  Until ``init_results_cache`` has run (tests, the CLI) it calls straight through; a backend
+  that cannot be reached is logged and skipped, never an error in front of an audience.
+
+``clear_all()`` empties both and the active dataset's own caches (data.active).
 """
 from __future__ import annotations
 
 import hashlib
+import inspect
 import logging
 import os
 import pickle
+import threading
+from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import wraps
@@ -23,7 +31,7 @@ from typing import Any
 
 from flask_caching import Cache
 
-from data.active import active_dataset
+from data.active import active_dataset, clear_caches, register_cache
 from data.errors import DataError
 from data.store import Dataset
 
@@ -173,7 +181,47 @@ def shared_result(kind: str, *, comparator_version: Callable[..., str] | None = 
     return decorate
 
 
-def clear_results() -> None:
-    """Empty the shared cache (after a dataset refresh the keys change anyway; this reclaims space)."""
+# --- statistics in this process -----------------------------------------------------------------------
+
+MEMO_SIZE = 4096  # entries; a dataset needs about 700 (300 trends and SPC charts, details visited, grids)
+_memo: OrderedDict[tuple, Any] = OrderedDict()
+_memo_lock = threading.Lock()
+
+
+def memo(func: Callable) -> Callable:
+    """Memoise ``func(checksum, ...)``: one entry per code version, dataset checksum and arguments
+    (defaults filled in, so ``f(c)`` and ``f(c, 5)`` share one entry); least recently used go first."""
+    name = f"{func.__module__}.{func.__qualname__}"
+    signature = inspect.signature(func)
+
+    @wraps(func)
+    def cached(checksum: str, *args, **kwargs):
+        bound = signature.bind(checksum, *args, **kwargs)
+        bound.apply_defaults()
+        key = (code_version(), checksum, name, tuple(bound.arguments.items())[1:])
+        with _memo_lock:
+            if key in _memo:
+                _memo.move_to_end(key)
+                return _memo[key]
+        value = func(checksum, *args, **kwargs)
+        with _memo_lock:
+            _memo[key] = value
+            while len(_memo) > MEMO_SIZE:
+                _memo.popitem(last=False)
+        return value
+
+    return cached
+
+
+@register_cache  # so data.active.clear_caches (a new active dataset) empties it too
+def _clear_memo() -> None:
+    with _memo_lock:
+        _memo.clear()
+
+
+def clear_all() -> None:
+    """Empty every cache the project keeps: statistics in this process, the active dataset's
+    caches and the shared results store (after a data refresh keys change anyway; this reclaims space)."""
+    clear_caches()
     if _state["ready"]:
         results.clear()

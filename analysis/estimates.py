@@ -1,8 +1,8 @@
 """The estimates table: every site and indicator, DiD with placebo inference, ITS and pooled.
 
 This is the glue between the dataset, the comparator sets (matching/) and the estimators
-(did, its, pooled). One call builds the whole table; results are cached in memory and on disk
-by (dataset checksum, comparator version, settings) so the dashboard never recomputes them.
+(indicators/: did, its, pooled). One call builds the whole table; it keeps nothing itself (the
+dashboard memoises it in analysis.results, keyed by code version and dataset checksum).
 
 Rows: ``method="did"`` (one per site and indicator; the interval is the placebo-in-space one),
 ``method="its"`` (change in trend on the site's own series; HAC interval) and
@@ -20,10 +20,7 @@ denominator; the note says so), "mixed", or "" with no data.
 from __future__ import annotations
 
 import hashlib
-import os
-import tempfile
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -43,18 +40,6 @@ COLUMNS = ["site_id", "indicator_id", "method", "effect", "effect_pct", "ci_low"
            "p_method", "pre_trend_p", "n_comparators", "n_pre", "n_post", "baseline_mean", "comparator_version",
            "value_basis", "note"]
 ALPHA = 0.05
-CACHE_FORMAT = 2  # bump when the table's meaning changes, so old cache files are not reused
-_MEMORY: dict[tuple, pd.DataFrame] = {}
-
-
-def cache_dir() -> Path:
-    """Where estimates are kept on disk: $PIONEERS_CACHE_DIR/estimates or ~/.cache/pioneers/estimates."""
-    root = Path(os.environ.get("PIONEERS_CACHE_DIR", Path.home() / ".cache" / "pioneers"))
-    return root / "estimates"
-
-
-def clear_memory_cache() -> None:
-    _MEMORY.clear()
 
 
 # --- inputs ------------------------------------------------------------------------------------------
@@ -70,11 +55,12 @@ class Comparators:
     k: int
 
 
-def comparators_from(comparators, dataset: Dataset, *, k: int, method: str, per_indicator: bool) -> Comparators:
+def comparators_from(comparators: ComparatorSet | pd.DataFrame | None, dataset: Dataset, *, k: int, method: str,
+                     per_indicator: bool) -> Comparators:
     """Accept a matching ComparatorSet, a frame (e.g. read from a CSV), or None (match now)."""
     if comparators is None:
         comparators = match(dataset, k=k, method=method, per_indicator=per_indicator)
-    if hasattr(comparators, "table") and hasattr(comparators, "version"):
+    if isinstance(comparators, ComparatorSet):
         table, version = comparators.table, str(comparators.version)
     elif isinstance(comparators, pd.DataFrame):
         table = comparators
@@ -126,85 +112,22 @@ def _placebo(dataset: Dataset, comps: Comparators, site_id: str, indicator_id: s
 
 # --- the table ------------------------------------------------------------------------------------------
 
-def _cache_key(dataset: Dataset, version: str, k: int, method: str, per_indicator: bool) -> tuple:
-    """Dataset checksum and comparator version (which already encodes k, distance and per-indicator
-    choice for a matched set, or the content of a comparator file); ``k``/``per_indicator`` only
-    matter when matching is left to this module ("auto")."""
-    return (CACHE_FORMAT, dataset.checksum, version, int(k), method, bool(per_indicator))
-
-
-def _cache_file(key: tuple, directory: Path) -> Path:
-    name = hashlib.sha256(repr(key).encode()).hexdigest()[:20]
-    return directory / f"estimates-{key[1]}-{name}.parquet"
-
-
-def estimates_table(dataset: Dataset, comparators=None, *, k: int = K_DEFAULT, method: str = "mahalanobis",
-                    per_indicator: bool = True, cache: bool = True,
-                    cache_directory: Path | None = None) -> pd.DataFrame:
+def estimates_table(dataset: Dataset, comparators: ComparatorSet | pd.DataFrame | None = None, *,
+                    k: int = K_DEFAULT, method: str = "mahalanobis", per_indicator: bool = True) -> pd.DataFrame:
     """One row per site, indicator and method (did, its), plus pooled rows, in ``COLUMNS``.
 
     ``comparators``: a matching ComparatorSet, a comparator frame, or None to match now with
     ``k``, ``method`` and ``per_indicator`` ([C] default: per indicator, so the indicator's
-    baseline level and slope are matched too). Cached by dataset checksum and comparator version.
+    baseline level and slope are matched too). Computed every call: the dashboard keeps it in
+    analysis.results' memo, keyed by code version and dataset checksum.
     """
-    directory = Path(cache_directory) if cache_directory is not None else cache_dir()
-    auto_key = ("auto", *_cache_key(dataset, "auto", k, method, per_indicator)) if comparators is None else None
-    if cache and auto_key is not None and auto_key in _MEMORY:
-        return _MEMORY[auto_key].copy()
-    if cache and auto_key is not None:
-        cached = _read_cache(_cache_file(auto_key, directory))
-        if cached is not None:
-            _MEMORY[auto_key] = cached
-            return cached.copy()
-    if cache and hasattr(comparators, "version"):  # a ComparatorSet: its version names everything it holds
-        key = _cache_key(dataset, str(comparators.version), 0, method, False)
-        if key in _MEMORY:
-            return _MEMORY[key].copy()
     comps = comparators_from(comparators, dataset, k=k, method=method, per_indicator=per_indicator)
-    key = _cache_key(dataset, comps.version, 0, method, False)
-    if cache and key in _MEMORY:
-        return _MEMORY[key].copy()
-    path = _cache_file(key, directory)
-    if cache:
-        cached = _read_cache(path)
-        if cached is not None:
-            _MEMORY[key] = cached
-            return cached.copy()
-    table = compute_estimates(dataset, comps, method=method)
-    if cache:
-        _write_cache(table, path)
-        if auto_key is not None:
-            _write_cache(table, _cache_file(auto_key, directory))
-            _MEMORY[auto_key] = table
-        _MEMORY[key] = table
-    return table.copy()
-
-
-def _read_cache(path: Path) -> pd.DataFrame | None:
-    if not path.exists():
-        return None
-    try:
-        table = pd.read_parquet(path)
-    except Exception:  # a damaged cache file is recomputed, never trusted
-        return None
-    return table if list(table.columns) == COLUMNS else None
-
-
-def _write_cache(table: pd.DataFrame, path: Path) -> None:
-    """Atomic: write a temporary file beside the target, then rename."""
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-        os.close(fd)
-        table.to_parquet(tmp, index=False)
-        os.replace(tmp, path)
-    except OSError:
-        pass  # an unwritable cache directory costs speed, not correctness
+    return compute_estimates(dataset, comps, method=method)
 
 
 def compute_estimates(dataset: Dataset, comps: Comparators, *, method: str = "mahalanobis",
                       alpha: float = ALPHA) -> pd.DataFrame:
-    """The full table without any caching (what ``estimates_table`` caches).
+    """The full table for a validated comparator table.
 
     Columns are gathered as arrays block by block (a block: one indicator, one set of dates,
     one placebo design) and made into a frame once at the end.
@@ -300,19 +223,6 @@ def _site_fit(site_id: str, ind: str, d: IndicatorPanel, phase: np.ndarray, comp
 
 def _wave_dates(sites: pd.DataFrame) -> tuple[pd.Series, dict[str, tuple]]:
     """Cohorts for the pooled estimator: one per wave, dated by the wave's most common dates."""
-    key = id(sites)
-    found = _WAVE_DATES.get(key)
-    if found is None or found[0] is not sites:
-        _WAVE_DATES.clear()
-        found = (sites, _wave_dates_uncached(sites))
-        _WAVE_DATES[key] = found
-    return found[1]
-
-
-_WAVE_DATES: dict[int, tuple] = {}
-
-
-def _wave_dates_uncached(sites: pd.DataFrame) -> tuple[pd.Series, dict[str, tuple]]:
     cohort_of, dates = {}, {}
     for wave, members in sites.groupby("wave"):
         name = f"wave{int(wave)}"
@@ -509,7 +419,8 @@ def estimates_summary(table: pd.DataFrame) -> pd.DataFrame:
 
 # --- detail for charts -----------------------------------------------------------------------------------
 
-def site_detail(dataset: Dataset, site_id: str, indicator_id: str, comparators=None, *, k: int = K_DEFAULT,
+def site_detail(dataset: Dataset, site_id: str, indicator_id: str,
+                comparators: ComparatorSet | pd.DataFrame | None = None, *, k: int = K_DEFAULT,
                 method: str = "mahalanobis", per_indicator: bool = True, alpha: float = ALPHA) -> dict[str, pd.DataFrame]:
     """Frames behind a site's charts for one indicator.
 

@@ -1,5 +1,5 @@
 """What the pages show, computed from the active dataset by the indicators and matching packages,
-cached per dataset checksum (registered with data.active so one call clears them after a refresh).
+memoised per code version and dataset checksum (analysis.cache.memo; ``clear_all`` empties it).
 
 This is the one place pages get numbers from; it returns frames, never components. The analysis
 settings ([C] choices: k, matching method, per-indicator sets) are parameters with the packages'
@@ -8,7 +8,6 @@ defaults, and the matching page can vary them.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import lru_cache
 
 import numpy as np
 import pandas as pd
@@ -16,7 +15,8 @@ import pandas as pd
 from analysis.estimates import estimates_table, pooled_detail
 from analysis.estimates import site_detail as estimates_site_detail
 from analysis.names import SiteNames
-from data.active import active_dataset, register_cache
+from analysis.cache import memo
+from data.active import active_dataset
 from data.periods import align, period_label
 from data.store import Dataset
 from indicators.benchmark import Outcome, benchmark_many
@@ -47,8 +47,7 @@ def context() -> Context:
     return _context(active_dataset().checksum)
 
 
-@register_cache
-@lru_cache(maxsize=2)
+@memo
 def _context(checksum: str) -> Context:
     ds = active_dataset()
     return Context(dataset=ds, names=SiteNames.from_sites(ds.sites),
@@ -58,8 +57,7 @@ def _context(checksum: str) -> Context:
 
 # --- comparators and estimates --------------------------------------------------------------------
 
-@register_cache
-@lru_cache(maxsize=8)
+@memo
 def comparator_set(checksum: str, k: int = K_DEFAULT, method: str = DEFAULT_METHOD,
                    covariates: tuple[str, ...] | None = None, per_indicator: bool = PER_INDICATOR) -> ComparatorSet:
     return match(active_dataset(), k=k, method=method, per_indicator=per_indicator,
@@ -71,8 +69,7 @@ def comparators() -> ComparatorSet:
     return comparator_set(context().dataset.checksum)
 
 
-@register_cache
-@lru_cache(maxsize=2)
+@memo
 def _estimates(checksum: str) -> pd.DataFrame:
     return estimates_table(active_dataset(), comparator_set(checksum), k=K_DEFAULT, method=DEFAULT_METHOD)
 
@@ -81,15 +78,13 @@ def estimates() -> pd.DataFrame:
     return _estimates(context().dataset.checksum)
 
 
-@register_cache
-@lru_cache(maxsize=2)
+@memo
 def _trend_table(checksum: str) -> pd.DataFrame:
     """Every site x indicator trend (site, comparator mean and range, England), built once per dataset."""
     return trend_table(active_dataset(), comparator_set(checksum).table)
 
 
-@register_cache
-@lru_cache(maxsize=2)
+@memo
 def _trend_frames(checksum: str) -> dict[tuple[str, str], pd.DataFrame]:
     table = _trend_table(checksum)
     return {key: part.drop(columns=["site_id", "indicator_id"]).reset_index(drop=True)
@@ -126,8 +121,7 @@ def intervention_labels(site_id: str, indicator_id: str) -> tuple[str, tuple[str
              period_label(align(site["transition_end"], freq), freq)))
 
 
-@register_cache
-@lru_cache(maxsize=64)
+@memo
 def _site_detail(checksum: str, site_id: str, indicator_id: str) -> dict[str, pd.DataFrame]:
     return estimates_site_detail(active_dataset(), site_id, indicator_id, comparator_set(checksum), k=K_DEFAULT,
                        method=DEFAULT_METHOD)
@@ -137,8 +131,7 @@ def site_detail(site_id: str, indicator_id: str) -> dict[str, pd.DataFrame]:
     return _site_detail(context().dataset.checksum, site_id, indicator_id)
 
 
-@register_cache
-@lru_cache(maxsize=16)
+@memo
 def _pooled(checksum: str, indicator_id: str) -> dict[str, pd.DataFrame]:
     return pooled_detail(active_dataset(), indicator_id)
 
@@ -152,8 +145,7 @@ def spc_chart(site_id: str, indicator_id: str) -> pd.DataFrame:
     return _spc_chart(context().dataset.checksum, site_id, indicator_id).copy()
 
 
-@register_cache
-@lru_cache(maxsize=400)
+@memo
 def _spc_chart(checksum: str, site_id: str, indicator_id: str) -> pd.DataFrame:
     frame = _trend_frames(checksum)[(site_id, indicator_id)]
     chart = trend_spc(frame, _context(checksum).catalogue.at[indicator_id, "polarity"])
@@ -195,8 +187,7 @@ def with_outcome_words(frame: pd.DataFrame, basis: str) -> pd.DataFrame:
                         colour=[Outcome(o).colour for o in frame["outcome"]])
 
 
-@register_cache
-@lru_cache(maxsize=8)
+@memo
 def _overview(checksum: str, basis: str) -> pd.DataFrame:
     ctx = _context(checksum)
     polarity = ctx.catalogue["polarity"]

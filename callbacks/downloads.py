@@ -7,7 +7,7 @@ from dash import MATCH, ClientsideFunction, Input, Output, State, dcc
 from analysis.cache import shared_result
 from analysis.results import context
 from layouts.components import charts, tables
-from layouts.components.exports import cached_package_workbook
+from layouts.components.exports import package_workbook
 from layouts.components.urlstate import parse_query
 
 
@@ -37,8 +37,9 @@ def download_package(_clicks, search):
 
 @shared_result("workbook")
 def shared_workbook(anon: bool, basis: str) -> bytes:
-    """The package workbook of the active dataset, built once for every worker (it takes seconds)."""
-    return cached_package_workbook(context(), anon=anon, basis=basis)
+    """The package workbook of the active dataset, built once for every worker (it takes seconds and
+    is the same bytes every time; ``basis`` is one of the four validated bases, so at most 8 kept)."""
+    return package_workbook(context(), anon=anon, basis=basis)
 
 
 # Slide images (presentation mode): plotly draws them in the browser from the chart on show, at the

@@ -20,8 +20,9 @@ _clearers: list[Callable[[], None]] = []
 
 
 def register_cache(func):
-    """Register an ``lru_cache``-wrapped function so ``clear_caches`` empties it."""
-    _clearers.append(func.cache_clear)
+    """Register a cache so ``clear_caches`` empties it: an ``lru_cache``-wrapped function, or a
+    function that clears one (analysis.cache's memo)."""
+    _clearers.append(getattr(func, "cache_clear", func))
     return func
 
 

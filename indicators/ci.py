@@ -17,7 +17,6 @@ and returns NaN where the inputs are missing or cannot carry an interval (zero d
 """
 from __future__ import annotations
 
-from functools import lru_cache
 from typing import Any, Mapping
 
 import numpy as np
@@ -40,12 +39,7 @@ def z_value(level: float = 0.95) -> float:
     """Two-sided normal quantile for a confidence level: 1.96 at 95%, 3.09 at 99.8%."""
     if not 0.5 <= level < 1:
         raise DataError(f"confidence level {level!r} must be a fraction between 0.5 and 1 (e.g. 0.95 or 0.998)")
-    return _z(float(level))
-
-
-@lru_cache(maxsize=16)
-def _z(level: float) -> float:
-    return float(stats.norm.ppf(1 - (1 - level) / 2))
+    return float(stats.norm.ppf(1 - (1 - float(level)) / 2))
 
 
 def _arrays(*values) -> tuple[pd.Index | None, list[np.ndarray]]:

@@ -5,19 +5,17 @@ import dash
 import dash_bootstrap_components as dbc
 from dash import dcc, html
 
+from analysis.cache import memo
+from analysis.results import context
+from data.summary import coverage
 from layouts.components import tables
 from layouts.components.exports import coverage_by_year
-from analysis.results import context
 from layouts.components.urlstate import parse_query
-from data.summary import coverage
-from data.active import register_cache
-from functools import lru_cache
 
 dash.register_page(__name__, path="/data", title="Data - Integrated Care Pioneers", name="Data", order=6)
 
 
-@register_cache
-@lru_cache(maxsize=2)
+@memo
 def _coverage(checksum: str):
     return coverage(context().dataset)
 

@@ -250,23 +250,9 @@ def comparator_version(params: dict) -> str:
     return hashlib.sha256(blob.encode()).hexdigest()[:12]
 
 
-_POSITIONS: dict[int, tuple[pd.Index, dict]] = {}
-
-
-def _positions(index: pd.Index) -> dict:
-    """Unit -> row of a cached covariate index (a dict: far faster than get_indexer for a few units)."""
-    found = _POSITIONS.get(id(index))
-    if found is None or found[0] is not index:
-        if len(_POSITIONS) > 32:
-            _POSITIONS.clear()
-        found = (index, {unit: i for i, unit in enumerate(index.tolist())})
-        _POSITIONS[id(index)] = found  # the index is held so its id is not reused
-    return found[1]
-
-
 def _rows(matrix: tuple[pd.Index, list[str], np.ndarray], units: list[str], columns: list[str]) -> np.ndarray:
     index, all_columns, X = matrix
-    where = _positions(index)
+    where = {unit: i for i, unit in enumerate(index.tolist())}
     pos = np.array([where.get(u, -1) for u in units], dtype=int)
     if (pos < 0).any():
         raise DataError(f"no covariates for unit(s) {[u for u, p in zip(units, pos) if p < 0][:5]}")

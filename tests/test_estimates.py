@@ -11,19 +11,17 @@ from __future__ import annotations
 
 import subprocess
 import sys
-import time
 
 import numpy as np
 import pandas as pd
 import pytest
 
-from analysis.estimates import COLUMNS, clear_memory_cache, estimates_table, pooled_detail, site_detail
+from analysis.estimates import COLUMNS, estimates_table, pooled_detail, site_detail
 
 
 @pytest.fixture(scope="module")
-def table(demo, tmp_path_factory):
-    clear_memory_cache()
-    return estimates_table(demo, cache_directory=tmp_path_factory.mktemp("cache"))
+def table(demo):
+    return estimates_table(demo)
 
 
 def truth_vs_estimate(table: pd.DataFrame, truth: pd.DataFrame, method: str = "did") -> pd.DataFrame:
@@ -84,27 +82,6 @@ def test_site_aggregation_matches_data_aggregate(demo):
         np.testing.assert_allclose(ours.to_numpy(), wide.to_numpy(), rtol=1e-12)
 
 
-def test_cache_memory_and_disk(demo, tmp_path):
-    from matching.select import match
-
-    comparators = match(demo, k=5, per_indicator=True)
-    clear_memory_cache()
-    first = estimates_table(demo, comparators, cache_directory=tmp_path)
-    files = list(tmp_path.glob("estimates-*.parquet"))
-    assert len(files) == 1 and demo.checksum in files[0].name
-    t0 = time.perf_counter()
-    again = estimates_table(demo, comparators, cache_directory=tmp_path)
-    assert time.perf_counter() - t0 < 1.0  # generous here; the benchmark measures it properly
-    pd.testing.assert_frame_equal(first, again)
-    clear_memory_cache()
-    from_disk = estimates_table(demo, comparators, cache_directory=tmp_path)
-    pd.testing.assert_frame_equal(first, from_disk)
-    # A different comparator set is a different cache entry.
-    other = estimates_table(demo, match(demo, k=4, per_indicator=True), cache_directory=tmp_path)
-    assert other["comparator_version"].iloc[0] != first["comparator_version"].iloc[0]
-    assert len(list(tmp_path.glob("estimates-*.parquet"))) == 2
-
-
 def test_site_detail_and_pooled_detail(demo, table):
     detail = site_detail(demo, "barnsley", "ea_all")
     assert set(detail) >= {"series", "did", "event_study", "its", "its_summary", "placebo", "comparators"}
@@ -123,9 +100,9 @@ def test_bad_comparator_table_is_refused(demo):
 
     bad = pd.DataFrame({"site_id": ["barnsley"], "comparator_code": ["E99999999"], "rank": [1]})
     with pytest.raises(DataError, match="unknown area code"):
-        estimates_table(demo, bad, cache=False)
+        estimates_table(demo, bad)
     with pytest.raises(DataError, match="lacks column"):
-        estimates_table(demo, pd.DataFrame({"site_id": ["barnsley"]}), cache=False)
+        estimates_table(demo, pd.DataFrame({"site_id": ["barnsley"]}))
 
 
 def test_cli_estimates(demo_dir, tmp_path, table):

@@ -31,7 +31,7 @@ def per_indicator(real_built):
 
 @pytest.fixture(scope="module")
 def table(real_built, per_indicator, tmp_path_factory):
-    return estimates_table(real_built, per_indicator, cache_directory=tmp_path_factory.mktemp("cache"))
+    return estimates_table(real_built, per_indicator)
 
 
 def test_share_65_is_unknown_not_a_constant(real_built):

@@ -77,7 +77,7 @@ def test_per_indicator_matching_uses_only_las_with_data_and_falls_back_without_b
 
 @pytest.fixture(scope="module")
 def awkward_table(awkward, tmp_path_factory):
-    return estimates_table(awkward[0], cache_directory=tmp_path_factory.mktemp("cache"))
+    return estimates_table(awkward[0])
 
 
 def test_estimates_give_notes_not_exceptions(awkward, awkward_table):
@@ -113,8 +113,8 @@ def test_rate_only_did_equals_the_count_based_did(demo, awkward, tmp_path):
     so with the same comparators the rate-only DiD effect must equal the count-based one."""
     ds, _, _ = awkward
     comps = match(ds, per_indicator=True).table  # as a frame: both datasets use the same comparators
-    rated = estimates_table(ds, comps, cache=False)
-    counted = estimates_table(demo, comps, cache=False)
+    rated = estimates_table(ds, comps)
+    counted = estimates_table(demo, comps)
     key = ["site_id", "method"]
     a = rated[(rated["indicator_id"] == "falls_65") & (rated["method"] == "did")].set_index(key)["effect"]
     b = counted[(counted["indicator_id"] == "falls_65") & (counted["method"] == "did")].set_index(key)["effect"]

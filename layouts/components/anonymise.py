@@ -8,7 +8,6 @@ so a shared anonymised link names nothing real. Both resolve back to the site se
 from __future__ import annotations
 
 import re
-from functools import lru_cache
 
 import pandas as pd
 
@@ -38,7 +37,6 @@ def real_names(sites: pd.DataFrame, areas: pd.DataFrame) -> list[str]:
     return sorted(n for n in out if isinstance(n, str) and n and n != "E92000001")
 
 
-@lru_cache(maxsize=8)
 def _name_pattern(names: tuple[str, ...]) -> re.Pattern:
     # Longest first, so "Cheshire East" is reported rather than a shorter name inside it.
     alternatives = "|".join(re.escape(n) for n in sorted(names, key=len, reverse=True))
@@ -47,4 +45,4 @@ def _name_pattern(names: tuple[str, ...]) -> re.Pattern:
 
 def find_real_names(text: str, names: list[str]) -> list[str]:
     """Real names found in ``text`` as whole words (case-sensitive, as names are proper nouns), each once."""
-    return sorted(set(_name_pattern(tuple(names)).findall(text)))
+    return sorted(set(_name_pattern(tuple(names)).findall(text)))  # re keeps the compiled pattern

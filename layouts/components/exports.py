@@ -7,14 +7,13 @@ Definitions (the catalogue). Names follow the mode: anonymised workbooks name no
 from __future__ import annotations
 
 import io
-from functools import lru_cache
 
 import pandas as pd
 
-from data.active import register_cache
+from analysis import results
+from analysis.cache import memo
 from data.periods import fy_label
 from data.reference import ENGLAND_CODE
-from analysis import results
 from layouts.components import grid
 from layouts.components.urlstate import BASES, ViewState
 
@@ -24,8 +23,7 @@ def coverage_by_year(ctx) -> pd.DataFrame:
     return _coverage_by_year(ctx.dataset.checksum).copy()
 
 
-@register_cache
-@lru_cache(maxsize=2)
+@memo
 def _coverage_by_year(checksum: str) -> pd.DataFrame:
     ctx = results.context()
     obs = ctx.dataset.observations
@@ -81,15 +79,3 @@ def package_workbook(ctx, *, anon: bool, basis: str) -> bytes:
         ds.catalogue.drop(columns=[c for c in ("fingertips_id", "ascof_code") if c in ds.catalogue]).to_excel(
             xl, sheet_name=_sheet_name("Definitions", used), index=False)
     return buf.getvalue()
-
-
-@register_cache
-@lru_cache(maxsize=8)
-def _workbook_for(checksum: str, anon: bool, basis: str) -> bytes:
-    return package_workbook(results.context(), anon=anon, basis=basis)
-
-
-def cached_package_workbook(ctx, *, anon: bool, basis: str) -> bytes:
-    """The package workbook, built once per dataset, mode and basis (it takes seconds to write and
-    is the same bytes every time); ``basis`` is one of the four validated bases, so at most 8 kept."""
-    return _workbook_for(ctx.dataset.checksum, anon, basis)
