@@ -211,7 +211,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--dev", action="store_true", help="Flask development server instead of gunicorn")
     p.add_argument("--cache-dir", type=Path, help="shared results cache directory (PIONEERS_CACHE_DIR)")
     p.add_argument("--redis-url", help="keep shared results in Redis instead (redis://host:port/db)")
-    p.add_argument("--no-warm", action="store_true", help="do not compute the shared statistics before the workers start")
+    p.add_argument("--no-warm", action="store_true", help="do not compute the shared statistics in each worker at start")
     p.add_argument("--access-log", action="store_true", help="log every request to stdout")
     p.set_defaults(func=cmd_serve)
 

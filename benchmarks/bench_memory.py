@@ -39,7 +39,7 @@ def main() -> int:
     args = parser.parse_args()
 
     from data.demo import build_demo
-    from serving.walk import HttpTransport, Session
+    from tests.dash_walk import HttpTransport, Session
 
     tmp = Path(tempfile.mkdtemp(prefix="pioneers-mem-"))
     build_demo(tmp / "demo", seed=2013)
@@ -63,9 +63,10 @@ def main() -> int:
     start_kb = status_kb(worker, "VmRSS")
 
     os.environ["PIONEERS_DATA"] = str(tmp / "demo")
-    from serving.warm import all_paths
+    from data.store import load_dataset
+    from tests.dash_walk import app_paths
 
-    paths = all_paths(args.per_template or None)
+    paths = app_paths(load_dataset(tmp / "demo"), args.per_template or None)
     session = Session(transport, fetch_assets=True)
     t0 = time.perf_counter()
     session.open("/")

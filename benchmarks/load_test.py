@@ -5,7 +5,7 @@ overview (HTML, component bundles once, layout, dependencies, the page router an
 initial callback), then keeps moving: a site page, a site-and-indicator page, an indicator
 page, another page, changing the controls on each (radio/dropdown options, switches, the
 overview basis), pausing between actions as a person does (``--think``). Every request body
-comes from the app's own layout and callback map (serving.walk), so new callbacks are covered.
+comes from the app's own layout and callback map (tests/dash_walk.py), so new callbacks are covered.
 
 Why not locust: its pins clash with this project's environment; this bounded stdlib script
 measures the same things. Prints requests per second, p50/p95/p99 by request kind, and errors.
@@ -31,7 +31,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from serving.walk import HttpTransport, Session, Step  # noqa: E402
+from tests.dash_walk import HttpTransport, Session, Step  # noqa: E402
 
 
 def percentile(values: list[float], q: float) -> float:

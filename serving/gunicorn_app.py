@@ -1,14 +1,18 @@
-"""The production server: gunicorn run in-process, with the app preloaded and its statistics warm.
+"""The production server: gunicorn run in-process, with the app preloaded and its statistics warmed.
 
-The master builds the app, loads the dataset and computes the statistics every page shares
-(``analysis.results.warm``: comparators, estimates, trends, the overview grid) once, before it
-forks (``preload_app``). Each worker starts with all of it in memory, shared copy-on-write, so
-no worker pays for a cold start and nothing is computed twice. The app factory is passed in, so
-this module does not depend on the app or its callbacks.
+The master builds the app and loads the dataset once, before it forks (``preload_app``), so
+every worker starts with the dataset in memory (shared copy-on-write). Each worker then computes
+the statistics every page shares (``analysis.results.warm``: comparators, estimates, trends, the
+overview grid) in a background thread, the project's one warmer: workers listen at once, and
+the first visitor waits only for what the first page needs. (Warming in the master before the
+fork kept workers from listening for the whole warm-up, which the cold-start benchmark showed
+to be slower for the first visitor.) The app factory is passed in, so this module does not
+depend on the app or its callbacks.
 """
 from __future__ import annotations
 
 import os
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -23,7 +27,7 @@ from data.active import ENV_VAR, active_dataset
 
 @dataclass(frozen=True)
 class ServeOptions:
-    """How many workers and threads, where to listen, and whether to compute the statistics before forking."""
+    """How many workers and threads, where to listen, and whether each worker warms its statistics at start."""
 
     data_dir: Path
     host: str = "127.0.0.1"
@@ -60,6 +64,8 @@ class DashboardServer(BaseApplication):
             "control_socket_disable": True,  # several servers may run side by side (tests, workshops)
             "when_ready": self._when_ready,
         }
+        if o.warm:
+            settings["post_worker_init"] = _warm_worker
         for key, value in settings.items():
             self.cfg.set(key, value)
 
@@ -67,16 +73,28 @@ class DashboardServer(BaseApplication):
         app = self.app_factory()
         t0 = time.perf_counter()
         ds = active_dataset()  # in the master, before fork: every worker inherits it
-        if self.options.warm:
-            warm()
-        print(f"loaded dataset {ds.label} {ds.checksum}" + (" and its statistics" if self.options.warm else "")
-              + f" in {time.perf_counter() - t0:.2f} s (shared by workers)", flush=True)
+        print(f"loaded dataset {ds.label} {ds.checksum} in {time.perf_counter() - t0:.2f} s (shared by workers)",
+              flush=True)
         return app.server
 
     def _when_ready(self, arbiter) -> None:
         o = self.options
         print(f"Pioneer indicators dashboard on http://{o.host}:{o.port}/ ({o.workers} workers x {o.threads} "
               f"threads; listening {time.perf_counter() - self.started:.2f} s after start)", flush=True)
+
+
+def _warm_worker(worker) -> None:
+    """In each worker, compute the shared statistics in the background (see the module docstring)."""
+    def run() -> None:
+        t0 = time.perf_counter()
+        try:
+            warm()
+        except Exception:  # noqa: BLE001 - a failed warm-up only costs the first visitors their speed
+            worker.log.warning("worker warm-up failed", exc_info=True)
+            return
+        worker.log.info("worker %s: statistics warm in %.2f s", os.getpid(), time.perf_counter() - t0)
+
+    threading.Thread(target=run, name="warm-worker", daemon=True).start()
 
 
 def run(options: ServeOptions, app_factory: Callable[[], Dash], started: float | None = None) -> None:

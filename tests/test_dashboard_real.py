@@ -13,7 +13,7 @@ import urllib.request
 
 import pytest
 
-from serving.walk import HttpTransport, Session
+from tests.dash_walk import HttpTransport, Session
 from tests.test_serving_server import Server
 
 
@@ -55,7 +55,7 @@ def _page_text(base: str, path: str) -> str:
     session = Session(HttpTransport(base))
     session.open(path)
     pathname, _, search = path.partition("?")
-    from serving.walk import router_body
+    from tests.dash_walk import router_body
 
     status, answer = session._post(router_body(session.walker.dependencies, pathname, f"?{search}" if search else ""),
                                    kind="router", label=path)

@@ -40,14 +40,14 @@ def served(own_demo):
 
 
 def _router(client, path: str):
-    from serving.walk import router_body
+    from tests.dash_walk import router_body
 
     deps = json.loads(client.get("/_dash-dependencies").get_data())
     return client.post("/_dash-update-component", json=router_body(deps, path))
 
 
 def _banner(layout_json: bytes) -> dict | None:
-    from serving.walk import components
+    from tests.dash_walk import components_by_id as components
     from serving.web import BANNER_ID
 
     comp = components(json.loads(layout_json)).get(BANNER_ID)
@@ -105,7 +105,7 @@ def test_damaged_file_gives_banner_then_recovers(served, damage):
 def test_damaged_file_during_callback_sets_banner(served):
     """A callback that reads the dataset while it is damaged answers 200 with the banner set."""
     app, client, data = served
-    from serving.walk import FlaskTransport, Session
+    from tests.dash_walk import FlaskTransport, Session
 
     session = Session(FlaskTransport(client))
     session.open("/site/barnsley")

@@ -13,7 +13,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from serving.walk import parse_id, parse_outputs
+from tests.dash_walk import parse_id, parse_outputs
 from serving.web import GENERIC_ERROR
 from tests.browser.dash_http import components
 
@@ -187,7 +187,7 @@ def test_forged_callback_requests(client, key):
 @given(path=st.builds(lambda p, t: t.format(p=p), st.sampled_from(HTML_PAYLOADS), st.sampled_from(UNKNOWN_PATHS)))
 def test_unknown_site_and_indicator_urls(client, path):
     """The page router asked for pages of unknown sites and indicators, with script in the URL."""
-    from serving.walk import router_body
+    from tests.dash_walk import router_body
 
     deps = json.loads(client.get("/_dash-dependencies").get_data())
     pathname, _, search = path.partition("?")

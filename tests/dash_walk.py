@@ -1,11 +1,11 @@
-"""Walk the dashboard the way a browser does, from the app's own callback map and layouts.
+"""Walk the dashboard the way a browser does, from the app's own callback map and layouts (test tooling).
 
 The Dash renderer loads /_dash-layout and /_dash-dependencies, asks the page router callback
 for the page's content, then fires every callback whose inputs and outputs are on the page;
 a person then changes controls (a radio, a dropdown, a switch), firing callbacks with that
-property as the changed one. This module builds exactly those request bodies, so the cache
-warmer, the load test and the forged-request tests exercise every callback the app registers,
-including ones added after this was written.
+property as the changed one. This module builds exactly those request bodies, so the load test,
+the memory benchmark and the serving tests exercise every callback the app registers,
+including ones added after this was written. Production code never imports it.
 """
 from __future__ import annotations
 
@@ -46,7 +46,7 @@ def parse_outputs(output: str) -> list[tuple[Any, str]]:
     return result
 
 
-def components(tree: Any) -> dict[str, dict]:
+def components_by_id(tree: Any) -> dict[str, dict]:
     """id key -> {"id", "type", "props"} for every component with an id in a layout JSON tree."""
     found: dict[str, dict] = {}
 
@@ -219,6 +219,17 @@ def page_paths(registry: list[dict], values: dict[str, list[str]], per_template:
     return paths
 
 
+def app_paths(dataset, per_template: int | None = None) -> list[str]:
+    """Every page URL of the app (its page registry, read in this process) for ``dataset``."""
+    import dash
+
+    from app import create_app
+
+    create_app()
+    registry = [p for p in dash.page_registry.values() if not p["module"].endswith("not_found_404")]
+    return page_paths(registry, dataset_path_values(dataset), per_template=per_template)
+
+
 def dataset_path_values(dataset) -> dict[str, list[str]]:
     """Values for the path variables the pages use, from the dataset being served."""
     sites = [str(s) for s in dataset.sites["site_id"]]
@@ -270,7 +281,7 @@ class Session:
                 self._timed("asset", src.decode(), lambda s=src.decode(): self.t.get(s))
         _, layout = self._timed("layout", "/_dash-layout", lambda: self.t.get("/_dash-layout"))
         _, deps = self._timed("dependencies", "/_dash-dependencies", lambda: self.t.get("/_dash-dependencies"))
-        self.shell = components(json.loads(layout))
+        self.shell = components_by_id(json.loads(layout))
         self.walker = Walker(json.loads(deps))
         self._show(path, fire_shell=True)
 
@@ -285,7 +296,7 @@ class Session:
                                     kind="router", label=path)
         page = {}
         if status == 200 and answer:
-            page = components(answer.get("response", {}).get("_pages_content", {}).get("children"))
+            page = components_by_id(answer.get("response", {}).get("_pages_content", {}).get("children"))
         location = {"pathname": pathname, "search": f"?{search}" if search else "", "href": path}
         known = {**self.shell, **page}
         for comp in known.values():
