@@ -149,20 +149,38 @@ def _tidy_csv(demo, path: Path) -> Path:
     return path
 
 
+HOLD_AT_SWAP = """
+import os, sys, time
+target, marker = os.path.abspath(sys.argv[1]), sys.argv[2]
+def held(real):
+    def rename(src, dst, *args, **kwargs):
+        if target in (os.path.abspath(src), os.path.abspath(dst)):
+            open(marker, "w").close()
+            time.sleep(600)  # the test kills the process here, with the new copy written
+        return real(src, dst, *args, **kwargs)
+    return rename
+os.rename, os.replace = held(os.rename), held(os.replace)
+import cli
+sys.exit(cli.main(sys.argv[3:]))
+"""
+"""Runs the CLI with every rename that touches the dataset directory held: the process is
+killed at a known point (everything written, nothing swapped) instead of after a guessed sleep."""
+
+
 def test_ingest_killed_with_sigkill_leaves_previous_dataset(demo, own_demo, tmp_path):
     from data.store import load_dataset, verify
 
     before = verify(own_demo)["dataset_checksum"]
     csv = _tidy_csv(demo, tmp_path / "counts.csv")
-    proc = subprocess.Popen([sys.executable, "-m", "cli", "ingest", "tidy", str(csv), "--into", str(own_demo),
-                             "--quiet"], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    deadline = time.perf_counter() + 60
-    writing = []
-    while not writing and proc.poll() is None and time.perf_counter() < deadline:
-        writing = list(own_demo.parent.glob(f".{own_demo.name}.writing-*"))
-        time.sleep(0.001)
-    assert writing, f"the ingest never started writing (exit {proc.poll()}): {proc.stderr.read()[-500:]!r}"
-    time.sleep(0.02)  # into the parquet writing, before the rename
+    marker = tmp_path / "at-swap"
+    proc = subprocess.Popen([sys.executable, "-c", HOLD_AT_SWAP, str(own_demo), str(marker), "ingest", "tidy",
+                             str(csv), "--into", str(own_demo), "--quiet"], cwd=ROOT, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE)
+    deadline = time.perf_counter() + 120
+    while not marker.exists() and proc.poll() is None and time.perf_counter() < deadline:
+        time.sleep(0.05)
+    assert marker.exists(), f"the ingest never reached the swap (exit {proc.poll()}): {proc.stderr.read()[-500:]!r}"
+    assert list(own_demo.parent.glob(f".{own_demo.name}.writing-*")), "the new copy is written beside the dataset"
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait(10)
     assert proc.returncode == -signal.SIGKILL
