@@ -140,13 +140,13 @@ def pooled(indicator_id: str) -> dict[str, pd.DataFrame]:
     return _pooled(context().dataset.checksum, indicator_id)
 
 
-def spc_chart(site_id: str, indicator_id: str) -> pd.DataFrame:
+def site_spc(site_id: str, indicator_id: str) -> pd.DataFrame:
     """XmR chart of the site's series, baseline = its pre-intervention periods (indicators.trend.trend_spc)."""
-    return _spc_chart(context().dataset.checksum, site_id, indicator_id).copy()
+    return _site_spc(context().dataset.checksum, site_id, indicator_id).copy()
 
 
 @memo
-def _spc_chart(checksum: str, site_id: str, indicator_id: str) -> pd.DataFrame:
+def _site_spc(checksum: str, site_id: str, indicator_id: str) -> pd.DataFrame:
     frame = _trend_frames(checksum)[(site_id, indicator_id)]
     chart = trend_spc(frame, _context(checksum).catalogue.at[indicator_id, "polarity"])
     chart.insert(0, "period_label", frame["period_label"].to_numpy())
@@ -212,7 +212,7 @@ def _overview(checksum: str, basis: str) -> pd.DataFrame:
         for (site_id, ind), f in _trend_frames(checksum).items():
             if f["site_value"].notna().sum() < 3:
                 continue
-            chart = _spc_chart(checksum, site_id, ind)
+            chart = _site_spc(checksum, site_id, ind)
             latest = chart[chart["value"].notna()].tail(1).iloc[0]
             mean = chart.attrs["mean"]
             rows.append({"site_id": site_id, "indicator_id": ind,

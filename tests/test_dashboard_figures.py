@@ -28,7 +28,7 @@ def opts():
 
 def test_trend_figure_draws_what_the_table_holds(trend_frame, opts):
     fig = figures.trend_figure(trend_frame, opts)
-    table = figures.trend_table(trend_frame, opts)
+    table = figures.trend_chart_table(trend_frame, opts)
     by_name = {t.name: t for t in fig.data}
     np.testing.assert_allclose(np.array(by_name["Pioneer C"].y, dtype=float), table["Pioneer C"], equal_nan=True)
     np.testing.assert_allclose(by_name["England"].y, table["England"])
@@ -54,7 +54,7 @@ def test_trend_without_comparators_draws_no_comparator_trace(trend_frame, opts):
     frame = trend_frame.drop(columns=["comparator_mean", "comparator_min", "comparator_max"])
     fig = figures.trend_figure(frame, opts)
     assert [t.name for t in fig.data] == ["England", "Pioneer C"]
-    assert list(figures.trend_table(frame, opts).columns) == ["Period", "Pioneer C", "England", "Phase"]
+    assert list(figures.trend_chart_table(frame, opts).columns) == ["Period", "Pioneer C", "England", "Phase"]
 
 
 def test_palette_is_okabe_ito(trend_frame, opts):
@@ -64,7 +64,7 @@ def test_palette_is_okabe_ito(trend_frame, opts):
 
 
 def test_small_multiples_one_axis_pair_per_panel(trend_frame):
-    panels = [figures.Panel(title=f"P{i}", frame=trend_frame, site_label="Pioneer C", unit="u",
+    panels = [figures.SmallMultiple(title=f"P{i}", frame=trend_frame, site_label="Pioneer C", unit="u",
                             start_label="2013/14 Q1", transition=("2012/13 Q4", "2012/13 Q4")) for i in range(5)]
     fig = figures.small_multiples_figure(panels, title="T", source="S", ncols=3)
     assert {t.xaxis for t in fig.data} == {"x", "x2", "x3", "x4", "x5"}
@@ -118,7 +118,7 @@ def test_every_builder_output_passes_plotly_validation(trend_frame, opts):
     """Pages skip plotly's validation for speed (figures.VALIDATE); here each builder's output is validated."""
     import plotly.graph_objects as go
 
-    panels = [figures.Panel(title="P", frame=trend_frame, site_label="S", unit="u", start_label="2013/14 Q1",
+    panels = [figures.SmallMultiple(title="P", frame=trend_frame, site_label="S", unit="u", start_label="2013/14 Q1",
                             transition=("2012/13 Q4", "2012/13 Q4"))]
     chart = pd.DataFrame({"period_label": list("abc"), "phase": ["pre", "post", "post"], "value": [1.0, 2, 3],
                           "mean": 2.0, "lower_limit": 0.0, "upper_limit": 4.0,

@@ -80,7 +80,7 @@ def trend_chart(spec: ChartSpec) -> Chart:
                                 compact=spec.compact)
     note = (f"Blue solid line: {site}; orange dots and shaded band: its matched comparators' mean and range; "
             "black long dashes: England. Grey band: transition period; red dashed line: Pioneer start.")
-    return Chart(figure=figures.trend_figure(frame, opts), table=figures.trend_table(frame, opts), title=title,
+    return Chart(figure=figures.trend_figure(frame, opts), table=figures.trend_chart_table(frame, opts), title=title,
                  filename=_file_stem("trend", spec.indicator_id, site), colour_note=note)
 
 
@@ -92,7 +92,7 @@ def site_multiples_chart(spec: ChartSpec) -> Chart:
     panels = []
     for ind in ctx.indicator_ids():
         start, transition = results.intervention_labels(site_id, ind)
-        panels.append(figures.Panel(title=ctx.catalogue.at[ind, "short_name"], frame=results.site_trend(site_id, ind),
+        panels.append(figures.SmallMultiple(title=ctx.catalogue.at[ind, "short_name"], frame=results.site_trend(site_id, ind),
                                     site_label=site, unit=ctx.catalogue.at[ind, "unit"], start_label=start,
                                     transition=transition))
     title = f"Trends in 12 indicators: {site}"
@@ -109,7 +109,7 @@ def indicator_multiples_chart(spec: ChartSpec) -> Chart:
     for site_id in ctx.names.ordered(spec.anon):
         start, transition = results.intervention_labels(site_id, spec.indicator_id)
         label = ctx.names.display(site_id, spec.anon)
-        panels.append(figures.Panel(title=f"{label} (wave {ctx.names.waves[site_id]})",
+        panels.append(figures.SmallMultiple(title=f"{label} (wave {ctx.names.waves[site_id]})",
                                     frame=results.site_trend(site_id, spec.indicator_id), site_label=label,
                                     start_label=start, transition=transition))
     title = f"{cat['name']} in every Pioneer site ({cat['unit']})"
@@ -166,7 +166,7 @@ def its_chart(spec: ChartSpec) -> Chart:
 def spc_chart(spec: ChartSpec) -> Chart:
     ctx, cat = _detail_context(spec)
     site_id, site = site_id_of(spec), _site_word(spec)
-    chart = results.spc_chart(site_id, spec.indicator_id)
+    chart = results.site_spc(site_id, spec.indicator_id)
     start, transition = results.intervention_labels(site_id, spec.indicator_id)
     title = f"{cat['short_name']}, {site}: statistical process control (XmR)"
     fig = figures.spc_figure(chart, title=title, unit=cat["unit"], source=ctx.source_line(spec.indicator_id),

@@ -23,7 +23,7 @@ SITE_COLOUR = OKABE_ITO["blue"]
 COMPARATOR_COLOUR = OKABE_ITO["orange"]
 ENGLAND_COLOUR = OKABE_ITO["black"]
 VALIDATE = False
-"""Plotly validation of every property costs ~15 ms a figure; the builders' output is validated once per
+"""Plotly validation of every property is slow per figure; the builders' output is validated once per
 builder by the unit tests (tests/test_dashboard_figures.py), so pages skip it."""
 FONT = "system-ui, -apple-system, 'Segoe UI', Roboto, Arial, sans-serif"
 
@@ -89,7 +89,7 @@ def base_layout(title: str, y_title: str, x_title: str, compact: bool) -> dict:
     return {
         "title": {"text": title, "x": 0, "xref": "paper", "xanchor": "left", "font": {"size": 13 if compact else 17}},
         "font": {"family": FONT, "size": 10 if compact else 13},
-        "template": "none",  # "plotly_white" costs ~30 ms a figure to copy; colours are set here instead
+        "template": "none",  # copying "plotly_white" into every figure is slow; colours are set here instead
         "paper_bgcolor": "white", "plot_bgcolor": "white",
         "margin": {"l": 50 if compact else 70, "r": 15, "t": 45 if compact else 90, "b": 40 if compact else 100},
         "legend": {"orientation": "h", "y": 1.06, "yanchor": "bottom", "x": 1, "xanchor": "right"},
@@ -152,7 +152,7 @@ TREND_HEADERS = {
 }
 
 
-def trend_table(frame: pd.DataFrame, opts: TrendOptions) -> pd.DataFrame:
+def trend_chart_table(frame: pd.DataFrame, opts: TrendOptions) -> pd.DataFrame:
     """Exactly the numbers `trend_figure` draws, one row per period, headers as a reader sees them."""
     cols = [c for c in TREND_HEADERS if c in frame.columns and (c in ("period_label", "phase", "site_value")
                                                                   or frame[c].notna().any())]
@@ -238,7 +238,7 @@ def caterpillar_table(frame: pd.DataFrame, x_title: str) -> pd.DataFrame:
 
 
 @dataclass(frozen=True)
-class Panel:
+class SmallMultiple:
     """One small multiple: a trend frame with its own title, unit and intervention periods."""
 
     title: str
@@ -249,7 +249,7 @@ class Panel:
     transition: tuple[str, str] | None = None
 
 
-def small_multiples_figure(panels: list[Panel], *, title: str, source: str, ncols: int = 3,
+def small_multiples_figure(panels: list[SmallMultiple], *, title: str, source: str, ncols: int = 3,
                            comparator_label: str = "Matched comparators", show_range: bool = True) -> go.Figure:
     """Many trend panels in one figure (one plot for the browser to draw, not one per panel).
 
@@ -323,7 +323,7 @@ def small_multiples_figure(panels: list[Panel], *, title: str, source: str, ncol
     return _figure(traces, layout)
 
 
-def small_multiples_table(panels: list[Panel], comparator_label: str = "Matched comparators",
+def small_multiples_table(panels: list[SmallMultiple], comparator_label: str = "Matched comparators",
                           show_range: bool = True) -> pd.DataFrame:
     """Long table of every panel's plotted numbers: panel, period, site, comparators, England, phase."""
     rows = []
