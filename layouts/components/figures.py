@@ -10,7 +10,6 @@ import textwrap
 
 from dataclasses import dataclass
 
-import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
