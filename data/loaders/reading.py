@@ -162,12 +162,16 @@ def _read_with_arrow(raw: bytes) -> pd.DataFrame | None:
 
 
 def _read_with_pandas(raw: bytes, path: Path) -> pd.DataFrame:
+    import csv
+
     counts = _field_counts(raw)
+    header = next(csv.reader([raw.split(b"\n", 1)[0].decode("utf-8").rstrip("\r")]), [])
     try:
-        frame = pd.read_csv(io.BytesIO(raw), dtype=str, keep_default_na=False, na_filter=False,
-                            encoding="utf-8", engine="c", skip_blank_lines=True, index_col=False)
-        if len(counts) and counts.max() > len(frame.columns):
-            frame = _without_trailing_empty_fields(raw, list(frame.columns), counts, path)
+        if header and len(counts) and counts.max() > len(header):
+            frame = _without_trailing_empty_fields(raw, header, counts, path)
+        else:
+            frame = pd.read_csv(io.BytesIO(raw), dtype=str, keep_default_na=False, na_filter=False,
+                                encoding="utf-8", engine="c", skip_blank_lines=True, index_col=False)
     except pd.errors.EmptyDataError as exc:
         raise DataError("file has no CSV header row", file=str(path), row=1) from exc
     except pd.errors.ParserError as exc:
