@@ -155,7 +155,7 @@ def test_ingest_killed_with_sigkill_leaves_previous_dataset(demo, own_demo, tmp_
     before = verify(own_demo)["dataset_checksum"]
     csv = _tidy_csv(demo, tmp_path / "counts.csv")
     proc = subprocess.Popen([sys.executable, "-m", "cli", "ingest", "tidy", str(csv), "--into", str(own_demo),
-                             "--quiet"], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+                             "--quiet", "--allow-mixed"], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     deadline = time.perf_counter() + 60
     writing = []
     while not writing and proc.poll() is None and time.perf_counter() < deadline:
@@ -180,6 +180,6 @@ def test_ingest_runs_to_completion_when_not_killed(demo, own_demo, tmp_path):
     before = verify(own_demo)["dataset_checksum"]
     csv = _tidy_csv(demo, tmp_path / "counts.csv")
     done = subprocess.run([sys.executable, "-m", "cli", "ingest", "tidy", str(csv), "--into", str(own_demo),
-                           "--quiet"], cwd=ROOT, capture_output=True, text=True, timeout=120)
+                           "--quiet", "--allow-mixed"], cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr[-800:]
     assert verify(own_demo)["dataset_checksum"] != before
