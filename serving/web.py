@@ -337,6 +337,25 @@ def _redact_paths(text: str) -> str:
     return " ".join(Path(w).name if "/" in w else w for w in text.split(" "))
 
 
+_URL_META = re.compile(r'<meta\s+property="(?:twitter|og):url"\s+content="[^"]*"\s*/?>\s*')
+
+
+def _install_anonymised_only(server: Flask) -> None:
+    """On an anonymised-only server, Dash's index page must not echo the requested URL into its
+    meta tags: a hand-typed /site/Barnsley would come back naming the site. Registered last, so it
+    runs before compression."""
+    from layouts.components.anonymise import anonymised_only
+
+    @server.after_request
+    def drop_echoed_url(response: Response) -> Response:
+        if anonymised_only() and response.mimetype == "text/html" and not response.direct_passthrough:
+            html_text = response.get_data(as_text=True)
+            cleaned = _URL_META.sub("", html_text)
+            if cleaned != html_text:
+                response.set_data(cleaned)
+        return response
+
+
 def harden(app: dash.Dash, settings: WebSettings | None = None) -> None:
     """Install headers, compression, health, callback guard, error pages and fault banners."""
     settings = settings or WebSettings.from_env()
@@ -347,5 +366,6 @@ def harden(app: dash.Dash, settings: WebSettings | None = None) -> None:
     _install_headers(app, server, settings)
     _install_compression(server)
     _install_health(server)
+    _install_anonymised_only(server)
     _guard_shell(app)
     guard_pages(settings.share_pages)

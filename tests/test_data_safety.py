@@ -24,7 +24,9 @@ import pytest
 import cli
 from data.errors import DataError
 from data.ingest import ingest
-from data.store import KILL_ENV, load_dataset, verify
+from data.store import load_dataset, verify
+
+KILL_ENV = "PIONEERS_KILL_AT"  # data.store.KILL_ENV: the write step at which the process kills itself
 
 ROOT = Path(__file__).resolve().parents[1]
 TIDY = ("indicator_id,area_code,period,numerator,denominator\n"

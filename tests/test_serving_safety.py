@@ -15,11 +15,14 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from layouts.components.anonymise import ANONYMISED_ONLY_ENV, find_real_names, real_names
+from layouts.components.anonymise import find_real_names, real_names
+
+ANONYMISED_ONLY_ENV = "PIONEERS_ANONYMISED_ONLY"  # what `pioneers serve --anonymised-only` sets
 from tests.browser.dash_http import csv_download_body, download_body, page_body
 
 SITE_PATHS = ["/site/barnsley", "/site/barnsley/indicator/ea_all", "/site/greater-manchester/indicator/dtoc",
-              "/site/pioneer-c", "/", "/indicators", "/indicator/ea_all", "/indicator/dtoc", "/matching", "/data"]
+              "/site/pioneer-c", "/", "/indicators", "/indicator/ea_all", "/indicator/dtoc", "/matching", "/data",
+              "/Barnsley", "/site/Barnsley", "/indicator/Leeds", "/data/Kent"]
 SEARCHES = ["", "?anon=0", "?anon=false&present=1", "?basis=its&anon=", "?utm_source=1&anon=no"]
 CHART_KINDS = ["trend", "site_multiples", "event", "its", "spc", "caterpillar", "funnel", "indicator_multiples",
                "pooled", "love"]
