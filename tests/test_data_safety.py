@@ -241,6 +241,13 @@ def test_pages_and_exports_name_generated_figures_as_generated(mixed):
         assert "Generated demonstration data, not real" in ctx.source_line("dtoc")
         chart = charts.build(charts.ChartSpec("trend", site="barnsley", indicator_id="dtoc"))
         assert "Generated demonstration data, not real" in tables.csv_text(chart.table, ctx.dataset.notice, chart.title)
+        from tests.serving_support import shared_app
+
+        shared_app()  # pages register with the app
+        from layouts import data_page
+
+        page = str(data_page.layout())
+        assert "partly generated, not real" in page and "published files" not in page
     finally:
         if old:
             set_active_dataset(old)
