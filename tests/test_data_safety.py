@@ -183,6 +183,46 @@ def test_a_write_killed_at_each_step_leaves_the_old_or_the_new_dataset(step, sma
     assert not [n for n in left if ".writing-" in n or ".link-" in n], left
 
 
+KILL_BEFORE_RENAME = """
+import atexit, os, runpy, signal, sys
+target, count = int(os.environ["KILL_BEFORE_RENAME"]), 0
+def hook(event, args):
+    global count
+    if event == "os.rename":  # os.rename and os.replace both raise it, before the system call
+        count += 1
+        if count == target:
+            os.kill(os.getpid(), signal.SIGKILL)
+sys.addaudithook(hook)
+atexit.register(lambda: print(f"renames={count}", file=sys.stderr))
+sys.argv = ["cli", *sys.argv[1:]]
+runpy.run_module("cli", run_name="__main__")
+"""
+
+
+def _ingest_killed_before_rename(n: int, csv: Path, ds: Path) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-c", KILL_BEFORE_RENAME, "ingest", "tidy", str(csv), "--into", str(ds),
+                           "--quiet"], cwd=ROOT, capture_output=True, text=True, timeout=300,
+                          env={**ENV, "KILL_BEFORE_RENAME": str(n)})
+
+
+def test_a_write_killed_before_every_rename_leaves_a_dataset(small, expected_after, tmp_path):
+    """Fault injection that needs no hook in the code under test: a Python audit hook SIGKILLs the
+    ingest just before its n-th rename, for every n the write makes (the old two-rename swap left
+    no dataset at the path when killed before its second rename)."""
+    before, after, csv = expected_after
+    count = _ingest_killed_before_rename(0, csv, _plain_copy(small, tmp_path / "count"))
+    assert count.returncode == 0, count.stderr[-500:]
+    renames = int(count.stderr.rsplit("renames=", 1)[1].split()[0])
+    assert renames >= 2
+    for n in range(1, renames + 1):
+        ds = _plain_copy(small, tmp_path / f"ds{n}")
+        run = _ingest_killed_before_rename(n, csv, ds)
+        assert run.returncode == -signal.SIGKILL, (n, run.returncode, run.stderr[-300:])
+        info = _cli("info", "--data", str(ds))
+        assert info.returncode == 0, f"killed before rename {n} of {renames}: {info.stderr.strip()}"
+        assert verify(ds)["dataset_checksum"] in (before, after)
+
+
 def test_server_health_survives_a_kill_between_the_steps(small, expected_after, tmp_path):
     """healthz reads the dataset as a killed write left it (before the next write repairs it)."""
     from data.active import dataset_health, set_active_dataset
