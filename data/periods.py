@@ -28,7 +28,7 @@ class PeriodOutOfRange(ValueError):
     """A readable period outside the plausible range."""
 
 
-def _check_range(text: str, year: int, month: int = 4) -> None:
+def check_plausible_year(text: str, year: int, month: int = 4) -> None:
     first_year = year if month >= 4 else year - 1
     if not PLAUSIBLE_FIRST_YEAR <= first_year <= PLAUSIBLE_LAST_YEAR:
         raise PeriodOutOfRange(f"period {text!r} is outside the plausible range {PLAUSIBLE_RANGE}")
@@ -108,12 +108,12 @@ def parse_period(text: str) -> tuple[pd.Timestamp, str]:
     """
     m = _ISO_MONTH_RE.match(str(text))
     if m and 1 <= int(m.group(2)) <= 12 and not _is_financial_year(m.group(1), m.group(2)):
-        _check_range(text, int(m.group(1)), int(m.group(2)))
+        check_plausible_year(text, int(m.group(1)), int(m.group(2)))
         return pd.Timestamp(int(m.group(1)), int(m.group(2)), 1), "month"
     m = _FY_RE.match(str(text))
     if m:
         y = int(m.group(1))
-        _check_range(text, y)
+        check_plausible_year(text, y)
         y2 = int(m.group(2))
         if (y2 if y2 >= 100 else (y // 100) * 100 + y2) != y + 1 and not (y2 < 100 and (y + 1) % 100 == y2):
             raise ValueError(f"{text!r} is not a financial year (expected e.g. 2014/15)")
@@ -123,7 +123,7 @@ def parse_period(text: str) -> tuple[pd.Timestamp, str]:
         return pd.Timestamp(y, 4, 1), "year"
     m = _MONTH_RE.match(str(text))
     if m and m.group(1).title() in _MONTH_ABBR:
-        _check_range(text, int(m.group(2)), _MONTH_ABBR.index(m.group(1).title()) + 1)
+        check_plausible_year(text, int(m.group(2)), _MONTH_ABBR.index(m.group(1).title()) + 1)
         return pd.Timestamp(int(m.group(2)), _MONTH_ABBR.index(m.group(1).title()) + 1, 1), "month"
     raise ValueError(
         f"cannot read period {text!r}: expected a financial year (2014/15), a quarter "

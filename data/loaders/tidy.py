@@ -21,7 +21,7 @@ import pandas as pd
 from data.loaders import LoadContext, LoadResult, finish
 from data.loaders.reading import (Problems, check_field_sizes, file_rows, find_columns, map_distinct, numbers,
                                   read_csv_strings, short_rows, source_vintage, stripped)
-from data.periods import PLAUSIBLE_RANGE, PeriodOutOfRange, _check_range, align, parse_period
+from data.periods import PLAUSIBLE_RANGE, PeriodOutOfRange, align, check_plausible_year, parse_period
 from data.reference import ENGLAND_CODE
 from data.schema import FLAGS
 
@@ -45,7 +45,7 @@ def _parse(text: str) -> tuple[pd.Timestamp, str]:
     """
     m = re.fullmatch(r"\s*(\d{4})-(\d{2})(?:-01)?\s*", text)
     if m and 1 <= int(m.group(2)) <= 12:
-        _check_range(text, int(m.group(1)), int(m.group(2)))
+        check_plausible_year(text, int(m.group(1)), int(m.group(2)))
         return pd.Timestamp(int(m.group(1)), int(m.group(2)), 1), "month"
     return parse_period(text)
 
