@@ -29,6 +29,7 @@ class PeriodOutOfRange(ValueError):
 
 
 def check_plausible_year(text: str, year: int, month: int = 4) -> None:
+    """Raise PeriodOutOfRange for a period whose financial year lies outside the plausible range."""
     first_year = year if month >= 4 else year - 1
     if not PLAUSIBLE_FIRST_YEAR <= first_year <= PLAUSIBLE_LAST_YEAR:
         raise PeriodOutOfRange(f"period {text!r} is outside the plausible range {PLAUSIBLE_RANGE}")
