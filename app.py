@@ -15,7 +15,7 @@ from analysis.results import context
 from data.active import set_active_dataset
 from data.errors import DataError
 from data.summary import coverage
-from layouts.components.anonymise import translate_path
+from layouts.components.anonymise import anonymised_only, translate_path
 from layouts.components.urlstate import parse_query
 from serving.web import harden, on_callback_error
 
@@ -30,18 +30,26 @@ def _notice() -> html.Div | None:
     if ds.is_demo:
         return html.Div(ds.notice, id="data-notice", role="note",
                         className="alert alert-warning fw-bold py-1 mb-2 text-center")
+    generated = bool(ds.generated_indicators)
     return html.Div(coverage_sentence(ds, ctx.catalogue), id="data-notice", role="note",
-                    className="alert alert-info py-1 mb-2 small")
+                    className="alert alert-warning fw-bold py-1 mb-2 small" if generated else
+                    "alert alert-info py-1 mb-2 small")
 
 
 def coverage_sentence(ds, catalogue) -> str:
     """Which indicators a real dataset holds, and for which periods, in one sentence."""
     cov = coverage(ds).set_index("indicator_id")
     short = catalogue["short_name"]
+    generated = set(ds.generated_indicators)  # any generated figure: never listed as real
     held = [f"{short[i]} ({cov.at[i, 'first_period']} to {cov.at[i, 'last_period']})"
-            for i in cov.index if cov.at[i, "n_periods"] > 0]
+            for i in cov.index if cov.at[i, "n_periods"] > 0 and i not in generated]
     absent = [short[i] for i in cov.index if cov.at[i, "n_periods"] == 0]
-    text = f"Real data in this dataset ({ds.label}): " + ("; ".join(held) if held else "none") + "."
+    text = ""
+    if generated:
+        text = ("Generated demonstration data, not real, for: "
+                + ", ".join(short.get(i, i) for i in sorted(generated)) + ". ")
+    text += (f"Real data in this dataset ({ds.label}): " if not generated else "Real data in this dataset: ") \
+        + ("; ".join(held) if held else "none") + "."
     if absent:
         text += " No data in this dataset for: " + ", ".join(absent) + "."
     return text
@@ -58,7 +66,9 @@ def shell() -> html.Div:
                      dbc.NavLink("Matching", href="/matching", id="nav-matching"),
                      dbc.NavLink("Data", href="/data", id="nav-data")], navbar=True, className="me-auto"),
             html.Div([
-                dbc.Switch(id="anon-switch", label="Anonymised", value=False, className="me-3 mb-0"),
+                dbc.Switch(id="anon-switch", label="Anonymised" + (" (this server shows no names)"
+                                                                   if anonymised_only() else ""),
+                           value=anonymised_only(), disabled=anonymised_only(), className="me-3 mb-0"),
                 dbc.Switch(id="present-switch", label="Presentation", value=False, className="mb-0"),
             ], className="d-flex align-items-center"),
         ], fluid=True), color="light", dark=False, className="mb-2 border-bottom", id="navbar"),
@@ -115,7 +125,7 @@ def anonymous_path_redirect():
     ids; this covers a hand-typed or edited URL.
     """
     if not request.path.startswith("/site/") or not parse_query(request.query_string.decode()).anon:
-        return None
+        return None  # parse_query says anon on an anonymised-only server, whatever the URL asks
     try:
         target = translate_path(request.path, context().names, anon=True)
     except DataError:

@@ -68,8 +68,18 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from data.store import verify
 
     started = perf_counter()
+    if not 1 <= args.port <= 65535:
+        raise DataError(f"--port must be between 1 and 65535; got {args.port}")
+    if args.workers < 1 or args.threads < 1:
+        raise DataError(f"--workers and --threads must be 1 or more; got {args.workers} and {args.threads}")
+    if args.cache_dir and args.cache_dir.exists() and not args.cache_dir.is_dir():
+        raise DataError("--cache-dir names a file, not a folder", file=str(args.cache_dir))
     data_dir = Path(args.data) if args.data else ensure_demo()
     verify(data_dir)
+    if args.anonymised_only:
+        from layouts.components.anonymise import ANONYMISED_ONLY_ENV
+
+        os.environ[ANONYMISED_ONLY_ENV] = "1"  # in the environment, so every gunicorn worker enforces it
     if args.cache_dir:
         os.environ["PIONEERS_CACHE_DIR"] = str(args.cache_dir.resolve())
     if args.redis_url:
@@ -170,8 +180,21 @@ def cmd_ingest(args: argparse.Namespace) -> int:
 
     mapping = dict(m.split("=", 1) for m in args.map or [])
     summary = ingest(args.kind, args.files, args.into, progress=not args.quiet, shared=args.shared,
-                     indicator_map=mapping)
+                     indicator_map=mapping, allow_mixed=args.allow_mixed)
     print(summary.text())
+    return 0
+
+
+def cmd_verify(args: argparse.Namespace) -> int:
+    """The deep check: every file hashed against the manifest and every table read in full."""
+    from time import perf_counter
+
+    from data.store import deep_verify
+
+    t0 = perf_counter()
+    manifest = deep_verify(args.data)
+    print(f"{args.data}: verified ({manifest['label']} dataset {manifest['dataset_checksum']}, "
+          f"{len(manifest['files'])} files hashed and read in full in {perf_counter() - t0:.1f} s)")
     return 0
 
 
@@ -213,7 +236,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--redis-url", help="keep shared results in Redis instead (redis://host:port/db)")
     p.add_argument("--no-warm", action="store_true", help="do not compute the shared statistics in each worker at start")
     p.add_argument("--access-log", action="store_true", help="log every request to stdout")
+    p.add_argument("--anonymised-only", action="store_true",
+                   help="never show a real site, LA or CCG name, whatever a request asks (PIONEERS_ANONYMISED_ONLY=1)")
     p.set_defaults(func=cmd_serve)
+
+    p = sub.add_parser("verify", help="deep check of a dataset: hash every file, read every table")
+    p.add_argument("--data", required=True, type=Path)
+    p.set_defaults(func=cmd_verify)
 
     p = sub.add_parser("match", help="choose each Pioneer's nearest non-Pioneer comparator LAs")
     p.add_argument("--data", required=True, type=Path, help="dataset directory")
@@ -242,6 +271,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--map", action="append", metavar="SOURCE_ID=INDICATOR",
                    help="map a source indicator the catalogue lacks, e.g. 93356=falls_65")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.add_argument("--allow-mixed", action="store_true",
+                   help="allow published files into a dataset with generated (demo) figures; each indicator "
+                        "keeps its own label")
     p.set_defaults(func=cmd_ingest)
 
     p = sub.add_parser("build-real", help="build the real dataset from ../shared/data/real")
@@ -261,6 +293,10 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print(f"pioneers {args.command}: interrupted; nothing was written", file=sys.stderr)
         return 130
+    except OSError as exc:  # permission denied, disk full, a symlink loop: the system's reason, one line
+        where = f" ({exc.filename})" if exc.filename else ""
+        print(f"pioneers {args.command}: error: {exc.strerror or exc}{where}; nothing was written", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

@@ -6,10 +6,19 @@ and the slug of its label ("pioneer-c") in anonymised mode. Both resolve back to
 """
 from __future__ import annotations
 
+import os
 import re
 from dataclasses import dataclass
 
 import pandas as pd
+
+ANONYMISED_ONLY_ENV = "PIONEERS_ANONYMISED_ONLY"
+"""Set by `pioneers serve --anonymised-only` (and inherited by every gunicorn worker)."""
+
+
+def anonymised_only() -> bool:
+    """Whether this server may show anonymised views only: then no request can turn names back on."""
+    return os.environ.get(ANONYMISED_ONLY_ENV, "").lower() in ("1", "true", "yes", "on")
 
 
 def _slug(label: str) -> str:
@@ -31,10 +40,10 @@ class SiteNames:
                    waves={s: int(w) for s, w in zip(sites["site_id"], sites["wave"])})
 
     def display(self, site_id: str, anon: bool) -> str:
-        return self.labels[site_id] if anon else self.names[site_id]
+        return self.labels[site_id] if anon or anonymised_only() else self.names[site_id]
 
     def path_id(self, site_id: str, anon: bool) -> str:
-        return _slug(self.labels[site_id]) if anon else site_id
+        return _slug(self.labels[site_id]) if anon or anonymised_only() else site_id
 
     def resolve(self, path_id: str | None) -> str | None:
         """The site id behind a path id (real or anonymous), or None if it names no site."""
@@ -47,6 +56,6 @@ class SiteNames:
 
     def ordered(self, anon: bool) -> list[str]:
         """Site ids in display order: by wave then name; in anonymised mode by label only (wave is not secret)."""
-        if anon:
+        if anon or anonymised_only():
             return sorted(self.names, key=lambda s: (self.waves[s], self.labels[s]))
         return sorted(self.names, key=lambda s: (self.waves[s], self.names[s]))

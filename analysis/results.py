@@ -18,7 +18,7 @@ from analysis.names import SiteNames
 from analysis.cache import memo
 from data.active import active_dataset
 from data.periods import align, period_label
-from data.store import Dataset
+from data.store import DEMO_NOTICE, Dataset
 from indicators.benchmark import Outcome, benchmark_many
 from indicators.trend import TREND_COLUMNS, trend_spc, trend_table
 from matching.select import K_DEFAULT, ComparatorSet, match
@@ -39,7 +39,8 @@ class Context:
 
     def source_line(self, indicator_id: str | None = None) -> str:
         src = f"Source: {self.catalogue.at[indicator_id, 'source']}. " if indicator_id else ""
-        notice = f"{self.dataset.notice}. " if self.dataset.is_demo else ""
+        generated = self.dataset.is_generated(indicator_id) if indicator_id else bool(self.dataset.generated_indicators)
+        notice = f"{DEMO_NOTICE if indicator_id else self.dataset.notice}. " if generated else ""
         return f"{src}{notice}Integrated Care Pioneers indicators; dataset {self.dataset.checksum}."
 
 

@@ -7,8 +7,9 @@ from dash import MATCH, ClientsideFunction, Input, Output, State, dcc
 from analysis.cache import shared_result
 from analysis.results import context
 from layouts.components import charts, tables
+from layouts.components.anonymise import anonymised_only
 from layouts.components.exports import package_workbook
-from layouts.components.urlstate import parse_query
+from layouts.components.urlstate import ForgedRequest, parse_query
 
 
 @dash.callback(
@@ -18,7 +19,17 @@ from layouts.components.urlstate import parse_query
     prevent_initial_call=True,
 )
 def download_chart_csv(_clicks, button_id):
-    chart = charts.build(charts.ChartSpec.from_key(button_id["key"]))
+    if not isinstance(button_id, dict):
+        raise ForgedRequest("the download button's id is not one this dashboard made")
+    spec = charts.ChartSpec.from_key(button_id.get("key"))
+    if anonymised_only() and spec.site in context().names.names:
+        # Dash echoes the button's key in its answer: a key naming a site by its real id is refused.
+        raise ForgedRequest("this server shows anonymised charts only")
+    try:
+        chart = charts.build(spec)
+    except charts.ChartUnavailable:
+        # A page only offers a CSV for a chart it drew: a key naming no site or chart was edited.
+        raise ForgedRequest("the chart this download key names is not available") from None
     return dcc.send_string(tables.csv_text(chart.table, context().dataset.notice, chart.title),
                            f"{chart.filename}.csv")
 

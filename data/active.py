@@ -13,7 +13,7 @@ from functools import lru_cache
 from pathlib import Path
 
 from data.errors import DataError
-from data.store import Dataset, load_dataset, read_manifest, verify
+from data.store import Dataset, dataset_dir, deep_verify, load_dataset, read_manifest, regular_file, verify
 
 ENV_VAR = "PIONEERS_DATA"
 _clearers: list[Callable[[], None]] = []
@@ -32,7 +32,8 @@ def clear_caches() -> None:
 
 
 def set_active_dataset(path: Path | str) -> None:
-    os.environ[ENV_VAR] = str(Path(path).resolve())
+    # Absolute, not resolved: the dataset path is a link that each write moves to a new version.
+    os.environ[ENV_VAR] = os.path.abspath(path)
     clear_caches()
 
 
@@ -53,10 +54,7 @@ def _file_stamps(path: Path, manifest: dict) -> tuple:
     """(name, size, mtime, inode) of every file the manifest lists: a few stat calls, no hashing."""
     stamps = []
     for name in sorted(manifest["files"]):
-        try:
-            st = (path / name).stat()
-        except OSError:
-            raise DataError("file listed in the manifest is missing", file=str(path / name)) from None
+        st = regular_file(path / name)  # a directory or FIFO in a file's place is a fault, not a hang
         stamps.append((name, st.st_size, st.st_mtime_ns, st.st_ino))
     return tuple(stamps)
 
@@ -76,19 +74,26 @@ def active_dataset() -> Dataset:
     running server raises DataError (the pages show it as a banner) instead of serving data that
     no longer matches what is on disk; restoring the file clears the fault on the next call.
     """
-    path = active_path()
+    path = dataset_dir(active_path())  # this call reads one version, whatever a write does meanwhile
     manifest = read_manifest(path)
     checksum = manifest["dataset_checksum"]
     _verified(str(path), checksum, _file_stamps(path, manifest))
     return _load(str(path), checksum)
 
 
-def dataset_health() -> dict:
-    """What a health check reports: the configured dataset's label and checksum and whether it verifies."""
+def dataset_health(deep: bool = False) -> dict:
+    """What a health check reports: the configured dataset's label and checksum and whether it verifies.
+
+    The fast check compares each file's size, mtime and inode with the last full verification;
+    ``deep`` hashes every file again and reads every table (what an in-place corruption that
+    keeps size and mtime needs)."""
     try:
-        path = active_path()
-        manifest = read_manifest(path)
-        _verified(str(path), manifest["dataset_checksum"], _file_stamps(path, manifest))
+        path = dataset_dir(active_path())
+        if deep:
+            manifest = deep_verify(path)
+        else:
+            manifest = read_manifest(path)
+            _verified(str(path), manifest["dataset_checksum"], _file_stamps(path, manifest))
     except DataError as exc:
         return {"status": "degraded", "dataset": None, "checksum": None, "verified": False, "problem": str(exc)}
     return {"status": "ok", "dataset": manifest["label"], "checksum": manifest["dataset_checksum"],

@@ -18,9 +18,9 @@ import pandas as pd
 
 from data.errors import DataError
 from data.loaders import KEY, OBSERVATION_COLUMNS, LoadContext, loader_for
-from data.periods import period_label
+from data.periods import PLAUSIBLE_FIRST_YEAR, PLAUSIBLE_LAST_YEAR, PLAUSIBLE_RANGE, period_label
 from data.reference import Reference, load_reference
-from data.store import load_dataset, read_manifest, write_dataset
+from data.store import dataset_lock, load_dataset, read_manifest, write_dataset
 
 COMPARED = ["numerator", "denominator", "value", "ci_low", "ci_high", "flag"]
 
@@ -88,17 +88,34 @@ def _shared_tables(myeb3: str, councils: str, area_codes: tuple[str, ...]):
 
 def ingest(kind: str, files: list[Path | str], into_dir: Path | str, progress: bool = True, *,
            reference: Reference | None = None, shared: Path | str | None = None,
-           indicator_map: dict[str, str] | None = None) -> IngestSummary:
-    """Load every file of ``kind`` and merge the observations into the dataset at ``into_dir``."""
-    from tqdm import tqdm
+           indicator_map: dict[str, str] | None = None, allow_mixed: bool = False) -> IngestSummary:
+    """Load every file of ``kind`` and merge the observations into the dataset at ``into_dir``.
 
+    The whole read-merge-write holds the dataset's exclusive lock: a second ingest into the same
+    dataset waits for this one, then merges into its result, so no update is lost. Ingesting into
+    a dataset with generated (demo) figures is refused unless ``allow_mixed``."""
     into = Path(into_dir)
     files = [Path(f) for f in files]
     if not files:
         raise DataError("no files to ingest")
+    with dataset_lock(into):
+        return _ingest_locked(kind, files, into, progress, reference=reference, shared=shared,
+                              indicator_map=indicator_map, allow_mixed=allow_mixed)
+
+
+def _ingest_locked(kind: str, files: list[Path], into: Path, progress: bool, *, reference: Reference | None,
+                   shared: Path | str | None, indicator_map: dict[str, str] | None,
+                   allow_mixed: bool) -> IngestSummary:
+    from tqdm import tqdm
+
     loader = loader_for(kind)
     reference = reference or load_reference()
-    existing = load_dataset(into) if (into / "manifest.json").exists() or into.exists() and any(into.iterdir()) else None
+    existing = load_dataset(into) if into.is_symlink() or into.exists() and (into.is_file() or any(into.iterdir())) else None
+    if existing is not None and existing.generated_indicators and not allow_mixed:
+        raise DataError("the dataset holds generated demonstration figures (" + ", ".join(existing.generated_indicators)
+                        + "); ingesting published files into it would mix generated and real numbers. Ingest into "
+                        "a new folder (or build-real), or pass --allow-mixed to keep both, each indicator labelled by "
+                        "its origin; nothing was written", file=str(into))
     context = context_for(reference, existing.population if existing else None, Path(shared) if shared else None)
     context.indicator_map.update(indicator_map or {})
 
@@ -108,7 +125,9 @@ def ingest(kind: str, files: list[Path | str], into_dir: Path | str, progress: b
     for path in bar:
         bar.set_postfix_str(path.name)
         try:
-            results.append(loader(path, context))
+            result = loader(path, context)
+            _check_plausible(result.observations, path)
+            results.append(result)
         except DataError as exc:
             failures.append(exc)
     if failures:
@@ -197,3 +216,17 @@ def _per_indicator(obs: pd.DataFrame, reference: Reference) -> pd.DataFrame:
                      "first_period": period_label(g["period_start"].min(), f),
                      "last_period": period_label(g["period_start"].max(), f)})
     return pd.DataFrame(rows, columns=["indicator_id", "rows", "areas", "flagged", "first_period", "last_period"])
+
+
+def _check_plausible(obs: pd.DataFrame, path: Path) -> None:
+    """The last guard for every loader: periods in the plausible range, finite numbers only."""
+    starts = pd.to_datetime(obs["period_start"])
+    bad = ~starts.between(pd.Timestamp(PLAUSIBLE_FIRST_YEAR, 4, 1), pd.Timestamp(PLAUSIBLE_LAST_YEAR + 1, 3, 1))
+    numbers = obs[["numerator", "denominator", "value", "ci_low", "ci_high"]].astype(float).to_numpy()
+    infinite = np.isinf(numbers).any(axis=1)
+    for mask, what in ((bad.to_numpy(), f"period outside the plausible range {PLAUSIBLE_RANGE}"),
+                       (infinite, "a number that is not finite (infinite, or a value that overflowed)")):
+        if mask.any():
+            first = obs[mask].iloc[0]
+            raise DataError(f"{what}: {int(mask.sum())} row(s), first {first['indicator_id']} {first['area_code']} "
+                            f"{pd.Timestamp(first['period_start']).date()}", file=str(path))

@@ -16,6 +16,23 @@ FREQUENCIES = ("month", "quarter", "year")
 PERIODS_PER_YEAR = {"month": 12, "quarter": 4, "year": 1}
 _MONTHS_PER_PERIOD = {"month": 1, "quarter": 3, "year": 12}
 _MONTH_ABBR = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
+PLAUSIBLE_FIRST_YEAR, PLAUSIBLE_LAST_YEAR = 1990, 2040
+"""[C] Periods from financial year 1990/91 to 2040/41 (Apr 1990 to Mar 2041) are accepted: the
+sources run 2001-2024, so anything outside is a typo or a unit slip, never data. Checked before a
+date is built, so a year such as 9999 cannot wrap around to 1815."""
+PLAUSIBLE_RANGE = f"{PLAUSIBLE_FIRST_YEAR}/{(PLAUSIBLE_FIRST_YEAR + 1) % 100:02d} to " \
+                  f"{PLAUSIBLE_LAST_YEAR}/{(PLAUSIBLE_LAST_YEAR + 1) % 100:02d}"
+
+
+class PeriodOutOfRange(ValueError):
+    """A readable period outside the plausible range."""
+
+
+def check_plausible_year(text: str, year: int, month: int = 4) -> None:
+    """Raise PeriodOutOfRange for a period whose financial year lies outside the plausible range."""
+    first_year = year if month >= 4 else year - 1
+    if not PLAUSIBLE_FIRST_YEAR <= first_year <= PLAUSIBLE_LAST_YEAR:
+        raise PeriodOutOfRange(f"period {text!r} is outside the plausible range {PLAUSIBLE_RANGE}")
 
 
 def financial_year(d: date | pd.Timestamp) -> int:
@@ -86,10 +103,12 @@ def parse_period(text: str) -> tuple[pd.Timestamp, str]:
     """
     m = _ISO_MONTH_RE.match(str(text))
     if m and 1 <= int(m.group(2)) <= 12 and not _is_financial_year(m.group(1), m.group(2)):
+        check_plausible_year(text, int(m.group(1)), int(m.group(2)))
         return pd.Timestamp(int(m.group(1)), int(m.group(2)), 1), "month"
     m = _FY_RE.match(str(text))
     if m:
         y = int(m.group(1))
+        check_plausible_year(text, y)
         y2 = int(m.group(2))
         if (y2 if y2 >= 100 else (y // 100) * 100 + y2) != y + 1 and not (y2 < 100 and (y + 1) % 100 == y2):
             raise ValueError(f"{text!r} is not a financial year (expected e.g. 2014/15)")
@@ -99,6 +118,7 @@ def parse_period(text: str) -> tuple[pd.Timestamp, str]:
         return pd.Timestamp(y, 4, 1), "year"
     m = _MONTH_RE.match(str(text))
     if m and m.group(1).title() in _MONTH_ABBR:
+        check_plausible_year(text, int(m.group(2)), _MONTH_ABBR.index(m.group(1).title()) + 1)
         return pd.Timestamp(int(m.group(2)), _MONTH_ABBR.index(m.group(1).title()) + 1, 1), "month"
     raise ValueError(
         f"cannot read period {text!r}: expected a financial year (2014/15), a quarter "

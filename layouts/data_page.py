@@ -28,9 +28,13 @@ def layout(**query) -> html.Div:
     sites = ds.sites.set_index("site_id").loc[order].reset_index()
     site_table = sites.assign(Site=[ctx.names.display(s, state.anon) for s in sites["site_id"]],
                               Start=sites["start"].dt.strftime("%d %b %Y"))[["Site", "wave", "Start"]]
-    cov = _coverage(ds.checksum)[["name", "frequency", "first_period", "last_period", "n_areas"]].rename(columns={
+    cov = _coverage(ds.checksum)
+    origin = {"generated": "generated, not real", "mixed": "partly generated, not real", "real": "published files"}
+    cov = cov.assign(origin=[origin.get("generated" if ds.is_demo else ds.provenance.get(i, ""), "")
+                             for i in cov["indicator_id"]])
+    cov = cov[["name", "frequency", "first_period", "last_period", "n_areas", "origin"]].rename(columns={
         "name": "Indicator", "frequency": "Frequency", "first_period": "First period",
-        "last_period": "Last period", "n_areas": "Areas with data"})
+        "last_period": "Last period", "n_areas": "Areas with data", "origin": "Origin of the figures"})
     sources = ds.manifest.get("sources", [])
     source_items = [html.Li(", ".join(f"{k}: {v}" for k, v in src.items())) for src in sources] or [
         html.Li("No sources recorded in the manifest")]

@@ -11,7 +11,7 @@ from layouts.components import charts, tables
 from layouts.components.anonymise import comparator_labels
 from layouts.components.figures import covariate_label
 from analysis.results import comparator_set, context
-from layouts.components.urlstate import parse_query
+from layouts.components.urlstate import ForgedRequest, parse_query
 from matching.covariates import DEMOGRAPHIC
 from matching.select import K_RANGE, METHODS
 
@@ -45,10 +45,15 @@ def layout(**query) -> html.Div:
 @dash.callback(Output("match-output", "children"), Input("match-method", "value"), Input("match-k", "value"),
                Input("match-covariates", "value"), State("url", "search"))
 def recompute_matching(method, k, covariates, search):
+    if method not in METHODS or not (covariates is None or isinstance(covariates, list)
+                                     and all(isinstance(c, str) for c in covariates)):
+        raise ForgedRequest("method must be one of the listed methods and covariates a list of names")
+    if k is not None and not isinstance(k, (int, float, str)) or isinstance(k, bool):
+        raise ForgedRequest("k must be a number")
     state = parse_query(search)
     try:
         k = int(k)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         k = 0
     if not K_RANGE[0] <= k <= K_RANGE[1] or not covariates:
         return dbc.Alert(f"Choose k from {K_RANGE[0]} to {K_RANGE[1]} and at least one covariate.", color="warning")

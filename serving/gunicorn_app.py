@@ -99,5 +99,5 @@ def _warm_worker(worker) -> None:
 
 def run(options: ServeOptions, app_factory: Callable[[], Dash], started: float | None = None) -> None:
     """Serve ``app_factory()`` until interrupted. The dataset directory travels to every worker in PIONEERS_DATA."""
-    os.environ[ENV_VAR] = str(Path(options.data_dir).resolve())
+    os.environ[ENV_VAR] = os.path.abspath(options.data_dir)  # the link, not today's version behind it
     DashboardServer(options, started if started is not None else time.perf_counter(), app_factory).run()

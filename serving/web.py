@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,8 +24,10 @@ from flask_compress import Compress
 from werkzeug.exceptions import HTTPException
 
 from analysis.cache import shared_result
+from analysis.names import anonymised_only
 from data.active import dataset_health
 from data.errors import DataError
+from layouts.components.urlstate import ForgedRequest, ViewState, parse_query, to_query
 
 log = logging.getLogger("pioneers.serving")
 
@@ -138,12 +141,22 @@ def _shared_layout(module: str, layout: Callable) -> Callable:
     return rendered
 
 
-def _guard_page(layout: Callable, render: Callable | None = None) -> Callable:
+def known_arguments(kwargs: dict, path_variables: tuple[str, ...]) -> dict:
+    """A page's URL arguments cut down to what the app reads: its path variables and the view state,
+    normalised (defaults dropped, bad values replaced, anon forced on an anonymised-only server).
+    Unknown query keys (?utm_source=N) neither reach the page nor make a new cache entry."""
+    view_keys = set(ViewState.__dataclass_fields__)
+    state = parse_query({k: v for k, v in kwargs.items() if k in view_keys and k not in path_variables})
+    canonical = dict(pair.split("=", 1) for pair in to_query(state).lstrip("?").split("&") if pair)
+    return {**{k: v for k, v in kwargs.items() if k in path_variables}, **canonical}
+
+
+def _guard_page(layout: Callable, render: Callable | None = None, path_variables: tuple[str, ...] = ()) -> Callable:
     render = render or layout
 
     def guarded_layout(**kwargs):
         try:
-            return render(**kwargs)
+            return render(**known_arguments(kwargs, path_variables))
         except DataError as exc:
             log.error("page layout failed on the dataset: %s", exc)
             return html.Div([html.H1("Data unavailable"), fault_banner(public_problem(exc), "page-data-fault")])
@@ -160,7 +173,8 @@ def guard_pages(share_layouts: bool = True) -> None:
         layout = page.get("layout")
         if callable(layout) and not getattr(layout, "_fault_guarded", False):
             render = _shared_layout(module, layout) if share_layouts else None
-            page["layout"] = _guard_page(layout, render)
+            variables = tuple(re.findall(r"<(\w+)>", page.get("path_template") or ""))
+            page["layout"] = _guard_page(layout, render, variables)
 
 
 def on_callback_error(err: Exception) -> Any:
@@ -218,6 +232,9 @@ def _install_error_handlers(app: dash.Dash, server: Flask) -> None:
     @server.errorhandler(HTTPException)
     def http_error(exc: HTTPException):
         # A fixed phrase per status: nothing from the request is echoed back.
+        if isinstance(exc, ForgedRequest):  # the app's own words about what it expected
+            log.warning("refused forged request on %s: %s", request.path, exc.description)
+            return _plain(f"400 Bad Request: {exc.description}", 400)
         return _plain(f"{exc.code} {exc.name}", exc.code or 500)
 
     @server.errorhandler(Exception)
@@ -227,9 +244,14 @@ def _install_error_handlers(app: dash.Dash, server: Flask) -> None:
 
     @server.before_request
     def guard_callback_requests():
+        if ".." in request.path.split("/") or "\\" in request.path:  # no path climbs out of a folder
+            return _plain("404 Not Found", 404)
         if request.path != CALLBACK_PATH or request.method != "POST":
             return None
-        body = request.get_json(silent=True)
+        try:
+            body = request.get_json(silent=True)
+        except RecursionError:
+            return _plain("400 Bad Request: request body is nested too deeply", 400)
         problem = callback_request_problem(app, body)
         if problem:
             log.warning("refused callback request: %s", problem)
@@ -295,7 +317,8 @@ def _install_compression(server: Flask) -> None:
 
 def _install_health(server: Flask) -> None:
     def healthz():
-        health = dataset_health()
+        # ?deep=1: hash every file and read every table (seconds on a large dataset), not just stat them.
+        health = dataset_health(deep=request.args.get("deep", "").lower() in ("1", "true", "yes"))
         if health["problem"]:
             health["problem"] = _redact_paths(health["problem"])
         health["pid"] = os.getpid()
@@ -309,6 +332,23 @@ def _redact_paths(text: str) -> str:
     return " ".join(Path(w).name if "/" in w else w for w in text.split(" "))
 
 
+_URL_META = re.compile(r'<meta\s+property="(?:twitter|og):url"\s+content="[^"]*"\s*/?>\s*')
+
+
+def _install_anonymised_only(server: Flask) -> None:
+    """On an anonymised-only server, Dash's index page must not echo the requested URL into its
+    meta tags: a hand-typed /site/Barnsley would come back naming the site. Registered last, so it
+    runs before compression."""
+    @server.after_request
+    def drop_echoed_url(response: Response) -> Response:
+        if anonymised_only() and response.mimetype == "text/html" and not response.direct_passthrough:
+            html_text = response.get_data(as_text=True)
+            cleaned = _URL_META.sub("", html_text)
+            if cleaned != html_text:
+                response.set_data(cleaned)
+        return response
+
+
 def harden(app: dash.Dash, settings: WebSettings | None = None) -> None:
     """Install headers, compression, health, callback guard, error pages and fault banners."""
     settings = settings or WebSettings.from_env()
@@ -319,5 +359,6 @@ def harden(app: dash.Dash, settings: WebSettings | None = None) -> None:
     _install_headers(app, server, settings)
     _install_compression(server)
     _install_health(server)
+    _install_anonymised_only(server)
     _guard_shell(app)
     guard_pages(settings.share_pages)

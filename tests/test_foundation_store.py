@@ -87,7 +87,9 @@ def test_interrupted_write_leaves_previous_dataset_intact(demo_dir, tmp_path, mo
     assert calls["n"] == 3
     assert _digests(out) == before
     load_dataset(out)  # still loadable
-    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".ds.")], "temporary directory left behind"
+    left = [p.name for p in tmp_path.iterdir() if p.name.startswith(".ds.")]
+    assert not [n for n in left if ".writing-" in n or ".link-" in n], f"temporary files left behind: {left}"
+    assert sorted(left) == [".ds.lock", ".ds.v1"], left  # the lock file and the one version the link points to
 
 
 def test_a_table_that_does_not_fit_the_schema_is_refused(tmp_path):

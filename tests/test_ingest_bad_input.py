@@ -64,6 +64,14 @@ def _replace_line(text: str, index: int, old: str, new: str) -> str:
     return "".join(lines)
 
 
+def _stray_field(text: str, index: int) -> str:
+    """One more, non-empty field at the end of line ``index`` (whatever its line ending)."""
+    lines = text.splitlines(keepends=True)
+    body = lines[index].rstrip("\r\n")
+    lines[index] = body + ",stray" + lines[index][len(body):]
+    return "".join(lines)
+
+
 def _ascof_edit(real_dir: Path, column: str, new: str) -> bytes:
     """The ASCOF sample with one cell of its first data row changed."""
     import csv
@@ -148,6 +156,29 @@ CASES = [
      lambda r: _replace_line(_head(r, FALLS, 30), 3, "2012/13", "2012/14").encode(), ["row 4", "'period'"]),
     ("fingertips: negative rate", "fingertips", ".csv",
      lambda r: _replace_line(_head(r, FALLS, 30), 1, ",2565,", ",-2565,").encode(), ["row 2", "'value'"]),
+    # Issue 13: periods out of range were stored at wrapped-around dates, impossible values accepted,
+    # extra trailing fields gave a traceback.
+    ("quarter in year 9999", "tidy", ".csv", lambda r: _replace_line(GOOD_TIDY, 1, "2014/15 Q1", "9999/00 Q1").encode(),
+     ["row 2", "'period'", "plausible range 1990/91 to 2040/41", "9999/00 Q1"]),
+    ("quarter in year 1000", "tidy", ".csv", lambda r: _replace_line(GOOD_TIDY, 1, "2014/15 Q1", "1000/01 Q1").encode(),
+     ["row 2", "'period'", "plausible range"]),
+    ("month in 2262", "tidy", ".csv", lambda r: _replace_line(GOOD_TIDY, 4, "Apr 2014", "Dec 2262").encode(),
+     ["row 5", "'period'", "plausible range"]),
+    ("financial year 2099/00", "tidy", ".csv", lambda r: (GOOD_TIDY + "care_home_65,E06000001,2099/00,5,1000,,\n").encode(),
+     ["row 6", "'period'", "plausible range"]),
+    ("ISO month in 1815", "tidy", ".csv", lambda r: _replace_line(GOOD_TIDY, 4, "Apr 2014", "1815-06").encode(),
+     ["row 5", "'period'", "plausible range"]),
+    ("rate count far above its population", "tidy", ".csv",
+     lambda r: _replace_line(GOOD_TIDY, 1, "500,92000", "9200000,92000").encode(), ["row 2", "'numerator'", "exceeds"]),
+    ("infinite rate from 1e308/1e-300", "tidy", ".csv",
+     lambda r: (GOOD_TIDY + "ea_all,E06000004,2014/15 Q1,1e308,1e-300,,\n").encode(), ["row 6"]),
+    ("trailing field with content", "tidy", ".csv",
+     lambda r: GOOD_TIDY.replace(",,\n", ",,\n", 1).replace("92000,,", "92000,,,oops", 1).encode(),
+     ["row 2", "more fields than the header"]),
+    ("dtoc: trailing field with content", "dtoc", ".csv",
+     lambda r: _stray_field(_head(r, DTOC, 40), 3).encode(), ["row 4", "more fields than the header"]),
+    ("ascof: trailing field with content", "ascof", ".csv",
+     lambda r: _stray_field(_ascof(r), 2).encode(), ["row 3", "more fields than the header"]),
     ("fingertips: unknown district", "fingertips", ".csv",
      lambda r: (_head(r, FALLS, 30) + "E07999999,Nowhere,2010/11,2000,Emergency hospital admissions due to falls "
                 "in people aged 65 and over,x,Persons,Worse\n").encode(), ["row 31", "'area_code'", "E07999999"]),
@@ -209,3 +240,48 @@ def test_cli_subprocess_exit_code(tmp_path):
                          cwd=ROOT, capture_output=True, text=True, env={**os.environ, "PYTHONPATH": str(ROOT)})
     assert run.returncode != 0
     assert "empty" in run.stderr.splitlines()[0] and "Traceback" not in run.stderr
+
+
+def test_an_infinite_rate_is_named_as_not_finite(tmp_path):
+    bad = tmp_path / "inf.csv"
+    bad.write_text(GOOD_TIDY + "ea_all,E06000004,2014/15 Q1,1e308,1e-300,,\n")
+    with pytest.raises(DataError) as err:
+        ingest("tidy", [bad], tmp_path / "new", progress=False)
+    assert any("row 6" in p and "not a finite number" in p for p in err.value.problems), err.value.problems
+
+
+def _trailing_commas(text: str) -> str:
+    """Every data row (not the header) ends with one more, empty field."""
+    header, *rows = text.replace("\r\n", "\n").splitlines(keepends=True)
+    return header + "".join(r.rstrip("\n") + ",\n" for r in rows)
+
+
+@pytest.mark.parametrize("kind,build", [
+    ("tidy", lambda r: GOOD_TIDY),
+    ("dtoc", lambda r: _head(r, DTOC, 40)),
+    ("ascof", lambda r: _ascof(r)),
+], ids=["tidy", "dtoc", "ascof"])
+def test_data_rows_ending_in_a_comma_are_read_not_a_traceback(kind, build, real_dir, tmp_path):
+    """Spreadsheets often end each data row with a comma: the empty last field is ignored (pandas
+    took the first column as the row index, and the loader died with a TypeError)."""
+    plain, trailing = tmp_path / "plain.csv", tmp_path / "trailing.csv"
+    text = build(real_dir).replace("\r\n", "\n")
+    trailing.write_text(_trailing_commas(text))
+    plain.write_text(text)
+    a = ingest(kind, [plain], tmp_path / "a", progress=False)
+    b = ingest(kind, [trailing], tmp_path / "b", progress=False)
+    assert b.kept == a.kept > 0
+    from data.store import load_dataset
+
+    cols = ["indicator_id", "area_code", "period_start", "numerator", "denominator", "value"]
+    pd_a, pd_b = load_dataset(tmp_path / "a").observations[cols], load_dataset(tmp_path / "b").observations[cols]
+    assert pd_a.equals(pd_b)
+
+
+def test_xlrd_warnings_stay_off_stdout(real_dir, tmp_path, capfd):
+    """An .xls whose size is not a whole number of sectors made xlrd print a WARNING to stdout."""
+    xls = tmp_path / "April_16.xls"
+    xls.write_bytes((real_dir / "nhse_dtoc_la_monthly_2011_2019/original_samples/April_16.xls").read_bytes() + b"xyz")
+    ingest("dtoc", [xls], tmp_path / "ds", progress=False)
+    out = capfd.readouterr().out
+    assert "WARNING" not in out and out == ""

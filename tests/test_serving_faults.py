@@ -174,13 +174,14 @@ def test_ingest_killed_with_sigkill_leaves_previous_dataset(demo, own_demo, tmp_
     csv = _tidy_csv(demo, tmp_path / "counts.csv")
     marker = tmp_path / "at-swap"
     proc = subprocess.Popen([sys.executable, "-c", HOLD_AT_SWAP, str(own_demo), str(marker), "ingest", "tidy",
-                             str(csv), "--into", str(own_demo), "--quiet"], cwd=ROOT, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE)
+                             str(csv), "--into", str(own_demo), "--quiet", "--allow-mixed"], cwd=ROOT,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     deadline = time.perf_counter() + 120
     while not marker.exists() and proc.poll() is None and time.perf_counter() < deadline:
         time.sleep(0.05)
     assert marker.exists(), f"the ingest never reached the swap (exit {proc.poll()}): {proc.stderr.read()[-500:]!r}"
-    assert list(own_demo.parent.glob(f".{own_demo.name}.writing-*")), "the new copy is written beside the dataset"
+    siblings = [p.name for p in own_demo.parent.glob(f".{own_demo.name}.*") if not p.name.endswith(".lock")]
+    assert siblings, "the new version is written beside the dataset before the swap"
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait(10)
     assert proc.returncode == -signal.SIGKILL
@@ -198,6 +199,6 @@ def test_ingest_runs_to_completion_when_not_killed(demo, own_demo, tmp_path):
     before = verify(own_demo)["dataset_checksum"]
     csv = _tidy_csv(demo, tmp_path / "counts.csv")
     done = subprocess.run([sys.executable, "-m", "cli", "ingest", "tidy", str(csv), "--into", str(own_demo),
-                           "--quiet"], cwd=ROOT, capture_output=True, text=True, timeout=120)
+                           "--quiet", "--allow-mixed"], cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr[-800:]
     assert verify(own_demo)["dataset_checksum"] != before

@@ -11,6 +11,8 @@ Denominator: population aged 18+ (approximated, see data/loaders/population.py).
 """
 from __future__ import annotations
 
+import io
+
 import re
 from collections import Counter
 from pathlib import Path
@@ -60,7 +62,9 @@ def _read_workbook(path: Path) -> tuple[pd.DataFrame, np.ndarray]:
     import xlrd
 
     try:
-        book = xlrd.open_workbook(str(path), on_demand=True)
+        # xlrd writes its warnings ("file size not 512 + multiple of sector size") to stdout by
+        # default, into the middle of the CLI's output: they go to a log this loader drops.
+        book = xlrd.open_workbook(str(path), on_demand=True, logfile=io.StringIO(), verbosity=0)
     except Exception as exc:  # xlrd raises several unrelated types for a non-workbook
         raise DataError(f"not a readable .xls workbook ({exc})", file=str(path)) from exc
     sheet_name = next((n for n in book.sheet_names() if n.strip().lower() == SHEET), None)

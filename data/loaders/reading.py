@@ -162,9 +162,16 @@ def _read_with_arrow(raw: bytes) -> pd.DataFrame | None:
 
 
 def _read_with_pandas(raw: bytes, path: Path) -> pd.DataFrame:
+    import csv
+
+    counts = _field_counts(raw)
+    header = next(csv.reader([raw.split(b"\n", 1)[0].decode("utf-8").rstrip("\r")]), [])
     try:
-        frame = pd.read_csv(io.BytesIO(raw), dtype=str, keep_default_na=False, na_filter=False,
-                            encoding="utf-8", engine="c", skip_blank_lines=True)
+        if header and len(counts) and counts.max() > len(header):
+            frame = _without_trailing_empty_fields(raw, header, counts, path)
+        else:
+            frame = pd.read_csv(io.BytesIO(raw), dtype=str, keep_default_na=False, na_filter=False,
+                                encoding="utf-8", engine="c", skip_blank_lines=True, index_col=False)
     except pd.errors.EmptyDataError as exc:
         raise DataError("file has no CSV header row", file=str(path), row=1) from exc
     except pd.errors.ParserError as exc:
@@ -180,8 +187,24 @@ def _read_with_pandas(raw: bytes, path: Path) -> pd.DataFrame:
         else:
             reason = f"row does not fit the header ({text.strip()})"
         raise DataError(reason, file=str(path), row=row) from exc
-    frame.attrs["field_counts"] = FieldCounts(_field_counts(raw))
+    frame.attrs["field_counts"] = FieldCounts(np.minimum(counts, len(frame.columns)))
     return frame
+
+
+def _without_trailing_empty_fields(raw: bytes, header: list[str], counts: np.ndarray, path: Path) -> pd.DataFrame:
+    """Rows longer than the header: accepted if the extra fields are empty (a trailing comma, as
+    spreadsheets write), refused by row otherwise. Without this pandas takes the first column as
+    the row index and every later check misreads the file."""
+    extra = [f"\x00extra{i}" for i in range(int(counts.max()) - len(header))]
+    frame = pd.read_csv(io.BytesIO(raw), dtype=str, keep_default_na=False, na_filter=False, encoding="utf-8",
+                        engine="c", skip_blank_lines=True, header=None, skiprows=1, names=header + extra,
+                        index_col=False)
+    filled = (frame[extra].apply(lambda c: c.str.strip()) != "").any(axis=1).to_numpy()
+    if filled.any():
+        row = int(np.flatnonzero(filled)[0]) + 2
+        raise DataError(f"row has more fields than the header ({len(header)} expected, "
+                        f"{int(counts[row - 2])} found)", file=str(path), row=row)
+    return frame.drop(columns=extra)
 
 
 class FieldCounts:

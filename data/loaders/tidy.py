@@ -4,7 +4,8 @@ Columns (header row required, any order, extra columns ignored):
 ``indicator_id, area_code, period, numerator, denominator`` and optionally ``value, flag``.
 docs/data-format.md ("Ingesting files") is the reference. Checked: indicator in the catalogue,
 area one of the 152 councils or England, period readable and at the indicator's frequency,
-counts >= 0, denominator > 0, numerator <= denominator for proportions, flags known, one row
+counts >= 0, denominator > 0, numerator <= denominator, a finite value, periods from 1990/91 to
+2040/41, flags known, one row
 per (indicator, area, period). Built to read millions of rows: every check is vectorised and
 periods are parsed once per distinct label.
 """
@@ -20,7 +21,7 @@ import pandas as pd
 from data.loaders import LoadContext, LoadResult, finish
 from data.loaders.reading import (Problems, check_field_sizes, file_rows, find_columns, map_distinct, numbers,
                                   read_csv_strings, short_rows, source_vintage, stripped)
-from data.periods import align, parse_period
+from data.periods import PLAUSIBLE_RANGE, PeriodOutOfRange, align, check_plausible_year, parse_period
 from data.reference import ENGLAND_CODE
 from data.schema import FLAGS
 
@@ -44,6 +45,7 @@ def _parse(text: str) -> tuple[pd.Timestamp, str]:
     """
     m = re.fullmatch(r"\s*(\d{4})-(\d{2})(?:-01)?\s*", text)
     if m and 1 <= int(m.group(2)) <= 12:
+        check_plausible_year(text, int(m.group(1)), int(m.group(2)))
         return pd.Timestamp(int(m.group(1)), int(m.group(2)), 1), "month"
     return parse_period(text)
 
@@ -77,20 +79,28 @@ def load(path: Path, context: LoadContext) -> LoadResult:
                           "unknown area code (expected one of the 152 councils in data/reference/areas.csv or "
                           "E92000001)", area[bad_area])
 
-    parsed = {}
+    parsed, out_of_range = {}, set()
     for text in pd.unique(get["period"]):
         try:
             start, freq = _parse(text)
             parsed[text] = (start, freq) if align(start, freq) == start else None
+        except PeriodOutOfRange:
+            parsed[text] = None
+            out_of_range.add(text)
         except ValueError:
             parsed[text] = None
     starts = map_distinct(get["period"], lambda k: parsed[k][0] if parsed[k] else pd.NaT, kind="datetime")
     freqs = map_distinct(get["period"], lambda k: parsed[k][1] if parsed[k] else "")
     bad_period = starts.isna()
-    if bad_period.any():
-        problems.add_rows(file, rows[bad_period.to_numpy()], cols["period"], "unparseable period (expected a "
+    far = get["period"].isin(out_of_range) if out_of_range else pd.Series(False, index=bad_period.index)
+    if far.any():
+        problems.add_rows(file, rows[far.to_numpy()], cols["period"],
+                          f"period outside the plausible range {PLAUSIBLE_RANGE}", get["period"][far])
+    if (bad_period & ~far).any():
+        bad_period_only = bad_period & ~far
+        problems.add_rows(file, rows[bad_period_only.to_numpy()], cols["period"], "unparseable period (expected a "
                           "financial year 2014/15, a quarter 2014/15 Q1 or a month Apr 2014 / 2014-04)",
-                          get["period"][bad_period])
+                          get["period"][bad_period_only])
     wrong_freq = ~bad_period & ~unknown & (freqs != map_distinct(indicator, lambda i: catalogue["frequency"].get(i, "")))
     if wrong_freq.any():
         problems.add_rows(file, rows[wrong_freq.to_numpy()], cols["period"],
@@ -103,11 +113,22 @@ def load(path: Path, context: LoadContext) -> LoadResult:
     if zero.any():
         problems.add_rows(file, rows[zero.to_numpy()], cols["denominator"],
                           "zero denominator (expected a population or count > 0, or blank if unknown)")
-    proportion = map_distinct(indicator, lambda i: catalogue["value_type"].get(i, "")) == "proportion"
-    over = proportion & (numerator > denominator)
+    over = numerator > denominator
     if over.any():
+        # Every catalogue indicator counts events in a population (or discharges) over at most a year,
+        # so a count above its denominator is a swapped column or a unit slip, rate or proportion.
         problems.add_rows(file, rows[over.to_numpy()], cols["numerator"],
-                          "numerator exceeds denominator for a proportion", get["numerator"][over])
+                          "numerator exceeds denominator (a count cannot exceed the population or events it is "
+                          "out of)",
+                          get["numerator"][over] + " > " + get["denominator"][over])
+    multiplier = indicator.map(context.multipliers()).astype(float)
+    with np.errstate(all="ignore"):
+        computed = numerator / denominator.where(denominator > 0) * multiplier
+    overflow = np.isinf(computed)
+    if overflow.any():
+        problems.add_rows(file, rows[overflow.to_numpy()], cols["denominator"],
+                          "numerator / denominator x multiplier is not a finite number (expected counts and a "
+                          "population of ordinary size)", get["numerator"][overflow] + "/" + get["denominator"][overflow])
     value = (numbers(get["value"], file, rows, cols["value"], problems) if "value" in get
              else pd.Series(np.nan, index=frame.index))
     # The text of the parsed columns is no longer needed: release it before the frame is built

@@ -11,12 +11,12 @@ import re
 
 import pandas as pd
 
-from analysis.names import SiteNames
+from analysis.names import ANONYMISED_ONLY_ENV, SiteNames, anonymised_only  # noqa: F401  (re-exported)
 
 
 def comparator_labels(codes: list[str], area_names: dict[str, str], anon: bool) -> dict[str, str]:
     """Display name of each comparator LA, in the order given (rank order): "Comparator 1.." when anonymised."""
-    if anon:
+    if anon or anonymised_only():
         return {code: f"Comparator {i}" for i, code in enumerate(codes, start=1)}
     return {code: area_names.get(code, code) for code in codes}
 
@@ -27,7 +27,7 @@ def translate_path(pathname: str, names: SiteNames, anon: bool) -> str:
     if len(parts) >= 3 and parts[1] == "site":
         site_id = names.resolve(parts[2])
         if site_id is not None:
-            parts[2] = names.path_id(site_id, anon)
+            parts[2] = names.path_id(site_id, anon or anonymised_only())
     return "/".join(parts)
 
 
@@ -45,4 +45,32 @@ def _name_pattern(names: tuple[str, ...]) -> re.Pattern:
 
 def find_real_names(text: str, names: list[str]) -> list[str]:
     """Real names found in ``text`` as whole words (case-sensitive, as names are proper nouns), each once."""
-    return sorted(set(_name_pattern(tuple(names)).findall(text)))  # re keeps the compiled pattern
+    return sorted(set(_name_pattern(tuple(names)).findall(text)))
+
+
+DENOMINATOR_BANDS = ((0, 100_000), (100_000, 250_000), (250_000, 500_000), (500_000, 1_000_000),
+                     (1_000_000, float("inf")))
+"""[C] Anonymised views show a site's denominator (its population or count of events) only as one of
+these bands, never exactly: an exact population names the site (2,207,866 adults is Greater
+Manchester). A banded site is drawn at the band's geometric middle (open ends closed at 50,000 and
+2,000,000). docs/data-format.md and the funnel page state the rule."""
+
+
+def denominator_band(value: float) -> tuple[str, float]:
+    """(label, position on a log axis) of the band holding ``value``."""
+    for low, high in DENOMINATOR_BANDS:
+        if low <= value < high:
+            lo, hi = max(low, 50_000), min(high, 2_000_000)
+            if high == float("inf"):
+                label = f"{low:,} or more"
+            elif low == 0:
+                label = f"under {high:,}"
+            else:
+                label = f"{low:,} to {high:,}"
+            return label, float((lo * hi) ** 0.5)
+    return "unknown", float("nan")
+
+
+BANDING_RULE = ("Anonymised: denominators are shown only in bands (under 100,000; 100,000 to 250,000; 250,000 to "
+                "500,000; 500,000 to 1,000,000; 1,000,000 or more), each site drawn at its band's middle, so no "
+                "site can be recognised by its size.")

@@ -16,7 +16,9 @@ from analysis import results
 from indicators.benchmark import Outcome
 from indicators.ci import ci_for
 from layouts.components import figures
-from matching.select import K_DEFAULT
+from layouts.components.anonymise import BANDING_RULE, anonymised_only, denominator_band
+from layouts.components.urlstate import ForgedRequest
+from matching.select import K_DEFAULT, K_RANGE, METHODS
 
 
 @dataclass(frozen=True)
@@ -30,12 +32,27 @@ class ChartSpec:
     method: str = "mahalanobis"
     covariates: str = ""  # comma-joined, "" = the package default
 
+    def __post_init__(self) -> None:
+        if anonymised_only() and not self.anon:  # a forged download key cannot turn names back on
+            object.__setattr__(self, "anon", True)
+
     def key(self) -> str:
         return json.dumps(asdict(self), sort_keys=True, separators=(",", ":"))
 
     @classmethod
     def from_key(cls, key: str) -> "ChartSpec":
-        return cls(**json.loads(key))
+        """The spec a download button carries; anything a page of this app could not have made is refused."""
+        try:
+            fields = json.loads(key) if isinstance(key, str) and len(key) < 2000 else None
+            spec = cls(**fields) if isinstance(fields, dict) else None
+        except (TypeError, ValueError, RecursionError):
+            spec = None
+        types = {"kind": str, "site": str, "indicator_id": str, "anon": bool, "compact": bool, "k": int,
+                 "method": str, "covariates": str}
+        if (spec is None or any(type(getattr(spec, f)) is not t for f, t in types.items())
+                or spec.kind not in BUILDERS or spec.method not in METHODS or not K_RANGE[0] <= spec.k <= K_RANGE[1]):
+            raise ForgedRequest("the chart's download key is not one this dashboard made")
+        return spec
 
 
 @dataclass
@@ -226,6 +243,9 @@ def funnel_chart(spec: ChartSpec) -> Chart:
     if sites.empty or sites["england"].isna().all():
         raise ChartUnavailable("no counts to draw a funnel from")
     england = float(sites["england"].dropna().iloc[-1])
+    if spec.anon:  # exact denominators identify sites by their size: bands only (anonymise.DENOMINATOR_BANDS)
+        banded = [denominator_band(d) for d in sites["denominator"]]
+        sites = sites.assign(band=[b[0] for b in banded], denominator=[b[1] for b in banded])
     lo, hi = sites["denominator"].min() / 2, sites["denominator"].max() * 2
     n = pd.Series(np.geomspace(lo, hi, 60))
     mult = float(cat["multiplier"])
@@ -237,11 +257,13 @@ def funnel_chart(spec: ChartSpec) -> Chart:
     period = sites["period"].iloc[-1]
     title = f"{cat['short_name']}: Pioneer sites against England, {period}"
     fig = figures.funnel_figure(sites, limits, title=title, unit=cat["unit"],
-                                x_title=f"Denominator ({cat['denominator']}, log scale)",
+                                x_title=f"Denominator ({cat['denominator']}, log scale{'; in bands' if spec.anon else ''})",
                                 source=ctx.source_line(spec.indicator_id))
     note = ("Each point is a Pioneer site's value in the latest period; its colour shows whether its 95% interval "
             "is entirely better or worse than England (green better, yellow similar, vermillion worse). Dashed and "
             "dotted lines: where 95% and 99.8% of areas of that size would fall if they matched England.")
+    if spec.anon:
+        note += " " + BANDING_RULE
     return Chart(fig, figures.funnel_table(sites, cat["unit"]), title,
                  _file_stem("funnel", spec.indicator_id, "anonymised" if spec.anon else ""), note)
 

@@ -477,7 +477,10 @@ def funnel_figure(sites: pd.DataFrame, limits: pd.DataFrame, *, title: str, unit
 
 
 def funnel_table(sites: pd.DataFrame, unit: str) -> pd.DataFrame:
-    return pd.DataFrame({"Site": sites["label"], "Denominator": sites["denominator"].round(0),
+    """The funnel's points; with a ``band`` column (anonymised) the denominator is its band only."""
+    size = ({"Denominator band": sites["band"]} if "band" in sites else
+            {"Denominator": sites["denominator"].round(0)})
+    return pd.DataFrame({"Site": sites["label"], **size,
                          f"Value ({unit})": sites["value"].round(3), "England": sites["england"].round(3),
                          "Outcome": sites["outcome_label"]})
 

@@ -13,8 +13,36 @@ def csv_text(table: pd.DataFrame, notice: str, title: str) -> str:
     if notice:
         buf.write(f"# {notice}\n")
     buf.write(f"# {title}\n")
-    table.to_csv(buf, index=False)
+    as_text(table).to_csv(buf, index=False)
     return buf.getvalue()
+
+
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def as_text(table: pd.DataFrame) -> pd.DataFrame:
+    """Text cells that a spreadsheet would run as a formula ("=...", "+...", "@...") get a leading
+    apostrophe, so opening a CSV export in Excel shows the text instead of evaluating it. Numbers
+    (including negative ones) are left alone."""
+    out = table.copy()
+    out.columns = [_text_cell(c) if isinstance(c, str) else c for c in out.columns]
+    for col in out.columns:
+        if out[col].dtype == object or pd.api.types.is_string_dtype(out[col]):
+            out[col] = out[col].map(_text_cell)
+    return out
+
+
+def _text_cell(value):
+    if not isinstance(value, str) or not value.startswith(FORMULA_START):
+        return value
+    if value[0] in "+-":
+        try:
+            float(value)
+            return value  # a signed number written as text, e.g. "-0.5": not a formula
+        except ValueError:
+            if value in ("-", "+"):
+                return value
+    return "'" + value
 
 
 def html_table(table: pd.DataFrame, caption: str, *, max_rows: int = 400) -> html.Table:

@@ -8,7 +8,18 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, replace
 from urllib.parse import parse_qsl, urlencode
 
+from werkzeug.exceptions import BadRequest
+
+from analysis.names import anonymised_only
 from matching.select import K_DEFAULT, K_RANGE, METHODS
+
+
+class ForgedRequest(BadRequest):
+    """A request no page of this app could have sent (a value outside its controls): answered with
+    400 and this plain description, never as a data fault. The description never echoes the request."""
+
+    def __init__(self, description: str) -> None:
+        super().__init__(description)
 
 BASES = {
     "did": "Matched-comparator difference-in-differences",
@@ -27,6 +38,10 @@ class ViewState:
     k: int = K_DEFAULT
     method: str = "mahalanobis"
 
+    def __post_init__(self) -> None:
+        if anonymised_only() and not self.anon:  # an anonymised-only server: no state can name a site
+            object.__setattr__(self, "anon", True)
+
 
 DEFAULT = ViewState()
 _TRUE = {"1", "true", "yes", "on"}
@@ -36,8 +51,10 @@ def parse_query(search: str | dict | None) -> ViewState:
     """Read a query string ("?anon=1&basis=its") or Dash's query dict; unknown or bad values fall back."""
     if isinstance(search, dict):
         pairs = {k: str(v) for k, v in search.items()}
-    else:
+    elif search is None or isinstance(search, str):
         pairs = dict(parse_qsl((search or "").lstrip("?")))
+    else:
+        raise ForgedRequest("the page address (search) must be text")
     basis = pairs.get("basis", DEFAULT.basis)
     method = pairs.get("method", DEFAULT.method)
     try:
@@ -59,7 +76,7 @@ def to_query(state: ViewState) -> str:
     values = asdict(state)
     out = {}
     for key, value in values.items():
-        if value == getattr(DEFAULT, key):
+        if value == getattr(ViewState, key):  # the class defaults: anon=1 stays in an anonymised-only URL
             continue
         out[key] = ("1" if value else "0") if isinstance(value, bool) else value
     return "?" + urlencode(out) if out else ""
