@@ -99,7 +99,7 @@ def init_results_cache(server, settings: CacheSettings | None = None) -> CacheSe
         settings.directory.mkdir(parents=True, exist_ok=True)
     if settings.backend == "redis":
         try:
-            import redis  # noqa: F401
+            import redis  # noqa: F401  (an optional dependency: probed only when Redis is asked for)
         except ImportError:
             raise DataError("PIONEERS_CACHE=redis needs the redis client: pip install 'redis>=5'") from None
     results.init_app(server, config=settings.flask_config())

@@ -122,9 +122,11 @@ def start_server(data_dir: Path, workers: int, threads: int, cache_dir: Path) ->
                              "--workers", str(workers), "--threads", str(threads)],
                             cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     url = f"http://127.0.0.1:{port}"
-    for line in proc.stdout:  # wait until the background warming has walked every page
+    warmed = 0
+    for line in proc.stdout:  # wait until every worker has warmed its statistics (pages render on demand)
         print("  server: " + line.rstrip())
-        if "first page served" in line or "cache warming" in line:
+        warmed += "statistics warm in" in line or "warm-up failed" in line
+        if warmed >= workers:
             break
     threading.Thread(target=lambda: [None for _ in proc.stdout], daemon=True).start()
     return proc, url
