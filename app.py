@@ -16,7 +16,7 @@ from data.active import set_active_dataset
 from data.errors import DataError
 from data.summary import coverage
 from layouts.components.anonymise import anonymised_only, translate_path
-from layouts.components.urlstate import parse_query
+from layouts.components.urlstate import known_arguments, parse_query
 from serving.web import harden, on_callback_error
 
 HERE = Path(__file__).resolve().parent
@@ -138,7 +138,7 @@ def anonymous_path_redirect():
 def serve_hardened(app: Dash) -> None:
     """Production wiring: shared results cache, security headers, compression, /healthz, fault banners."""
     init_results_cache(app.server)
-    harden(app)
+    harden(app, page_arguments=known_arguments)
 
 
 def server_for_wsgi():

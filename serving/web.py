@@ -27,7 +27,6 @@ from analysis.cache import shared_result
 from analysis.names import anonymised_only
 from data.active import dataset_health
 from data.errors import DataError
-from layouts.components.urlstate import ForgedRequest, ViewState, parse_query, to_query
 
 log = logging.getLogger("pioneers.serving")
 
@@ -141,22 +140,22 @@ def _shared_layout(module: str, layout: Callable) -> Callable:
     return rendered
 
 
-def known_arguments(kwargs: dict, path_variables: tuple[str, ...]) -> dict:
-    """A page's URL arguments cut down to what the app reads: its path variables and the view state,
-    normalised (defaults dropped, bad values replaced, anon forced on an anonymised-only server).
-    Unknown query keys (?utm_source=N) neither reach the page nor make a new cache entry."""
-    view_keys = set(ViewState.__dataclass_fields__)
-    state = parse_query({k: v for k, v in kwargs.items() if k in view_keys and k not in path_variables})
-    canonical = dict(pair.split("=", 1) for pair in to_query(state).lstrip("?").split("&") if pair)
-    return {**{k: v for k, v in kwargs.items() if k in path_variables}, **canonical}
+PageArguments = Callable[[dict, tuple[str, ...]], dict]
+"""The app's rule for a page's URL arguments (path variables and the query), given by the app:
+what it returns is what the page sees and what its shared cache entry is keyed on."""
 
 
-def _guard_page(layout: Callable, render: Callable | None = None, path_variables: tuple[str, ...] = ()) -> Callable:
+def _all_arguments(kwargs: dict, path_variables: tuple[str, ...]) -> dict:
+    return kwargs
+
+
+def _guard_page(layout: Callable, render: Callable | None = None, path_variables: tuple[str, ...] = (),
+                page_arguments: PageArguments = _all_arguments) -> Callable:
     render = render or layout
 
     def guarded_layout(**kwargs):
         try:
-            return render(**known_arguments(kwargs, path_variables))
+            return render(**page_arguments(kwargs, path_variables))
         except DataError as exc:
             log.error("page layout failed on the dataset: %s", exc)
             return html.Div([html.H1("Data unavailable"), fault_banner(public_problem(exc), "page-data-fault")])
@@ -166,7 +165,7 @@ def _guard_page(layout: Callable, render: Callable | None = None, path_variables
     return guarded_layout
 
 
-def guard_pages(share_layouts: bool = True) -> None:
+def guard_pages(share_layouts: bool = True, page_arguments: PageArguments = _all_arguments) -> None:
     """Every registered page answers a dataset fault with a banner instead of a failed callback,
     and (``share_layouts``) is served from the shared cache after its first rendering."""
     for module, page in dash.page_registry.items():
@@ -174,7 +173,7 @@ def guard_pages(share_layouts: bool = True) -> None:
         if callable(layout) and not getattr(layout, "_fault_guarded", False):
             render = _shared_layout(module, layout) if share_layouts else None
             variables = tuple(re.findall(r"<(\w+)>", page.get("path_template") or ""))
-            page["layout"] = _guard_page(layout, render, variables)
+            page["layout"] = _guard_page(layout, render, variables, page_arguments)
 
 
 def on_callback_error(err: Exception) -> Any:
@@ -232,7 +231,7 @@ def _install_error_handlers(app: dash.Dash, server: Flask) -> None:
     @server.errorhandler(HTTPException)
     def http_error(exc: HTTPException):
         # A fixed phrase per status: nothing from the request is echoed back.
-        if isinstance(exc, ForgedRequest):  # the app's own words about what it expected
+        if getattr(exc, "plain_description", False):  # the app's own words about what it expected
             log.warning("refused forged request on %s: %s", request.path, exc.description)
             return _plain(f"400 Bad Request: {exc.description}", 400)
         return _plain(f"{exc.code} {exc.name}", exc.code or 500)
@@ -349,8 +348,9 @@ def _install_anonymised_only(server: Flask) -> None:
         return response
 
 
-def harden(app: dash.Dash, settings: WebSettings | None = None) -> None:
-    """Install headers, compression, health, callback guard, error pages and fault banners."""
+def harden(app: dash.Dash, settings: WebSettings | None = None, page_arguments: PageArguments = _all_arguments) -> None:
+    """Install headers, compression, health, callback guard, error pages and fault banners.
+    ``page_arguments`` is the app's rule for the URL arguments a page sees (and is cached under)."""
     settings = settings or WebSettings.from_env()
     server = app.server
     server.config["MAX_CONTENT_LENGTH"] = int(settings.max_request_mb * 1024 * 1024)
@@ -361,4 +361,4 @@ def harden(app: dash.Dash, settings: WebSettings | None = None) -> None:
     _install_health(server)
     _install_anonymised_only(server)
     _guard_shell(app)
-    guard_pages(settings.share_pages)
+    guard_pages(settings.share_pages, page_arguments)

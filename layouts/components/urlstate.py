@@ -18,6 +18,8 @@ class ForgedRequest(BadRequest):
     """A request no page of this app could have sent (a value outside its controls): answered with
     400 and this plain description, never as a data fault. The description never echoes the request."""
 
+    plain_description = True  # serving answers it with this description (it echoes nothing sent)
+
     def __init__(self, description: str) -> None:
         super().__init__(description)
 
@@ -89,3 +91,13 @@ def href(path: str, state: ViewState, **changes) -> str:
 
 def with_changes(state: ViewState, **changes) -> ViewState:
     return replace(state, **changes)
+
+
+def known_arguments(kwargs: dict, path_variables: tuple[str, ...]) -> dict:
+    """A page's URL arguments cut down to what the app reads: its path variables and the view state,
+    normalised (defaults dropped, bad values replaced, anon forced on an anonymised-only server).
+    Unknown query keys (?utm_source=N) neither reach the page nor make a new cache entry."""
+    view_keys = set(ViewState.__dataclass_fields__)
+    state = parse_query({k: v for k, v in kwargs.items() if k in view_keys and k not in path_variables})
+    canonical = dict(pair.split("=", 1) for pair in to_query(state).lstrip("?").split("&") if pair)
+    return {**{k: v for k, v in kwargs.items() if k in path_variables}, **canonical}
