@@ -23,7 +23,8 @@ def _notice() -> html.Div | None:
     if ds.is_demo:
         return html.Div(ds.notice, id="data-notice", role="note",
                         className="alert alert-warning fw-bold py-1 mb-2 text-center")
-    return html.Div(coverage_sentence(ds, ctx.catalogue), id="data-notice", role="note",
+    disclosure = f" {ds.notice.split('. ', 1)[1]}." if getattr(ds, "disclosure_controlled", False) else ""
+    return html.Div(coverage_sentence(ds, ctx.catalogue) + disclosure, id="data-notice", role="note",
                     className="alert alert-info py-1 mb-2 small")
 
 

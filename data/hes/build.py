@@ -147,8 +147,11 @@ def observations_from_counts(counts: pd.DataFrame, summary: dict, *, reference: 
     summary["unknown_area"] = int(c.loc[england & c["area_code"].isna() & (c["indicator_id"] == "ea_all"), "numerator"].sum())
     summary["outside_england"] = int(c.loc[~england & (c["indicator_id"] == "ea_all"), "numerator"].sum())
     c = c[england]
-    c["period_start"] = pd.to_datetime((c["month"] // 100).astype(str) + "-" + (c["month"] % 100).astype(str) + "-01")
-    c["period_start"] = c["period_start"].map(lambda d: align(d, "quarter"))
+    year, month = c["month"] // 100, c["month"] % 100
+    fy_year = year.where(month >= 4, year - 1)
+    quarter_month = 4 + (month - 4) % 12 // 3 * 3  # 4, 7, 10 or 13 (January of the next year)
+    c["period_start"] = pd.to_datetime(pd.DataFrame({"year": fy_year + (quarter_month > 12), "month": (quarter_month - 1) % 12 + 1,
+                                                     "day": 1}))
     la = c.dropna(subset=["area_code"]).groupby(["indicator_id", "area_code", "period_start"], as_index=False)[
         ["numerator", "denominator"]].sum(min_count=1)
     eng = c.groupby(["indicator_id", "period_start"], as_index=False)[["numerator", "denominator"]].sum(min_count=1)
@@ -168,6 +171,8 @@ def observations_from_counts(counts: pd.DataFrame, summary: dict, *, reference: 
                                           names=["indicator_id", "area_code", "period_start"]).to_frame(index=False)
         frames.append(grid)
     grid = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=["indicator_id", "area_code", "period_start"])
+    grid["period_start"] = pd.to_datetime(grid["period_start"]).astype("datetime64[ns]")
+    found["period_start"] = pd.to_datetime(found["period_start"]).astype("datetime64[ns]")
     obs = grid.merge(found, on=["indicator_id", "area_code", "period_start"], how="left")
     proportion = obs["indicator_id"] == "readmit_30"
     obs["numerator"] = obs["numerator"].astype("float64").fillna(0.0)

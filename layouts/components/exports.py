@@ -53,7 +53,7 @@ def package_workbook(ctx, *, anon: bool, basis: str) -> bytes:
     state = ViewState(anon=anon, basis=basis)
     ds = ctx.dataset
     notes = pd.DataFrame({"Notes": [
-        ds.notice if ds.is_demo else f"Dataset: {ds.label}",
+        ds.notice,
         "Integrated Care Pioneers indicator package",
         f"Dataset checksum {ds.checksum}",
         f"Overview basis: {BASES[basis]}",

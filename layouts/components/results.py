@@ -36,7 +36,8 @@ class Context:
 
     def source_line(self, indicator_id: str | None = None) -> str:
         src = f"Source: {self.catalogue.at[indicator_id, 'source']}. " if indicator_id else ""
-        notice = f"{self.dataset.notice}. " if self.dataset.is_demo else ""
+        shown = self.dataset.is_demo or getattr(self.dataset, "disclosure_controlled", False)
+        notice = f"{self.dataset.notice}. " if shown else ""
         return f"{src}{notice}Integrated Care Pioneers indicators; dataset {self.dataset.checksum}."
 
 
