@@ -60,13 +60,16 @@ def _months() -> pd.DatetimeIndex:
     return pd.date_range(FIRST, LAST, freq="MS")
 
 
-def generate(episodes: int = 1_000_000, seed: int = 2013) -> dict:
-    """Spells, episodes, attendances and the truth, in memory (numpy arrays and frames)."""
+def generate(episodes: int = 1_000_000, seed: int = 2013, shard: int = 0) -> dict:
+    """Spells, episodes, attendances and the truth, in memory (numpy arrays and frames).
+
+    ``shard`` draws another independent sample of the same world (same planted effects).
+    """
     from data.demo import generate as demo_world
     from data.loaders.population import estimate_year
 
     world = demo_world(seed)
-    rng = np.random.default_rng(seed + 12)
+    rng = np.random.default_rng([seed + 12, shard])
     params = pd.read_csv(REFERENCE_DIR / "demo_parameters.csv").set_index("indicator_id")
     areas = world["areas"].sort_values("area_code").reset_index(drop=True)
     codes_la = areas["area_code"].to_numpy()
@@ -95,8 +98,9 @@ def generate(episodes: int = 1_000_000, seed: int = 2013) -> dict:
     s_acute = level("acute_no_admit", 1e5) / r_all
     r_ae = level("ae_attend", 1e3)
     p_readmit = float(params.at["readmit_30", "level_2010"]) / 100
-    area_effect = np.exp(0.12 * rng.standard_normal(n_la))[:, None] * np.exp(
-        0.006 * rng.standard_normal(n_la)[:, None] * t_years[None, :])
+    world_rng = np.random.default_rng(seed + 12)  # the areas' own levels and drifts: the same in every shard
+    area_effect = np.exp(0.12 * world_rng.standard_normal(n_la))[:, None] * np.exp(
+        0.006 * world_rng.standard_normal(n_la)[:, None] * t_years[None, :])
 
     # Planted effects: the demo's truth, applied from each site's start to its LAs (diluted by share).
     truth = world["truth"][world["truth"]["indicator_id"].isin(INDICATORS)]
@@ -385,21 +389,58 @@ def _episodes(cips: pd.DataFrame, rng) -> pd.DataFrame:
     return ep
 
 
+SHARD_EPISODES = 1_000_000  # generated and written in shards of about this many episodes: memory stays ~1 GB
+
+
 def write(out: Path | str, episodes: int = 1_000_000, seed: int = 2013) -> dict:
     """Generate and write the extract; returns counts of what was written."""
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    data = generate(episodes, seed)
-    rng = np.random.default_rng(seed + 99)
+    shards = max(1, -(-episodes // SHARD_EPISODES))
+    per_shard = episodes // shards
+    truth, population, written, n_ae, n_dup, n_junk, fraction, effects = [], None, {}, 0, 0, 0, 0.0, None
+    for shard in range(shards):
+        data = generate(per_shard, seed, shard)
+        offset = shard * 10**10
+        data["cips"]["patient"] += offset
+        data["attendances"]["aekey"] += offset
+        suffix = f"_s{shard}" if shards > 1 else ""
+        info = _write_shard(out, data, seed, shard, offset, suffix)
+        for name, n in info["files"].items():
+            written[name] = n
+        n_ae += info["attendances"]
+        n_dup += info["duplicates"]
+        n_junk += info["placeholders"]
+        truth.append(true_counts(data))
+        pop = data["population"].set_index(["area_code", "year", "age_group"])
+        population = pop if population is None else population.assign(population=population["population"]
+                                                                       + pop["population"])
+        fraction += data["fraction"]
+        effects = data["effects"]
+        del data
+    counts = pd.concat(truth, ignore_index=True).groupby(["indicator_id", "resla", "month"], dropna=False,
+                                                         as_index=False)[["numerator", "denominator"]].sum(min_count=1)
+    counts.sort_values(["indicator_id", "month", "resla"], na_position="last").to_csv(out / "truth_counts.csv",
+                                                                                     index=False)
+    population.reset_index().to_csv(out / "population.csv", index=False)
+    effects.to_csv(out / "truth_effects.csv", index=False)
+    total = sum(written.values())
+    (out / "GENERATED.txt").write_text(
+        f"{NOTICE}.\nSeed {seed}; about {episodes:,} episodes requested in {shards} shard(s), {total:,} episode rows "
+        f"written (including {n_dup:,} duplicated rows and {n_junk:,} rows with a placeholder admission date); "
+        f"sampling fraction {fraction:.6f} of the demo world's population.\n")
+    return {"episodes": total, "attendances": n_ae, "files": written, "fraction": fraction}
+
+
+def _write_shard(out: Path, data: dict, seed: int, shard: int, offset: int, suffix: str) -> dict:
+    rng = np.random.default_rng([seed + 99, shard])
     cips = data["cips"]
-    # Same-day readmissions at the index spell's provider would share its provider-spell key: move them.
-    ep = _episodes(cips, rng)
-    ep = _separate_same_day(ep)
+    ep = _separate_same_day(_episodes(cips, rng))
     n = len(ep)
-    ep["epikey"] = np.arange(n, dtype=np.int64) + 1
+    ep["epikey"] = np.arange(n, dtype=np.int64) + 1 + offset
     dup = ep[rng.random(n) < DUPLICATE_SHARE]
     junk = ep[rng.random(n) < PLACEHOLDER_SHARE]  # written with the placeholder admission date 1800-01-01
-    junk = junk.assign(epikey=np.arange(len(junk), dtype=np.int64) + n + 1)
+    junk = junk.assign(epikey=np.arange(len(junk), dtype=np.int64) + n + 1 + offset)
     rows = pd.concat([ep, dup], ignore_index=True)
     tables = _to_arrow(rows, placeholder=False)
     junk_table = _to_arrow(junk, placeholder=True)
@@ -407,29 +448,21 @@ def write(out: Path | str, episodes: int = 1_000_000, seed: int = 2013) -> dict:
     fy = np.where(year_of.month >= 4, year_of.year, year_of.year - 1)
     written = {}
     for year in np.unique(fy):
-        sel = fy == year
-        part = tables.filter(pa.array(sel))
+        part = tables.filter(pa.array(fy == year))
         if year == fy.max():
             part = pa.concat_tables([part, junk_table])
-        pq.write_table(part, out / f"apc_{year}.parquet", compression="zstd")
-        written[f"apc_{year}.parquet"] = part.num_rows
+        name = f"apc_{year}{suffix}.parquet"
+        pq.write_table(part, out / name, compression="zstd")
+        written[name] = part.num_rows
     ae = data["attendances"]
-    dup_ae = ae[rng.random(len(ae)) < DUPLICATE_SHARE]
-    ae = pd.concat([ae, dup_ae], ignore_index=True)
+    ae = pd.concat([ae, ae[rng.random(len(ae)) < DUPLICATE_SHARE]], ignore_index=True)
     ae_table = pa.table({"AEKEY": ae["aekey"].to_numpy(), "HESID": ae["patient"].to_numpy(),
                          "ARRIVALDATE": pa.array((ae["arrival_day"].to_numpy() + EPOCH).astype("datetime64[D]")),
                          "RESLADST_ONS": ae["resla"].to_numpy().astype(str),
                          "PROCODE3": np.full(len(ae), "RAA")},
                         metadata={b"pioneers": NOTICE.encode()})
-    pq.write_table(ae_table, out / "ae.parquet", compression="zstd")
-    data["population"].to_csv(out / "population.csv", index=False)
-    true_counts(data).to_csv(out / "truth_counts.csv", index=False)
-    data["effects"].to_csv(out / "truth_effects.csv", index=False)
-    (out / "GENERATED.txt").write_text(
-        f"{NOTICE}.\nSeed {seed}; about {episodes:,} episodes requested, {sum(written.values()):,} episode rows written "
-        f"(including {len(dup):,} duplicated rows and {len(junk):,} rows with a placeholder admission date); "
-        f"sampling fraction {data['fraction']:.6f} of the demo world's population.\n")
-    return {"episodes": sum(written.values()), "attendances": len(ae), "files": written, "fraction": data["fraction"]}
+    pq.write_table(ae_table, out / f"ae{suffix}.parquet", compression="zstd")
+    return {"files": written, "attendances": len(ae), "duplicates": len(dup), "placeholders": len(junk)}
 
 
 def _separate_same_day(ep: pd.DataFrame) -> pd.DataFrame:

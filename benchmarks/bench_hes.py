@@ -1,0 +1,99 @@
+"""HES builder speed and memory: episodes per second, wall time and peak memory, per engine.
+
+    python benchmarks/bench_hes.py --episodes 20000000 --engine duckdb     # target < 10 min, < 4 GB
+    python benchmarks/bench_hes.py --episodes 1000000 --engine spark --compare duckdb
+
+The synthetic extract (pioneers hes synth) is generated first, outside the timing, and reused
+from --workdir when it is already there. The build (read, check, spells, every indicator, the
+quarterly observations) runs in a fresh child process so its peak memory is its own: the figure
+is the largest resident set of that process or any process it started (Spark's JVM included).
+--compare runs the other engine on the same files and says whether every count is identical.
+The machine's load (uptime) is printed beside the figures: the machine is shared.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+CHILD = r"""
+import json, sys, time
+import pandas as pd
+from data.hes.build import count_extract, observations_from_counts
+from data.reference import load_reference
+work, engine, counts_out = sys.argv[1], sys.argv[2], sys.argv[3]
+t0 = time.perf_counter()
+counts, summary = count_extract([f"{work}/apc_*.parquet"], [f"{work}/ae*.parquet"], engine)
+population = pd.read_csv(f"{work}/population.csv")
+obs, summary = observations_from_counts(counts, summary, reference=load_reference(), population=population)
+wall = time.perf_counter() - t0
+counts.to_parquet(counts_out)
+print(json.dumps({"wall": wall, "rows": summary["apc_rows"], "ae_rows": summary.get("ae_rows", 0),
+                  "cips": summary["cips"], "observations": len(obs)}))
+"""
+
+
+def uptime() -> str:
+    return subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip()
+
+
+def run_build(work: Path, engine: str) -> dict:
+    counts_out = work / f"counts_{engine}.parquet"
+    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    proc = subprocess.run([sys.executable, "-W", "ignore", "-c", CHILD, str(work), engine, str(counts_out)],
+                          cwd=ROOT, capture_output=True, text=True, env={**os.environ, "PYTHONPATH": str(ROOT)})
+    if proc.returncode != 0:
+        sys.exit(f"{engine} build failed:\n{proc.stderr[-3000:]}")
+    peak_kb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    result = json.loads(proc.stdout.strip().splitlines()[-1])
+    result["peak_mb"] = peak_kb / 1024 if peak_kb > before else float("nan")
+    result["counts"] = counts_out
+    return result
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--episodes", type=int, default=1_000_000)
+    parser.add_argument("--engine", choices=["duckdb", "spark"], default="duckdb")
+    parser.add_argument("--compare", choices=["duckdb", "spark"], help="also run this engine and compare counts")
+    parser.add_argument("--workdir", type=Path, help="where the synthetic extract is kept (default /tmp)")
+    parser.add_argument("--seed", type=int, default=2013)
+    args = parser.parse_args()
+    work = args.workdir or Path(f"/tmp/pioneers-bench-hes-{args.episodes}-{args.seed}")
+    if not (work / "GENERATED.txt").exists():
+        sys.path.insert(0, str(ROOT))
+        from data.hes import synth
+
+        t0 = time.perf_counter()
+        info = synth.write(work, episodes=args.episodes, seed=args.seed)
+        print(f"generated {info['episodes']:,} synthetic episodes in {time.perf_counter() - t0:.0f} s -> {work}")
+    print(f"load before: {uptime()}")
+    result = run_build(work, args.engine)
+    print(f"{args.engine}: {result['rows']:,} episode rows (+{result['ae_rows']:,} A&E rows) -> {result['cips']:,} CIPS, "
+          f"{result['observations']:,} observation rows")
+    print(f"{args.engine}: wall {result['wall']:.1f} s ({result['wall'] / 60:.2f} min), "
+          f"{result['rows'] / result['wall']:,.0f} episodes/s, peak memory {result['peak_mb']:,.0f} MB")
+    print(f"load after:  {uptime()}")
+    if args.compare:
+        import pandas as pd
+
+        other = run_build(work, args.compare)
+        print(f"{args.compare}: wall {other['wall']:.1f} s, {other['rows'] / other['wall']:,.0f} episodes/s, "
+              f"peak memory {other['peak_mb']:,.0f} MB")
+        keys = ["indicator_id", "month", "resla", "ccg"]
+        a = pd.read_parquet(result["counts"]).sort_values(keys, na_position="last").reset_index(drop=True)
+        b = pd.read_parquet(other["counts"]).sort_values(keys, na_position="last").reset_index(drop=True)
+        same = len(a) == len(b) and a.astype(str).equals(b.astype(str))
+        print(f"counts identical ({args.engine} vs {args.compare}, {len(a):,} rows): {'yes' if same else 'NO'}")
+        print(f"load after:  {uptime()}")
+
+
+if __name__ == "__main__":
+    main()
