@@ -80,26 +80,27 @@ def count_extract(apc: list[str | Path], ae: list[str | Path] = (), engine: Engi
         apc_files = [fields.describe_file(p, "apc") for p in expand(list(apc))]
         ae_files = [fields.describe_file(p, "ae") for p in expand(list(ae))] if ae else []
         typed = eng.materialise(fields.parse_apc(_read(eng, apc_files)), "episodes")
-        fields.check(typed, apc_files)
-        stats = typed.aggregate(rows=typed.count(), keys=typed.epikey.nunique(),
-                                first=typed.admidate.min(), last=typed.admidate.max()).to_pandas().iloc[0]
-        episodes = spells.clean_episodes(typed)
-        kept = episodes.count().to_pandas()
-        cips = eng.materialise(spells.continuous_spells(spells.provider_spells(episodes)), "cips")
-        parts = [indicators.admissions(cips), indicators.readmissions(cips)]
+        # One pass for every check and the summary figures (each query is a Spark job).
+        stats = fields.check(typed, apc_files, extra={
+            "rows": typed.count(), "keys": typed.epikey.nunique(),
+            "kept": typed.epikey.nunique(where=typed.adm_day.notnull()),
+            "first": typed.admidate.min(), "last": typed.admidate.max()})
+        cips = eng.materialise(spells.continuous_spells(spells.provider_spells(spells.clean_episodes(typed))), "cips")
+        parts = [indicators.long_form(eng.to_pandas(indicators.admissions(cips))),
+                 eng.to_pandas(indicators.readmissions(cips))]
         summary.update(apc_files=len(apc_files), apc_rows=int(stats["rows"]),
                        duplicate_episodes=int(stats["rows"] - stats["keys"]),
-                       invalid_admission_date=int(stats["keys"] - kept), cips=int(cips.count().to_pandas()),
+                       invalid_admission_date=int(stats["keys"] - stats["kept"]),
+                       cips=int(cips.count().to_pandas()),
                        apc_first=pd.Timestamp(stats["first"]), apc_last=pd.Timestamp(stats["last"]))
         if ae_files:
             typed_ae = eng.materialise(fields.parse_ae(_read(eng, ae_files)), "attendances")
-            fields.check(typed_ae, ae_files)
-            ae_stats = typed_ae.aggregate(rows=typed_ae.count(), first=typed_ae.arrivaldate.min(),
-                                          last=typed_ae.arrivaldate.max()).to_pandas().iloc[0]
+            ae_stats = fields.check(typed_ae, ae_files, extra={
+                "rows": typed_ae.count(), "first": typed_ae.arrivaldate.min(), "last": typed_ae.arrivaldate.max()})
             summary.update(ae_files=len(ae_files), ae_rows=int(ae_stats["rows"]),
                            ae_first=pd.Timestamp(ae_stats["first"]), ae_last=pd.Timestamp(ae_stats["last"]))
-            parts.append(indicators.attendances(typed_ae))
-        counts = eng.to_pandas(ibis.union(*parts))
+            parts.append(eng.to_pandas(indicators.attendances(typed_ae)))
+        counts = pd.concat(parts, ignore_index=True)
     finally:
         if own:
             eng.close()

@@ -94,8 +94,9 @@ def spark_engine(spark=None, master: str | None = None) -> Engine:
         from pyspark.sql import SparkSession
 
         spark = (SparkSession.builder.master(master or "local[2]").appName("pioneers-hes")
-                 .config("spark.sql.shuffle.partitions", os.environ.get("PIONEERS_SPARK_PARTITIONS", "4"))
+                 .config("spark.sql.shuffle.partitions", os.environ.get("PIONEERS_SPARK_PARTITIONS", "2"))
                  .config("spark.ui.enabled", "false").config("spark.ui.showConsoleProgress", "false")
+                 .config("spark.default.parallelism", "2").config("spark.sql.adaptive.enabled", "true")
                  .config("spark.sql.session.timeZone", "UTC").getOrCreate())
     return Engine("spark", ibis.pyspark.connect(spark), spark=spark)
 

@@ -191,13 +191,15 @@ EXPECTED = {
 }
 
 
-def check(typed: ibis.Table, files: list[ExtractFile]) -> None:
-    """One pass counting every problem; raise DataError naming the first (file, row, field)."""
+def check(typed: ibis.Table, files: list[ExtractFile], extra: dict | None = None) -> dict:
+    """One pass counting every problem (and the ``extra`` aggregates, returned); raise DataError
+    naming the first problem's file, row and field."""
     flags = [c for c in typed.columns if c.startswith("bad_")]
-    counts = typed.aggregate(**{c: typed[c].fill_null(False).cast("int64").sum() for c in flags}).to_pandas()
+    counts = typed.aggregate(**{c: typed[c].fill_null(False).cast("int64").sum() for c in flags},
+                             **(extra or {})).to_pandas()
     bad = [(c, int(counts.at[0, c] or 0)) for c in flags if (counts.at[0, c] or 0) > 0]
     if not bad:
-        return
+        return {k: counts.at[0, k] for k in (extra or {})}
     column, n = bad[0]
     field = column.removeprefix("bad_")
     raw_name = "diag_01" if field == "diag_01" else field

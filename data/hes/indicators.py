@@ -41,8 +41,12 @@ def _primary_in(cips: ibis.Table, indicator_id: str) -> ibis.Value:
     return match.fill_null(False)
 
 
+ADMISSION_INDICATORS = ("ea_all", "ea_65", "acsc_chronic", "acute_no_admit")
+
+
 def admissions(cips: ibis.Table) -> ibis.Table:
-    """ea_all, ea_65, acsc_chronic and acute_no_admit by admission month and area (long form)."""
+    """ea_all, ea_65, acsc_chronic and acute_no_admit by admission month and area, one column each
+    (one pass over the spells; ``long_form`` makes them rows)."""
     emergency = cips.admimeth.isin(codes.EMERGENCY_METHODS).fill_null(False)
     flagged = cips.filter(emergency).mutate(
         month=_month(cips.admidate),
@@ -56,10 +60,15 @@ def admissions(cips: ibis.Table) -> ibis.Table:
         acsc_chronic=flagged.is_chronic.cast("int64").sum(),
         acute_no_admit=flagged.is_acute.cast("int64").sum(),
     )
-    parts = [wide.select("resla", "ccg", "month", indicator_id=ibis.literal(ind), numerator=wide[ind].cast("int64"),
-                         denominator=ibis.null("int64"))
-             for ind in ("ea_all", "ea_65", "acsc_chronic", "acute_no_admit")]
-    return ibis.union(*parts).select(*COUNT_COLUMNS)
+    return wide
+
+
+def long_form(wide):
+    """The wide admissions frame (pandas) as rows of COUNT_COLUMNS."""
+    out = wide.melt(id_vars=["resla", "ccg", "month"], value_vars=list(ADMISSION_INDICATORS),
+                    var_name="indicator_id", value_name="numerator")
+    out["denominator"] = None
+    return out[COUNT_COLUMNS]
 
 
 def readmissions(cips: ibis.Table) -> ibis.Table:
