@@ -19,10 +19,12 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from data import real
 from data.errors import DataError
 from data.hes import fields, indicators, spells
 from data.hes.engines import Engine, engine_for
-from data.loaders.population import attach_denominator
+from data.ingest import ingest
+from data.loaders.population import attach_denominator, district_to_county
 from data.periods import align
 from data.reference import ENGLAND_CODE, Reference, load_reference
 from data.schema import OBSERVATIONS
@@ -79,7 +81,8 @@ def count_extract(apc: list[str | Path], ae: list[str | Path] = (), engine: Engi
     try:
         apc_files = [fields.describe_file(p, "apc") for p in expand(list(apc))]
         ae_files = [fields.describe_file(p, "ae") for p in expand(list(ae))] if ae else []
-        typed = eng.materialise(fields.parse_apc(_read(eng, apc_files)), "episodes")
+        present = {name for f in apc_files for name, src in f.mapping.items() if src}
+        typed = eng.materialise(fields.parse_apc(_read(eng, apc_files), present), "episodes")
         # One pass for every check and the summary figures (each query is a Spark job).
         stats = fields.check(typed, apc_files, extra={
             "rows": typed.count(), "keys": typed.epikey.nunique(),
@@ -229,8 +232,6 @@ def build(apc: list[str | Path], out: Path | str, *, ae: list[str | Path] = (), 
           population: Path | str | pd.DataFrame | None = None, shared: Path | str | None = None,
           reference: Reference | None = None, progress: bool = False):
     """The whole route: count, shape, write ``out``, and ingest into ``into`` when given."""
-    from data import real
-
     if geography not in ("la", "ccg"):
         raise DataError(f"unknown geography {geography!r}; expected 'la' or 'ccg'")
     reference = reference or load_reference()
@@ -239,8 +240,6 @@ def build(apc: list[str | Path], out: Path | str, *, ae: list[str | Path] = (), 
     districts = None
     paths = real.source_paths(shared)
     if geography == "la" and paths["councils"].exists():
-        from data.loaders.population import district_to_county
-
         districts = district_to_county(paths["councils"])
     obs, summary = observations_from_counts(counts, summary, reference=reference, population=pop,
                                             geography=geography, districts=districts)
@@ -248,8 +247,6 @@ def build(apc: list[str | Path], out: Path | str, *, ae: list[str | Path] = (), 
     write_observations(obs, out, generated=generated)
     result = BuildResult(counts=counts, observations=obs, summary=summary, engine=engine)
     if into is not None:
-        from data.ingest import ingest
-
         result.summary["ingest"] = ingest("hes", [out], into, progress=progress, shared=shared)
     return result
 
@@ -260,8 +257,6 @@ def _is_generated(apc: list[str | Path]) -> bool:
 
 
 def _population(population, reference: Reference, shared, geography: str) -> tuple[pd.DataFrame, bool]:
-    from data import real
-
     if isinstance(population, pd.DataFrame):
         return population, False
     if population is not None:

@@ -15,6 +15,8 @@ from pathlib import Path
 
 import ibis
 
+from data.errors import DataError
+
 DUCKDB_MEMORY_LIMIT = os.environ.get("PIONEERS_HES_DUCKDB_MEMORY", "2GB")  # [C] leaves room on a 4 GB budget
 _names = count()
 
@@ -45,14 +47,17 @@ class Engine:
                     for name, src in mapping.items()]
             cols.append(f"{_quote(str(path))} AS _file")
             return self.con.sql(f"SELECT {', '.join(cols)} FROM {source}")
-        from pyspark.sql import functions as F
+        from pyspark.sql import functions as F  # imported here: pyspark is optional (the spark extra)
 
+        original = path
         reader = self.spark.read
+        # Databricks: the local-file view /dbfs/... is dbfs:/... to Spark.
+        path = f"dbfs:/{str(path)[6:]}" if str(path).startswith("/dbfs/") else str(path)
         df = (reader.parquet(str(path)) if kind == "parquet" else
               reader.option("header", True).option("sep", delimiter).option("quote", '"').option("escape", '"')
               .csv(str(path)))
         df = df.select(*[(F.col(f"`{src}`").cast("string") if src else F.lit(None).cast("string")).alias(name)
-                         for name, src in mapping.items()], F.lit(str(path)).alias("_file"))
+                         for name, src in mapping.items()], F.lit(str(original)).alias("_file"))
         view = f"hes_input_{next(_names)}"
         df.createOrReplaceTempView(view)
         return self.con.table(view)
@@ -79,7 +84,7 @@ class Engine:
 
 def duckdb_engine(memory_limit: str = DUCKDB_MEMORY_LIMIT, threads: int | None = None) -> Engine:
     tmp = tempfile.TemporaryDirectory(prefix="pioneers-hes-")
-    con = ibis.duckdb.connect(database=str(Path(tmp.name) / "hes.duckdb"))
+    con = ibis.duckdb.connect()  # in memory; beyond memory_limit it spills to temp_directory
     con.raw_sql(f"SET memory_limit = {_quote(memory_limit)}")
     con.raw_sql(f"SET temp_directory = {_quote(tmp.name)}")
     con.raw_sql("SET preserve_insertion_order = false")
@@ -91,7 +96,7 @@ def duckdb_engine(memory_limit: str = DUCKDB_MEMORY_LIMIT, threads: int | None =
 def spark_engine(spark=None, master: str | None = None) -> Engine:
     """Spark: the session given (Databricks: the notebook's ``spark``), or one started at ``master``."""
     if spark is None:
-        from pyspark.sql import SparkSession
+        from pyspark.sql import SparkSession  # imported here: pyspark is optional (the spark extra)
 
         spark = (SparkSession.builder.master(master or "local[2]").appName("pioneers-hes")
                  .config("spark.sql.shuffle.partitions", os.environ.get("PIONEERS_SPARK_PARTITIONS", "2"))
@@ -102,8 +107,6 @@ def spark_engine(spark=None, master: str | None = None) -> Engine:
 
 
 def engine_for(name: str, spark=None, master: str | None = None) -> Engine:
-    from data.errors import DataError
-
     if name == "duckdb":
         return duckdb_engine()
     if name == "spark":

@@ -12,6 +12,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import ibis
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
 
 from data.errors import DataError
 from data.hes import codes
@@ -34,8 +37,6 @@ class ExtractFile:
 
 def file_header(path: Path, kind: str, delimiter: str = ",") -> list[str]:
     if kind == "parquet":
-        import pyarrow.parquet as pq
-
         try:
             return list(pq.read_schema(path).names)
         except Exception as exc:  # pyarrow raises several types for a file that is not parquet
@@ -96,9 +97,10 @@ def _code(col: ibis.Value) -> ibis.Value:
 def _date(col: ibis.Value) -> tuple[ibis.Value, ibis.Value]:
     """(parsed date or null, unparseable?) for ISO or dd/mm/yyyy text; HES placeholders are null."""
     s = _text(col)
-    text = ibis.ifelse(s.re_search(DMY_DATE), s.substr(6, 4) + "-" + s.substr(3, 2) + "-" + s.substr(0, 2), s)
+    dmy = s.contains("/")
+    text = ibis.ifelse(dmy, s.substr(6, 4) + "-" + s.substr(3, 2) + "-" + s.substr(0, 2), s)
     placeholder = text.isin(codes.PLACEHOLDER_DATES)
-    shaped = text.re_search(ISO_DATE)
+    shaped = (text.length() == 10) & ~dmy | s.re_search(DMY_DATE)
     parsed = ibis.ifelse(placeholder | ~shaped, ibis.null("date"), text.try_cast("date"))
     return parsed, s.notnull() & ~placeholder.fill_null(False) & parsed.isnull()
 
@@ -111,8 +113,11 @@ def _row_of(raw: ibis.Table) -> dict:
     return {"_row": raw._row} if "_row" in raw.columns else {}
 
 
-def parse_apc(raw: ibis.Table) -> ibis.Table:
-    """Typed episode columns plus one ``bad_<field>`` flag per check."""
+def parse_apc(raw: ibis.Table, present: set[str] | None = None) -> ibis.Table:
+    """Typed episode columns plus one ``bad_<field>`` flag per check.
+
+    ``present``: the fields some file has; secondary diagnoses no file has are not parsed at all.
+    """
     admidate, bad_admidate = _date(raw.admidate)
     epistart, bad_epistart = _date(raw.epistart)
     disdate, bad_disdate = _date(raw.disdate)
@@ -123,7 +128,8 @@ def parse_apc(raw: ibis.Table) -> ibis.Table:
     age_num = age_text.try_cast("int32")
     age = ibis.cases((age_num.between(7001, 7007), 0), (age_num.between(0, 120), age_num), else_=ibis.null("int32"))
     diag = _diagnosis(raw.diag_01)
-    secondary = [_diagnosis(raw[name]).fill_null("") for name in codes.SECONDARY_DIAGNOSES]
+    secondary = [_diagnosis(raw[name]).fill_null("") for name in codes.SECONDARY_DIAGNOSES
+                 if present is None or name in present]
     diag_sec = ibis.literal(",")
     for s in secondary:
         diag_sec = diag_sec + s + ","
@@ -214,13 +220,8 @@ def check(typed: ibis.Table, files: list[ExtractFile], extra: dict | None = None
 
 def _locate(info: ExtractFile, field: str) -> tuple[int | None, str]:
     """The first row of the file failing ``field``'s check, found by re-reading that one column."""
-    import pandas as pd
-    import pyarrow as pa
-
     src = info.mapping[field]
     if info.kind == "parquet":
-        import pyarrow.parquet as pq
-
         values = pq.read_table(info.path, columns=[src]).column(0).cast(pa.string()).to_pandas()
     else:
         values = pd.read_csv(info.path, sep=info.delimiter, usecols=[src], dtype=str, keep_default_na=False,

@@ -27,7 +27,9 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from data.demo import generate as demo_world
 from data.hes import codes
+from data.loaders.population import estimate_year
 from data.reference import REFERENCE_DIR
 
 FIRST, LAST = "2010-04-01", "2019-03-01"
@@ -65,9 +67,6 @@ def generate(episodes: int = 1_000_000, seed: int = 2013, shard: int = 0) -> dic
 
     ``shard`` draws another independent sample of the same world (same planted effects).
     """
-    from data.demo import generate as demo_world
-    from data.loaders.population import estimate_year
-
     world = demo_world(seed)
     rng = np.random.default_rng([seed + 12, shard])
     params = pd.read_csv(REFERENCE_DIR / "demo_parameters.csv").set_index("indicator_id")
