@@ -234,6 +234,9 @@ def build(apc: list[str | Path], out: Path | str, *, ae: list[str | Path] = (), 
     """The whole route: count, shape, write ``out``, and ingest into ``into`` when given."""
     if geography not in ("la", "ccg"):
         raise DataError(f"unknown geography {geography!r}; expected 'la' or 'ccg'")
+    if geography == "ccg" and into is not None:
+        raise DataError("a dataset holds council (LA) observations: CCG counts are written to --out only "
+                        "(leave out --into with --geography ccg)")
     reference = reference or load_reference()
     pop, generated = _population(population, reference, shared, geography)
     counts, summary = count_extract(apc, ae, engine, spark=spark, master=master)
