@@ -19,7 +19,6 @@ import pyarrow.parquet as pq
 from data.errors import DataError
 from data.hes import codes
 
-ISO_DATE = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$"
 DMY_DATE = r"^[0-9]{2}/[0-9]{2}/[0-9]{4}$"
 ICD10 = r"^[A-Z][0-9][0-9][0-9X]?$"
 ONS_AREA = r"^[A-Z][0-9]{8}$"

@@ -260,7 +260,7 @@ def _attendances(lam: np.ndarray, codes_la, months, rng) -> pd.DataFrame:
 def true_counts(data: dict) -> pd.DataFrame:
     """What the builder must count, from the spells as generated (not from their episodes)."""
     cips = data["cips"]
-    months = _months()
+
     def month_of(days: np.ndarray) -> pd.DatetimeIndex:
         return pd.DatetimeIndex((np.asarray(days, dtype=np.int64) + EPOCH).astype("datetime64[s]"))
 
