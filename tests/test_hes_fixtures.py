@@ -178,3 +178,25 @@ def test_renamed_fields_and_pipe_delimiter(tmp_path):
     old, _ = count_extract([tmp_path / "old.txt"], [], "duckdb")
     new, _ = count_extract([tmp_path / "new.csv"], [], "duckdb")
     pd.testing.assert_frame_equal(old, new)
+
+
+def test_ccg_geography(tmp_path, reference):
+    """--geography ccg: the same spells counted by CCG of responsibility (codes here are made up)."""
+    ccg = {B: "E38000901", L: "E38000902", W: "", "": ""}
+    lines = APC_2014.strip().splitlines()
+    rows = [lines[0] + ",CCG_RESPONSIBILITY"]
+    for line in lines[1:]:
+        resla = line.split(",")[17]
+        rows.append(f"{line},{ccg[resla]}")
+    (tmp_path / "apc.csv").write_text("\n".join(rows) + "\n")
+    counts, summary = count_extract([tmp_path / "apc.csv"], [], "duckdb")
+    population = pd.DataFrame({"area_code": ["E38000901", "E38000902", "E92000001"] * 2, "year": 2014,
+                               "age_group": ["all"] * 3 + ["65+"] * 3, "population": 1000.0, "flag": ""})
+    population = pd.concat([population, population.assign(year=2013)])
+    obs, _ = observations_from_counts(counts, dict(summary), reference=reference, population=population,
+                                      geography="ccg")
+    get = obs.set_index(["indicator_id", "area_code", "period_start"])["numerator"]
+    q1 = pd.Timestamp("2014-04-01")
+    assert get[("ea_all", "E38000901", q1)] == 4 and get[("ea_all", "E38000902", q1)] == 3
+    assert get[("ea_all", "E92000001", q1)] == 7
+    assert set(obs["area_code"]) == {"E38000901", "E38000902", "E92000001"}
