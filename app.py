@@ -14,6 +14,7 @@ from analysis.cache import init_results_cache
 from analysis.results import context
 from data.active import set_active_dataset
 from data.errors import DataError
+from data.hes.disclosure import NOTICE as DISCLOSURE_NOTICE
 from data.summary import coverage
 from layouts.components.anonymise import anonymised_only, translate_path
 from layouts.components.urlstate import known_arguments, parse_query
@@ -31,7 +32,8 @@ def _notice() -> html.Div | None:
         return html.Div(ds.notice, id="data-notice", role="note",
                         className="alert alert-warning fw-bold py-1 mb-2 text-center")
     generated = bool(ds.generated_indicators)
-    return html.Div(coverage_sentence(ds, ctx.catalogue), id="data-notice", role="note",
+    disclosure = f" {DISCLOSURE_NOTICE}." if getattr(ds, "disclosure_controlled", False) else ""
+    return html.Div(coverage_sentence(ds, ctx.catalogue) + disclosure, id="data-notice", role="note",
                     className="alert alert-warning fw-bold py-1 mb-2 small" if generated else
                     "alert alert-info py-1 mb-2 small")
 

@@ -211,6 +211,25 @@ def cmd_build_real(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_hes(args: argparse.Namespace) -> int:
+    """`pioneers hes build|synth`: all the work is in data/hes (docs/hes.md)."""
+    from data.hes import build, synth
+
+    if args.hes_command == "synth":
+        info = synth.write(args.out, episodes=args.episodes, seed=args.seed)
+        print(f"wrote a generated HES-like extract (not real data) to {args.out}: {info['episodes']:,} episode rows, "
+              f"{info['attendances']:,} A&E rows; true counts in truth_counts.csv")
+        return 0
+    result = build.build(args.apc, args.out, ae=args.ae or [], into=args.into, engine=args.engine,
+                         geography=args.geography, master=args.master, population=args.population,
+                         shared=args.shared, progress=not args.quiet)
+    print(result.text())
+    print(f"wrote {len(result.observations):,} observation rows (unsuppressed, internal) to {args.out}")
+    if "ingest" in result.summary:
+        print(result.summary["ingest"].text())
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="pioneers", description="Integrated Care Pioneers indicator dashboard")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -275,6 +294,26 @@ def build_parser() -> argparse.ArgumentParser:
                    help="allow published files into a dataset with generated (demo) figures; each indicator "
                         "keeps its own label")
     p.set_defaults(func=cmd_ingest)
+
+    p = sub.add_parser("hes", help="record-level HES: build the hospital indicators, or generate a synthetic extract")
+    hes = p.add_subparsers(dest="hes_command", required=True)
+    b = hes.add_parser("build", help="count the HES indicators from APC (and A&E) episode files")
+    b.add_argument("--apc", nargs="+", required=True, help="APC episode files or globs (CSV or parquet)")
+    b.add_argument("--ae", nargs="+", help="A&E attendance files or globs")
+    b.add_argument("--out", required=True, type=Path, help="observations parquet to write (unsuppressed, internal)")
+    b.add_argument("--into", type=Path, help="dataset directory to ingest into (created, or merged into)")
+    b.add_argument("--engine", choices=["duckdb", "spark"], default="duckdb")
+    b.add_argument("--master", help="Spark master URL (default local[2])")
+    b.add_argument("--geography", choices=["la", "ccg"], default="la")
+    b.add_argument("--population", type=Path, help="populations CSV (area_code, year, age_group, population)")
+    b.add_argument("--shared", type=Path, help="folder of the official reference files (default ../shared/data/real)")
+    b.add_argument("--quiet", action="store_true")
+    b.set_defaults(func=cmd_hes)
+    s_ = hes.add_parser("synth", help="write a generated HES-like extract whose true counts are known")
+    s_.add_argument("--episodes", type=int, default=1_000_000)
+    s_.add_argument("--out", required=True, type=Path)
+    s_.add_argument("--seed", type=int, default=DEFAULT_SEED)
+    s_.set_defaults(func=cmd_hes)
 
     p = sub.add_parser("build-real", help="build the real dataset from ../shared/data/real")
     p.add_argument("--out", required=True, type=Path)

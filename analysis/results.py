@@ -17,6 +17,7 @@ from analysis.estimates import site_detail as estimates_site_detail
 from analysis.names import SiteNames
 from analysis.cache import memo
 from data.active import active_dataset
+from data.hes.disclosure import NOTICE as DISCLOSURE_NOTICE
 from data.periods import align, period_label
 from data.store import DEMO_NOTICE, Dataset
 from indicators.benchmark import Outcome, benchmark_many
@@ -39,8 +40,13 @@ class Context:
 
     def source_line(self, indicator_id: str | None = None) -> str:
         src = f"Source: {self.catalogue.at[indicator_id, 'source']}. " if indicator_id else ""
-        generated = self.dataset.is_generated(indicator_id) if indicator_id else bool(self.dataset.generated_indicators)
-        notice = f"{DEMO_NOTICE if indicator_id else self.dataset.notice}. " if generated else ""
+        controlled = getattr(self.dataset, "disclosure_controlled", False)
+        if indicator_id is None:  # the dataset's notice names its generated and controlled figures
+            shown = bool(self.dataset.generated_indicators) or controlled
+            notice = f"{self.dataset.notice}. " if shown else ""
+        else:
+            notice = f"{DEMO_NOTICE}. " if self.dataset.is_generated(indicator_id) else ""
+            notice += f"{DISCLOSURE_NOTICE}. " if controlled else ""
         return f"{src}{notice}Integrated Care Pioneers indicators; dataset {self.dataset.checksum}."
 
 

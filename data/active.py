@@ -13,6 +13,7 @@ from functools import lru_cache
 from pathlib import Path
 
 from data.errors import DataError
+from data.hes.disclosure import controlled
 from data.store import Dataset, dataset_dir, deep_verify, load_dataset, read_manifest, regular_file, verify
 
 ENV_VAR = "PIONEERS_DATA"
@@ -47,7 +48,9 @@ def active_path() -> Path:
 @register_cache
 @lru_cache(maxsize=2)
 def _load(path: str, checksum: str) -> Dataset:
-    return load_dataset(path)
+    # The one choke point for disclosure control: what the dashboard serves has record-level HES
+    # figures suppressed and rounded (data/hes/disclosure.py); the dataset on disk keeps them exact.
+    return controlled(load_dataset(path))
 
 
 def _file_stamps(path: Path, manifest: dict) -> tuple:

@@ -156,10 +156,15 @@ def _ingest_locked(kind: str, files: list[Path], into: Path, progress: bool, *, 
         tables = real.reference_tables(reference, context.population, shared)
         tables["observations"] = new.sort_values(KEY).reset_index(drop=True)
         summary.added = len(new)
-        write_dataset(into, tables, label="real", sources=sources)
+        # A generated source (pioneers hes synth) makes a dataset labelled as generated, never "real".
+        label = "demo" if any(s.get("generated") for s in sources) else "real"
+        write_dataset(into, tables, label=label, sources=sources)
         summary.written = summary.created = True
         return summary
 
+    if any(s.get("generated") for s in sources) and existing.label != "demo":
+        raise DataError(f"generated data (pioneers hes synth) cannot be merged into the {existing.label} dataset at "
+                        f"{into}: ingest it into a new directory [nothing was written]")
     old = existing.observations[OBSERVATION_COLUMNS]
     merged, added, changed = merge_observations(old, new)
     summary.added, summary.changed = added, changed

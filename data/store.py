@@ -374,7 +374,9 @@ def dataset_dir(path: Path | str) -> Path:
 
 # ---- provenance ----------------------------------------------------------------------------
 
-GENERATED_SOURCES = ("demo",)
+GENERATED_MARK = "generated"
+"""Prefix (before ':') of a loader's source for figures it knows are generated (a synthetic HES extract)."""
+GENERATED_SOURCES = ("demo", GENERATED_MARK)
 """Observation ``source`` values (or prefixes before ':') that mark generated numbers."""
 
 

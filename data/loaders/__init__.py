@@ -86,9 +86,10 @@ def join_flags(*flags: pd.Series) -> pd.Series:
 
 
 def _registry() -> dict[str, Callable[[Path, LoadContext], LoadResult]]:
-    from data.loaders import ascof, dtoc, fingertips, tidy
+    from data.loaders import ascof, dtoc, fingertips, hes, tidy
 
-    return {"fingertips": fingertips.load, "dtoc": dtoc.load, "ascof": ascof.load, "tidy": tidy.load}
+    return {"fingertips": fingertips.load, "dtoc": dtoc.load, "ascof": ascof.load, "tidy": tidy.load,
+            "hes": hes.load}
 
 
 KINDS = ("fingertips", "dtoc", "ascof", "tidy")

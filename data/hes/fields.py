@@ -1,0 +1,240 @@
+"""Find the HES fields in each file, check every value, and parse episodes into typed columns.
+
+Field names are matched case-insensitively against data/reference/hes_fields.csv, which lists
+the names each field has had across HES years. Checks run in the engine (one pass over the
+data); the first problem found stops the build with one line naming the file, the row (as a
+spreadsheet counts it: the header is row 1), the field and what was expected. Nothing is written.
+"""
+from __future__ import annotations
+
+import csv
+from dataclasses import dataclass
+from pathlib import Path
+
+import ibis
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from data.errors import DataError
+from data.hes import codes
+
+DMY_DATE = r"^[0-9]{2}/[0-9]{2}/[0-9]{4}$"
+ICD10 = r"^[A-Z][0-9][0-9][0-9X]?$"
+ONS_AREA = r"^[A-Z][0-9]{8}$"
+
+
+@dataclass(frozen=True)
+class ExtractFile:
+    """One input file: where it is, how to read it and which of its columns feeds each field."""
+
+    path: Path
+    kind: str          # 'csv' or 'parquet'
+    delimiter: str
+    mapping: dict      # canonical field -> the file's column name (None: optional field absent)
+
+
+def file_header(path: Path, kind: str, delimiter: str = ",") -> list[str]:
+    if kind == "parquet":
+        try:
+            return list(pq.read_schema(path).names)
+        except Exception as exc:  # pyarrow raises several types for a file that is not parquet
+            raise DataError(f"cannot read parquet file ({exc.__class__.__name__})", file=str(path)) from exc
+    with open(path, newline="", encoding="utf-8-sig", errors="replace") as f:
+        return next(csv.reader(f, delimiter=delimiter), [])
+
+
+def _sniff(path: Path) -> tuple[str, str]:
+    if path.suffix.lower() in (".parquet", ".pq"):
+        return "parquet", ","
+    with open(path, encoding="utf-8-sig", errors="replace") as f:
+        first = f.readline()
+    delimiter = max((",", "|", "\t"), key=first.count)
+    return "csv", delimiter
+
+
+def describe_file(path: Path | str, extract: str) -> ExtractFile:
+    """Map the file's columns to the canonical fields; refuse a file lacking a required field."""
+    path = Path(path)
+    if not path.exists():
+        raise DataError("file not found", file=str(path))
+    kind, delimiter = _sniff(path)
+    header = file_header(path, kind, delimiter)
+    by_upper = {h.strip().upper(): h for h in header}
+    mapping, missing = {}, []
+    specs = codes.field_specs(extract)
+    for spec in specs:
+        found = next((by_upper[n.upper()] for n in spec.accepted if n.upper() in by_upper), None)
+        mapping[spec.name] = found
+        if found is None and spec.required:
+            missing.append(spec)
+    required = [s for s in specs if s.required]
+    label = "HES admitted patient care (APC)" if extract == "apc" else "HES A&E"
+    if len(missing) == len(required):
+        raise DataError(f"not a {label} extract: none of its required fields "
+                        f"({', '.join(s.accepted[0] for s in required)}) is in the header "
+                        f"(got {', '.join(header[:8]) or 'no header'}{' ...' if len(header) > 8 else ''})",
+                        file=str(path), row=1)
+    if missing:
+        spec = missing[0]
+        raise DataError(f"missing required field (accepted names: {', '.join(spec.accepted)}; "
+                        f"{len(missing)} required field(s) missing in all: {', '.join(s.accepted[0] for s in missing)})",
+                        file=str(path), row=1, column=spec.accepted[0])
+    return ExtractFile(path, kind, delimiter, mapping)
+
+
+# --- parsing, in the engine -------------------------------------------------------------------------
+
+def _text(col: ibis.Value) -> ibis.Value:
+    return col.strip().nullif("")
+
+
+def _code(col: ibis.Value) -> ibis.Value:
+    return col.strip().upper().nullif("")
+
+
+def _date(col: ibis.Value) -> tuple[ibis.Value, ibis.Value]:
+    """(parsed date or null, unparseable?) for ISO or dd/mm/yyyy text; HES placeholders are null."""
+    s = _text(col)
+    dmy = s.contains("/")
+    text = ibis.ifelse(dmy, s.substr(6, 4) + "-" + s.substr(3, 2) + "-" + s.substr(0, 2), s)
+    placeholder = text.isin(codes.PLACEHOLDER_DATES)
+    shaped = (text.length() == 10) & ~dmy | s.re_search(DMY_DATE)
+    parsed = ibis.ifelse(placeholder | ~shaped, ibis.null("date"), text.try_cast("date"))
+    return parsed, s.notnull() & ~placeholder.fill_null(False) & parsed.isnull()
+
+
+def _diagnosis(col: ibis.Value) -> ibis.Value:
+    return col.upper().replace(".", "").replace("-", "").replace(" ", "").nullif("").substr(0, 4)
+
+
+def _row_of(raw: ibis.Table) -> dict:
+    return {"_row": raw._row} if "_row" in raw.columns else {}
+
+
+def parse_apc(raw: ibis.Table, present: set[str] | None = None) -> ibis.Table:
+    """Typed episode columns plus one ``bad_<field>`` flag per check.
+
+    ``present``: the fields some file has; secondary diagnoses no file has are not parsed at all.
+    """
+    admidate, bad_admidate = _date(raw.admidate)
+    epistart, bad_epistart = _date(raw.epistart)
+    disdate, bad_disdate = _date(raw.disdate)
+    epiend, bad_epiend = _date(raw.epiend)
+    admimeth, sex, classpat, dismeth = _code(raw.admimeth), _code(raw.sex), _code(raw.classpat), _code(raw.dismeth)
+    epiorder_text = _text(raw.epiorder)
+    age_text = _text(raw.startage)
+    age_num = age_text.try_cast("int32")
+    age = ibis.cases((age_num.between(7001, 7007), 0), (age_num.between(0, 120), age_num), else_=ibis.null("int32"))
+    diag = _diagnosis(raw.diag_01)
+    secondary = [_diagnosis(raw[name]).fill_null("") for name in codes.SECONDARY_DIAGNOSES
+                 if present is None or name in present]
+    diag_sec = ibis.literal(",")
+    for s in secondary:
+        diag_sec = diag_sec + s + ","
+    resla = _code(raw.resla)
+    excl = codes.readmission_exclusions()
+    any_diag = ibis.literal(False)
+    for prefix in excl.diagnosis_prefixes:
+        any_diag = any_diag | diag.startswith(prefix).fill_null(False) | diag_sec.contains("," + prefix)
+    mainspef = _code(raw.mainspef)
+    return raw.select(
+        _file=raw._file, **_row_of(raw),
+        epikey=_text(raw.epikey), patient=_text(raw.patient),
+        admidate=admidate, adm_day=admidate.epoch_days(), start_day=epistart.epoch_days(),
+        dis_day=disdate.epoch_days(), disdate=disdate,
+        admimeth=admimeth, epiorder=epiorder_text.try_cast("int32"), age=age, sex=sex, diag_01=diag,
+        diag_sec=diag_sec, classpat=classpat, dismeth=dismeth, disdest=_code(raw.disdest),
+        admisorc=_code(raw.admisorc), mainspef=mainspef, resla=resla, ccg=_code(raw.ccg),
+        procode=_code(raw.procode), cancer=any_diag,
+        bad_epikey=raw.epikey.strip().nullif("").isnull(),
+        bad_patient=raw.patient.strip().nullif("").isnull(),
+        bad_admidate=bad_admidate, bad_epistart=bad_epistart, bad_disdate=bad_disdate, bad_epiend=bad_epiend,
+        bad_admimeth=~admimeth.isin(codes.ADMISSION_METHODS).fill_null(False),
+        bad_epiorder=~epiorder_text.re_search(r"^[0-9]{1,2}$").fill_null(False),
+        bad_startage=age_text.notnull() & (age_text != "999") & age.isnull(),
+        bad_sex=~sex.isin(codes.SEXES).fill_null(False),
+        bad_diag_01=diag.notnull() & ~diag.re_search(ICD10).fill_null(False),
+        bad_classpat=~classpat.isin(codes.PATIENT_CLASSES).fill_null(False),
+        bad_dismeth=dismeth.notnull() & ~dismeth.isin(codes.DISCHARGE_METHODS).fill_null(False),
+        bad_resla=resla.notnull() & ~resla.re_search(ONS_AREA).fill_null(False),
+        bad_procode=_text(raw.procode).isnull(),
+    )
+
+
+def parse_ae(raw: ibis.Table) -> ibis.Table:
+    arrival, bad_arrival = _date(raw.arrivaldate)
+    resla = _code(raw.resla)
+    return raw.select(
+        _file=raw._file, **_row_of(raw), aekey=_text(raw.aekey), patient=_text(raw.patient), arrivaldate=arrival,
+        resla=resla, ccg=_code(raw.ccg), procode=_code(raw.procode),
+        bad_aekey=raw.aekey.strip().nullif("").isnull(),
+        bad_patient=raw.patient.strip().nullif("").isnull(),
+        bad_arrivaldate=bad_arrival,
+        bad_resla=resla.notnull() & ~resla.re_search(ONS_AREA).fill_null(False),
+    )
+
+
+EXPECTED = {
+    "epikey": "an episode key (not blank)",
+    "aekey": "an attendance key (not blank)",
+    "patient": "a patient key (not blank)",
+    "admidate": "a date as YYYY-MM-DD or DD/MM/YYYY",
+    "epistart": "a date as YYYY-MM-DD or DD/MM/YYYY",
+    "epiend": "a date as YYYY-MM-DD or DD/MM/YYYY, or blank",
+    "disdate": "a date as YYYY-MM-DD or DD/MM/YYYY, or blank",
+    "arrivaldate": "a date as YYYY-MM-DD or DD/MM/YYYY",
+    "admimeth": f"an admission method code ({', '.join(codes.ADMISSION_METHODS)})",
+    "epiorder": "an episode order 1-99",
+    "startage": "an age 0-120, 7001-7007 (under one year), 999 or blank (unknown)",
+    "sex": "a sex code 0, 1, 2 or 9",
+    "diag_01": "an ICD-10 code (letter, two digits, optional fourth character; dots allowed)",
+    "classpat": "a patient classification 1-5, 8 or 9",
+    "dismeth": "a discharge method 1-5, 8, 9 or blank",
+    "resla": "an ONS area code such as E08000016, or blank if unknown",
+    "procode": "a provider code (not blank)",
+}
+
+
+def check(typed: ibis.Table, files: list[ExtractFile], extra: dict | None = None) -> dict:
+    """One pass counting every problem (and the ``extra`` aggregates, returned); raise DataError
+    naming the first problem's file, row and field."""
+    flags = [c for c in typed.columns if c.startswith("bad_")]
+    counts = typed.aggregate(**{c: typed[c].fill_null(False).cast("int64").sum() for c in flags},
+                             **(extra or {})).to_pandas()
+    bad = [(c, int(counts.at[0, c] or 0)) for c in flags if (counts.at[0, c] or 0) > 0]
+    if not bad:
+        return {k: counts.at[0, k] for k in (extra or {})}
+    column, n = bad[0]
+    field = column.removeprefix("bad_")
+    raw_name = "diag_01" if field == "diag_01" else field
+    first = typed.filter(typed[column].fill_null(False)).select("_file").limit(1).to_pandas()
+    file = first.at[0, "_file"]
+    info = next(f for f in files if str(f.path) == file)
+    row, value = _locate(info, field)
+    total = sum(k for _, k in bad)
+    raise DataError(f"expected {EXPECTED.get(field, field)} (got {value!r}); {n:,} row(s) with this problem, "
+                    f"{total:,} problem(s) in all", file=file, row=row, column=info.mapping.get(raw_name) or field)
+
+
+def _locate(info: ExtractFile, field: str) -> tuple[int | None, str]:
+    """The first row of the file failing ``field``'s check, found by re-reading that one column."""
+    src = info.mapping[field]
+    if info.kind == "parquet":
+        values = pq.read_table(info.path, columns=[src]).column(0).cast(pa.string()).to_pandas()
+    else:
+        values = pd.read_csv(info.path, sep=info.delimiter, usecols=[src], dtype=str, keep_default_na=False,
+                             encoding="utf-8-sig")[src]
+    frame = pd.DataFrame({name: "" for name in info.mapping} | {field: values.fillna("").to_numpy(),
+                         "_file": str(info.path), "_row": range(len(values))})
+    parse = parse_ae if "aekey" in info.mapping else parse_apc
+    typed = parse(ibis.memtable(frame))
+    con = ibis.duckdb.connect()
+    try:
+        hits = con.execute(typed.filter(typed[f"bad_{field}"].fill_null(False)).select("_row").order_by("_row").limit(1))
+    finally:
+        con.disconnect()
+    if len(hits) == 0:
+        return None, ""
+    i = int(hits.iloc[0, 0])
+    return i + 2, str(values.iloc[i])

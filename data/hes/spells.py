@@ -1,0 +1,78 @@
+"""Episodes -> provider spells -> continuous inpatient spells (CIPS), as Ibis expressions.
+
+The rule (docs/hes.md states it for analysts):
+1. An episode key seen more than once is one episode (the copy in the first file is kept).
+2. Episodes without a valid admission date (blank, or a HES placeholder such as 1800-01-01)
+   cannot be placed in a spell and are left out (counted in the build summary).
+3. A provider spell is the patient's episodes at one provider with one admission date; its first
+   episode (lowest episode order, then start date) gives the admission: method, age, sex,
+   diagnosis, residence; its discharge is the latest discharge date of its episodes (none while
+   unfinished) and the discharge method and destination of its last episode.
+4. A provider spell continues the patient's previous one (the same CIPS) when it starts 0-2 days
+   after that spell's discharge and the move is a transfer: the previous discharge destination
+   is 49-53, 84 or 87, or this spell's admission source is 49-53 or 87, or its admission method
+   is 81 or 2B. The CIPS's admission is its first provider spell's; its discharge its last one's.
+"""
+from __future__ import annotations
+
+import ibis
+
+from data.hes import codes
+
+FIRST_EPISODE = ["admidate", "admimeth", "age", "sex", "diag_01", "diag_sec", "classpat", "admisorc", "mainspef",
+                 "resla", "ccg"]
+
+
+def clean_episodes(typed: ibis.Table) -> ibis.Table:
+    """Steps 1 and 2: one row per episode key, with a valid admission date."""
+    order = [typed._file, typed.patient, typed.adm_day, typed.start_day, typed.epiorder, typed.procode]
+    w = ibis.window(group_by=typed.epikey, order_by=order)
+    ranked = typed.mutate(_copy=ibis.row_number().over(w))
+    return ranked.filter((ranked._copy == 0) & ranked.adm_day.notnull()).drop("_copy")
+
+
+def provider_spells(ep: ibis.Table) -> ibis.Table:
+    key = ["patient", "procode", "adm_day"]
+    first_w = ibis.window(group_by=[ep[k] for k in key], order_by=[ep.epiorder, ep.start_day, ep.epikey])
+    last_w = ibis.window(group_by=[ep[k] for k in key],
+                         order_by=[ep.epiorder.desc(), ep.start_day.desc(), ep.epikey.desc()])
+    ranked = ep.mutate(_first=ibis.row_number().over(first_w), _last=ibis.row_number().over(last_w))
+    first = ranked.filter(ranked._first == 0).select(*key, *FIRST_EPISODE)
+    last = ranked.filter(ranked._last == 0).select(*key, last_dismeth=ranked.dismeth, last_disdest=ranked.disdest)
+    agg = ep.group_by(key).aggregate(dis_day=ep.dis_day.max(), disdate=ep.disdate.max(), cancer=ep.cancer.any(), episodes=ep.count())
+    return first.join(last, key).join(agg, key)
+
+
+def continuous_spells(spells: ibis.Table) -> ibis.Table:
+    """Step 4: one row per CIPS, with its admission, discharge and whole-spell flags.
+
+    Spells are ordered by admission day, then a transfer-in after the spell it came from (both
+    can start on one day), then discharge day and provider.
+    """
+    spells = spells.mutate(_in=(spells.admisorc.isin(codes.TRANSFER_SOURCES).fill_null(False)
+                                | spells.admimeth.isin(codes.TRANSFER_METHODS).fill_null(False)).cast("int8"))
+    order = [spells.adm_day, spells._in, spells.dis_day, spells.procode]
+    w = ibis.window(group_by=spells.patient, order_by=order)
+    prev_dis = spells.dis_day.lag().over(w)
+    prev_dest = spells.last_disdest.lag().over(w)
+    gap = spells.adm_day - prev_dis
+    transfer = (prev_dest.isin(codes.TRANSFER_DESTINATIONS).fill_null(False)
+                | spells.admisorc.isin(codes.TRANSFER_SOURCES).fill_null(False)
+                | spells.admimeth.isin(codes.TRANSFER_METHODS).fill_null(False))
+    linked = prev_dis.notnull() & (gap >= 0) & (gap <= codes.CIPS_MAX_GAP_DAYS) & transfer
+    marked = spells.mutate(_new=ibis.ifelse(linked, 0, 1))
+    cw = ibis.cumulative_window(group_by=marked.patient,
+                                order_by=[marked.adm_day, marked._in, marked.dis_day, marked.procode])
+    numbered = marked.mutate(cips=marked._new.sum().over(cw))
+    key = ["patient", "cips"]
+    fw = ibis.window(group_by=[numbered.patient, numbered.cips],
+                     order_by=[numbered.adm_day, numbered._in, numbered.dis_day, numbered.procode])
+    lw = ibis.window(group_by=[numbered.patient, numbered.cips],
+                     order_by=[numbered.adm_day.desc(), numbered._in.desc(), numbered.dis_day.desc(),
+                               numbered.procode.desc()])
+    ranked = numbered.mutate(_first=ibis.row_number().over(fw), _last=ibis.row_number().over(lw))
+    first = ranked.filter(ranked._first == 0).select(*key, "adm_day", "procode", *FIRST_EPISODE)
+    last = ranked.filter(ranked._last == 0).select(*key, dis_day=ranked.dis_day, disdate=ranked.disdate,
+                                                      dismeth=ranked.last_dismeth)
+    agg = numbered.group_by(key).aggregate(cancer_any=numbered.cancer.any(), provider_spells=numbered.count())
+    return first.join(last, key).join(agg, key)
