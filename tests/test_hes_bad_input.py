@@ -1,7 +1,6 @@
 """Bad HES input: one line naming the file, row and field, and nothing written (CLI, exit code 2)."""
 from __future__ import annotations
 
-import shutil
 
 import pytest
 
@@ -89,4 +88,3 @@ def test_bad_file_leaves_existing_dataset_untouched(tmp_path, capsys, reference)
     assert code == 2 and "row 6, column 'EPIORDER': expected an episode order 1-99 (got 'first')" in err
     assert {p.name: p.read_bytes() for p in into.iterdir()} == before
     assert out.read_bytes() == out_before
-    shutil.rmtree(into)

@@ -6,7 +6,7 @@ Barnsley (a one-council site) and of three other councils is 1 to 7, every quart
 them may be shown anywhere; every other count is 8 to 30 with a denominator equal to the
 multiplier, so each shown value of a one-council site or England is the controlled count itself:
 a multiple of 5. (With every council's counts suppressed the estimates have nothing to work on:
-indicators/estimates.py then fails, which a real extract does not meet.)
+analysis/estimates.py then fails, which a real extract does not meet.)
 Checked through the chart CSV downloads (every chart kind for the indicator), the overview grid
 CSV and the package workbook, named and anonymised, and the notice on each.
 """
@@ -69,7 +69,7 @@ def small_counts_dataset(tmp_path_factory, reference):
 @pytest.fixture(scope="module")
 def ctx(small_counts_dataset):
     from data.active import set_active_dataset
-    from layouts.components import results
+    from analysis import results
 
     set_active_dataset(small_counts_dataset[0])
     yield results.context()
@@ -127,7 +127,7 @@ def test_chart_csv_downloads(ctx, kind):
 
 def test_trend_values_are_controlled_counts(ctx):
     """Barnsley is one council and the denominators equal the multiplier: its shown values are counts."""
-    from layouts.components import results
+    from analysis import results
 
     trend = results.site_trend("barnsley", "ea_65")
     for column in ("site_value", "england_value"):
@@ -163,7 +163,8 @@ def test_workbook(ctx, anon):
 
 
 def test_overview_grid_csv_carries_the_notice(ctx):
-    from layouts.components import grid, results, tables
+    from analysis import results
+    from layouts.components import grid, tables
     from layouts.components.urlstate import ViewState
 
     shown = grid.grid_export(ctx, grid.grid_cells(ctx, results.overview("england"), ViewState()))

@@ -14,7 +14,7 @@ import pytest
 from cli import main
 from data.hes.build import build
 from data.store import load_dataset
-from indicators.estimates import estimates_table
+from analysis.estimates import estimates_table
 from tests.test_estimates import truth_vs_estimate
 
 EPISODES = 200_000
@@ -53,14 +53,15 @@ def test_dataset_is_labelled_generated_with_hes_provenance(built):
     assert "not real" in source["name"]
     ds = load_dataset(data)
     assert set(ds.observations["indicator_id"]) == set(HES)
-    assert set(ds.observations["source"]) == {"record-level HES extract"}
+    assert set(ds.observations["source"]) == {"generated:record-level HES extract"}
+    assert set(ds.generated_indicators) == set(HES)  # provenance per indicator: generated, never real
     assert "Generated demonstration data, not real" in ds.notice
 
 
 def test_planted_effects_recovered(built):
     extract, data, _ = built
     ds = load_dataset(data)
-    table = estimates_table(ds, cache=False)
+    table = estimates_table(ds)
     truth = pd.read_csv(extract / "truth_effects.csv")
     est = truth_vs_estimate(table, truth)
     est = est[est["indicator_id"].isin(HES)]
