@@ -8,7 +8,7 @@ from dash import dcc, html
 from layouts.components import charts, page
 from layouts.components import readings, tables
 from layouts.components.anonymise import comparator_labels
-from layouts.components.results import comparators, context, estimates
+from layouts.components.results import BALANCE_WORDS, comparators, context, estimates, site_balance
 from layouts.components.urlstate import href, parse_query
 
 
@@ -71,7 +71,8 @@ def _effects(ctx, sid: str):
     est = estimates()
     rows = est[(est["site_id"] == sid) & (est["method"] == "did")]
     rows = rows.set_index("indicator_id").loc[[i for i in ctx.indicator_ids() if i in set(rows["indicator_id"])]]
-    return readings.effects_table(rows.reset_index(), ctx.catalogue)
+    return readings.effects_table(rows.reset_index(), ctx.catalogue,
+                                  {ind: site_balance(sid, ind).quality for ind in ctx.indicator_ids()})
 
 
 def _comparators(ctx, sid: str, anon: bool) -> html.Div:
@@ -89,7 +90,8 @@ def _comparators(ctx, sid: str, anon: bool) -> html.Div:
                      "Comparators (nearest first, distance)": "; ".join(
                          f"{labels[c]} ({d:.2f})" for c, d in zip(part["comparator_code"], part["distance"])),
                      "Covariates well balanced": (f"{int(good.at[ind, 'sum'])} of {int(good.at[ind, 'size'])}"
-                                                  if ind in good.index else "")})
+                                                  if ind in good.index else ""),
+                     "Overall": _balance_words(site_balance(sid, ind))})
     return html.Div([
         html.P(f"Comparator set version {cs.version}: the k = {cs.params['k']} nearest non-Pioneer local authorities "
                f"by {cs.params['method']} distance on baseline population, age, deprivation, density and the "
@@ -97,6 +99,12 @@ def _comparators(ctx, sid: str, anon: bool) -> html.Div:
                className="small"),
         html.Div(tables.html_table(pd.DataFrame(rows), "Matched comparators by indicator"),
                  className="table-responsive", id="site-comparators")])
+
+
+def _balance_words(balance) -> str:
+    if not balance.quality:
+        return ""
+    return f"{BALANCE_WORDS[balance.quality]} (largest |SMD| {balance.worst_smd:.2f})"
 
 
 def _areas(ctx, sid: str) -> html.Div:

@@ -99,7 +99,40 @@ def test_spc_and_event_tables_match_figures():
     es = pd.DataFrame({"event_time": [-2, -1, 0, 1], "coef": [0.1, 0.0, 1.0, 2.0], "ci_low": [-1, 0, 0, 1],
                        "ci_high": [1, 0, 2, 3], "phase": ["pre", "pre", "post", "post"]})
     fig = figures.event_study_figure(es, title="t", unit="u", source="s")
-    assert list(fig.data[0].y) == figures.event_study_table(es, "u")["Difference from comparators (u)"].tolist()
+    drawn = [y for t in fig.data for y in t.y]
+    assert drawn == figures.event_study_table(es, "u")["Difference from comparators (u)"].tolist()
+
+
+def test_event_study_labels_periods_truthfully_and_bands_the_transition():
+    """Issue 14 item 3: wave 1 starts 2013/14 Q3, its transition is 2013/14, and the reference is 2012/13 Q4.
+
+    The x axis names the periods (not "periods since the start" with 0 at the first follow-up
+    quarter), the start line sits at 2013/14 Q3, the transition is a band with its own colour,
+    and the reference point is marked where the caption says."""
+    labels = ["2012/13 Q3", "2012/13 Q4", "2013/14 Q1", "2013/14 Q2", "2013/14 Q3", "2013/14 Q4", "2014/15 Q1"]
+    es = pd.DataFrame({"period_label": labels, "event_time": range(-6, 1), "coef": [0.2, 0.0, 1, 1, 1, 1, 2.0],
+                       "ci_low": [-1, 0, 0, 0, 0, 0, 1], "ci_high": [1, 0, 2, 2, 2, 2, 3],
+                       "phase": ["pre", "pre"] + ["transition"] * 4 + ["post"],
+                       "reference": [False, True, False, False, False, False, False]})
+    fig = figures.event_study_figure(es, title="t", unit="u", source="s", start_label="2013/14 Q3",
+                                     transition=("2013/14 Q1", "2013/14 Q4"), x_title="Quarter (financial year)")
+    assert fig.layout.xaxis.type == "category" and fig.layout.xaxis.title.text == "Quarter (financial year)"
+    by_name = {t.name: t for t in fig.data}
+    assert list(by_name["Transition"].x) == labels[2:6]
+    assert by_name["Transition"].marker.color != by_name["After the transition"].marker.color
+    assert list(by_name["Reference period (set to 0)"].x) == ["2012/13 Q4"]
+    start = [s for s in fig.layout.shapes if s.type == "line" and s.line.dash == "dash"]
+    assert [s.x0 for s in start] == [labels.index("2013/14 Q3") - 0.5]
+    band = [s for s in fig.layout.shapes if s.type == "rect"]
+    assert [(b.x0, b.x1) for b in band] == [(1.5, 5.5)]
+    from layouts.components.charts import event_study_note
+
+    assert "relative to 2012/13 Q4, the last period before the transition" in event_study_note(es)
+
+
+def test_period_axis_titles_follow_the_frequency():
+    assert figures.period_axis_title("month") == "Month"
+    assert figures.period_axis_title("quarter") == "Quarter (financial year)"
 
 
 def test_graph_config_exports_at_scale_3_with_safe_name():

@@ -73,7 +73,7 @@ def trend_chart(spec: ChartSpec) -> Chart:
     title = f"{cat['short_name'] if spec.compact else cat['name']}: {site}"
     opts = figures.TrendOptions(title=title, site_label=site, indicator_name=cat["name"], unit=cat["unit"],
                                 source=ctx.source_line(spec.indicator_id), start_label=start, transition=transition,
-                                compact=spec.compact)
+                                compact=spec.compact, period_title=figures.period_axis_title(cat["frequency"]))
     note = (f"Blue solid line: {site}; orange dots and shaded band: its matched comparators' mean and range; "
             "black long dashes: England. Grey band: transition period; red dashed line: Pioneer start.")
     return Chart(figure=figures.trend_figure(frame, opts), table=figures.trend_table(frame, opts), title=title,
@@ -133,14 +133,28 @@ def _detail_context(spec: ChartSpec):
 def event_chart(spec: ChartSpec) -> Chart:
     ctx, cat = _detail_context(spec)
     site_id, site = site_id_of(spec), _site_word(spec)
-    frame = results.site_detail(site_id, spec.indicator_id)["event_study"]
+    frame = results.site_detail(site_id, spec.indicator_id)["event_study"].copy()
+    labels = dict(zip(results.site_trend(site_id, spec.indicator_id)["period_start"],
+                      results.site_trend(site_id, spec.indicator_id)["period_label"]))
+    frame["period_label"] = frame["period_start"].map(labels)
+    frame["period_label"] = frame["period_label"].fillna(frame["period_start"].dt.strftime("%b %Y"))
+    start, transition = results.intervention_labels(site_id, spec.indicator_id)
     title = f"{cat['short_name']}, {site}: difference from matched comparators, period by period"
-    fig = figures.event_study_figure(frame, title=title, unit=cat["unit"], source=ctx.source_line(spec.indicator_id))
-    note = ("Each point: how far the site was from its comparators that period, relative to the last "
-            "period before the start (0 = no difference); bars are 95% intervals. Grey points: before the "
-            "start (they should sit near 0 if the trends were parallel); blue: after. Red dashed line: Pioneer start.")
+    fig = figures.event_study_figure(frame, title=title, unit=cat["unit"], source=ctx.source_line(spec.indicator_id),
+                                     x_title=figures.period_axis_title(cat["frequency"]), start_label=start,
+                                     transition=transition)
+    note = event_study_note(frame)
     return Chart(fig, figures.event_study_table(frame, cat["unit"]), title,
                  _file_stem("event-study", spec.indicator_id, site), note)
+
+
+def event_study_note(frame: pd.DataFrame) -> str:
+    """What the event study's points are measured against, naming the reference period as it is labelled."""
+    ref = frame.loc[frame["reference"].astype(bool), "period_label"] if "reference" in frame else pd.Series([], dtype=object)
+    against = f"{ref.iloc[0]}, the last period before the transition" if len(ref) else "the last period before the transition"
+    return (f"Each point: how far the site was from its comparators that period, relative to {against} (white diamond, "
+            "set to 0); bars are 95% intervals. Grey points: before the transition (they should sit near 0 if the "
+            "trends were parallel); open orange: the transition (grey band); blue: after it. Red dashed line: Pioneer start.")
 
 
 def its_chart(spec: ChartSpec) -> Chart:
@@ -153,7 +167,8 @@ def its_chart(spec: ChartSpec) -> Chart:
     start, transition = results.intervention_labels(site_id, spec.indicator_id)
     title = f"{cat['short_name']}, {site}: change in trend after the Pioneer start"
     fig = figures.its_figure(frame, title=title, unit=cat["unit"], site_label=site,
-                             source=ctx.source_line(spec.indicator_id), start_label=start, transition=transition)
+                             source=ctx.source_line(spec.indicator_id), start_label=start, transition=transition,
+                             x_title=figures.period_axis_title(cat["frequency"]))
     note = ("Blue points: the site's values; blue line: the fitted segmented regression; orange dots: the "
             "pre-Pioneer trend carried forward (what the fit expects without a change). Grey band: transition.")
     return Chart(fig, figures.its_table(frame, site), title, _file_stem("change-in-trend", spec.indicator_id, site), note)
@@ -166,7 +181,8 @@ def spc_chart(spec: ChartSpec) -> Chart:
     start, transition = results.intervention_labels(site_id, spec.indicator_id)
     title = f"{cat['short_name']}, {site}: statistical process control (XmR)"
     fig = figures.spc_figure(chart, title=title, unit=cat["unit"], source=ctx.source_line(spec.indicator_id),
-                             start_label=start, transition=transition)
+                             start_label=start, transition=transition,
+                             x_title=figures.period_axis_title(cat["frequency"]))
     note = ("Mean and process limits from the pre-Pioneer periods. Point colour shows the variation type: "
             "light blue improvement, orange concern, purple a special cause where no direction is better, "
             "grey common cause.")
@@ -176,9 +192,12 @@ def spc_chart(spec: ChartSpec) -> Chart:
 def caterpillar_chart(spec: ChartSpec) -> Chart:
     ctx, cat = _detail_context(spec)
     over = results.overview("did")
-    rows = over[over["indicator_id"] == spec.indicator_id].dropna(subset=["effect"])
+    results.require_data(spec.indicator_id, ChartUnavailable)
+    every = over[over["indicator_id"] == spec.indicator_id]
+    rows = every.dropna(subset=["effect"])
     if rows.empty:
-        raise ChartUnavailable("no site effects for this indicator")
+        notes = every["note"].replace("", np.nan).dropna() if "note" in every else pd.Series([], dtype=object)
+        raise ChartUnavailable(notes.mode().iloc[0] if len(notes) else "no site effects for this indicator")
     frame = pd.DataFrame({"label": [ctx.names.display(s, spec.anon) for s in rows["site_id"]],
                           "effect": rows["effect"].to_numpy(), "ci_low": rows["ci_low"].to_numpy(),
                           "ci_high": rows["ci_high"].to_numpy(), "outcome_label": rows["outcome_label"].to_numpy(),
@@ -194,13 +213,22 @@ def caterpillar_chart(spec: ChartSpec) -> Chart:
 
 def pooled_chart(spec: ChartSpec) -> Chart:
     ctx, cat = _detail_context(spec)
-    et = results.pooled(spec.indicator_id)["event_time"]
-    frame = pd.DataFrame({"event_time": et["event_time"], "coef": et["att"], "ci_low": et["ci_low"],
-                          "ci_high": et["ci_high"], "phase": np.where(et["event_time"] < 0, "pre", "post")})
-    title = f"{cat['short_name']}: pooled effect across Pioneers by time since start"
+    results.require_data(spec.indicator_id, ChartUnavailable)
+    detail = results.pooled(spec.indicator_id)
+    et = detail["event_time"].dropna(subset=["att"])
+    if et.empty:
+        raise ChartUnavailable(results.pooled_reason(spec.indicator_id))
+    gt = detail["group_time"]
+    in_transition = set(gt.loc[gt["phase"] == "transition", "event_time"].tolist())
+    phase = ["transition" if e in in_transition else "pre" if e < 0 else "post" for e in et["event_time"]]
+    frame = pd.DataFrame({"event_time": et["event_time"].to_numpy(), "coef": et["att"].to_numpy(),
+                          "ci_low": et["ci_low"].to_numpy(), "ci_high": et["ci_high"].to_numpy(), "phase": phase})
+    title = f"{cat['short_name']}: pooled effect across Pioneers by time since the transition"
     fig = figures.event_study_figure(frame, title=title, unit=cat["unit"], source=ctx.source_line(spec.indicator_id))
-    note = ("Average effect over the Pioneer sites (both waves, each against never-Pioneer areas) by periods "
-            "since their start, with 95% intervals. Grey: before the start; blue: after.")
+    note = ("Average effect over the Pioneer sites (both waves, each against never-Pioneer areas) by periods after "
+            "each wave's transition (wave 1: 2013/14; wave 2: Jan-Mar 2015), each measured against the wave's last "
+            "period before its transition, with 95% intervals. Grey: before the transition; open orange: during it; "
+            "blue: after it.")
     return Chart(fig, figures.event_study_table(frame, cat["unit"]), title,
                  _file_stem("pooled-event-study", spec.indicator_id), note)
 
@@ -210,6 +238,7 @@ def funnel_chart(spec: ChartSpec) -> Chart:
     from indicators.ci import ci_for
 
     ctx, cat = _detail_context(spec)
+    results.require_data(spec.indicator_id, ChartUnavailable)
     rows = []
     for site_id in ctx.names.ordered(spec.anon):
         f = results.site_trend(site_id, spec.indicator_id)

@@ -41,6 +41,15 @@ class TrendOptions:
     transition: tuple[str, str] | None = None
     comparator_label: str = "Matched comparators"
     compact: bool = False
+    period_title: str = "Period (financial year)"
+
+
+PERIOD_TITLES = {"month": "Month", "quarter": "Quarter (financial year)", "year": "Financial year"}
+
+
+def period_axis_title(frequency: str) -> str:
+    """The x-axis title for an indicator's periods: a monthly axis is not "financial year"."""
+    return PERIOD_TITLES.get(frequency, "Period")
 
 
 def _category_index(labels: list[str], label: str | None) -> float | None:
@@ -137,7 +146,7 @@ def trend_figure(frame: pd.DataFrame, opts: TrendOptions) -> go.Figure:
     traces.append({"type": "scatter", "x": labels, "y": _values(frame["site_value"]), "mode": "lines+markers",
                    "name": opts.site_label, "line": {"color": SITE_COLOUR, "width": 2.5},
                    "marker": {"size": 4 if opts.compact else 6}})
-    layout = base_layout(opts.title, opts.unit, "Period (financial year)", opts.compact)
+    layout = base_layout(opts.title, opts.unit, opts.period_title, opts.compact)
     shapes, notes = _intervention_marks(labels, opts)
     if not opts.compact:
         notes.append(source_annotation(opts.source))
@@ -363,9 +372,10 @@ def _layout(title: str, x_title: str, y_title: str, source: str, *, category_x: 
 
 
 def _period_layout_with_intervention(title: str, unit: str, source: str, labels: list[str],
-                                     start_label: str | None, transition: tuple[str, str] | None) -> dict:
+                                     start_label: str | None, transition: tuple[str, str] | None,
+                                     x_title: str = "Period (financial year)") -> dict:
     """A detail chart's layout over financial-year periods, with the start and transition marked."""
-    layout = _layout(title, "Period (financial year)", unit, source)
+    layout = _layout(title, x_title, unit, source)
     shapes, notes = _intervention_marks(labels, TrendOptions(title="", site_label="", indicator_name="", unit="",
                                                              source="", start_label=start_label,
                                                              transition=transition))
@@ -374,36 +384,77 @@ def _period_layout_with_intervention(title: str, unit: str, source: str, labels:
     return layout
 
 
-def event_study_figure(frame: pd.DataFrame, *, title: str, unit: str, source: str,
-                       x_title: str = "Periods since the Pioneer start") -> go.Figure:
-    """Difference from comparators by period relative to the start, with 95% intervals; 0 = no difference.
+EVENT_PHASES = {"pre": ("Before the transition (should sit near 0)", OKABE_ITO["grey"], "circle"),
+                "transition": ("Transition", OKABE_ITO["orange"], "circle-open"),
+                "post": ("After the transition", OKABE_ITO["blue"], "circle")}
 
-    ``frame``: event_time, coef, ci_low, ci_high, phase (reference period has coef 0).
+
+def event_study_figure(frame: pd.DataFrame, *, title: str, unit: str, source: str,
+                       x_title: str | None = None, start_label: str | None = None,
+                       transition: tuple[str, str] | None = None) -> go.Figure:
+    """Difference from comparators period by period, with 95% intervals; 0 = no difference.
+
+    ``frame``: event_time, coef, ci_low, ci_high, phase (pre/transition/post), optionally
+    period_label and reference (True for the period everything is measured against). With
+    period labels the x axis is the calendar (financial-year periods) and the start and
+    transition are marked as on the trend chart; without them (the pooled estimate, whose
+    cohorts start on different dates) it counts periods from the end of the transition.
     """
-    f = frame.dropna(subset=["coef"])
-    colours = [OKABE_ITO["grey"] if p == "pre" else OKABE_ITO["blue"] for p in f["phase"]]
-    trace = {"type": "scatter", "x": f["event_time"].tolist(), "y": _values(f["coef"]), "mode": "markers",
-             "name": "Difference from comparators", "marker": {"color": colours, "size": 7},
-             "error_y": {"type": "data", "symmetric": False, "array": _values(f["ci_high"] - f["coef"]),
-                         "arrayminus": _values(f["coef"] - f["ci_low"]), "color": "#888", "thickness": 1}}
-    layout = _layout(title, x_title, f"Difference ({unit})", source, category_x=False)
+    f = frame.dropna(subset=["coef"]).reset_index(drop=True)
+    calendar = "period_label" in f.columns
+    xs = f["period_label"].tolist() if calendar else f["event_time"].tolist()
+    traces = []
+    for phase, (name, colour, symbol) in EVENT_PHASES.items():
+        part = f[f["phase"] == phase]
+        if part.empty:
+            continue
+        traces.append({"type": "scatter", "x": [xs[i] for i in part.index], "y": _values(part["coef"]),
+                       "mode": "markers", "name": name, "legendgroup": phase,
+                       "marker": {"color": colour, "size": 8, "symbol": symbol, "line": {"width": 2, "color": colour}},
+                       "error_y": {"type": "data", "symmetric": False, "array": _values(part["ci_high"] - part["coef"]),
+                                   "arrayminus": _values(part["coef"] - part["ci_low"]), "color": colour,
+                                   "thickness": 1.2}})
+    if "reference" in f.columns and f["reference"].any():
+        ref = f[f["reference"].astype(bool)]
+        traces.append({"type": "scatter", "x": [xs[i] for i in ref.index], "y": [0.0] * len(ref), "mode": "markers",
+                       "name": "Reference period (set to 0)",
+                       "marker": {"color": "white", "size": 12, "symbol": "diamond",
+                                  "line": {"width": 2, "color": OKABE_ITO["black"]}}})
+    if calendar:
+        every = frame["period_label"].tolist()  # the whole calendar, so marks land on the right periods
+        layout = _period_layout_with_intervention(title, unit, source, every, start_label, transition)
+        layout["xaxis"].update(title={"text": x_title or "Period (financial year)"}, categoryorder="array",
+                               categoryarray=every)
+        layout["yaxis"]["title"] = {"text": f"Difference ({unit})"}
+    else:
+        layout = _layout(title, x_title or "Periods after the transition (0 = first period after it)",
+                         f"Difference ({unit})", source, category_x=False)
+        layout["shapes"] = [{"type": "line", "xref": "x", "x0": -0.5, "x1": -0.5, "yref": "paper", "y0": 0, "y1": 1,
+                             "line": {"dash": "dash", "color": OKABE_ITO["vermillion"], "width": 1.5}}]
+        layout["annotations"].append({"x": -0.5, "y": 1.0, "xref": "x", "yref": "paper", "text": "end of transition",
+                                      "showarrow": False, "xanchor": "left", "yanchor": "bottom",
+                                      "font": {"size": 11, "color": OKABE_ITO["vermillion"]}})
     layout["shapes"] = [{"type": "line", "xref": "paper", "x0": 0, "x1": 1, "y0": 0, "y1": 0, "yref": "y",
-                         "line": {"color": "#444", "width": 1}},
-                        {"type": "line", "xref": "x", "x0": -0.5, "x1": -0.5, "yref": "paper", "y0": 0, "y1": 1,
-                         "line": {"dash": "dash", "color": OKABE_ITO["vermillion"], "width": 1.5}}]
+                         "line": {"color": "#444", "width": 1}}] + layout.get("shapes", [])
     layout["hovermode"] = "closest"
-    return _figure([trace], layout)
+    return _figure(traces, layout)
 
 
 def event_study_table(frame: pd.DataFrame, unit: str) -> pd.DataFrame:
     f = frame.dropna(subset=["coef"])
-    return pd.DataFrame({"Periods since start": f["event_time"], "Phase": f["phase"],
-                         f"Difference from comparators ({unit})": f["coef"].round(3),
-                         "Lower 95% limit": f["ci_low"].round(3), "Upper 95% limit": f["ci_high"].round(3)})
+    first = ({"Period": f["period_label"]} if "period_label" in f.columns
+             else {"Periods after the transition": f["event_time"]})
+    out = pd.DataFrame({**first, "Phase": f["phase"],
+                        f"Difference from comparators ({unit})": f["coef"].round(3),
+                        "Lower 95% limit": f["ci_low"].round(3), "Upper 95% limit": f["ci_high"].round(3)})
+    if "reference" in f.columns:
+        out["Reference period"] = np.where(f["reference"].astype(bool), "yes", "")
+    return out
 
 
 def its_figure(frame: pd.DataFrame, *, title: str, unit: str, site_label: str, source: str,
-               start_label: str | None, transition: tuple[str, str] | None) -> go.Figure:
+               start_label: str | None, transition: tuple[str, str] | None,
+               x_title: str = "Period (financial year)") -> go.Figure:
     """Observed series, the segmented-regression fit and the pre-period trend carried forward.
 
     ``frame``: period_label, observed, fitted, counterfactual, phase.
@@ -417,7 +468,8 @@ def its_figure(frame: pd.DataFrame, *, title: str, unit: str, site_label: str, s
         {"type": "scatter", "x": labels, "y": _values(frame["counterfactual"]), "mode": "lines",
          "name": "Pre-Pioneer trend continued", "line": {"color": OKABE_ITO["orange"], "width": 2, "dash": "dot"}},
     ]
-    return _figure(traces, _period_layout_with_intervention(title, unit, source, labels, start_label, transition))
+    return _figure(traces, _period_layout_with_intervention(title, unit, source, labels, start_label, transition,
+                                                            x_title))
 
 
 def its_table(frame: pd.DataFrame, site_label: str) -> pd.DataFrame:
@@ -431,7 +483,7 @@ SPC_COLOURS = {"improvement": OKABE_ITO["sky"], "concern": OKABE_ITO["orange"], 
 
 
 def spc_figure(chart: pd.DataFrame, *, title: str, unit: str, source: str, start_label: str | None,
-               transition: tuple[str, str] | None) -> go.Figure:
+               transition: tuple[str, str] | None, x_title: str = "Period (financial year)") -> go.Figure:
     """XmR chart: points coloured by variation type (legend in words), mean and process limits."""
     labels = chart["period_label"].tolist()
     traces = [{"type": "scatter", "x": labels, "y": _values(chart["value"]), "mode": "lines",
@@ -447,7 +499,8 @@ def spc_figure(chart: pd.DataFrame, *, title: str, unit: str, source: str, start
         traces.append({"type": "scatter", "x": labels, "y": _values(chart[col]), "mode": "lines", "name": name,
                        "line": {"color": "#444", "width": 1, "dash": dash}, "showlegend": col != "lower_limit",
                        "legendgroup": name})
-    return _figure(traces, _period_layout_with_intervention(title, unit, source, labels, start_label, transition))
+    return _figure(traces, _period_layout_with_intervention(title, unit, source, labels, start_label, transition,
+                                                            x_title))
 
 
 def spc_table(chart: pd.DataFrame) -> pd.DataFrame:

@@ -17,24 +17,38 @@ def grid_cells(ctx, results: pd.DataFrame | None, state: ViewState) -> pd.DataFr
     lookup = {}
     if results is not None:
         cols = [results[c].tolist() for c in ("site_id", "indicator_id", "effect_pct", "outcome_label", "colour")]
-        lookup = {(s, i): (e, o, c) for s, i, e, o, c in zip(*cols)}
+        notes = results["note"].tolist() if "note" in results else [""] * len(results)
+        lookup = {(s, i): (e, o, c, n) for s, i, e, o, c, n in zip(*cols, notes)}
     rows = []
     for site_id in names.ordered(state.anon):
         path_id = names.path_id(site_id, state.anon)
         site = names.display(site_id, state.anon)
         for ind in ctx.indicator_ids():
-            effect, outcome, colour = lookup.get((site_id, ind), (None, NOT_AVAILABLE, "#ffffff"))
-            text = "–" if effect is None or pd.isna(effect) else f"{effect:+.1f}%"
+            effect, outcome, colour, note = lookup.get((site_id, ind), (None, NOT_AVAILABLE, "#ffffff", ""))
+            missing = effect is None or pd.isna(effect)
+            text = "–" if missing else f"{effect:+.1f}%"
+            # The true reason for an empty cell, as on the detail page ("2017/18 onwards only").
+            reason = (note or missing_reason(ctx, site_id, ind)) if missing else ""
             rows.append({"site_id": site_id, "path_id": path_id, "site": site, "wave": names.waves[site_id],
                          "indicator_id": ind, "indicator": ctx.catalogue.at[ind, "short_name"], "text": text,
-                         "effect_pct": effect, "outcome": outcome, "colour": colour,
+                         "effect_pct": effect, "outcome": outcome, "reason": reason, "colour": colour,
                          "href": href(f"/site/{path_id}/indicator/{ind}", state, present=False, chart="")})
     return pd.DataFrame(rows)
 
 
+def missing_reason(ctx, site_id: str, indicator_id: str) -> str:
+    """Why a cell is empty when its basis gives no note of its own (England benchmark, SPC)."""
+    from layouts.components.results import indicator_has_data, missing_estimate_reason
+
+    if not indicator_has_data(indicator_id):
+        return "no data for this indicator in the dataset"
+    return missing_estimate_reason(site_id, indicator_id) or "no data for this site"
+
+
 def grid_export(ctx, cells: pd.DataFrame) -> pd.DataFrame:
     """The grid as shown: one row per site, one column per indicator with the cell's text and outcome."""
-    cells = cells.assign(shown=cells["text"] + " (" + cells["outcome"] + ")")
+    cells = cells.assign(shown=cells["text"] + " (" + cells["outcome"]
+                         + cells["reason"].map(lambda r: f": {r}" if r else "") + ")")
     wide = cells.pivot(index=["wave", "site"], columns="indicator", values="shown")
     order = [ctx.catalogue.at[i, "short_name"] for i in ctx.indicator_ids()]
     wide = wide[order].reset_index()
@@ -70,7 +84,7 @@ def grid_table(ctx, cells: pd.DataFrame, state: ViewState) -> html.Div:
             for c in site_cells.itertuples():
                 tds.append(f'<td style="background-color: {_e(c.colour)}" data-outcome="{_e(c.outcome)}">'
                            f'<dccLink href="{_e(c.href)}" className="grid-cell" id="cell-{_e(c.path_id)}-{_e(c.indicator_id)}" '
-                           f'title="{_e(f"{c.site}, {c.indicator}: {c.text}, {c.outcome}")}">{_e(c.text)}</dccLink></td>')
+                           f'title="{_e(f"{c.site}, {c.indicator}: {c.text}, {c.outcome}" + (f" ({c.reason})" if c.reason else ""))}">{_e(c.text)}</dccLink></td>')
             body.append("<tr>" + "".join(tds) + "</tr>")
     table = ('<table class="table table-sm table-bordered grid-table caption-top" id="grid">'
              "<caption>Pioneer sites by wave (rows) and indicators (columns)</caption>"

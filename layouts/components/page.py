@@ -30,8 +30,8 @@ def chart_block(chart: Chart, spec: ChartSpec, state: ViewState, *, height: int 
             dbc.Button("Download CSV", id={"type": "csv-button", "key": key}, size="sm", color="secondary",
                        outline=True, className="me-2"),
             dcc.Download(id={"type": "csv-download", "key": key}),
-            dcc.Link("Presentation view", href=href(_present_path(spec, state), state, present=True,
-                                                     chart=_present_chart(spec)), className="small"),
+            dcc.Link("Presentation view", href=present_href(spec, state), className="small",
+                     id={"type": "present-link", "key": key}),
         ], className="mb-1"),
         tables.table_alternative(chart.table, chart.title),
     ], className="chart-block")
@@ -48,18 +48,23 @@ def image_buttons(key: str) -> html.Div:
                      for fmt, label in IMAGE_FORMATS.items()], className="present-exports mt-2")
 
 
-def _present_chart(spec: ChartSpec) -> str:
-    return "" if spec.kind.endswith("multiples") else spec.kind
-
-
-def _present_path(spec: ChartSpec, state: ViewState) -> str:
-    if spec.kind == "trend" and spec.site:
-        return f"/site/{spec.site}/indicator/{spec.indicator_id}"
+def present_target(spec: ChartSpec) -> tuple[str, str]:
+    """The page and ``?chart=`` that show this chart alone in presentation view: every chart its own slide."""
+    if spec.site and spec.indicator_id:
+        return f"/site/{spec.site}/indicator/{spec.indicator_id}", spec.kind
     if spec.site:
-        return f"/site/{spec.site}"
+        return f"/site/{spec.site}", ""  # the site's 12 small multiples
+    if spec.kind == "love":
+        return "/matching", ""
     if spec.indicator_id:
-        return f"/indicator/{spec.indicator_id}"
-    return "/"
+        return f"/indicator/{spec.indicator_id}", spec.kind
+    return "/", ""
+
+
+def present_href(spec: ChartSpec, state: ViewState) -> str:
+    path, chart = present_target(spec)
+    extra = {"k": spec.k, "method": spec.method} if spec.kind == "love" else {}
+    return href(path, state, present=True, chart=chart, **extra)
 
 
 def unavailable(what: str, why: str = "") -> dbc.Alert:

@@ -6,14 +6,22 @@ import math
 import pandas as pd
 
 
+def format_p(p_value) -> str:
+    """A p value as readers expect: "p < 0.01" rather than "p 0.00"; "" when missing."""
+    if p_value is None or (isinstance(p_value, float) and math.isnan(p_value)):
+        return ""
+    return "p < 0.01" if p_value < 0.01 else f"p = {p_value:.2f}"
+
+
 def did_reading(short_name: str, effect_pct: float, ci_low: float, ci_high: float, p_value: float,
-                polarity: str) -> str:
+                polarity: str, reason: str = "", balance: str = "") -> str:
     """E.g. "Emergency admissions: 3.0% lower than expected from similar areas; this could be chance (p = 0.45)."
 
     "Expected" is the site's counterfactual: its own baseline moved as its matched comparators moved.
     """
     if any(v is None or (isinstance(v, float) and math.isnan(v)) for v in (effect_pct, ci_low, ci_high)):
-        return f"{short_name}: no estimate (too few periods or comparators)."
+        why = reason if isinstance(reason, str) and reason else "too few periods or comparators"
+        return f"{short_name}: no estimate ({why})."
     direction = "lower" if effect_pct < 0 else "higher"
     size = f"{abs(effect_pct):.1f}%"
     clear = ci_low > 0 or ci_high < 0
@@ -24,25 +32,62 @@ def did_reading(short_name: str, effect_pct: float, ci_low: float, ci_high: floa
         verdict = "unlikely to be chance alone"
     else:
         verdict = "this could be chance"
-    p = "" if p_value is None or (isinstance(p_value, float) and math.isnan(p_value)) else f" (p = {p_value:.2f})"
-    return f"{short_name}: {size} {direction} than expected from similar areas; {verdict}{p}."
+    p = f" ({format_p(p_value)})" if format_p(p_value) else ""
+    areas = "similar areas"
+    caution = ""
+    if balance == "poor":
+        # Weak matching must not be hidden behind confident words: say so in the same sentence.
+        areas = "its comparators"
+        caution = (" But the comparators are poorly matched to the site, so the difference may reflect how the "
+                   "areas differ rather than the Pioneer")
+    return f"{short_name}: {size} {direction} than expected from {areas}; {verdict}{p}.{caution and caution + '.'}"
 
 
-def effects_table(estimates: pd.DataFrame, catalogue: pd.DataFrame) -> pd.DataFrame:
-    """A site's DiD rows as a reader's table: indicator, effect, interval, p, pre-trend p, reading.
+METHOD_QUESTIONS = {
+    "did": "Difference-in-differences asks whether the site changed differently from its matched comparators "
+           "over the same periods",
+    "its": "The change in trend (interrupted time series) asks whether the site's own trend changed after its "
+           "start, against its own earlier trend carried forward; it cannot separate a Pioneer effect from "
+           "changes that reached every area at the same time (national policy, winter pressures), which the "
+           "comparators share",
+}
 
-    ``estimates``: the site's rows of indicators.estimates (method "did"); ``catalogue`` indexed by indicator_id.
+
+def methods_reading(did_outcome: str, its_outcome: str, did_words: str, its_words: str) -> str:
+    """When the two methods disagree, say what each one asks, so a reader can reconcile them ("" when they agree).
+
+    Outcomes are indicators.benchmark.Outcome values (better/similar/worse, lower/higher, not compared)."""
+    if "not compared" in (did_outcome, its_outcome) or did_outcome == its_outcome:
+        return ""
+    return (f"The two methods disagree because they ask different questions. {METHOD_QUESTIONS['did']}: "
+            f"{did_words}. {METHOD_QUESTIONS['its']}: {its_words}. A clear change in trend beside no clear "
+            "difference from comparators usually means the comparators changed in the same way; the "
+            "difference-in-differences is the better guide to an effect of being a Pioneer, if its comparators "
+            "are well matched and its pre-trend test does not suggest the areas were already drifting apart.")
+
+
+def effects_table(estimates: pd.DataFrame, catalogue: pd.DataFrame,
+                  balance: dict[str, str] | None = None) -> pd.DataFrame:
+    """A site's DiD rows as a reader's table: indicator, effect, interval, p, pre-trend p, comparators' match, reading.
+
+    ``estimates``: the site's rows of indicators.estimates (method "did"); ``catalogue`` indexed by indicator_id;
+    ``balance``: indicator -> the comparator set's balance quality (good / acceptable / poor).
     """
+    balance = balance or {}
     rows = []
     for r in estimates.itertuples(index=False):
         cat = catalogue.loc[r.indicator_id]
+        quality = balance.get(r.indicator_id, "")
         rows.append({
             "Indicator": cat["short_name"],
             "Effect (% of expected)": round(r.effect_pct, 1) if pd.notna(r.effect_pct) else None,
             "Effect (indicator units)": round(r.effect, 2) if pd.notna(r.effect) else None,
             "95% interval (units)": (f"{r.ci_low:.2f} to {r.ci_high:.2f}" if pd.notna(r.ci_low) else ""),
-            "p (placebo, exploratory)": round(r.p_value, 3) if pd.notna(r.p_value) else None,
-            "Pre-trend p": round(r.pre_trend_p, 3) if pd.notna(r.pre_trend_p) else None,
-            "What it means": did_reading(cat["short_name"], r.effect_pct, r.ci_low, r.ci_high, r.p_value, cat["polarity"]),
+            "p (placebo, exploratory)": format_p(r.p_value),
+            "Pre-trend p": format_p(r.pre_trend_p),
+            "Comparators": {"good": "well matched", "acceptable": "acceptably matched",
+                            "poor": "poorly matched"}.get(quality, ""),
+            "What it means": did_reading(cat["short_name"], r.effect_pct, r.ci_low, r.ci_high, r.p_value, cat["polarity"],
+                                         getattr(r, "note", ""), balance=quality),
         })
     return pd.DataFrame(rows)

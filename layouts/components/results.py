@@ -99,16 +99,116 @@ def _trend_frames(checksum: str) -> dict[tuple[str, str], pd.DataFrame]:
             for key, part in table.groupby(["site_id", "indicator_id"], sort=False)}
 
 
+@register_cache
+@lru_cache(maxsize=2)
+def _indicators_with_data(checksum: str) -> frozenset[str]:
+    obs = active_dataset().observations
+    return frozenset(obs.loc[obs["value"].notna(), "indicator_id"].unique().tolist())
+
+
+def indicator_has_data(indicator_id: str) -> bool:
+    """Whether the dataset holds any value for this indicator (a real dataset may hold none)."""
+    return indicator_id in _indicators_with_data(context().dataset.checksum)
+
+
+def no_data_message(indicator_id: str) -> str:
+    """Why an indicator shows nothing: no data of this kind in this dataset, and the source that would supply it."""
+    ctx = context()
+    cat = ctx.catalogue.loc[indicator_id]
+    kind = "generated" if ctx.dataset.is_demo else "real"
+    return (f"There is no {kind} data for {cat['short_name']} in this dataset. It would come from "
+            f"{cat['source']}; its definition is below.")
+
+
+def require_data(indicator_id: str, error: type[Exception]) -> None:
+    """Raise ``error`` naming the missing source when the dataset holds nothing for this indicator."""
+    if not indicator_has_data(indicator_id):
+        raise error(no_data_message(indicator_id).split(";")[0])
+
+
+def pooled_reason(indicator_id: str) -> str:
+    """Why the pooled estimate is missing (the estimates' note), in words."""
+    table = estimates()
+    row = table[(table["indicator_id"] == indicator_id) & (table["method"] == "pooled") & (table["site_id"] == "all")]
+    note = row["note"].iloc[0] if len(row) and "note" in row.columns else ""
+    return note if isinstance(note, str) and note else "too few periods before and after the start"
+
+
+@register_cache
+@lru_cache(maxsize=2)
+def _did_notes(checksum: str) -> dict[tuple[str, str], str | None]:
+    """(site, indicator) -> why its DiD is missing, or None when it has an estimate."""
+    table = _estimates(checksum)
+    rows = table[table["method"] == "did"]
+    notes = rows["note"].tolist() if "note" in rows.columns else [""] * len(rows)
+    out = {}
+    for s, i, e, n in zip(rows["site_id"].tolist(), rows["indicator_id"].tolist(), rows["effect"].tolist(), notes):
+        out[(s, i)] = None if pd.notna(e) else (n if isinstance(n, str) and n else
+                                                "the estimate could not be made from this dataset")
+    return out
+
+
+BALANCE_WORDS = {"good": "well matched", "acceptable": "acceptably matched", "poor": "poorly matched"}
+
+
+def balance_quality(abs_smd) -> str:
+    """A comparator set's balance in one word, from its covariates' |SMD| (matching.balance thresholds):
+    "good" when every one is below 0.1, "acceptable" when every one is below 0.25, else "poor"."""
+    from matching.balance import THRESHOLDS
+
+    a = np.abs(np.asarray(abs_smd, dtype=float))
+    a = a[np.isfinite(a)]
+    if not len(a):
+        return ""
+    return "good" if (a < THRESHOLDS[0]).all() else "acceptable" if (a < THRESHOLDS[1]).all() else "poor"
+
+
+@dataclass(frozen=True)
+class Balance:
+    """How like its site a comparator set is: the numbers a reader needs beside an estimate."""
+
+    quality: str  # good / acceptable / poor / "" (no comparators)
+    n_good: int
+    n_covariates: int
+    worst_smd: float
+    distances: tuple[float, ...]
+
+    def sentence(self, site: str) -> str:
+        if not self.quality:
+            return ""
+        far = (f"; the comparators are at distances {min(self.distances):.2f} to {max(self.distances):.2f} "
+               "(0 = identical on the baseline characteristics)" if self.distances else "")
+        return (f"The comparators are {BALANCE_WORDS[self.quality]} to {site}: {self.n_good} of {self.n_covariates} "
+                f"baseline characteristics are well balanced (|standardised difference| < 0.1) and the largest "
+                f"difference is {self.worst_smd:.2f} pool standard deviations{far}.")
+
+
+@register_cache
+@lru_cache(maxsize=2)
+def _balance(checksum: str) -> dict[tuple[str, str], Balance]:
+    cs = comparator_set(checksum)
+    b = cs.balance()
+    dist = {key: tuple(part.sort_values("rank")["distance"].round(4).tolist())
+            for key, part in cs.table.groupby(["site_id", "indicator_id"], sort=False)}
+    out = {}
+    for (site_id, ind), part in b.groupby(["site_id", "indicator_id"], sort=False):
+        a = part["smd_after"].abs().to_numpy(dtype=float)
+        finite = a[np.isfinite(a)]
+        out[(site_id, ind)] = Balance(quality=balance_quality(a), n_good=int((part["balance_after"] == "good").sum()),
+                                      n_covariates=len(part), worst_smd=float(finite.max()) if len(finite) else np.nan,
+                                      distances=dist.get((site_id, ind), ()))
+    return out
+
+
+def site_balance(site_id: str, indicator_id: str) -> Balance:
+    """Balance of the comparator set behind this site's estimate for this indicator."""
+    return _balance(context().dataset.checksum).get((site_id, indicator_id), Balance("", 0, 0, np.nan, ()))
+
+
 def missing_estimate_reason(site_id: str, indicator_id: str) -> str | None:
     """Why the DiD for this site and indicator could not be estimated (the estimates' note), or None."""
-    table = estimates()
-    row = table[(table["site_id"] == site_id) & (table["indicator_id"] == indicator_id) & (table["method"] == "did")]
-    if row.empty:
-        return "no estimate for this site and indicator"
-    if pd.notna(row["effect"].iloc[0]):
-        return None
-    note = row["note"].iloc[0] if "note" in row.columns else ""
-    return note if isinstance(note, str) and note else "the estimate could not be made from this dataset"
+    return _did_notes(context().dataset.checksum).get((site_id, indicator_id),
+                                                      "no estimate for this site and indicator")
 
 
 def site_trend(site_id: str, indicator_id: str) -> pd.DataFrame:
@@ -224,7 +324,7 @@ def _overview(checksum: str, basis: str) -> pd.DataFrame:
         outcome = effect_outcomes(rows["ci_low"].to_numpy(), rows["ci_high"].to_numpy(),
                                   rows["indicator_id"].map(polarity).to_numpy())
         frame = rows[["site_id", "indicator_id", "effect", "effect_pct", "ci_low", "ci_high", "p_value"]].assign(
-            outcome=[str(o) for o in outcome])
+            outcome=[str(o) for o in outcome], note=rows["note"].fillna("").to_numpy() if "note" in rows else "")
     elif basis == "england":
         table = _trend_table(checksum)
         latest = table[table["site_value"].notna()].groupby(["site_id", "indicator_id"], sort=False).tail(1)
@@ -260,6 +360,15 @@ def overview(basis: str) -> pd.DataFrame:
     outcome (indicators.benchmark.Outcome value), outcome_label, colour, and basis-specific numbers.
     """
     return _overview(context().dataset.checksum, basis)
+
+
+def overview_row(basis: str, site_id: str, indicator_id: str) -> dict:
+    """One cell of the overview on ``basis`` as a dict (outcome "not compared" when there is none)."""
+    frame = overview(basis)
+    rows = frame[(frame["site_id"] == site_id) & (frame["indicator_id"] == indicator_id)]
+    if rows.empty:
+        return {"outcome": str(Outcome.NOT_COMPARED), "outcome_label": OUTCOME_WORDS[basis][Outcome.NOT_COMPARED]}
+    return rows.iloc[0].to_dict()
 
 
 def warm() -> None:
