@@ -5,7 +5,7 @@ import dash
 import dash_bootstrap_components as dbc
 from dash import dcc, html
 
-from layouts.components import tables
+from layouts.components import page, tables
 from layouts.components.exports import coverage_by_year
 from layouts.components.results import context
 from layouts.components.urlstate import parse_query
@@ -40,7 +40,7 @@ def layout(**query) -> html.Div:
     cat = ds.catalogue[["indicator_id", "name", "unit", "polarity", "frequency", "source"]].rename(columns={
         "indicator_id": "Id", "name": "Indicator", "unit": "Unit", "polarity": "Better when",
         "frequency": "Frequency", "source": "Source"})
-    return html.Div([
+    return html.Div(([page.present_exit(state, "/data")] if state.present else []) + [
         html.H1("The data behind the dashboard", className="h3"),
         html.P(f"Dataset: {ds.label}; checksum {ds.checksum}; created {ds.manifest.get('created', '')}."),
         html.H2("Sources and vintages", className="h4"), html.Ul(source_items, id="sources"),

@@ -4,6 +4,7 @@ from __future__ import annotations
 import dash
 from dash import dcc, html
 
+from layouts.components import page
 from layouts.components.results import context, indicator_has_data
 from layouts.components.urlstate import href, parse_query
 
@@ -21,4 +22,5 @@ def layout(**query) -> html.Div:
                       html.Span(" No data in this dataset", className="badge text-bg-secondary ms-2",
                                 id=f"no-data-{i}") if not indicator_has_data(i) else None])
              for i in ctx.indicator_ids()]
-    return html.Div([html.H1("The 12 indicators", className="h3"), html.Ul(items, id="indicator-list")])
+    exit_link = [page.present_exit(state, "/indicators")] if state.present else []
+    return html.Div(exit_link + [html.H1("The 12 indicators", className="h3"), html.Ul(items, id="indicator-list")])

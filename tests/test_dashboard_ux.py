@@ -160,3 +160,101 @@ def test_detail_page_reconciles_methods_that_disagree(app):
     assert "Difference-in-differences asks" in text and differ["outcome_label_its"] in text
     assert _by_id(render(f"/site/{agree['site_id']}/indicator/{agree['indicator_id']}"), "methods-reading") is None
     assert ctx is not None
+
+
+def test_sites_page_lists_every_site_and_grid_rows_link_to_them(app):
+    """Item 6: /site lists the sites; overview row names are links; a picker on every page."""
+    from layouts.components.anonymise import find_real_names, real_names
+    from layouts.components.results import context
+
+    ctx = context()
+    listing = _text(render("/site"))
+    for sid in ctx.names.names:
+        assert f'"/site/{sid}"' in listing
+    anon = _text(render("/site?anon=1"))
+    assert "Pioneer A" in anon and find_real_names(anon, real_names(ctx.dataset.sites, ctx.dataset.areas)) == []
+    grid = _text(render("/"))
+    assert grid.count('className=\\"grid-site-link\\"') == len(ctx.names.names)
+    assert 'href=\\"/site/leeds\\"' in grid
+
+
+def test_site_picker_offers_every_site_in_the_mode(app):
+    from callbacks.shell import go_to_site, keep_query_in_nav
+    from layouts.components.results import context
+
+    ctx = context()
+    options = keep_query_in_nav("?anon=1")[-1]
+    assert len(options) == len(ctx.names.names)
+    assert all(o["label"].startswith("Pioneer ") and o["value"].startswith("pioneer-") for o in options)
+    named = keep_query_in_nav("")[-1]
+    assert {"label": "Leeds (wave 1)", "value": "leeds"} in named
+    assert go_to_site("leeds") == ("/site/leeds", None)
+
+
+def test_pooled_effect_in_the_grid_and_the_caterpillar(app):
+    """Item 7: pooled rows (all, wave 1, wave 2) in the DiD grid and on the caterpillar, numbers from the estimates."""
+    from layouts.components import charts, grid
+    from layouts.components.results import context, estimates, overview
+    from layouts.components.urlstate import ViewState
+
+    ctx = context()
+    est = estimates()
+    pooled = est[est["method"] == "pooled"].set_index(["site_id", "indicator_id"])
+    cells = grid.grid_cells(ctx, overview("did"), ViewState())
+    rows = cells[cells["kind"] == "pooled"]
+    assert sorted(rows["site"].unique()) == ["All Pioneers (pooled)", "Wave 1 Pioneers (pooled)",
+                                             "Wave 2 Pioneers (pooled)"]
+    cell = rows[(rows["site_id"] == "all") & (rows["indicator_id"] == "dtoc")].iloc[0]
+    assert cell["text"] == f"{pooled.at[('all', 'dtoc'), 'effect_pct']:+.1f}%"
+    assert "Pooled across Pioneers" in _text(render("/"))
+    assert "pooled" not in set(grid.grid_cells(ctx, overview("its"), ViewState(basis="its"))["kind"])
+    chart = charts.build(charts.ChartSpec("caterpillar", indicator_id="dtoc"))
+    [trace] = [t for t in chart.figure.data if t.name.startswith("Pooled")]
+    assert list(trace.y) == ["Wave 2 Pioneers (pooled)", "Wave 1 Pioneers (pooled)", "All Pioneers (pooled)"]
+    assert float(chart.table.set_index("Site").loc["All Pioneers (pooled)"].iloc[0]) == round(
+        pooled.at[("all", "dtoc"), "effect"], 2)
+
+
+PRESENTED = ["/?present=1", "/matching?present=1", "/data?present=1", "/indicators?present=1", "/site?present=1",
+             "/site/leeds?present=1", "/indicator/dtoc?present=1", "/site/leeds/indicator/dtoc?present=1"]
+
+
+@pytest.mark.parametrize("path", PRESENTED)
+def test_every_presented_page_has_an_exit(app, path):
+    """Item 12: the navigation is hidden in presentation mode, so every presented page offers its own way out."""
+    links = [c for c in components(_json(render(path))) if c["props"].get("children") == "Exit presentation view"]
+    assert len(links) == 1
+    assert "present" not in links[0]["props"]["href"]
+
+
+def test_presented_grid_has_its_source_line(app):
+    from layouts.components.results import context
+
+    assert context().source_line() in _text(_by_id(render("/?present=1"), "present-source"))
+
+
+@pytest.mark.parametrize("path", ["/site/pioneer-k/indicator/dtoc?anon=1&present=1&chart=event",
+                                  "/site/pioneer-k/indicator/dtoc?anon=1&present=1&chart=its",
+                                  "/site/pioneer-k/indicator/dtoc?anon=1&present=1&chart=spc",
+                                  "/site/pioneer-k?anon=1&present=1", "/indicator/dtoc?anon=1&present=1",
+                                  "/indicator/dtoc?anon=1&present=1&chart=funnel",
+                                  "/indicator/dtoc?anon=1&present=1&chart=pooled", "/matching?anon=1&present=1"])
+def test_every_slide_has_a_takeaway_naming_no_one(app, path):
+    """Item 12: a one-line plain-words takeaway above the chart, generated from the estimate, no name when anonymised."""
+    from layouts.components.anonymise import find_real_names, real_names
+    from layouts.components.results import context
+
+    ctx = context()
+    [graph] = graphs(render(path))
+    notes = [a for a in graph["props"]["figure"]["layout"]["annotations"] if a.get("name") == "takeaway"]
+    assert len(notes) == 1 and len(notes[0]["text"]) > 20
+    assert find_real_names(notes[0]["text"], real_names(ctx.dataset.sites, ctx.dataset.areas)) == []
+
+
+def test_detail_takeaway_is_the_estimate_reading(app):
+    from layouts.components import charts
+    from layouts.components.results import overview_row
+
+    text = charts.takeaway(charts.ChartSpec("event", site="leeds", indicator_id="dtoc"))
+    r = overview_row("did", "leeds", "dtoc")
+    assert text.startswith(f"Delayed transfers: {abs(r['effect_pct']):.1f}%") and "Leeds" not in text

@@ -201,12 +201,21 @@ def caterpillar_chart(spec: ChartSpec) -> Chart:
     frame = pd.DataFrame({"label": [ctx.names.display(s, spec.anon) for s in rows["site_id"]],
                           "effect": rows["effect"].to_numpy(), "ci_low": rows["ci_low"].to_numpy(),
                           "ci_high": rows["ci_high"].to_numpy(), "outcome_label": rows["outcome_label"].to_numpy(),
-                          "colour": rows["colour"].to_numpy()})
+                          "colour": rows["colour"].to_numpy(), "kind": "site"})
+    pooled = results.pooled_overview()
+    pooled = pooled[(pooled["indicator_id"] == spec.indicator_id)].dropna(subset=["effect"])
+    if len(pooled):
+        frame = pd.concat([frame, pd.DataFrame({
+            "label": pooled["label"].to_numpy(), "effect": pooled["effect"].to_numpy(),
+            "ci_low": pooled["ci_low"].to_numpy(), "ci_high": pooled["ci_high"].to_numpy(),
+            "outcome_label": pooled["outcome_label"].to_numpy(), "colour": pooled["colour"].to_numpy(),
+            "kind": "pooled"})], ignore_index=True)
     x_title = f"Difference-in-differences effect ({cat['unit']})"
     title = f"{cat['short_name']}: estimated effect of Pioneer status in each site"
     fig = figures.caterpillar_figure(frame, title=title, x_title=x_title, source=ctx.source_line(spec.indicator_id))
-    note = ("Each site's effect against its matched comparators with its 95% placebo interval (exploratory). "
-            "Colour shows the outcome: green better, yellow no clear difference, vermillion worse.")
+    note = ("Each site's effect against its matched comparators with its 95% placebo interval (exploratory); "
+            "diamonds at the foot: the pooled effect over all Pioneers and each wave against never-Pioneer areas, "
+            "with 95% intervals. Colour shows the outcome: green better, yellow no clear difference, vermillion worse.")
     return Chart(fig, figures.caterpillar_table(frame, x_title), title,
                  _file_stem("site-effects", spec.indicator_id, "anonymised" if spec.anon else ""), note)
 
@@ -306,6 +315,93 @@ BUILDERS = {"trend": trend_chart, "site_multiples": site_multiples_chart,
             "indicator_multiples": indicator_multiples_chart, "event": event_chart, "its": its_chart,
             "spc": spc_chart, "caterpillar": caterpillar_chart, "pooled": pooled_chart, "funnel": funnel_chart,
             "love": love_chart}
+
+
+# --- slide takeaways: one plain-words line from the estimates, naming no site ------------------------
+
+def _did_takeaway(spec: ChartSpec) -> str:
+    from layouts.components.readings import did_reading
+
+    ctx, cat = _detail_context(spec)
+    site_id = site_id_of(spec)
+    r = results.overview_row("did", site_id, spec.indicator_id)
+    return did_reading(cat["short_name"], r.get("effect_pct", np.nan), r.get("ci_low", np.nan),
+                       r.get("ci_high", np.nan), r.get("p_value", np.nan), cat["polarity"],
+                       results.missing_estimate_reason(site_id, spec.indicator_id) or "",
+                       balance=results.site_balance(site_id, spec.indicator_id).quality)
+
+
+def _its_takeaway(spec: ChartSpec) -> str:
+    from layouts.components.readings import its_reading
+
+    ctx, cat = _detail_context(spec)
+    r = results.overview_row("its", site_id_of(spec), spec.indicator_id)
+    return its_reading(cat["short_name"], r.get("effect_pct", np.nan), r.get("ci_low", np.nan),
+                       r.get("ci_high", np.nan), r.get("p_value", np.nan), cat["polarity"])
+
+
+def _spc_takeaway(spec: ChartSpec) -> str:
+    ctx, cat = _detail_context(spec)
+    r = results.overview_row("spc", site_id_of(spec), spec.indicator_id)
+    chart = results.spc_chart(site_id_of(spec), spec.indicator_id)
+    latest = chart[chart["value"].notna()].tail(1)
+    when = f" ({latest['period_label'].iloc[0]})" if len(latest) else ""
+    return f"{cat['short_name']}: latest point{when}: {r['outcome_label']} against the pre-Pioneer limits."
+
+
+def _site_multiples_takeaway(spec: ChartSpec) -> str:
+    from layouts.components.readings import count_reading
+
+    over = results.overview("did")
+    rows = over[over["site_id"] == site_id_of(spec)]
+    return count_reading(f"Against matched comparators, of {len(rows)} indicators",
+                         [lbl for lbl, e in zip(rows["outcome_label"], rows["effect"]) if pd.notna(e)])
+
+
+def _across_sites_takeaway(spec: ChartSpec) -> str:
+    from layouts.components.readings import count_reading
+
+    over = results.overview("did")
+    rows = over[(over["indicator_id"] == spec.indicator_id) & over["effect"].notna()]
+    text = count_reading(f"{results.context().catalogue.at[spec.indicator_id, 'short_name']}, "
+                         f"{len(rows)} sites against matched comparators", rows["outcome_label"].tolist())
+    pooled = results.pooled_overview()
+    allp = pooled[(pooled["indicator_id"] == spec.indicator_id) & (pooled["aggregate"] == "all")]
+    if len(allp) and pd.notna(allp["effect_pct"].iloc[0]):
+        text += f" Pooled over all Pioneers: {allp['effect_pct'].iloc[0]:+.1f}% ({allp['outcome_label'].iloc[0]})."
+    return text
+
+
+def _funnel_takeaway(spec: ChartSpec) -> str:
+    from layouts.components.readings import count_reading
+
+    chart = build(spec)
+    return count_reading(f"Latest period, {len(chart.table)} Pioneer sites against England",
+                         [str(x).lower() for x in chart.table["Outcome"]])
+
+
+def _love_takeaway(spec: ChartSpec) -> str:
+    from matching.balance import THRESHOLDS
+
+    table = build(spec).table
+    good = int((table["Mean |SMD| after"] < THRESHOLDS[0]).sum())
+    poor = int((table["Mean |SMD| after"] >= THRESHOLDS[1]).sum())
+    return (f"After matching, {good} of {len(table)} covariates are well balanced on average and {poor} remain "
+            "poorly balanced.")
+
+
+TAKEAWAYS = {"trend": _did_takeaway, "event": _did_takeaway, "its": _its_takeaway, "spc": _spc_takeaway,
+             "site_multiples": _site_multiples_takeaway, "indicator_multiples": _across_sites_takeaway,
+             "caterpillar": _across_sites_takeaway, "pooled": _across_sites_takeaway, "funnel": _funnel_takeaway,
+             "love": _love_takeaway}
+
+
+def takeaway(spec: ChartSpec) -> str:
+    """The slide's one-line takeaway, generated from the estimate; it never names a site (anonymised or not)."""
+    try:
+        return TAKEAWAYS[spec.kind](spec) if spec.kind in TAKEAWAYS else ""
+    except (ChartUnavailable, KeyError, IndexError):
+        return ""
 
 
 def build(spec: ChartSpec) -> Chart:

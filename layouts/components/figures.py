@@ -170,18 +170,42 @@ def trend_table(frame: pd.DataFrame, opts: TrendOptions) -> pd.DataFrame:
     return out
 
 
-def presentation(fig: go.Figure) -> go.Figure:
-    """Slide-ready: large type, white background, room for the title and source line."""
+def presentation(fig: go.Figure, takeaway: str = "") -> go.Figure:
+    """Slide-ready: large type, white background, room for the title, the takeaway line and the source line.
+
+    From the top: the title (wrapped, so a long one is not clipped on a 1400 px screen), the
+    takeaway, the legend just above the plot, the plot, the source line."""
     fig = go.Figure(fig)
-    # The title on its own line at the top, the legend on the next: on one line a long title ran into it.
-    fig.update_layout(font={"size": 20}, title={"font": {"size": 28}, "yref": "container", "y": 0.97, "yanchor": "top"},
+    # A long title is set smaller rather than wrapped: plotly anchors a wrapped title by its first line,
+    # which pushed that line off the top of the slide.
+    raw = fig.layout.title.text or ""
+    title_size = 28 if len(raw) <= PRESENT_TITLE_WIDTH else 22
+    title = raw if len(raw) <= PRESENT_TITLE_WIDTH * 28 // 22 else wrap_lines(raw, PRESENT_TITLE_WIDTH * 28 // 22)
+    title_lines = title.count("<br>") + 1 if title else 0
+    text = wrap_lines(takeaway, PRESENT_TAKEAWAY_WIDTH) if takeaway else ""
+    takeaway_lines = text.count("<br>") + 1 if text else 0
+    own_legend = fig.layout.legend.yref == "container"  # small multiples place their legend themselves
+    top = 30 + 36 * title_lines + 26 * takeaway_lines + (14 if text else 0) + (0 if own_legend else 48)
+    fig.update_layout(font={"size": 20}, title={"text": title, "font": {"size": title_size}, "yref": "container",
+                                                "y": 1, "yanchor": "top", "pad": {"t": 16 + 30 * (title_lines - 1)}},
                       paper_bgcolor="white", plot_bgcolor="white",
-                      margin={"l": 110, "r": 40, "t": 150, "b": 160}, showlegend=True, legend={"font": {"size": 18}})
+                      margin={"l": 110, "r": 40, "t": max(top, 150), "b": 160}, showlegend=True,
+                      legend={"font": {"size": 18}})
+    if not own_legend:
+        fig.update_layout(legend={"y": 1, "yanchor": "bottom", "yref": "paper"})
+        # The legend now sits on the plot's top edge: the start and transition labels move inside the plot.
+        fig.for_each_annotation(lambda a: a.update(y=1, yanchor="top"), selector={"text": "Pioneer start"})
+        fig.for_each_annotation(lambda a: a.update(y=0, yanchor="bottom"), selector={"text": "transition"})
     fig.update_annotations(font_size=16)
     fig.layout.height = None  # fill the 16:9 frame (a page's tall caterpillar would leave a blank strip)
     # At slide size the source line is wider than the chart: wrap it rather than let it run off the edge.
     fig.for_each_annotation(lambda a: a.update(text=wrap_lines(a.text, PRESENT_SOURCE_WIDTH), yshift=-152),
                             selector={"name": "source"})
+    if text:
+        # Plain words under the title, above the legend; pixel-placed from the top of the plot.
+        fig.add_annotation(text=text, xref="paper", x=0, xanchor="left", yref="paper", y=1, yanchor="bottom",
+                           yshift=6 if own_legend else 48, showarrow=False, align="left",
+                           font={"size": 19, "color": "#222"}, name="takeaway")
     y = fig.layout.yaxis
     if y.type == "category" and y.categoryarray is not None and len(y.categoryarray) > PRESENT_MAX_LARGE_LABELS:
         # 25 site names at 20 px do not fit a 16:9 slide and plotly would drop every other one: name them all.
@@ -192,6 +216,14 @@ def presentation(fig: go.Figure) -> go.Figure:
 
 PRESENT_MAX_LARGE_LABELS = 12
 """More category labels than this on a slide's y axis are set at 14 px, so every one is shown."""
+
+
+PRESENT_TITLE_WIDTH = 64
+"""Characters per line of a slide's title (28 px type; fits the plot width on a 1400 px screen)."""
+
+
+PRESENT_TAKEAWAY_WIDTH = 100
+"""Characters per line of a slide's takeaway (19 px type)."""
 
 
 PRESENT_SOURCE_WIDTH = 110
@@ -219,16 +251,29 @@ def graph_config(filename: str, present: bool = False) -> dict:
 def caterpillar_figure(frame: pd.DataFrame, *, title: str, x_title: str, source: str) -> go.Figure:
     """Each site's effect with its interval, sorted; colour shows the outcome (legend in words).
 
-    ``frame``: label, effect, ci_low, ci_high, outcome_label, colour.
+    ``frame``: label, effect, ci_low, ci_high, outcome_label, colour, and optionally kind ("site" or
+    "pooled"): pooled rows are drawn as diamonds below the sites, in their own legend entry.
     """
-    data = frame.sort_values("effect").reset_index(drop=True)
+    data = _caterpillar_order(frame)
+    sites = data[data["kind"] == "site"]
+    pooled = data[data["kind"] == "pooled"]
     fig = go.Figure()
-    for (outcome, colour), part in data.groupby(["outcome_label", "colour"], sort=False):
+    for (outcome, colour), part in sites.groupby(["outcome_label", "colour"], sort=False):
         fig.add_trace(go.Scatter(
-            x=part["effect"], y=part["label"], mode="markers", name=outcome, marker={"color": colour, "size": 9},
+            x=part["effect"], y=part["label"], mode="markers", name=outcome,
+            marker={"color": colour, "size": 9, "line": {"color": "#333", "width": 1}},
             error_x={"type": "data", "symmetric": False, "array": part["ci_high"] - part["effect"],
-                     "arrayminus": part["effect"] - part["ci_low"], "color": colour},
+                     "arrayminus": part["effect"] - part["ci_low"], "color": "#555", "thickness": 1.5},
             hovertemplate="%{y}: %{x:.1f}<extra>" + outcome + "</extra>"))
+    if len(pooled):
+        fig.add_trace(go.Scatter(
+            x=pooled["effect"], y=pooled["label"], mode="markers", name="Pooled across Pioneers (diamonds)",
+            marker={"color": pooled["colour"].tolist(), "size": 13, "symbol": "diamond",
+                    "line": {"color": "#000", "width": 1.5}},
+            error_x={"type": "data", "symmetric": False, "array": pooled["ci_high"] - pooled["effect"],
+                     "arrayminus": pooled["effect"] - pooled["ci_low"], "color": "#000", "thickness": 2},
+            customdata=pooled["outcome_label"].tolist(),
+            hovertemplate="%{y}: %{x:.1f} (%{customdata})<extra></extra>"))
     fig.add_vline(x=0, line_color="#444", line_width=1)
     _base_layout(fig, title, "", x_title, False)
     fig.update_layout(xaxis={"type": "linear", "title": x_title, "tickangle": 0},
@@ -239,8 +284,15 @@ def caterpillar_figure(frame: pd.DataFrame, *, title: str, x_title: str, source:
     return fig
 
 
+def _caterpillar_order(frame: pd.DataFrame) -> pd.DataFrame:
+    """Pooled rows first (the foot of the chart), then the sites by effect."""
+    data = frame.assign(kind=frame["kind"] if "kind" in frame else "site")
+    pooled = data[data["kind"] == "pooled"].iloc[::-1]
+    return pd.concat([pooled, data[data["kind"] != "pooled"].sort_values("effect")], ignore_index=True)
+
+
 def caterpillar_table(frame: pd.DataFrame, x_title: str) -> pd.DataFrame:
-    data = frame.sort_values("effect")
+    data = _caterpillar_order(frame)
     return pd.DataFrame({"Site": data["label"], x_title: data["effect"].round(2),
                          "Lower 95% limit": data["ci_low"].round(2), "Upper 95% limit": data["ci_high"].round(2),
                          "Outcome": data["outcome_label"]})

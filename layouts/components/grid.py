@@ -30,10 +30,39 @@ def grid_cells(ctx, results: pd.DataFrame | None, state: ViewState) -> pd.DataFr
             # The true reason for an empty cell, as on the detail page ("2017/18 onwards only").
             reason = (note or missing_reason(ctx, site_id, ind)) if missing else ""
             rows.append({"site_id": site_id, "path_id": path_id, "site": site, "wave": names.waves[site_id],
-                         "indicator_id": ind, "indicator": ctx.catalogue.at[ind, "short_name"], "text": text,
+                         "group": f"Wave {names.waves[site_id]}", "kind": "site", "indicator_id": ind, "indicator": ctx.catalogue.at[ind, "short_name"], "text": text,
                          "effect_pct": effect, "outcome": outcome, "reason": reason, "colour": colour,
                          "href": href(f"/site/{path_id}/indicator/{ind}", state, present=False, chart="")})
+    if state.basis == "did":
+        rows += pooled_cells(ctx, state, max(names.waves.values(), default=0) + 1)
     return pd.DataFrame(rows)
+
+
+POOLED_GROUP = "Pooled across Pioneers (against never-Pioneer areas)"
+
+
+def pooled_cells(ctx, state: ViewState, wave_order: int) -> list[dict]:
+    """The pooled rows (all, wave 1, wave 2) of the DiD grid; each cell links to the indicator's pooled chart."""
+    from layouts.components.results import pooled_overview
+
+    pooled = pooled_overview()
+    rows = []
+    for aggregate, part in pooled.groupby("aggregate", sort=False):
+        by_ind = part.set_index("indicator_id")
+        for ind in ctx.indicator_ids():
+            r = by_ind.loc[ind] if ind in by_ind.index else None
+            effect = None if r is None else r["effect_pct"]
+            missing = effect is None or pd.isna(effect)
+            rows.append({"site_id": aggregate, "path_id": f"pooled-{aggregate}",
+                         "site": part["label"].iloc[0], "wave": wave_order, "group": POOLED_GROUP, "kind": "pooled",
+                         "indicator_id": ind, "indicator": ctx.catalogue.at[ind, "short_name"],
+                         "text": "–" if missing else f"{effect:+.1f}%", "effect_pct": effect,
+                         "outcome": NOT_AVAILABLE if r is None else r["outcome_label"],
+                         "reason": ((r["note"] if r is not None and r["note"] else "no pooled estimate")
+                                    if missing else ""),
+                         "colour": "#ffffff" if r is None else r["colour"],
+                         "href": href(f"/indicator/{ind}", state, present=False, chart="")})
+    return rows
 
 
 def missing_reason(ctx, site_id: str, indicator_id: str) -> str:
@@ -49,12 +78,12 @@ def grid_export(ctx, cells: pd.DataFrame) -> pd.DataFrame:
     """The grid as shown: one row per site, one column per indicator with the cell's text and outcome."""
     cells = cells.assign(shown=cells["text"] + " (" + cells["outcome"]
                          + cells["reason"].map(lambda r: f": {r}" if r else "") + ")")
-    wide = cells.pivot(index=["wave", "site"], columns="indicator", values="shown")
+    wide = cells.pivot(index=["group", "site"], columns="indicator", values="shown")
     order = [ctx.catalogue.at[i, "short_name"] for i in ctx.indicator_ids()]
     wide = wide[order].reset_index()
     site_order = list(dict.fromkeys(cells["site"]))
     wide["_o"] = wide["site"].map({s: i for i, s in enumerate(site_order)})
-    return wide.sort_values("_o").drop(columns="_o").rename(columns={"wave": "Wave", "site": "Site"})
+    return wide.sort_values("_o").drop(columns="_o").rename(columns={"group": "Wave", "site": "Site"})
 
 
 def legend(results: pd.DataFrame | None) -> html.Div:
@@ -78,9 +107,16 @@ def grid_table(ctx, cells: pd.DataFrame, state: ViewState) -> html.Div:
                    f'{_e(ctx.catalogue.at[i, "short_name"])}</abbr></th>' for i in indicators)
     body = []
     for wave, part in cells.groupby("wave", sort=True):
-        body.append(f'<tr><th colspan="{len(indicators) + 1}" scope="colgroup" class="wave-row">Wave {_e(wave)}</th></tr>')
+        body.append(f'<tr><th colspan="{len(indicators) + 1}" scope="colgroup" class="wave-row">'
+                    f'{_e(part["group"].iloc[0])}</th></tr>')
         for site, site_cells in part.groupby("site", sort=False):
-            tds = [f'<th scope="row" class="grid-site" title="{_e(site)}">{_e(site)}</th>']
+            if site_cells["kind"].iloc[0] == "site":
+                site_href = href(f"/site/{site_cells['path_id'].iloc[0]}", state, present=False, chart="")
+                tds = [f'<th scope="row" class="grid-site" title="{_e(site)}"><dccLink href="{_e(site_href)}" '
+                       f'className="grid-site-link" id="site-link-{_e(site_cells["path_id"].iloc[0])}">{_e(site)}'
+                       f'</dccLink></th>']
+            else:
+                tds = [f'<th scope="row" class="grid-site grid-pooled" title="{_e(site)}">{_e(site)}</th>']
             for c in site_cells.itertuples():
                 tds.append(f'<td style="background-color: {_e(c.colour)}" data-outcome="{_e(c.outcome)}">'
                            f'<dccLink href="{_e(c.href)}" className="grid-cell" id="cell-{_e(c.path_id)}-{_e(c.indicator_id)}" '

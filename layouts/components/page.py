@@ -14,7 +14,9 @@ def chart_block(chart: Chart, spec: ChartSpec, state: ViewState, *, height: int 
     key = spec.key()
     fig = chart.figure
     if state.present:
-        fig = figures.presentation(fig)
+        from layouts.components.charts import takeaway
+
+        fig = figures.presentation(fig, takeaway(spec))
     # A figure that sets its own height (a caterpillar of 25 sites, 12 small multiples) gets it;
     # otherwise the container's fixed height would squeeze it and drop axis labels.
     own_height = chart.figure.layout.height
@@ -79,6 +81,11 @@ def not_found(what: str, state: ViewState) -> html.Div:
         html.P(f"There is no {what} at this address. It may have been mistyped or renamed."),
         dcc.Link("Go to the overview", href=href("/", state)),
     ], className="not-found")
+
+
+def present_source(text: str) -> html.P:
+    """The source line under a presented page that is not a chart (the overview grid)."""
+    return html.P(text, className="small text-muted present-source", id="present-source")
 
 
 def present_exit(state: ViewState, path: str) -> html.Div:

@@ -91,3 +91,27 @@ def effects_table(estimates: pd.DataFrame, catalogue: pd.DataFrame,
                                          getattr(r, "note", ""), balance=quality),
         })
     return pd.DataFrame(rows)
+
+
+def its_reading(short_name: str, effect_pct: float, ci_low: float, ci_high: float, p_value: float,
+                polarity: str) -> str:
+    """The change in trend in one sentence, e.g. "Delayed transfers: 8.0% above the pre-Pioneer trend; trend worsened (p < 0.01)"."""
+    if any(v is None or (isinstance(v, float) and math.isnan(v)) for v in (effect_pct, ci_low, ci_high)):
+        return f"{short_name}: no change in trend could be estimated."
+    clear = ci_low > 0 or ci_high < 0
+    side = "below" if effect_pct < 0 else "above"
+    if clear and polarity in ("lower", "higher"):
+        good = (effect_pct < 0) == (polarity == "lower")
+        verdict = "the trend improved" if good else "the trend worsened"
+    else:
+        verdict = "a clear change in trend" if clear else "no clear change in trend"
+    p = f" ({format_p(p_value)})" if format_p(p_value) else ""
+    return f"{short_name}: {abs(effect_pct):.1f}% {side} the pre-Pioneer trend carried forward; {verdict}{p}."
+
+
+def count_reading(prefix: str, labels: list[str]) -> str:
+    """Counts of outcome labels in plain words, most common first: "Across 25 sites: 3 better ..., 22 ..."."""
+    counts = pd.Series([label for label in labels if label]).value_counts()
+    if counts.empty:
+        return f"{prefix}: no estimates."
+    return f"{prefix}: " + ", ".join(f"{n} {label}" for label, n in counts.items()) + "."

@@ -362,6 +362,31 @@ def overview(basis: str) -> pd.DataFrame:
     return _overview(context().dataset.checksum, basis)
 
 
+POOLED_LABELS = {"all": "All Pioneers (pooled)", "wave1": "Wave 1 Pioneers (pooled)",
+                 "wave2": "Wave 2 Pioneers (pooled)"}
+
+
+@register_cache
+@lru_cache(maxsize=2)
+def _pooled_overview(checksum: str) -> pd.DataFrame:
+    ctx = _context(checksum)
+    est = _estimates(checksum)
+    rows = est[est["method"] == "pooled"].reset_index(drop=True)
+    outcome = effect_outcomes(rows["ci_low"].to_numpy(), rows["ci_high"].to_numpy(),
+                              rows["indicator_id"].map(ctx.catalogue["polarity"]).to_numpy())
+    frame = rows[["site_id", "indicator_id", "effect", "effect_pct", "ci_low", "ci_high", "p_value", "n_comparators",
+                  "n_pre", "n_post"]].rename(columns={"site_id": "aggregate"}).assign(
+        label=rows["site_id"].map(lambda a: POOLED_LABELS.get(a, f"{a} (pooled)")).to_numpy(),
+        outcome=[str(o) for o in outcome], note=rows["note"].fillna("").to_numpy())
+    return with_outcome_words(frame, "did")
+
+
+def pooled_overview() -> pd.DataFrame:
+    """The pooled effect across Pioneers (all, wave 1, wave 2) per indicator, with outcome words and colours:
+    aggregate, label, indicator_id, effect, effect_pct, ci_low, ci_high, p_value, outcome, outcome_label, colour, note."""
+    return _pooled_overview(context().dataset.checksum)
+
+
 def overview_row(basis: str, site_id: str, indicator_id: str) -> dict:
     """One cell of the overview on ``basis`` as a dict (outcome "not compared" when there is none)."""
     frame = overview(basis)
@@ -375,3 +400,4 @@ def warm() -> None:
     """Compute everything the pages share (comparators, estimates, trends, every grid basis) ahead of the first visit."""
     for basis in ("did", "its", "england", "spc"):
         overview(basis)
+    pooled_overview()
