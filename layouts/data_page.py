@@ -22,6 +22,18 @@ def _coverage(checksum: str):
     return coverage(context().dataset)
 
 
+def source_words(src: dict) -> str:
+    """One source of the manifest in words: publisher and what, the periods it covers, the file it came from."""
+    text = str(src.get("name") or src.get("kind") or "Unnamed source")
+    if src.get("indicators"):
+        text += " indicator " + ", ".join(str(i) for i in src["indicators"])
+    if src.get("vintage"):
+        text += f", {src['vintage']}"
+    if src.get("file"):
+        text += f" (file {src['file']})"
+    return text + "."
+
+
 def layout(**query) -> html.Div:
     state = parse_query(query)
     ctx = context()
@@ -34,8 +46,7 @@ def layout(**query) -> html.Div:
         "name": "Indicator", "frequency": "Frequency", "first_period": "First period",
         "last_period": "Last period", "n_areas": "Areas with data"})
     sources = ds.manifest.get("sources", [])
-    source_items = [html.Li(", ".join(f"{k}: {v}" for k, v in src.items())) for src in sources] or [
-        html.Li("No sources recorded in the manifest")]
+    source_items = [html.Li(source_words(src)) for src in sources] or [html.Li("No sources recorded in the manifest")]
     matrix = coverage_by_year(ctx)
     cat = ds.catalogue[["indicator_id", "name", "unit", "polarity", "frequency", "source"]].rename(columns={
         "indicator_id": "Id", "name": "Indicator", "unit": "Unit", "polarity": "Better when",

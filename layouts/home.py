@@ -40,6 +40,9 @@ def layout(**query) -> html.Div:
                              title=f"{label}{' (selected)' if key == state.basis else ''}"))
         for key, label in BASES.items()], pills=True, className="mb-2", id="basis-nav")
     intro = html.P(CELL_MEANING[state.basis] + " Select a cell for the detail.", className="mb-2", id="cell-meaning")
+    if state.basis == "england":
+        intro = html.Div([intro, html.P(grid.latest_periods(results, ctx), className="small mb-2",
+                                        id="latest-periods")])
     body = [page.present_exit(state, "/")] if state.present else []
     body += [html.H1("Overview: every Pioneer site and indicator", className="h3"),
             html.Div([html.Span("Basis: ", id="basis-label", className="fw-bold me-2"), basis_links],

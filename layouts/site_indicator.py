@@ -103,11 +103,15 @@ def _balance_note(ctx, sid: str, indicator_id: str, detail, balance, name: str, 
 
 def _did_numbers(did, unit: str):
     r = did.iloc[0]
-    return pd.DataFrame({"Measure": ["Effect", "Effect, % of expected", "95% placebo interval",
+    low_pct, high_pct = readings.relative_interval(r["effect"], r["effect_pct"], r["ci_low"], r["ci_high"])
+    words = readings.unit_words(unit)
+    return pd.DataFrame({"Measure": ["Effect (indicator units)", "Effect (relative, % of expected)",
+                                     "95% placebo interval (relative)", "95% placebo interval (indicator units)",
                                      "p (placebo-in-space, exploratory)", "Cluster-robust interval (likely too narrow)",
                                      "Pre-trend test p", "Comparator set version"],
-                         "Value": [f"{r['effect']:.2f} {unit}", f"{r['effect_pct']:.1f}%",
-                                   f"{r['ci_low']:.2f} to {r['ci_high']:.2f}", format_p(r["p_value"]),
+                         "Value": [f"{r['effect']:+.2f} {words}", f"{r['effect_pct']:+.1f}%",
+                                   f"{low_pct:+.1f}% to {high_pct:+.1f}%",
+                                   f"{r['ci_low']:.2f} to {r['ci_high']:.2f} {words}", format_p(r["p_value"]),
                                    f"{r['cluster_ci_low']:.2f} to {r['cluster_ci_high']:.2f}",
                                    format_p(r["pre_trend_p"]), str(r["comparator_version"])]})
 

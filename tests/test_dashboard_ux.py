@@ -5,6 +5,7 @@ from __future__ import annotations
 from urllib.parse import parse_qsl, urlsplit
 
 import dash
+import pandas as pd
 import pytest
 
 from tests.browser.dash_http import components
@@ -258,3 +259,40 @@ def test_detail_takeaway_is_the_estimate_reading(app):
     text = charts.takeaway(charts.ChartSpec("event", site="leeds", indicator_id="dtoc"))
     r = overview_row("did", "leeds", "dtoc")
     assert text.startswith(f"Delayed transfers: {abs(r['effect_pct']):.1f}%") and "Leeds" not in text
+
+
+def test_spc_colours_agree_between_the_grid_and_the_chart(app):
+    """Item 11: one set of Making Data Count colours."""
+    from layouts.components.figures import SPC_COLOURS
+    from layouts.components.results import overview
+
+    spc = overview("spc")
+    assert len(spc) and all(c == SPC_COLOURS[v] for v, c in zip(spc["variation"], spc["colour"]))
+
+
+def test_consistent_words_and_units(app):
+    """Item 11: capitalised England outcomes; relative % and units both given, percentage points named;
+    the diupr indicator named for what it measures; monthly axes are months; sources in words."""
+    from layouts.components import charts, readings
+    from layouts.components.results import OUTCOME_WORDS, context
+    from layouts.data_page import source_words
+    from indicators.benchmark import Outcome
+
+    assert OUTCOME_WORDS["england"][Outcome.BETTER] == "Better than England"
+    ctx = context()
+    assert ctx.catalogue.at["diupr_65", "short_name"] == "Deaths in usual residence 65+"
+    est = pd.DataFrame({"indicator_id": ["readmit_30"], "effect": [-0.5], "effect_pct": [-4.0], "ci_low": [-1.0],
+                        "ci_high": [0.25], "p_value": [0.2], "pre_trend_p": [0.5]})
+    row = readings.effects_table(est, ctx.catalogue).iloc[0]
+    assert row["Effect (indicator units)"] == "-0.50 percentage points"
+    assert row["95% interval (relative)"] == "-8.0% to +2.0%"
+    fig = charts.build(charts.ChartSpec("trend", site="leeds", indicator_id="dtoc")).figure
+    assert fig.layout.xaxis.title.text == "Month"
+    assert source_words({"name": "OHID Fingertips", "indicators": ["92727"], "vintage": "2001/02 to 2016/17",
+                         "file": "deaths_at_home.csv", "sha256": "cc6d"}) == (
+        "OHID Fingertips indicator 92727, 2001/02 to 2016/17 (file deaths_at_home.csv).")
+
+
+def test_england_grid_says_which_latest_period_it_compares(app):
+    text = _text(_by_id(render("/?basis=england"), "latest-periods"))
+    assert "Latest period compared:" in text and "Delayed transfers" in text

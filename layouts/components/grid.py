@@ -18,6 +18,8 @@ def grid_cells(ctx, results: pd.DataFrame | None, state: ViewState) -> pd.DataFr
     if results is not None:
         cols = [results[c].tolist() for c in ("site_id", "indicator_id", "effect_pct", "outcome_label", "colour")]
         notes = results["note"].tolist() if "note" in results else [""] * len(results)
+        periods = results["period"].tolist() if "period" in results else [""] * len(results)
+        when = dict(zip(zip(cols[0], cols[1]), periods))
         lookup = {(s, i): (e, o, c, n) for s, i, e, o, c, n in zip(*cols, notes)}
     rows = []
     for site_id in names.ordered(state.anon):
@@ -29,8 +31,10 @@ def grid_cells(ctx, results: pd.DataFrame | None, state: ViewState) -> pd.DataFr
             text = "–" if missing else f"{effect:+.1f}%"
             # The true reason for an empty cell, as on the detail page ("2017/18 onwards only").
             reason = (note or missing_reason(ctx, site_id, ind)) if missing else ""
+            period = when.get((site_id, ind), "") if results is not None else ""
             rows.append({"site_id": site_id, "path_id": path_id, "site": site, "wave": names.waves[site_id],
-                         "group": f"Wave {names.waves[site_id]}", "kind": "site", "indicator_id": ind, "indicator": ctx.catalogue.at[ind, "short_name"], "text": text,
+                         "group": f"Wave {names.waves[site_id]}", "kind": "site", "indicator_id": ind,
+                         "period": period if isinstance(period, str) else "", "indicator": ctx.catalogue.at[ind, "short_name"], "text": text,
                          "effect_pct": effect, "outcome": outcome, "reason": reason, "colour": colour,
                          "href": href(f"/site/{path_id}/indicator/{ind}", state, present=False, chart="")})
     if state.basis == "did":
@@ -120,7 +124,7 @@ def grid_table(ctx, cells: pd.DataFrame, state: ViewState) -> html.Div:
             for c in site_cells.itertuples():
                 tds.append(f'<td style="background-color: {_e(c.colour)}" data-outcome="{_e(c.outcome)}">'
                            f'<dccLink href="{_e(c.href)}" className="grid-cell" id="cell-{_e(c.path_id)}-{_e(c.indicator_id)}" '
-                           f'title="{_e(f"{c.site}, {c.indicator}: {c.text}, {c.outcome}" + (f" ({c.reason})" if c.reason else ""))}">{_e(c.text)}</dccLink></td>')
+                           f'title="{_e(_cell_title(c))}">{_e(c.text)}</dccLink></td>')
             body.append("<tr>" + "".join(tds) + "</tr>")
     table = ('<table class="table table-sm table-bordered grid-table caption-top" id="grid">'
              "<caption>Pioneer sites by wave (rows) and indicators (columns)</caption>"
@@ -128,6 +132,26 @@ def grid_table(ctx, cells: pd.DataFrame, state: ViewState) -> html.Div:
              f"<tbody>{''.join(body)}</tbody></table>")
     return html.Div(dcc.Markdown(table, dangerously_allow_html=True, dedent=False, id="grid-markup"),
                     className="table-responsive")
+
+
+def _cell_title(c) -> str:
+    period = getattr(c, "period", "")
+    text = f"{c.site}, {c.indicator}{f' ({period})' if isinstance(period, str) and period else ''}: {c.text}, {c.outcome}"
+    return text + (f" ({c.reason})" if c.reason else "")
+
+
+def latest_periods(results: pd.DataFrame, ctx) -> str:
+    """Which period each indicator's England comparison uses: the latest differs by source, so say so."""
+    if results is None or "period" not in results:
+        return ""
+    parts = []
+    for ind in ctx.indicator_ids():
+        periods = results.loc[results["indicator_id"] == ind, "period"].dropna()
+        if len(periods):
+            common = periods.mode().iloc[0]
+            others = "" if (periods == common).all() else " (some sites earlier)"
+            parts.append(f"{ctx.catalogue.at[ind, 'short_name']} {common}{others}")
+    return "Latest period compared: " + "; ".join(parts) + "." if parts else ""
 
 
 def _e(value) -> str:

@@ -66,6 +66,22 @@ def methods_reading(did_outcome: str, its_outcome: str, did_words: str, its_word
             "are well matched and its pre-trend test does not suggest the areas were already drifting apart.")
 
 
+def unit_words(unit: str) -> str:
+    """An effect's unit in words: a difference between two percentages is in percentage points."""
+    return "percentage points" if isinstance(unit, str) and unit.startswith("%") else (unit or "")
+
+
+def relative_interval(effect, effect_pct, low, high) -> tuple[float, float]:
+    """An interval in indicator units as % of the counterfactual (the same scale as the headline %)."""
+    try:
+        scale = effect_pct / effect
+    except (TypeError, ZeroDivisionError):
+        return math.nan, math.nan
+    if not all(isinstance(v, (int, float)) and math.isfinite(v) for v in (scale, low, high)):
+        return math.nan, math.nan
+    return low * scale, high * scale
+
+
 def effects_table(estimates: pd.DataFrame, catalogue: pd.DataFrame,
                   balance: dict[str, str] | None = None) -> pd.DataFrame:
     """A site's DiD rows as a reader's table: indicator, effect, interval, p, pre-trend p, comparators' match, reading.
@@ -78,10 +94,13 @@ def effects_table(estimates: pd.DataFrame, catalogue: pd.DataFrame,
     for r in estimates.itertuples(index=False):
         cat = catalogue.loc[r.indicator_id]
         quality = balance.get(r.indicator_id, "")
+        unit = unit_words(cat.get("unit", ""))
+        low_pct, high_pct = relative_interval(r.effect, r.effect_pct, r.ci_low, r.ci_high)
         rows.append({
             "Indicator": cat["short_name"],
-            "Effect (% of expected)": round(r.effect_pct, 1) if pd.notna(r.effect_pct) else None,
-            "Effect (indicator units)": round(r.effect, 2) if pd.notna(r.effect) else None,
+            "Effect (relative, % of expected)": f"{r.effect_pct:+.1f}%" if pd.notna(r.effect_pct) else "",
+            "95% interval (relative)": f"{low_pct:+.1f}% to {high_pct:+.1f}%" if pd.notna(low_pct) else "",
+            "Effect (indicator units)": f"{r.effect:+.2f} {unit}".strip() if pd.notna(r.effect) else "",
             "95% interval (units)": (f"{r.ci_low:.2f} to {r.ci_high:.2f}" if pd.notna(r.ci_low) else ""),
             "p (placebo, exploratory)": format_p(r.p_value),
             "Pre-trend p": format_p(r.pre_trend_p),

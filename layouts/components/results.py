@@ -289,7 +289,7 @@ OUTCOME_WORDS = {
     "its": {Outcome.BETTER: "trend improved", Outcome.SIMILAR: "no clear change in trend",
             Outcome.WORSE: "trend worsened", Outcome.LOWER: "trend fell", Outcome.HIGHER: "trend rose",
             Outcome.NOT_COMPARED: "not estimated"},
-    "england": {o: o.label.lower() for o in Outcome},
+    "england": {o: o.label for o in Outcome},
     "spc": {Outcome.BETTER: "improvement (special cause)", Outcome.SIMILAR: "common cause variation",
             Outcome.WORSE: "concern (special cause)", Outcome.HIGHER: "special cause (no preferred direction)",
             Outcome.NOT_COMPARED: "not charted"},
@@ -347,6 +347,12 @@ def _overview(checksum: str, basis: str) -> pd.DataFrame:
                          "variation": latest["variation"],
                          "outcome": str(_SPC_OUTCOME.get(latest["variation"], Outcome.NOT_COMPARED))})
         frame = pd.DataFrame(rows)
+        if len(frame):
+            # The grid uses the SPC chart's own Making Data Count colours, so the two never disagree.
+            from layouts.components.figures import SPC_COLOURS
+
+            out = with_outcome_words(frame, basis)
+            return out.assign(colour=[SPC_COLOURS.get(v, c) for v, c in zip(out["variation"], out["colour"])])
     else:
         raise ValueError(f"unknown basis {basis!r}")
     return with_outcome_words(frame, basis)
