@@ -229,3 +229,28 @@ def test_presentation_names_every_site_on_a_caterpillar():
     assert slide.layout.height is None
     assert list(slide.layout.yaxis.tickvals) == list(page.layout.yaxis.categoryarray)
     assert list(slide.layout.yaxis.ticktext) == list(slide.layout.yaxis.tickvals)
+
+
+def test_small_multiples_are_legible(trend_frame):
+    """Issue 14 item 10: titles wrapped to their panel, at most 3 x labels, ticks >= 11 px, the legend naming no
+    single site when the panels are different sites, and larger ticks on the slide."""
+    long_names = ["Waltham Forest and East London and City (wave 1)", "Airedale, Wharfedale and Craven (wave 2)"]
+    panels = [figures.Panel(title=long_names[i % 2], frame=trend_frame, site_label=long_names[i % 2].split(" (")[0],
+                            start_label="2013/14 Q1", transition=("2012/13 Q4", "2012/13 Q4")) for i in range(25)]
+    fig = figures.small_multiples_figure(panels, title="T", source="S", ncols=5, show_range=False)
+    titles = [a.text for a in fig.layout.annotations if a.name == "panel-title"]
+    width = fig.layout.xaxis.domain[1] - fig.layout.xaxis.domain[0]
+    limit = int(figures.MULTIPLES_WIDTH_PX * width / figures.MULTIPLES_TITLE_PX_PER_CHAR)
+    assert all(len(line) <= limit for t in titles for line in t.replace("<b>", "").replace("</b>", "").split("<br>"))
+    axes = [fig.layout[k] for k in fig.layout.to_plotly_json() if k.startswith("xaxis")]
+    assert all(len(a.tickvals) <= 3 and a.tickfont.size >= 11 for a in axes)
+    assert {t.name for t in fig.data if t.legendgroup == "Pioneer site"} == {"Pioneer site"}
+    slide = figures.presentation(fig, "takeaway")
+    assert slide.layout.xaxis.tickfont.size >= 14
+
+
+def test_caterpillar_legend_sits_under_the_title():
+    frame = pd.DataFrame({"label": ["A"], "effect": [1.0], "ci_low": [0.0], "ci_high": [2.0],
+                          "outcome_label": ["worse"], "colour": ["#D55E00"]})
+    fig = figures.caterpillar_figure(frame, title="t", x_title="x", source="s")
+    assert fig.layout.legend.x == 0 and fig.layout.legend.yanchor == "bottom"

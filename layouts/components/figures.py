@@ -186,6 +186,9 @@ def presentation(fig: go.Figure, takeaway: str = "") -> go.Figure:
     takeaway_lines = text.count("<br>") + 1 if text else 0
     own_legend = fig.layout.legend.yref == "container"  # small multiples place their legend themselves
     top = 30 + 36 * title_lines + 26 * takeaway_lines + (14 if text else 0) + (0 if own_legend else 48)
+    legend_top = top  # small multiples: the legend under the takeaway, then the first row's panel titles
+    if own_legend:
+        top += 36 + 44
     fig.update_layout(font={"size": 20}, title={"text": title, "font": {"size": title_size}, "yref": "container",
                                                 "y": 1, "yanchor": "top", "pad": {"t": 16 + 30 * (title_lines - 1)}},
                       paper_bgcolor="white", plot_bgcolor="white",
@@ -197,14 +200,28 @@ def presentation(fig: go.Figure, takeaway: str = "") -> go.Figure:
         fig.for_each_annotation(lambda a: a.update(y=1, yanchor="top"), selector={"text": "Pioneer start"})
         fig.for_each_annotation(lambda a: a.update(y=0, yanchor="bottom"), selector={"text": "transition"})
     fig.update_annotations(font_size=16)
+    if own_legend:
+        # Small multiples: every panel's ticks and title readable on the slide, without crowding the panels:
+        # 12 panels become 4 x 3 (wider than tall, like the slide), with room between rows for titles.
+        n_panels = sum(1 for key in fig.layout.to_plotly_json() if key.startswith("xaxis"))
+        regrid(fig, 4 if n_panels <= 12 else 5, gap_x=0.05, gap_y=0.2 if n_panels <= 12 else 0.16)
+        fig.update_xaxes(tickfont_size=14)
+        fig.update_yaxes(tickfont_size=14)
+        fig.for_each_annotation(lambda a: a.update(font_size=15), selector={"name": "panel-title"})
+        fig.update_layout(margin={"b": 110, "l": 70, "r": 110},
+                          legend={"yref": "container", "y": 1 - legend_top / PRESENT_HEIGHT_PX, "yanchor": "top",
+                                  "font": {"size": 16}})
+        fig.for_each_annotation(lambda a: a.update(text=wrap_lines(a.text, PRESENT_SOURCE_WIDTH), yshift=-102),
+                                selector={"name": "source"})
     fig.layout.height = None  # fill the 16:9 frame (a page's tall caterpillar would leave a blank strip)
     # At slide size the source line is wider than the chart: wrap it rather than let it run off the edge.
-    fig.for_each_annotation(lambda a: a.update(text=wrap_lines(a.text, PRESENT_SOURCE_WIDTH), yshift=-152),
-                            selector={"name": "source"})
+    if not own_legend:
+        fig.for_each_annotation(lambda a: a.update(text=wrap_lines(a.text, PRESENT_SOURCE_WIDTH), yshift=-152),
+                                selector={"name": "source"})
     if text:
         # Plain words under the title, above the legend; pixel-placed from the top of the plot.
         fig.add_annotation(text=text, xref="paper", x=0, xanchor="left", yref="paper", y=1, yanchor="bottom",
-                           yshift=6 if own_legend else 48, showarrow=False, align="left",
+                           yshift=86 if own_legend else 48, showarrow=False, align="left",
                            font={"size": 19, "color": "#222"}, name="takeaway")
     y = fig.layout.yaxis
     if y.type == "category" and y.categoryarray is not None and len(y.categoryarray) > PRESENT_MAX_LARGE_LABELS:
@@ -216,6 +233,10 @@ def presentation(fig: go.Figure, takeaway: str = "") -> go.Figure:
 
 PRESENT_MAX_LARGE_LABELS = 12
 """More category labels than this on a slide's y axis are set at 14 px, so every one is shown."""
+
+
+PRESENT_HEIGHT_PX = 820
+"""About the height of a slide on screen (770 px) and exported (900 px): places the small multiples' legend."""
 
 
 PRESENT_TITLE_WIDTH = 64
@@ -279,6 +300,8 @@ def caterpillar_figure(frame: pd.DataFrame, *, title: str, x_title: str, source:
     fig.update_layout(xaxis={"type": "linear", "title": x_title, "tickangle": 0},
                       yaxis={"type": "category", "categoryorder": "array", "categoryarray": data["label"].tolist(),
                              "title": None, "automargin": True},
+                      # The legend on its own line under the title: beside a long title they overlapped.
+                      legend={"x": 0, "xanchor": "left", "y": 1, "yanchor": "bottom"},
                       hovermode="closest", height=max(420, 22 * len(data) + 180))
     add_source_line(fig, source)
     return fig
@@ -333,19 +356,25 @@ def small_multiples_figure(panels: list[Panel], *, title: str, source: str, ncol
     layout = base_layout(title, "", "", True)
     layout.pop("xaxis"), layout.pop("yaxis")
     seen: set[str] = set()
+    # One site in every panel: the legend names it. Many sites: the legend says "Pioneer site" and
+    # each panel's title names its own (a legend naming the first site for all 25 panels misled).
+    one_site = len({p.site_label for p in panels}) <= 1
+    title_chars = max(16, int(MULTIPLES_WIDTH_PX * width / MULTIPLES_TITLE_PX_PER_CHAR))
     for n, panel in enumerate(panels, start=1):
         row, col = divmod(n - 1, ncols)
         x0 = col * (width + gap_x)
         y1 = 1 - row * (height + gap_y)
         suffix = "" if n == 1 else str(n)
-        layout[f"xaxis{suffix}"] = {"domain": [x0, x0 + width], "anchor": f"y{suffix}", "type": "category",
-                                    "nticks": 4, "tickangle": 0, "showgrid": False, "linecolor": "#888",
-                                    "tickfont": {"size": 9}}
-        layout[f"yaxis{suffix}"] = {"domain": [y1 - height, y1], "anchor": f"x{suffix}", "gridcolor": "#e5e5e5",
-                                    "zeroline": False, "linecolor": "#888", "tickfont": {"size": 9},
-                                    "rangemode": "tozero"}
         f = panel.frame
         labels = f["period_label"].tolist()
+        tickvals = panel_ticks(labels)
+        layout[f"xaxis{suffix}"] = {"domain": [x0, x0 + width], "anchor": f"y{suffix}", "type": "category",
+                                    "tickmode": "array", "tickvals": tickvals, "ticktext": [_short_period(t) for t in tickvals],
+                                    "tickangle": 0, "showgrid": False, "linecolor": "#888",
+                                    "tickfont": {"size": MULTIPLES_TICK_PX}}
+        layout[f"yaxis{suffix}"] = {"domain": [y1 - height, y1], "anchor": f"x{suffix}", "gridcolor": "#e5e5e5",
+                                    "zeroline": False, "linecolor": "#888", "tickfont": {"size": MULTIPLES_TICK_PX},
+                                    "rangemode": "tozero", "nticks": 4}
         if show_range and {"comparator_min", "comparator_max"} <= set(f.columns) and f["comparator_max"].notna().any():
             band = f"{comparator_label} (range)"
             for bound, fill in (("comparator_min", "none"), ("comparator_max", "tonexty")):
@@ -362,10 +391,13 @@ def small_multiples_figure(panels: list[Panel], *, title: str, source: str, ncol
             if col_name not in f.columns or not f[col_name].notna().any():
                 continue
             legend_name = name if col_name != "site_value" else "Pioneer site"
+            shown = (panel.site_label if one_site else "Pioneer site") if col_name == "site_value" else name
             traces.append({"type": "scatter", "x": labels, "y": _values(f[col_name]), "mode": "lines",
-                           "name": panel.site_label if col_name == "site_value" else name, "line": line,
+                           "name": shown, "line": line,
                            "xaxis": f"x{suffix}", "yaxis": f"y{suffix}", "legendgroup": legend_name,
-                           "showlegend": legend_name not in seen, "legendgrouptitle": None})
+                           "showlegend": legend_name not in seen, "legendgrouptitle": None,
+                           "hovertemplate": f"{_e_text(panel.site_label if col_name == 'site_value' else name)}: "
+                                            "%{y}<extra></extra>"})
             seen.add(legend_name)
         if f.empty or not f["site_value"].notna().any():
             notes.append({"text": "No data in this dataset", "x": x0 + width / 2, "y": y1 - height / 2,
@@ -378,10 +410,10 @@ def small_multiples_figure(panels: list[Panel], *, title: str, source: str, ncol
         for m in marks:
             m.update(xref=f"x{suffix}", yref=f"y{suffix} domain")
         shapes += marks
-        notes.append({"text": f"<b>{panel.title}</b>" + (f"<br><span style='font-size:9px'>{panel.unit}</span>"
-                                                         if panel.unit else ""),
+        notes.append({"text": "<b>" + wrap_lines(panel.title, title_chars) + "</b>"
+                      + (f"<br><span style='font-size:{MULTIPLES_TICK_PX}px'>{panel.unit}</span>" if panel.unit else ""),
                       "x": x0, "y": y1, "xref": "paper", "yref": "paper", "xanchor": "left", "yanchor": "bottom",
-                      "showarrow": False, "align": "left", "font": {"size": 11}})
+                      "showarrow": False, "align": "left", "font": {"size": 12}, "name": "panel-title"})
     notes.append(source_annotation(source, 80))
     fig_height = 140 + 230 * nrows
     layout.update(shapes=shapes, annotations=notes, height=fig_height, showlegend=True, hovermode="x",
@@ -391,6 +423,60 @@ def small_multiples_figure(panels: list[Panel], *, title: str, source: str, ncol
     layout["legend"] = {"orientation": "h", "x": 0, "xanchor": "left", "y": 1 - 48 / fig_height, "yanchor": "top",
                         "yref": "container", "font": {"size": 12}}
     return _figure(traces, layout)
+
+
+MULTIPLES_WIDTH_PX = 1250
+"""The width small multiples are drawn at on a 1400 px screen, for fitting panel titles to their panel."""
+MULTIPLES_TITLE_PX_PER_CHAR = 7.5
+"""Average width of a bold 12 px character: panel titles wrap at the panel's width instead of running on."""
+MULTIPLES_TICK_PX = 11
+
+
+def regrid(fig: go.Figure, ncols: int, gap_x: float, gap_y: float) -> None:
+    """Lay small multiples out again in ``ncols`` columns: axis domains, panel titles and "no data" notes move
+    together (the start and transition marks are drawn in each panel's own axes, so they follow)."""
+    keys = sorted((k for k in fig.layout.to_plotly_json() if k.startswith("xaxis")),
+                  key=lambda k: int(k[5:] or 1))
+    n = len(keys)
+    nrows = max(1, -(-n // ncols))
+    width, height = (1 - gap_x * (ncols - 1)) / ncols, (1 - gap_y * (nrows - 1)) / nrows
+    moves = []
+    for i, key in enumerate(keys):
+        xa, ya = fig.layout[key], fig.layout["yaxis" + key[5:]]
+        old = (xa.domain[0], xa.domain[1], ya.domain[0], ya.domain[1])
+        row, col = divmod(i, ncols)
+        x0, y1 = col * (width + gap_x), 1 - row * (height + gap_y)
+        xa.domain = [max(0.0, x0), min(1.0, x0 + width)]
+        ya.domain = [max(0.0, y1 - height), min(1.0, y1)]
+        moves.append((old, (x0, x0 + width, y1 - height, y1)))
+    for a in fig.layout.annotations:
+        if a.xref != "paper" or a.yref != "paper" or a.name == "source":
+            continue
+        for (ox0, ox1, oy0, oy1), (nx0, nx1, ny0, ny1) in moves:
+            if ox0 - 1e-9 <= a.x <= ox1 + 1e-9 and oy0 - 1e-9 <= a.y <= oy1 + 1e-9:
+                a.x = nx0 + (a.x - ox0) / (ox1 - ox0) * (nx1 - nx0)
+                a.y = ny0 + (a.y - oy0) / (oy1 - oy0) * (ny1 - ny0)
+                break
+
+
+def panel_ticks(labels: list[str], n: int = 3) -> list[str]:
+    """At most ``n`` evenly spaced period labels for a small panel's axis, first and last included,
+    so labels never run together ("2010/11 Q12012/13 Q2")."""
+    if len(labels) <= n:
+        return list(labels)
+    # Inset from the ends, so the last label of one panel never meets the first of the next.
+    span = len(labels) - 1
+    return [labels[round(span * (0.1 + 0.8 * i / (n - 1)))] for i in range(n)]
+
+
+def _short_period(label: str) -> str:
+    """A quarter's financial year alone ("2014/15 Q3" -> "2014/15"): short enough for a small panel."""
+    return label.split(" Q")[0] if isinstance(label, str) and " Q" in label else label
+
+
+def _e_text(text: str) -> str:
+    """A name safe inside a plotly hovertemplate (no "%{" sequences)."""
+    return str(text).replace("{", "(").replace("}", ")")
 
 
 def small_multiples_table(panels: list[Panel], comparator_label: str = "Matched comparators",
