@@ -17,7 +17,7 @@ from layouts.components.results import context
 )
 def download_chart_csv(_clicks, button_id):
     chart = charts.build(charts.ChartSpec.from_key(button_id["key"]))
-    return dcc.send_string(tables.csv_text(chart.table, context().dataset.notice, chart.title),
+    return dcc.send_string(tables.csv_download(tables.csv_text(chart.table, context().dataset.notice, chart.title)),
                            f"{chart.filename}.csv")
 
 

@@ -7,6 +7,7 @@ from dash import dcc, html
 
 from layouts.components import page, tables
 from layouts.components.exports import coverage_by_year
+from layouts.components.readings import source_words
 from layouts.components.results import context
 from layouts.components.urlstate import parse_query
 from data.summary import coverage
@@ -20,18 +21,6 @@ dash.register_page(__name__, path="/data", title="Data - Integrated Care Pioneer
 @lru_cache(maxsize=2)
 def _coverage(checksum: str):
     return coverage(context().dataset)
-
-
-def source_words(src: dict) -> str:
-    """One source of the manifest in words: publisher and what, the periods it covers, the file it came from."""
-    text = str(src.get("name") or src.get("kind") or "Unnamed source")
-    if src.get("indicators"):
-        text += " indicator " + ", ".join(str(i) for i in src["indicators"])
-    if src.get("vintage"):
-        text += f", {src['vintage']}"
-    if src.get("file"):
-        text += f" (file {src['file']})"
-    return text + "."
 
 
 def layout(**query) -> html.Div:

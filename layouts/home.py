@@ -63,10 +63,11 @@ def layout(**query) -> html.Div:
 @dash.callback(dash.Output("grid-csv-download", "data"), dash.Input("grid-csv-button", "n_clicks"),
                dash.State("url", "search"), prevent_initial_call=True)
 def download_grid(_clicks, search):
-    from layouts.components.tables import csv_text
+    from layouts.components.tables import csv_download, csv_text
 
     state = parse_query(search)
     ctx = context()
     table = grid.grid_export(ctx, grid.grid_cells(ctx, overview(state.basis), state))
     name = f"overview_{state.basis}" + ("_anonymised" if state.anon else "") + ".csv"
-    return dcc.send_string(csv_text(table, ctx.dataset.notice, f"Overview grid: {BASES[state.basis]}"), name)
+    return dcc.send_string(csv_download(csv_text(table, ctx.dataset.notice, f"Overview grid: {BASES[state.basis]}")),
+                           name)

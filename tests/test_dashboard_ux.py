@@ -275,7 +275,7 @@ def test_consistent_words_and_units(app):
     the diupr indicator named for what it measures; monthly axes are months; sources in words."""
     from layouts.components import charts, readings
     from layouts.components.results import OUTCOME_WORDS, context
-    from layouts.data_page import source_words
+    from layouts.components.readings import source_words
     from indicators.benchmark import Outcome
 
     assert OUTCOME_WORDS["england"][Outcome.BETTER] == "Better than England"

@@ -134,3 +134,15 @@ def count_reading(prefix: str, labels: list[str]) -> str:
     if counts.empty:
         return f"{prefix}: no estimates."
     return f"{prefix}: " + ", ".join(f"{n} {label}" for label, n in counts.items()) + "."
+
+
+def source_words(src: dict) -> str:
+    """One source of the manifest in words: publisher and what, the periods it covers, the file it came from."""
+    text = str(src.get("name") or src.get("kind") or "Unnamed source")
+    if src.get("indicators"):
+        text += " indicator " + ", ".join(str(i) for i in src["indicators"])
+    if src.get("vintage"):
+        text += f", {src['vintage']}"
+    if src.get("file"):
+        text += f" (file {src['file']})"
+    return text + "."

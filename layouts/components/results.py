@@ -205,6 +205,11 @@ def site_balance(site_id: str, indicator_id: str) -> Balance:
     return _balance(context().dataset.checksum).get((site_id, indicator_id), Balance("", 0, 0, np.nan, ()))
 
 
+def trend_table() -> pd.DataFrame:
+    """Every site x indicator trend of the active dataset (indicators.trend.trend_table), as the pages draw them."""
+    return _trend_table(context().dataset.checksum)
+
+
 def missing_estimate_reason(site_id: str, indicator_id: str) -> str | None:
     """Why the DiD for this site and indicator could not be estimated (the estimates' note), or None."""
     return _did_notes(context().dataset.checksum).get((site_id, indicator_id),
