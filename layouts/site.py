@@ -36,6 +36,7 @@ def layout(site_id: str | None = None, **query) -> html.Div:
     if state.present:
         ind = state.chart if state.chart in ctx.indicator_ids() else None
         spec = (charts.ChartSpec("trend", site=path_id, indicator_id=ind, anon=state.anon) if ind else
+                charts.ChartSpec("spine", site=path_id, anon=state.anon) if state.chart == "spine" else
                 charts.ChartSpec("site_multiples", site=path_id, anon=state.anon))
         return html.Div([page.present_exit(state, f"/site/{path_id}"),
                          page.chart_block(charts.build(spec), spec, state)])
@@ -52,7 +53,7 @@ def layout(site_id: str | None = None, **query) -> html.Div:
         item for ind in ctx.indicator_ids() for item in
         (dcc.Link(ctx.catalogue.at[ind, "short_name"], href=href(f"/site/{path_id}/indicator/{ind}", state)), " · ")
     ][:-1], className="small")
-    return html.Div(header + [
+    return html.Div(header + _glance(ctx, sid, path_id, state) + [
         html.H2("Trends in the 12 indicators", className="h4"),
         page.chart_block(chart, spec, state), details,
         html.H2("Estimated effects", className="h4"),
@@ -65,6 +66,29 @@ def layout(site_id: str | None = None, **query) -> html.Div:
         html.H2("Matched comparators", className="h4"),
         _comparators(ctx, sid, state.anon),
     ])
+
+
+def _glance(ctx, sid: str, path_id: str, state) -> list:
+    """Against England at a glance (spine chart and its table) and the Making Data Count icons summary."""
+    from indicators.glance import summarise_icons
+
+    spec = charts.ChartSpec("spine", site=path_id, anon=state.anon)
+    try:
+        chart = charts.build(spec)
+    except charts.ChartUnavailable as exc:
+        return [page.unavailable("The spine chart", str(exc))]
+    icons = summarise_icons(chart.table.rename(columns={"SPC variation (latest point)": "Variation",
+                                                       "SPC assurance (limits against England)": "Assurance"}))
+    return [html.H2("At a glance: latest values against England", className="h4"),
+            page.chart_block(chart, spec, state),
+            html.Div(tables.html_table(chart.table, "Latest values, recent trend and SPC icons by indicator"),
+                     className="table-responsive", id="site-glance"),
+            html.P("Recent trend: the slope of the last five points, weighted by their precision, tested against no "
+                   "change (p < 0.05). SPC icons (NHS Making Data Count): variation of the latest point on the XmR "
+                   "chart of the site's own series; assurance says whether the process limits sit wholly better, "
+                   "wholly worse, or either side of England's latest value.", className="small"),
+            html.Div(tables.html_table(icons, "Making Data Count summary: indicators by icon"),
+                     className="table-responsive", id="mdc-summary")]
 
 
 def _effects(ctx, sid: str):

@@ -296,3 +296,54 @@ def test_consistent_words_and_units(app):
 def test_england_grid_says_which_latest_period_it_compares(app):
     text = _text(_by_id(render("/?basis=england"), "latest-periods"))
     assert "Latest period compared:" in text and "Delayed transfers" in text
+
+
+def test_site_page_has_spine_chart_recent_trends_and_mdc_icons(app):
+    """Item 9: the Fingertips spine chart, recent-trend arrows, counts and denominators, and the Making Data
+    Count variation and assurance icons with their summary table."""
+    from layouts.components import charts
+
+    page = render("/site/leeds")
+    keys = [g["props"]["id"]["key"] for g in graphs(page)]
+    assert charts.ChartSpec("spine", site="leeds").key() in keys
+    glance = _text(_by_id(page, "site-glance"))
+    for column in ("Recent trend (last 5 points)", "SPC variation (latest point)", "SPC assurance", "Denominator",
+                   "England's lowest area"):
+        assert column in glance
+    assert any(arrow in glance for arrow in ("\\u2191", "\\u2193", "\\u2192"))
+    assert "Making Data Count summary" in _text(_by_id(page, "mdc-summary"))
+    anon = charts.build(charts.ChartSpec("spine", site="pioneer-k", anon=True)).table
+    assert "Denominator" not in anon.columns  # a site's size would identify it
+
+
+def test_spine_positions_match_the_glance_numbers(app):
+    from layouts.components import charts
+    from layouts.components.results import site_glance
+
+    chart = charts.build(charts.ChartSpec("spine", site="leeds"))
+    g = site_glance("leeds").set_index("indicator")
+    drawn = {y: x for t in chart.figure.data for x, y in zip(t.x, t.y)}
+    row = g.loc["Delayed transfers"]
+    want = (row["value"] - row["england"]) / row["scale"] * (-1 if row["flip"] else 1)
+    assert drawn["Delayed transfers"] == pytest.approx(want, abs=1e-3)
+
+
+def test_rates_have_confidence_whiskers_and_tables_counts(app):
+    from layouts.components import charts
+
+    named = charts.build(charts.ChartSpec("trend", site="leeds", indicator_id="ea_all"))
+    [site] = [t for t in named.figure.data if t.name == "Leeds"]
+    assert site.error_y.array is not None and len(site.error_y.array) == len(site.y)
+    assert {"Leeds numerator", "Leeds denominator", "Leeds lower 95%"} <= set(named.table.columns)
+    anon = charts.build(charts.ChartSpec("trend", site="pioneer-k", indicator_id="ea_all", anon=True))
+    assert not any("numerator" in c or "denominator" in c for c in anon.table.columns)
+
+
+def test_funnel_limits_are_adjusted_for_overdispersion(app):
+    from layouts.components import charts
+
+    fig = charts.build(charts.ChartSpec("funnel", indicator_id="ea_all")).figure
+    by_name = {t.name: t for t in fig.data if t.showlegend is not False}
+    adjusted = by_name["99.8% limits (overdispersion-adjusted)"]
+    plain = by_name["Plain limits (chance alone)"]
+    assert all(a >= p for a, p in zip(adjusted.y, plain.y)) and adjusted.y[-1] > plain.y[-1]

@@ -73,9 +73,11 @@ def trend_chart(spec: ChartSpec) -> Chart:
     title = f"{cat['short_name'] if spec.compact else cat['name']}: {site}"
     opts = figures.TrendOptions(title=title, site_label=site, indicator_name=cat["name"], unit=cat["unit"],
                                 source=ctx.source_line(spec.indicator_id), start_label=start, transition=transition,
-                                compact=spec.compact, period_title=figures.period_axis_title(cat["frequency"]))
-    note = (f"Blue solid line: {site}; orange dots and shaded band: its matched comparators' mean and range; "
-            "black long dashes: England. Grey band: transition period; red dashed line: Pioneer start.")
+                                compact=spec.compact, period_title=figures.period_axis_title(cat["frequency"]),
+                                show_counts=not spec.anon)
+    note = (f"Blue solid line: {site}, with 95% confidence whiskers; orange dots and shaded band: its matched "
+            "comparators' mean and range; black long dashes: England. Grey band: transition period; red dashed line: "
+            "Pioneer start.")
     return Chart(figure=figures.trend_figure(frame, opts), table=figures.trend_table(frame, opts), title=title,
                  filename=_file_stem("trend", spec.indicator_id, site), colour_note=note)
 
@@ -271,14 +273,32 @@ def funnel_chart(spec: ChartSpec) -> Chart:
     l998, h998 = ci_for(cat, num, n, mult, value=pd.Series(england, index=n.index), level=0.998)
     limits = pd.DataFrame({"denominator": n, "england": england, "low95": l95, "high95": h95, "low998": l998,
                            "high998": h998})
+    # Overdispersion (Spiegelhalter): the between-area variance of every LA's latest value widens the limits,
+    # so a large area is flagged for a real difference, not for the narrowness of chance alone.
+    from indicators.funnel import adjusted_limits, null_se, overdispersion
+
+    areas = results.latest_area_values(spec.indicator_id)
+    areas = areas[areas["value"].notna() & areas["denominator"].notna() & (areas["denominator"] > 0)]
+    if len(areas) >= 10:
+        an = areas["denominator"].astype(float).reset_index(drop=True)
+        a_lo, a_hi = ci_for(cat, england * an / mult, an, mult, value=pd.Series(england, index=an.index), level=0.95)
+        od = overdispersion(areas["value"].to_numpy(float), null_se(a_lo, a_hi, 1.96), england)
+        se_n = null_se(l95, h95, 1.96)
+        for z, tag in ((1.96, "95"), (3.09, "998")):
+            limits[f"adj_low{tag}"], limits[f"adj_high{tag}"] = adjusted_limits(england, se_n, od.tau2, z)
+        limits.attrs["phi"] = od.phi
     period = sites["period"].iloc[-1]
     title = f"{cat['short_name']}: Pioneer sites against England, {period}"
     fig = figures.funnel_figure(sites, limits, title=title, unit=cat["unit"],
                                 x_title=f"Denominator ({cat['denominator']}, log scale)",
                                 source=ctx.source_line(spec.indicator_id))
     note = ("Each point is a Pioneer site's value in the latest period; its colour shows whether its 95% interval "
-            "is entirely better or worse than England (green better, yellow similar, vermillion worse). Dashed and "
-            "dotted lines: where 95% and 99.8% of areas of that size would fall if they matched England.")
+            "is entirely better or worse than England (green better, yellow similar, vermillion worse). Black dashed "
+            "and dotted lines: 95% and 99.8% limits adjusted for overdispersion (the real spread between all local "
+            "authorities, Spiegelhalter's method); thin grey lines: the plain limits of chance alone, which nearly "
+            "every large area falls outside.")
+    if "adj_low95" not in limits:
+        note += " (Too few areas to estimate overdispersion: plain limits only.)"
     return Chart(fig, figures.funnel_table(sites, cat["unit"]), title,
                  _file_stem("funnel", spec.indicator_id, "anonymised" if spec.anon else ""), note)
 
@@ -311,7 +331,35 @@ def love_chart(spec: ChartSpec) -> Chart:
     return Chart(fig, figures.love_table(summary), title, _file_stem("balance", spec.method, f"k{spec.k}"), note)
 
 
-BUILDERS = {"trend": trend_chart, "site_multiples": site_multiples_chart,
+def spine_chart(spec: ChartSpec) -> Chart:
+    """The site's latest value in each indicator against England's spread of local authorities (Fingertips)."""
+    from indicators.benchmark import Outcome
+    from indicators.glance import spine_position
+
+    ctx = results.context()
+    site_id, site = site_id_of(spec), _site_word(spec)
+    g = results.site_glance(site_id)
+    have = g[g["value"].notna()].copy() if "value" in g else g.iloc[0:0]
+    if have.empty:
+        raise ChartUnavailable("no indicator has a value for this site")
+    outcomes = [Outcome(b) if isinstance(b, str) and b else Outcome.NOT_COMPARED for b in have["benchmark"]]
+    have["outcome_label"] = [o.label for o in outcomes]
+    have["colour"] = [o.colour for o in outcomes]
+    for col in ("lowest", "q25", "q75", "highest"):
+        have[f"{ {'lowest': 'lo', 'highest': 'hi'}.get(col, col)}_pos"] = [
+            spine_position(v, e, r) for v, e, r in zip(have[col], have["england"], have.to_dict("records"))]
+    have["hover"] = [f"{r.indicator} ({r.period}): {r.value:,.1f}; England {r.england:,.1f}" for r in
+                     have.itertuples()]
+    title = f"{site} against England: latest value in each indicator"
+    fig = figures.spine_figure(have, title=title, source=ctx.source_line(), site_label=site)
+    note = ("Each row: the bar is England's spread of local authorities in that period (light grey: lowest to "
+            "highest; dark grey: the middle half), with England at the centre line and the worse end (or, with no "
+            "direction, the lower end) on the left. The point is the site's latest value, coloured by whether its 95% "
+            "interval is better (green), similar (yellow) or worse (vermillion) than England.")
+    return Chart(fig, figures.spine_table(have, show_counts=not spec.anon), title, _file_stem("spine", site), note)
+
+
+BUILDERS = {"spine": spine_chart, "trend": trend_chart, "site_multiples": site_multiples_chart,
             "indicator_multiples": indicator_multiples_chart, "event": event_chart, "its": its_chart,
             "spc": spc_chart, "caterpillar": caterpillar_chart, "pooled": pooled_chart, "funnel": funnel_chart,
             "love": love_chart}
@@ -390,7 +438,15 @@ def _love_takeaway(spec: ChartSpec) -> str:
             "poorly balanced.")
 
 
-TAKEAWAYS = {"trend": _did_takeaway, "event": _did_takeaway, "its": _its_takeaway, "spc": _spc_takeaway,
+def _spine_takeaway(spec: ChartSpec) -> str:
+    from layouts.components.readings import count_reading
+
+    table = build(spec).table
+    return count_reading(f"Latest values against England, {len(table)} indicators",
+                         [str(x).lower() for x in table["Against England"]])
+
+
+TAKEAWAYS = {"spine": _spine_takeaway, "trend": _did_takeaway, "event": _did_takeaway, "its": _its_takeaway, "spc": _spc_takeaway,
              "site_multiples": _site_multiples_takeaway, "indicator_multiples": _across_sites_takeaway,
              "caterpillar": _across_sites_takeaway, "pooled": _across_sites_takeaway, "funnel": _funnel_takeaway,
              "love": _love_takeaway}

@@ -42,6 +42,7 @@ class TrendOptions:
     comparator_label: str = "Matched comparators"
     compact: bool = False
     period_title: str = "Period (financial year)"
+    show_counts: bool = True  # numerator and denominator in the table (not in anonymised mode: size identifies)
 
 
 PERIOD_TITLES = {"month": "Month", "quarter": "Quarter (financial year)", "year": "Financial year"}
@@ -143,9 +144,15 @@ def trend_figure(frame: pd.DataFrame, opts: TrendOptions) -> go.Figure:
     if "england_value" in frame.columns and frame["england_value"].notna().any():
         traces.append({"type": "scatter", "x": labels, "y": _values(frame["england_value"]), "mode": "lines",
                        "name": "England", "line": {"color": ENGLAND_COLOUR, "width": 1.5, "dash": "longdash"}})
-    traces.append({"type": "scatter", "x": labels, "y": _values(frame["site_value"]), "mode": "lines+markers",
-                   "name": opts.site_label, "line": {"color": SITE_COLOUR, "width": 2.5},
-                   "marker": {"size": 4 if opts.compact else 6}})
+    site = {"type": "scatter", "x": labels, "y": _values(frame["site_value"]), "mode": "lines+markers",
+            "name": opts.site_label, "line": {"color": SITE_COLOUR, "width": 2.5},
+            "marker": {"size": 4 if opts.compact else 6}}
+    if not opts.compact and {"site_ci_low", "site_ci_high"} <= set(frame.columns) and frame["site_ci_high"].notna().any():
+        # 95% confidence whiskers on the site's values, by the catalogue's method (Wilson, Byar, Dobson).
+        site["error_y"] = {"type": "data", "symmetric": False, "array": _values(frame["site_ci_high"] - frame["site_value"]),
+                           "arrayminus": _values(frame["site_value"] - frame["site_ci_low"]), "color": SITE_COLOUR,
+                           "thickness": 1, "width": 2}
+    traces.append(site)
     layout = base_layout(opts.title, opts.unit, opts.period_title, opts.compact)
     shapes, notes = _intervention_marks(labels, opts)
     if not opts.compact:
@@ -155,7 +162,9 @@ def trend_figure(frame: pd.DataFrame, opts: TrendOptions) -> go.Figure:
 
 
 TREND_HEADERS = {
-    "period_label": "Period", "site_value": "{site}", "comparator_mean": "{comparators} (mean)",
+    "period_label": "Period", "site_numerator": "{site} numerator", "site_denominator": "{site} denominator",
+    "site_value": "{site}", "site_ci_low": "{site} lower 95%", "site_ci_high": "{site} upper 95%",
+    "comparator_mean": "{comparators} (mean)",
     "comparator_min": "{comparators} (lowest)", "comparator_max": "{comparators} (highest)",
     "england_value": "England", "phase": "Phase",
 }
@@ -164,7 +173,8 @@ TREND_HEADERS = {
 def trend_table(frame: pd.DataFrame, opts: TrendOptions) -> pd.DataFrame:
     """Exactly the numbers `trend_figure` draws, one row per period, headers as a reader sees them."""
     cols = [c for c in TREND_HEADERS if c in frame.columns and (c in ("period_label", "phase", "site_value")
-                                                                  or frame[c].notna().any())]
+                                                                  or frame[c].notna().any())
+            and (opts.show_counts or c not in ("site_numerator", "site_denominator"))]
     out = frame[cols].copy()
     out.columns = [TREND_HEADERS[c].format(site=opts.site_label, comparators=opts.comparator_label) for c in cols]
     return out
@@ -660,12 +670,26 @@ def funnel_figure(sites: pd.DataFrame, limits: pd.DataFrame, *, title: str, unit
                        "mode": "markers", "name": "Other local authorities", "text": others["label"].tolist(),
                        "marker": {"color": "#ccc", "size": 5}, "hovertemplate": "%{text}: %{y:.1f}<extra></extra>"})
     x = _values(limits["denominator"])
+    adjusted = "adj_low95" in limits.columns
+    plain = "Plain limits (chance alone)"
     for col, name, dash in (("high998", "99.8% limits", "dot"), ("low998", "99.8% limits", "dot"),
-                            ("high95", "95% limits", "dash"), ("low95", "95% limits", "dash"),
-                            ("england", "England", "solid")):
-        traces.append({"type": "scatter", "x": x, "y": _values(limits[col]), "mode": "lines", "name": name,
-                       "legendgroup": name, "showlegend": not col.startswith("low"),
-                       "line": {"color": ENGLAND_COLOUR, "width": 1, "dash": dash}, "hoverinfo": "skip"})
+                            ("high95", "95% limits", "dash"), ("low95", "95% limits", "dash")):
+        line = ({"color": "#aaa", "width": 1, "dash": dash} if adjusted else
+                {"color": ENGLAND_COLOUR, "width": 1, "dash": dash})
+        label = plain if adjusted else name
+        traces.append({"type": "scatter", "x": x, "y": _values(limits[col]), "mode": "lines", "name": label,
+                       "legendgroup": label, "showlegend": col == "high998" if adjusted else not col.startswith("low"),
+                       "line": line, "hoverinfo": "skip"})
+    if adjusted:
+        for col, name, dash in (("adj_high998", "99.8% limits (overdispersion-adjusted)", "dot"),
+                                ("adj_low998", "99.8% limits (overdispersion-adjusted)", "dot"),
+                                ("adj_high95", "95% limits (overdispersion-adjusted)", "dash"),
+                                ("adj_low95", "95% limits (overdispersion-adjusted)", "dash")):
+            traces.append({"type": "scatter", "x": x, "y": _values(limits[col]), "mode": "lines", "name": name,
+                           "legendgroup": name, "showlegend": "high" in col,
+                           "line": {"color": ENGLAND_COLOUR, "width": 1.5, "dash": dash}, "hoverinfo": "skip"})
+    traces.append({"type": "scatter", "x": x, "y": _values(limits["england"]), "mode": "lines", "name": "England",
+                   "line": {"color": ENGLAND_COLOUR, "width": 1, "dash": "solid"}, "hoverinfo": "skip"})
     for (label, colour), part in sites.groupby(["outcome_label", "colour"], sort=False):
         traces.append({"type": "scatter", "x": _values(part["denominator"]), "y": _values(part["value"]),
                        "mode": "markers", "name": label, "text": part["label"].tolist(),
@@ -723,3 +747,55 @@ def love_table(balance: pd.DataFrame) -> pd.DataFrame:
     f = balance.sort_values("abs_before")
     return pd.DataFrame({"Covariate": [covariate_label(c) for c in f["covariate"]], "Mean |SMD| before": f["abs_before"].round(3),
                          "Mean |SMD| after": f["abs_after"].round(3), "Sites rated good after": f["n_good"]})
+
+
+# --- spine chart (Fingertips): each indicator's site value against England's range -----------------
+
+def spine_figure(frame: pd.DataFrame, *, title: str, source: str, site_label: str) -> go.Figure:
+    """One row per indicator: England's spread of local authorities (lightest: lowest to highest; darker: middle
+    half) on a common scale with England at the centre and the worse (or lower) end on the left; the site's
+    latest value as a point coloured by its benchmark outcome (legend in words).
+
+    ``frame``: indicator, lo_pos, q25_pos, q75_pos, hi_pos, position, outcome_label, colour, hover."""
+    f = frame.reset_index(drop=True)
+    labels = f["indicator"].tolist()
+    shapes = [{"type": "line", "xref": "x", "x0": 0, "x1": 0, "yref": "paper", "y0": 0, "y1": 1,
+               "line": {"color": ENGLAND_COLOUR, "width": 2}}]
+    for i, r in f.iterrows():
+        if not np.isfinite(r["lo_pos"]):
+            continue
+        for a, b, colour, half in ((r["lo_pos"], r["hi_pos"], "#d9d9d9", 0.32), (r["q25_pos"], r["q75_pos"], "#a6a6a6", 0.32)):
+            shapes.append({"type": "rect", "xref": "x", "yref": "y", "x0": min(a, b), "x1": max(a, b),
+                           "y0": i - half, "y1": i + half, "fillcolor": colour, "line": {"width": 0}, "layer": "below"})
+    traces = []
+    for (label, colour), part in f[np.isfinite(f["position"].astype(float))].groupby(["outcome_label", "colour"], sort=False):
+        traces.append({"type": "scatter", "x": _values(part["position"]), "y": part["indicator"].tolist(),
+                       "mode": "markers", "name": f"{site_label}: {label.lower()}", "text": part["hover"].tolist(),
+                       "hovertemplate": "%{text}<extra></extra>",
+                       "marker": {"color": colour, "size": 13, "line": {"color": "#222", "width": 1.2}}})
+    layout = _layout(title, "", "", source, category_x=False)
+    layout["xaxis"].update(range=[-1.15, 1.15], tickmode="array", tickvals=[-1, 0, 1],
+                           ticktext=["Worse (or lowest)", "England", "Better (or highest)"], zeroline=False)
+    layout["yaxis"].update(type="category", categoryorder="array", categoryarray=labels[::-1], automargin=True,
+                           title={"text": None}, gridcolor="white")
+    layout.update(shapes=shapes, hovermode="closest", height=max(360, 34 * len(f) + 190),
+                  legend={"orientation": "h", "x": 0, "xanchor": "left", "y": 1, "yanchor": "bottom"})
+    return _figure(traces, layout)
+
+
+SPINE_HEADERS = {"indicator": "Indicator", "period": "Period", "value": "Site value", "ci_low": "Lower 95%",
+                 "ci_high": "Upper 95%", "numerator": "Count (numerator)", "denominator": "Denominator",
+                 "england": "England", "lowest": "England's lowest area", "q25": "25th percentile",
+                 "q75": "75th percentile", "highest": "England's highest area", "outcome_label": "Against England",
+                 "recent": "Recent trend (last 5 points)", "variation": "SPC variation (latest point)",
+                 "assurance": "SPC assurance (limits against England)"}
+
+
+def spine_table(frame: pd.DataFrame, show_counts: bool = True) -> pd.DataFrame:
+    """The spine chart's numbers, with counts and denominators (not when anonymised), recent trend and MDC icons."""
+    cols = [c for c in SPINE_HEADERS if c in frame.columns and (show_counts or c not in ("numerator", "denominator"))]
+    out = frame[cols].copy()
+    for c in ("value", "ci_low", "ci_high", "england", "lowest", "q25", "q75", "highest"):
+        if c in out:
+            out[c] = pd.to_numeric(out[c], errors="coerce").round(2)
+    return out.rename(columns=SPINE_HEADERS)

@@ -55,7 +55,7 @@ def present_target(spec: ChartSpec) -> tuple[str, str]:
     if spec.site and spec.indicator_id:
         return f"/site/{spec.site}/indicator/{spec.indicator_id}", spec.kind
     if spec.site:
-        return f"/site/{spec.site}", ""  # the site's 12 small multiples
+        return f"/site/{spec.site}", "" if spec.kind == "site_multiples" else spec.kind
     if spec.kind == "love":
         return "/matching", ""
     if spec.indicator_id:

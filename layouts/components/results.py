@@ -280,9 +280,63 @@ def _spc_chart(checksum: str, site_id: str, indicator_id: str) -> pd.DataFrame:
 
 def latest_area_values(indicator_id: str) -> pd.DataFrame:
     """Every LA's latest value with its interval and England's (indicators.trend.area_values)."""
+    return _latest_area_values(context().dataset.checksum, indicator_id)
+
+
+@register_cache
+@lru_cache(maxsize=16)
+def _latest_area_values(checksum: str, indicator_id: str) -> pd.DataFrame:
     from indicators.trend import area_values
 
-    return area_values(context().dataset, indicator_id)
+    return area_values(active_dataset(), indicator_id)
+
+
+def site_glance(site_id: str) -> pd.DataFrame:
+    """One row per indicator: the site's latest value against England's spread (the spine), its recent trend,
+    and its SPC chart's Making Data Count variation and assurance (against England's latest value)."""
+    return _site_glance(context().dataset.checksum, site_id).copy()
+
+
+@register_cache
+@lru_cache(maxsize=32)
+def _site_glance(checksum: str, site_id: str) -> pd.DataFrame:
+    from indicators.glance import (ASSURANCE_WORDS, recent_trend, spine_position, spine_summary, trend_words,
+                                   variation_icon)
+    from indicators.spc import summary as spc_summary
+
+    ctx = _context(checksum)
+    rows = []
+    for ind in ctx.indicator_ids():
+        frame = _trend_frames(checksum).get((site_id, ind))
+        polarity = ctx.catalogue.at[ind, "polarity"]
+        row = {"indicator_id": ind, "indicator": ctx.catalogue.at[ind, "short_name"],
+               "unit": ctx.catalogue.at[ind, "unit"], "polarity": polarity}
+        seen = frame[frame["site_value"].notna()] if frame is not None else None
+        if seen is None or seen.empty:
+            rows.append(row)
+            continue
+        latest = seen.iloc[-1]
+        areas = _latest_area_values(checksum, ind)
+        at_latest = areas[areas["period_label"] == latest["period_label"]]["value"] if len(areas) else areas
+        england = float(latest["england_value"]) if pd.notna(latest["england_value"]) else np.nan
+        spine = spine_summary(at_latest, england, polarity)
+        chart = _spc_chart(checksum, site_id, ind)
+        icons = spc_summary(chart, england if np.isfinite(england) else None) if len(chart) else {}
+        last = chart[chart["value"].notna()].tail(1) if len(chart) else chart
+        row.update(period=latest["period_label"], value=float(latest["site_value"]),
+                   ci_low=latest["site_ci_low"], ci_high=latest["site_ci_high"],
+                   numerator=latest["site_numerator"], denominator=latest["site_denominator"],
+                   england=england, benchmark=latest["benchmark"], n_areas=len(at_latest), **spine,
+                   position=spine_position(float(latest["site_value"]), england, spine),
+                   recent=trend_words(recent_trend(seen["site_value"], seen["site_ci_low"], seen["site_ci_high"]),
+                                      polarity),
+                   variation=variation_icon(last["variation"].iloc[0] if len(last) else None,
+                                            float(last["value"].iloc[0]) if len(last) else np.nan,
+                                            chart.attrs.get("mean", np.nan)),
+                   assurance=ASSURANCE_WORDS.get(icons.get("assurance")) if polarity != "none" else
+                   ASSURANCE_WORDS[None])
+        rows.append(row)
+    return pd.DataFrame(rows)
 
 
 # --- the overview grid --------------------------------------------------------------------------
