@@ -263,7 +263,7 @@ def funnel_chart(spec: ChartSpec) -> Chart:
                      "outcome_label": outcome.label, "colour": outcome.colour})
     sites = pd.DataFrame(rows)
     if sites.empty or sites["england"].isna().all():
-        raise ChartUnavailable("no counts to draw a funnel from")
+        raise ChartUnavailable("the source gives rates only, without counts and denominators, so no funnel limits can be drawn")
     england = float(sites["england"].dropna().iloc[-1])
     lo, hi = sites["denominator"].min() / 2, sites["denominator"].max() * 2
     n = pd.Series(np.geomspace(lo, hi, 60))
@@ -425,7 +425,7 @@ def _funnel_takeaway(spec: ChartSpec) -> str:
 
     chart = build(spec)
     return count_reading(f"Latest period, {len(chart.table)} Pioneer sites against England",
-                         [str(x).lower() for x in chart.table["Outcome"]])
+                         [_in_sentence(x) for x in chart.table["Outcome"]])
 
 
 def _love_takeaway(spec: ChartSpec) -> str:
@@ -443,7 +443,13 @@ def _spine_takeaway(spec: ChartSpec) -> str:
 
     table = build(spec).table
     return count_reading(f"Latest values against England, {len(table)} indicators",
-                         [str(x).lower() for x in table["Against England"]])
+                         [_in_sentence(x) for x in table["Against England"]])
+
+
+def _in_sentence(label) -> str:
+    """"Worse than England" -> "worse than England": a label inside a sentence, proper nouns kept."""
+    text = str(label)
+    return text[:1].lower() + text[1:]
 
 
 TAKEAWAYS = {"spine": _spine_takeaway, "trend": _did_takeaway, "event": _did_takeaway, "its": _its_takeaway, "spc": _spc_takeaway,

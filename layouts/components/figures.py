@@ -6,6 +6,7 @@ come from that table, so a download never disagrees with the picture.
 """
 from __future__ import annotations
 
+import math
 import textwrap
 
 from dataclasses import dataclass
@@ -199,6 +200,8 @@ def presentation(fig: go.Figure, takeaway: str = "") -> go.Figure:
     legend_top = top  # small multiples: the legend under the takeaway, then the first row's panel titles
     if own_legend:
         top += 36 + 44
+    extra_legend = 0 if own_legend else 30 * (legend_lines(fig) - 1)  # a legend that wraps needs the room
+    top += extra_legend
     fig.update_layout(font={"size": 20}, title={"text": title, "font": {"size": title_size}, "yref": "container",
                                                 "y": 1, "yanchor": "top", "pad": {"t": 16 + 30 * (title_lines - 1)}},
                       paper_bgcolor="white", plot_bgcolor="white",
@@ -231,7 +234,7 @@ def presentation(fig: go.Figure, takeaway: str = "") -> go.Figure:
     if text:
         # Plain words under the title, above the legend; pixel-placed from the top of the plot.
         fig.add_annotation(text=text, xref="paper", x=0, xanchor="left", yref="paper", y=1, yanchor="bottom",
-                           yshift=86 if own_legend else 48, showarrow=False, align="left",
+                           yshift=86 if own_legend else 48 + extra_legend, showarrow=False, align="left",
                            font={"size": 19, "color": "#222"}, name="takeaway")
     y = fig.layout.yaxis
     if y.type == "category" and y.categoryarray is not None and len(y.categoryarray) > PRESENT_MAX_LARGE_LABELS:
@@ -239,6 +242,13 @@ def presentation(fig: go.Figure, takeaway: str = "") -> go.Figure:
         labels = list(y.categoryarray)
         fig.update_yaxes(tickmode="array", tickvals=labels, ticktext=labels, tickfont={"size": 14})
     return fig
+
+
+def legend_lines(fig: go.Figure, width_px: float = 1100, px_per_char: float = 10.5) -> int:
+    """About how many lines a horizontal legend at 18 px takes on a slide: its entries' text plus their symbols."""
+    names = {t.legendgroup or t.name: t.name for t in fig.data if t.name and t.showlegend is not False}
+    total = sum(len(name) * px_per_char + 45 for name in names.values())
+    return max(1, math.ceil(total / width_px))
 
 
 PRESENT_MAX_LARGE_LABELS = 12
@@ -770,7 +780,7 @@ def spine_figure(frame: pd.DataFrame, *, title: str, source: str, site_label: st
     traces = []
     for (label, colour), part in f[np.isfinite(f["position"].astype(float))].groupby(["outcome_label", "colour"], sort=False):
         traces.append({"type": "scatter", "x": _values(part["position"]), "y": part["indicator"].tolist(),
-                       "mode": "markers", "name": f"{site_label}: {label.lower()}", "text": part["hover"].tolist(),
+                       "mode": "markers", "name": f"{site_label}: {label}", "text": part["hover"].tolist(),
                        "hovertemplate": "%{text}<extra></extra>",
                        "marker": {"color": colour, "size": 13, "line": {"color": "#222", "width": 1.2}}})
     layout = _layout(title, "", "", source, category_x=False)
@@ -798,4 +808,7 @@ def spine_table(frame: pd.DataFrame, show_counts: bool = True) -> pd.DataFrame:
     for c in ("value", "ci_low", "ci_high", "england", "lowest", "q25", "q75", "highest"):
         if c in out:
             out[c] = pd.to_numeric(out[c], errors="coerce").round(2)
+    for c in ("numerator", "denominator"):  # counts are whole numbers
+        if c in out:
+            out[c] = pd.to_numeric(out[c], errors="coerce").round(0).astype("Int64")
     return out.rename(columns=SPINE_HEADERS)
