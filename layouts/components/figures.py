@@ -193,14 +193,18 @@ def presentation(fig: go.Figure, takeaway: str = "") -> go.Figure:
     title_size = 28 if len(raw) <= PRESENT_TITLE_WIDTH else 22
     title = raw if len(raw) <= PRESENT_TITLE_WIDTH * 28 // 22 else wrap_lines(raw, PRESENT_TITLE_WIDTH * 28 // 22)
     title_lines = title.count("<br>") + 1 if title else 0
-    text = wrap_lines(takeaway, PRESENT_TAKEAWAY_WIDTH) if takeaway else ""
+    # Charts with category labels on the y axis (caterpillar, spine, balance) have a narrower plot: wrap sooner.
+    width = PRESENT_TAKEAWAY_WIDTH * 7 // 10 if fig.layout.yaxis.type == "category" else PRESENT_TAKEAWAY_WIDTH
+    text = wrap_lines(takeaway, width) if takeaway else ""
     takeaway_lines = text.count("<br>") + 1 if text else 0
     own_legend = fig.layout.legend.yref == "container"  # small multiples place their legend themselves
     top = 30 + 36 * title_lines + 26 * takeaway_lines + (14 if text else 0) + (0 if own_legend else 48)
     legend_top = top  # small multiples: the legend under the takeaway, then the first row's panel titles
     if own_legend:
         top += 36 + 44
-    extra_legend = 0 if own_legend else 30 * (legend_lines(fig) - 1)  # a legend that wraps needs the room
+    narrow = fig.layout.yaxis.type == "category"
+    # A legend that wraps needs the room (narrower beside category labels).
+    extra_legend = 0 if own_legend else 30 * (legend_lines(fig, 780 if narrow else 1100) - 1)
     top += extra_legend
     fig.update_layout(font={"size": 20}, title={"text": title, "font": {"size": title_size}, "yref": "container",
                                                 "y": 1, "yanchor": "top", "pad": {"t": 16 + 30 * (title_lines - 1)}},
