@@ -72,7 +72,7 @@ def balance_warning(spec: charts.ChartSpec) -> html.Div | None:
     poor = summary[summary["abs_after"] >= THRESHOLDS[1]]
     if poor.empty:
         return None
-    names = ", ".join(covariate_label(c).lower() for c in poor["covariate"])
+    names = ", ".join(covariate_label(c) for c in poor["covariate"])
     return dbc.Alert(f"Balance is poor: after matching, {len(poor)} of {len(summary)} covariates are still beyond "
                      f"0.25 standard deviations on average ({names}). The comparators are not like their sites on "
                      "these, so differences between them may reflect how the areas differ; read the estimates "
