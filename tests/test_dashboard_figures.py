@@ -247,6 +247,10 @@ def test_small_multiples_are_legible(trend_frame):
     assert {t.name for t in fig.data if t.legendgroup == "Pioneer site"} == {"Pioneer site"}
     slide = figures.presentation(fig, "takeaway")
     assert slide.layout.xaxis.tickfont.size >= 14
+    empty = [figures.Panel(title="P", frame=trend_frame.assign(site_value=np.nan), site_label="S")]
+    [note] = [a for a in figures.small_multiples_figure(empty, title="T", source="S").layout.annotations
+              if a.text == "No data in this dataset"]
+    assert note.xanchor == "center"  # plotly's "auto" anchored it by its left edge in the first column
 
 
 def test_caterpillar_legend_sits_under_the_title():

@@ -402,8 +402,9 @@ def _site_multiples_takeaway(spec: ChartSpec) -> str:
 
     over = results.overview("did")
     rows = over[over["site_id"] == site_id_of(spec)]
-    return count_reading(f"Against matched comparators, of {len(rows)} indicators",
-                         [lbl for lbl, e in zip(rows["outcome_label"], rows["effect"]) if pd.notna(e)])
+    estimated = [lbl for lbl, e in zip(rows["outcome_label"], rows["effect"]) if pd.notna(e)]
+    return count_reading(f"Against matched comparators ({len(estimated)} of {len(rows)} indicators estimated)",
+                         estimated)
 
 
 def _across_sites_takeaway(spec: ChartSpec) -> str:

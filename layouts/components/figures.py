@@ -225,6 +225,7 @@ def presentation(fig: go.Figure, takeaway: str = "") -> go.Figure:
         fig.update_xaxes(tickfont_size=14)
         fig.update_yaxes(tickfont_size=14)
         fig.for_each_annotation(lambda a: a.update(font_size=15), selector={"name": "panel-title"})
+        fig.for_each_annotation(lambda a: a.update(font_size=14), selector={"name": "no-data"})
         fig.update_layout(margin={"b": 110, "l": 70, "r": 110},
                           legend={"yref": "container", "y": 1 - legend_top / PRESENT_HEIGHT_PX, "yanchor": "top",
                                   "font": {"size": 16}})
@@ -425,6 +426,7 @@ def small_multiples_figure(panels: list[Panel], *, title: str, source: str, ncol
             seen.add(legend_name)
         if f.empty or not f["site_value"].notna().any():
             notes.append({"text": "No data in this dataset", "x": x0 + width / 2, "y": y1 - height / 2,
+                          "xanchor": "center", "yanchor": "middle", "name": "no-data",
                           "xref": "paper", "yref": "paper", "showarrow": False, "font": {"size": 11, "color": "#555"}})
             layout[f"xaxis{suffix}"].update(showticklabels=False)
             layout[f"yaxis{suffix}"].update(showticklabels=False)
