@@ -258,3 +258,11 @@ def test_caterpillar_legend_sits_under_the_title():
                           "outcome_label": ["worse"], "colour": ["#D55E00"]})
     fig = figures.caterpillar_figure(frame, title="t", x_title="x", source="s")
     assert fig.layout.legend.x == 0 and fig.layout.legend.yanchor == "bottom"
+
+
+def test_slide_start_labels_sit_inside_the_plot_under_the_legend():
+    es = pd.DataFrame({"event_time": [-1, 0], "coef": [0.0, 1.0], "ci_low": [0, 0], "ci_high": [0, 2],
+                       "phase": ["pre", "post"]})
+    slide = figures.presentation(figures.event_study_figure(es, title="t", unit="u", source="s"), "takeaway")
+    [mark] = [a for a in slide.layout.annotations if a.text == "end of transition"]
+    assert mark.yanchor == "top" and slide.layout.legend.yanchor == "bottom"
