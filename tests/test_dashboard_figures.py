@@ -266,3 +266,4 @@ def test_slide_start_labels_sit_inside_the_plot_under_the_legend():
     slide = figures.presentation(figures.event_study_figure(es, title="t", unit="u", source="s"), "takeaway")
     [mark] = [a for a in slide.layout.annotations if a.text == "end of transition"]
     assert mark.yanchor == "top" and slide.layout.legend.yanchor == "bottom"
+    assert [a.text for a in slide.layout.annotations if a.name == "takeaway"] == ["takeaway"]

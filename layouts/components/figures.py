@@ -214,8 +214,8 @@ def presentation(fig: go.Figure, takeaway: str = "") -> go.Figure:
     if not own_legend:
         fig.update_layout(legend={"y": 1, "yanchor": "bottom", "yref": "paper"})
         # The legend now sits on the plot's top edge: the start and transition labels move inside the plot.
-        for text in ("Pioneer start", "end of transition"):
-            fig.for_each_annotation(lambda a: a.update(y=1, yanchor="top"), selector={"text": text})
+        for label in ("Pioneer start", "end of transition"):
+            fig.for_each_annotation(lambda a: a.update(y=1, yanchor="top"), selector={"text": label})
         fig.for_each_annotation(lambda a: a.update(y=0, yanchor="bottom"), selector={"text": "transition"})
     fig.update_annotations(font_size=16)
     if own_legend:
