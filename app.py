@@ -64,9 +64,14 @@ def shell() -> html.Div:
         dbc.Navbar(dbc.Container([
             dbc.NavbarBrand(TITLE, href="/", id="nav-brand"),
             dbc.Nav([dbc.NavLink("Overview", href="/", id="nav-overview"),
+                     dbc.NavLink("Sites", href="/site", id="nav-sites"),
                      dbc.NavLink("Indicators", href="/indicators", id="nav-indicators"),
                      dbc.NavLink("Matching", href="/matching", id="nav-matching"),
                      dbc.NavLink("Data", href="/data", id="nav-data")], navbar=True, className="me-auto"),
+            html.Div([html.Label("Go to a site", htmlFor="site-picker", className="visually-hidden"),
+                      dcc.Dropdown(id="site-picker", placeholder="Go to a site...", clearable=True, searchable=True,
+                                   options=[], className="site-picker")],
+                     className="me-3", style={"minWidth": "15rem"}),
             html.Div([
                 dbc.Switch(id="anon-switch", label="Anonymised" + (" (this server shows no names)"
                                                                    if anonymised_only() else ""),

@@ -77,7 +77,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     data_dir = Path(args.data) if args.data else ensure_demo()
     verify(data_dir)
     if args.anonymised_only:
-        from layouts.components.anonymise import ANONYMISED_ONLY_ENV
+        from analysis.names import ANONYMISED_ONLY_ENV
 
         os.environ[ANONYMISED_ONLY_ENV] = "1"  # in the environment, so every gunicorn worker enforces it
     if args.cache_dir:

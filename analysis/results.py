@@ -21,7 +21,11 @@ from data.hes.disclosure import NOTICE as DISCLOSURE_NOTICE
 from data.periods import align, period_label
 from data.store import DEMO_NOTICE, Dataset
 from indicators.benchmark import Outcome, benchmark_many
-from indicators.trend import TREND_COLUMNS, trend_spc, trend_table
+from indicators.glance import ASSURANCE_WORDS, recent_trend, spine_position, spine_summary, trend_words, variation_icon
+from indicators.spc import VARIATION_COLOURS
+from indicators.spc import summary as spc_summary
+from indicators.trend import TREND_COLUMNS, area_values, trend_spc, trend_table
+from matching.balance import THRESHOLDS
 from matching.select import K_DEFAULT, ComparatorSet, match
 
 DEFAULT_METHOD = "mahalanobis"
@@ -98,16 +102,116 @@ def _trend_frames(checksum: str) -> dict[tuple[str, str], pd.DataFrame]:
             for key, part in table.groupby(["site_id", "indicator_id"], sort=False)}
 
 
+@memo
+def _indicators_with_data(checksum: str) -> frozenset[str]:
+    obs = active_dataset().observations
+    return frozenset(obs.loc[obs["value"].notna(), "indicator_id"].unique().tolist())
+
+
+def indicator_has_data(indicator_id: str) -> bool:
+    """Whether the dataset holds any value for this indicator (a real dataset may hold none)."""
+    return indicator_id in _indicators_with_data(context().dataset.checksum)
+
+
+def no_data_message(indicator_id: str) -> str:
+    """Why an indicator shows nothing: no data of this kind in this dataset, and the source that would supply it."""
+    ctx = context()
+    cat = ctx.catalogue.loc[indicator_id]
+    kind = "generated" if ctx.dataset.is_demo else "real"
+    return (f"There is no {kind} data for {cat['short_name']} in this dataset. It would come from "
+            f"{cat['source']}; its definition is below.")
+
+
+def require_data(indicator_id: str, error: type[Exception]) -> None:
+    """Raise ``error`` naming the missing source when the dataset holds nothing for this indicator."""
+    if not indicator_has_data(indicator_id):
+        raise error(no_data_message(indicator_id).split(";")[0])
+
+
+def pooled_reason(indicator_id: str) -> str:
+    """Why the pooled estimate is missing (the estimates' note), in words."""
+    table = estimates()
+    row = table[(table["indicator_id"] == indicator_id) & (table["method"] == "pooled") & (table["site_id"] == "all")]
+    note = row["note"].iloc[0] if len(row) and "note" in row.columns else ""
+    return note if isinstance(note, str) and note else "too few periods before and after the start"
+
+
+@memo
+def _did_notes(checksum: str) -> dict[tuple[str, str], str | None]:
+    """(site, indicator) -> why its DiD is missing, or None when it has an estimate."""
+    table = _estimates(checksum)
+    rows = table[table["method"] == "did"]
+    notes = rows["note"].tolist() if "note" in rows.columns else [""] * len(rows)
+    out = {}
+    for s, i, e, n in zip(rows["site_id"].tolist(), rows["indicator_id"].tolist(), rows["effect"].tolist(), notes):
+        out[(s, i)] = None if pd.notna(e) else (n if isinstance(n, str) and n else
+                                                "the estimate could not be made from this dataset")
+    return out
+
+
+BALANCE_WORDS = {"good": "well matched", "acceptable": "acceptably matched", "poor": "poorly matched"}
+
+
+def balance_quality(abs_smd) -> str:
+    """A comparator set's balance in one word, from its covariates' |SMD| (matching.balance thresholds):
+    "good" when every one is below 0.1, "acceptable" when every one is below 0.25, else "poor"."""
+    a = np.abs(np.asarray(abs_smd, dtype=float))
+    a = a[np.isfinite(a)]
+    if not len(a):
+        return ""
+    return "good" if (a < THRESHOLDS[0]).all() else "acceptable" if (a < THRESHOLDS[1]).all() else "poor"
+
+
+@dataclass(frozen=True)
+class Balance:
+    """How like its site a comparator set is: the numbers a reader needs beside an estimate."""
+
+    quality: str  # good / acceptable / poor / "" (no comparators)
+    n_good: int
+    n_covariates: int
+    worst_smd: float
+    distances: tuple[float, ...]
+
+    def sentence(self, site: str) -> str:
+        if not self.quality:
+            return ""
+        far = (f"; the comparators are at distances {min(self.distances):.2f} to {max(self.distances):.2f} "
+               "(0 = identical on the baseline characteristics)" if self.distances else "")
+        return (f"The comparators are {BALANCE_WORDS[self.quality]} to {site}: {self.n_good} of {self.n_covariates} "
+                f"baseline characteristics are well balanced (|standardised difference| < 0.1) and the largest "
+                f"difference is {self.worst_smd:.2f} pool standard deviations{far}.")
+
+
+@memo
+def _balance(checksum: str) -> dict[tuple[str, str], Balance]:
+    cs = comparator_set(checksum)
+    b = cs.balance()
+    dist = {key: tuple(part.sort_values("rank")["distance"].round(4).tolist())
+            for key, part in cs.table.groupby(["site_id", "indicator_id"], sort=False)}
+    out = {}
+    for (site_id, ind), part in b.groupby(["site_id", "indicator_id"], sort=False):
+        a = part["smd_after"].abs().to_numpy(dtype=float)
+        finite = a[np.isfinite(a)]
+        out[(site_id, ind)] = Balance(quality=balance_quality(a), n_good=int((part["balance_after"] == "good").sum()),
+                                      n_covariates=len(part), worst_smd=float(finite.max()) if len(finite) else np.nan,
+                                      distances=dist.get((site_id, ind), ()))
+    return out
+
+
+def site_balance(site_id: str, indicator_id: str) -> Balance:
+    """Balance of the comparator set behind this site's estimate for this indicator."""
+    return _balance(context().dataset.checksum).get((site_id, indicator_id), Balance("", 0, 0, np.nan, ()))
+
+
+def trend_table() -> pd.DataFrame:
+    """Every site x indicator trend of the active dataset (indicators.trend.trend_table), as the pages draw them."""
+    return _trend_table(context().dataset.checksum)
+
+
 def missing_estimate_reason(site_id: str, indicator_id: str) -> str | None:
     """Why the DiD for this site and indicator could not be estimated (the estimates' note), or None."""
-    table = estimates()
-    row = table[(table["site_id"] == site_id) & (table["indicator_id"] == indicator_id) & (table["method"] == "did")]
-    if row.empty:
-        return "no estimate for this site and indicator"
-    if pd.notna(row["effect"].iloc[0]):
-        return None
-    note = row["note"].iloc[0] if "note" in row.columns else ""
-    return note if isinstance(note, str) and note else "the estimate could not be made from this dataset"
+    return _did_notes(context().dataset.checksum).get((site_id, indicator_id),
+                                                      "no estimate for this site and indicator")
 
 
 def site_trend(site_id: str, indicator_id: str) -> pd.DataFrame:
@@ -161,6 +265,59 @@ def _site_spc(checksum: str, site_id: str, indicator_id: str) -> pd.DataFrame:
     return chart.reset_index(drop=True)
 
 
+def latest_area_values(indicator_id: str) -> pd.DataFrame:
+    """Every LA's latest value with its interval and England's (indicators.trend.area_values)."""
+    return _latest_area_values(context().dataset.checksum, indicator_id)
+
+
+@memo
+def _latest_area_values(checksum: str, indicator_id: str) -> pd.DataFrame:
+    return area_values(active_dataset(), indicator_id)
+
+
+def site_glance(site_id: str) -> pd.DataFrame:
+    """One row per indicator: the site's latest value against England's spread (the spine), its recent trend,
+    and its SPC chart's Making Data Count variation and assurance (against England's latest value)."""
+    return _site_glance(context().dataset.checksum, site_id).copy()
+
+
+@memo
+def _site_glance(checksum: str, site_id: str) -> pd.DataFrame:
+    ctx = _context(checksum)
+    rows = []
+    for ind in ctx.indicator_ids():
+        frame = _trend_frames(checksum).get((site_id, ind))
+        polarity = ctx.catalogue.at[ind, "polarity"]
+        row = {"indicator_id": ind, "indicator": ctx.catalogue.at[ind, "short_name"],
+               "unit": ctx.catalogue.at[ind, "unit"], "polarity": polarity}
+        seen = frame[frame["site_value"].notna()] if frame is not None else None
+        if seen is None or seen.empty:
+            rows.append(row)
+            continue
+        latest = seen.iloc[-1]
+        areas = _latest_area_values(checksum, ind)
+        at_latest = areas[areas["period_label"] == latest["period_label"]]["value"] if len(areas) else areas
+        england = float(latest["england_value"]) if pd.notna(latest["england_value"]) else np.nan
+        spine = spine_summary(at_latest, england, polarity)
+        chart = _site_spc(checksum, site_id, ind)
+        icons = spc_summary(chart, england if np.isfinite(england) else None) if len(chart) else {}
+        last = chart[chart["value"].notna()].tail(1) if len(chart) else chart
+        row.update(period=latest["period_label"], value=float(latest["site_value"]),
+                   ci_low=latest["site_ci_low"], ci_high=latest["site_ci_high"],
+                   numerator=latest["site_numerator"], denominator=latest["site_denominator"],
+                   england=england, benchmark=latest["benchmark"], n_areas=len(at_latest), **spine,
+                   position=spine_position(float(latest["site_value"]), england, spine),
+                   recent=trend_words(recent_trend(seen["site_value"], seen["site_ci_low"], seen["site_ci_high"]),
+                                      polarity),
+                   variation=variation_icon(last["variation"].iloc[0] if len(last) else None,
+                                            float(last["value"].iloc[0]) if len(last) else np.nan,
+                                            chart.attrs.get("mean", np.nan)),
+                   assurance=ASSURANCE_WORDS.get(icons.get("assurance")) if polarity != "none" else
+                   ASSURANCE_WORDS[None])
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
 # --- the overview grid --------------------------------------------------------------------------
 
 OUTCOME_WORDS = {
@@ -170,7 +327,7 @@ OUTCOME_WORDS = {
     "its": {Outcome.BETTER: "trend improved", Outcome.SIMILAR: "no clear change in trend",
             Outcome.WORSE: "trend worsened", Outcome.LOWER: "trend fell", Outcome.HIGHER: "trend rose",
             Outcome.NOT_COMPARED: "not estimated"},
-    "england": {o: o.label.lower() for o in Outcome},
+    "england": {o: o.label for o in Outcome},
     "spc": {Outcome.BETTER: "improvement (special cause)", Outcome.SIMILAR: "common cause variation",
             Outcome.WORSE: "concern (special cause)", Outcome.HIGHER: "special cause (no preferred direction)",
             Outcome.NOT_COMPARED: "not charted"},
@@ -204,7 +361,7 @@ def _overview(checksum: str, basis: str) -> pd.DataFrame:
         outcome = effect_outcomes(rows["ci_low"].to_numpy(), rows["ci_high"].to_numpy(),
                                   rows["indicator_id"].map(polarity).to_numpy())
         frame = rows[["site_id", "indicator_id", "effect", "effect_pct", "ci_low", "ci_high", "p_value"]].assign(
-            outcome=[str(o) for o in outcome])
+            outcome=[str(o) for o in outcome], note=rows["note"].fillna("").to_numpy() if "note" in rows else "")
     elif basis == "england":
         table = _trend_table(checksum)
         latest = table[table["site_value"].notna()].groupby(["site_id", "indicator_id"], sort=False).tail(1)
@@ -227,6 +384,10 @@ def _overview(checksum: str, basis: str) -> pd.DataFrame:
                          "variation": latest["variation"],
                          "outcome": str(_SPC_OUTCOME.get(latest["variation"], Outcome.NOT_COMPARED))})
         frame = pd.DataFrame(rows)
+        if len(frame):
+            # The grid uses the SPC chart's own Making Data Count colours, so the two never disagree.
+            out = with_outcome_words(frame, basis)
+            return out.assign(colour=[VARIATION_COLOURS.get(v, c) for v, c in zip(out["variation"], out["colour"])])
     else:
         raise ValueError(f"unknown basis {basis!r}")
     return with_outcome_words(frame, basis)
@@ -242,7 +403,41 @@ def overview(basis: str) -> pd.DataFrame:
     return _overview(context().dataset.checksum, basis)
 
 
+POOLED_LABELS = {"all": "All Pioneers (pooled)", "wave1": "Wave 1 Pioneers (pooled)",
+                 "wave2": "Wave 2 Pioneers (pooled)"}
+
+
+@memo
+def _pooled_overview(checksum: str) -> pd.DataFrame:
+    ctx = _context(checksum)
+    est = _estimates(checksum)
+    rows = est[est["method"] == "pooled"].reset_index(drop=True)
+    outcome = effect_outcomes(rows["ci_low"].to_numpy(), rows["ci_high"].to_numpy(),
+                              rows["indicator_id"].map(ctx.catalogue["polarity"]).to_numpy())
+    frame = rows[["site_id", "indicator_id", "effect", "effect_pct", "ci_low", "ci_high", "p_value", "n_comparators",
+                  "n_pre", "n_post"]].rename(columns={"site_id": "aggregate"}).assign(
+        label=rows["site_id"].map(lambda a: POOLED_LABELS.get(a, f"{a} (pooled)")).to_numpy(),
+        outcome=[str(o) for o in outcome], note=rows["note"].fillna("").to_numpy())
+    return with_outcome_words(frame, "did")
+
+
+def pooled_overview() -> pd.DataFrame:
+    """The pooled effect across Pioneers (all, wave 1, wave 2) per indicator, with outcome words and colours:
+    aggregate, label, indicator_id, effect, effect_pct, ci_low, ci_high, p_value, outcome, outcome_label, colour, note."""
+    return _pooled_overview(context().dataset.checksum)
+
+
+def overview_row(basis: str, site_id: str, indicator_id: str) -> dict:
+    """One cell of the overview on ``basis`` as a dict (outcome "not compared" when there is none)."""
+    frame = overview(basis)
+    rows = frame[(frame["site_id"] == site_id) & (frame["indicator_id"] == indicator_id)]
+    if rows.empty:
+        return {"outcome": str(Outcome.NOT_COMPARED), "outcome_label": OUTCOME_WORDS[basis][Outcome.NOT_COMPARED]}
+    return rows.iloc[0].to_dict()
+
+
 def warm() -> None:
     """Compute everything the pages share (comparators, estimates, trends, every grid basis) ahead of the first visit."""
     for basis in ("did", "its", "england", "spc"):
         overview(basis)
+    pooled_overview()

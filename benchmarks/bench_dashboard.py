@@ -106,7 +106,8 @@ def main() -> None:
                  "site x indicator (quarterly)": ("/site/leeds/indicator/ea_all", ""),
                  "site x indicator (monthly)": ("/site/leeds/indicator/dtoc", ""),
                  "indicator (quarterly)": ("/indicator/ea_all", ""), "indicator (monthly)": ("/indicator/dtoc", ""),
-                 "indicators": ("/indicators", ""), "matching": ("/matching", ""), "data": ("/data", ""),
+                 "indicators": ("/indicators", ""), "sites": ("/site", ""), "matching": ("/matching", ""),
+                 "data": ("/data", ""),
                  "not found": ("/site/nowhere", "")}
         rows = []
         for name, (path, search) in pages.items():
@@ -144,11 +145,12 @@ def main() -> None:
         rows.append(("shell: mode switch -> URL", timed(shell_sync, args.repeats)))
 
         def nav():
-            body = {"output": "..nav-overview.href...nav-indicators.href...nav-matching.href...nav-data.href..."
-                              "nav-brand.href...navbar.className..",
+            body = {"output": "..nav-overview.href...nav-sites.href...nav-indicators.href...nav-matching.href..."
+                              "nav-data.href...nav-brand.href...navbar.className...site-picker.options..",
                     "outputs": [{"id": i, "property": "href"} for i in
-                                ("nav-overview", "nav-indicators", "nav-matching", "nav-data", "nav-brand")]
-                    + [{"id": "navbar", "property": "className"}],
+                                ("nav-overview", "nav-sites", "nav-indicators", "nav-matching", "nav-data",
+                                 "nav-brand")]
+                    + [{"id": "navbar", "property": "className"}, {"id": "site-picker", "property": "options"}],
                     "inputs": [{"id": "url", "property": "search", "value": "?anon=1"}],
                     "changedPropIds": ["url.search"]}
             dash_http.post(base, body)

@@ -30,7 +30,7 @@ def download_chart_csv(_clicks, button_id):
     except charts.ChartUnavailable:
         # A page only offers a CSV for a chart it drew: a key naming no site or chart was edited.
         raise ForgedRequest("the chart this download key names is not available") from None
-    return dcc.send_string(tables.csv_text(chart.table, context().dataset.notice, chart.title),
+    return dcc.send_string(tables.csv_download(tables.csv_text(chart.table, context().dataset.notice, chart.title)),
                            f"{chart.filename}.csv")
 
 

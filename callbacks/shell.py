@@ -29,12 +29,32 @@ def sync_modes(pathname, search, anon, present):
 
 
 @dash.callback(
-    Output("nav-overview", "href"), Output("nav-indicators", "href"), Output("nav-matching", "href"),
-    Output("nav-data", "href"), Output("nav-brand", "href"), Output("navbar", "className"),
+    Output("nav-overview", "href"), Output("nav-sites", "href"), Output("nav-indicators", "href"),
+    Output("nav-matching", "href"), Output("nav-data", "href"), Output("nav-brand", "href"),
+    Output("navbar", "className"), Output("site-picker", "options"),
     Input("url", "search"),
 )
 def keep_query_in_nav(search):
     state = with_changes(parse_query(search), present=False, chart="")
     hidden = "d-none" if parse_query(search).present else "mb-2 border-bottom"
-    return (href("/", state), href("/indicators", state), href("/matching", state), href("/data", state),
-            href("/", state), hidden)
+    return (href("/", state), href("/site", state), href("/indicators", state), href("/matching", state),
+            href("/data", state), href("/", state), hidden, site_options(state.anon))
+
+
+def site_options(anon: bool) -> list[dict]:
+    """The site picker's choices in display order: anonymous labels and path ids in anonymised mode."""
+    names = context().names
+    return [{"label": f"{names.display(s, anon)} (wave {names.waves[s]})", "value": names.path_id(s, anon)}
+            for s in names.ordered(anon)]
+
+
+@dash.callback(
+    Output("url", "pathname", allow_duplicate=True), Output("site-picker", "value"),
+    Input("site-picker", "value"),
+    prevent_initial_call=True,
+)
+def go_to_site(path_id):
+    """Picking a site opens its page (the query, and so the mode, is kept); the picker clears for the next time."""
+    if not path_id:
+        return no_update, no_update
+    return f"/site/{path_id}", None

@@ -41,6 +41,11 @@ CHART_COLUMNS = ["value", "in_baseline", "mean", "lower_limit", "upper_limit", "
 """The columns of an XmR chart frame (see ``spc``)."""
 
 
+VARIATION_COLOURS = {"improvement": "#56B4E9", "concern": "#E69F00", "neutral": "#CC79A7", "common cause": "#999999"}
+"""Making Data Count variation colours from the Okabe-Ito colour-blind-safe palette (sky, orange, purple,
+grey): the SPC chart and the overview grid use these, so the two never disagree."""
+
+
 @dataclass(frozen=True)
 class Limits:
     mean: float

@@ -8,8 +8,9 @@ from dash import dcc, html
 from analysis.cache import memo
 from analysis.results import context
 from data.summary import coverage
-from layouts.components import tables
+from layouts.components import page, tables
 from layouts.components.exports import coverage_by_year
+from layouts.components.readings import source_words
 from layouts.components.urlstate import parse_query
 
 dash.register_page(__name__, path="/data", title="Data - Integrated Care Pioneers", name="Data", order=6)
@@ -36,13 +37,12 @@ def layout(**query) -> html.Div:
         "name": "Indicator", "frequency": "Frequency", "first_period": "First period",
         "last_period": "Last period", "n_areas": "Areas with data", "origin": "Origin of the figures"})
     sources = ds.manifest.get("sources", [])
-    source_items = [html.Li(", ".join(f"{k}: {v}" for k, v in src.items())) for src in sources] or [
-        html.Li("No sources recorded in the manifest")]
+    source_items = [html.Li(source_words(src)) for src in sources] or [html.Li("No sources recorded in the manifest")]
     matrix = coverage_by_year(ctx)
     cat = ds.catalogue[["indicator_id", "name", "unit", "polarity", "frequency", "source"]].rename(columns={
         "indicator_id": "Id", "name": "Indicator", "unit": "Unit", "polarity": "Better when",
         "frequency": "Frequency", "source": "Source"})
-    return html.Div([
+    return html.Div(([page.present_exit(state, "/data")] if state.present else []) + [
         html.H1("The data behind the dashboard", className="h3"),
         html.P(f"Dataset: {ds.label}; checksum {ds.checksum}; created {ds.manifest.get('created', '')}."),
         html.H2("Sources and vintages", className="h4"), html.Ul(source_items, id="sources"),

@@ -9,9 +9,9 @@ import dash
 import dash_bootstrap_components as dbc
 from dash import dcc, html
 
-from layouts.components import grid
 from analysis.results import context, overview
-from layouts.components.tables import csv_text
+from layouts.components import grid, page
+from layouts.components.tables import csv_download, csv_text
 from layouts.components.urlstate import BASES, href, parse_query
 
 dash.register_page(__name__, path="/", title="Overview - Integrated Care Pioneers", name="Overview", order=0)
@@ -41,10 +41,17 @@ def layout(**query) -> html.Div:
                              title=f"{label}{' (selected)' if key == state.basis else ''}"))
         for key, label in BASES.items()], pills=True, className="mb-2", id="basis-nav")
     intro = html.P(CELL_MEANING[state.basis] + " Select a cell for the detail.", className="mb-2", id="cell-meaning")
-    body = [html.H1("Overview: every Pioneer site and indicator", className="h3"),
+    if state.basis == "england":
+        intro = html.Div([intro, html.P(grid.latest_periods(results, ctx), className="small mb-2",
+                                        id="latest-periods")])
+    body = [page.present_exit(state, "/")] if state.present else []
+    body += [html.H1("Overview: every Pioneer site and indicator", className="h3"),
             html.Div([html.Span("Basis: ", id="basis-label", className="fw-bold me-2"), basis_links],
                      role="group", **{"aria-labelledby": "basis-label"}), intro]
-    body += [grid.legend(results), grid.grid_table(ctx, cells, state),
+    body += [grid.legend(results), grid.grid_table(ctx, cells, state)]
+    if state.present:  # a slide of the grid says where its numbers come from
+        body.append(page.present_source(ctx.source_line()))
+    body += [
              html.Div([dbc.Button("Download this grid (CSV)", id="grid-csv-button", size="sm", color="secondary",
                                   outline=True, className="me-2"),
                        dcc.Download(id="grid-csv-download"),
@@ -61,4 +68,5 @@ def download_grid(_clicks, search):
     ctx = context()
     table = grid.grid_export(ctx, grid.grid_cells(ctx, overview(state.basis), state))
     name = f"overview_{state.basis}" + ("_anonymised" if state.anon else "") + ".csv"
-    return dcc.send_string(csv_text(table, ctx.dataset.notice, f"Overview grid: {BASES[state.basis]}"), name)
+    return dcc.send_string(csv_download(csv_text(table, ctx.dataset.notice, f"Overview grid: {BASES[state.basis]}")),
+                           name)

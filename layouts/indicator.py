@@ -5,7 +5,7 @@ import dash
 from dash import dcc, html
 
 from layouts.components import charts, page
-from analysis.results import context
+from analysis.results import context, indicator_has_data, no_data_message
 from layouts.components.urlstate import href, parse_query
 
 ACROSS_CHARTS = {"caterpillar": "Estimated effect in each site", "pooled": "Pooled event study",
@@ -31,7 +31,7 @@ def layout(indicator_id: str | None = None, **query) -> html.Div:
         return page.not_found("indicator", state)
     here = f"/indicator/{indicator_id}"
     if state.present:
-        kind = state.chart if state.chart in ACROSS_CHARTS else "caterpillar"
+        kind = state.chart if state.chart in (*ACROSS_CHARTS, "indicator_multiples") else "caterpillar"
         return html.Div([page.present_exit(state, here), _block(kind, indicator_id, state)])
     cat = ctx.catalogue.loc[indicator_id]
     facts = html.Dl([html.Dt("Definition"), html.Dd(cat["definition"]),
@@ -42,7 +42,12 @@ def layout(indicator_id: str | None = None, **query) -> html.Div:
                                                                                            "no direction")),
                      html.Dt("Source"), html.Dd(cat["source"]),
                      html.Dt("Caveats"), html.Dd(cat["caveats"] or "None recorded")], id="indicator-facts")
-    body = [html.H1(cat["name"], className="h3"), facts]
+    body = [html.H1(cat["name"], className="h3")]
+    if not indicator_has_data(indicator_id):
+        # A dataset without this indicator is not a broken dataset: say which source would fill it.
+        return html.Div(body + [html.P(no_data_message(indicator_id), className="alert alert-secondary",
+                                       id="no-data"), facts])
+    body.append(facts)
     for kind, heading in ACROSS_CHARTS.items():
         body += [html.H2(heading, className="h4"), _block(kind, indicator_id, state)]
     body.append(html.H2("Every site's trend", className="h4"))
@@ -62,5 +67,5 @@ def _block(kind: str, indicator_id: str, state) -> html.Div:
     try:
         chart = charts.build(spec)
     except charts.ChartUnavailable as exc:
-        return page.unavailable(ACROSS_CHARTS[kind], str(exc))
+        return page.unavailable(ACROSS_CHARTS.get(kind, "This chart"), str(exc))
     return page.chart_block(chart, spec, state)

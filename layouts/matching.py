@@ -22,6 +22,10 @@ COVARIATES = {c: covariate_label(c) for c in DEMOGRAPHIC}
 
 def layout(**query) -> html.Div:
     state = parse_query(query)
+    if state.present:  # the balance chart alone, for the settings the presentation link carries
+        spec = charts.ChartSpec("love", anon=state.anon, k=min(max(state.k, K_RANGE[0]), K_RANGE[1]),
+                                method=state.method, covariates=",".join(DEMOGRAPHIC))
+        return html.Div([page.present_exit(state, "/matching"), page.chart_block(charts.build(spec), spec, state)])
     controls = dbc.Row([
         dbc.Col([dbc.Label("Method", html_for="match-method"),
                  dcc.Dropdown(id="match-method", options=[{"label": m.title(), "value": m} for m in METHODS],
@@ -59,7 +63,25 @@ def recompute_matching(method, k, covariates, search):
         return dbc.Alert(f"Choose k from {K_RANGE[0]} to {K_RANGE[1]} and at least one covariate.", color="warning")
     covs = ",".join(c for c in DEMOGRAPHIC if c in covariates)
     spec = charts.ChartSpec("love", anon=state.anon, k=k, method=method, covariates=covs)
-    return html.Div([page.chart_block(charts.build(spec), spec, state), comparator_sets(spec, state.anon)])
+    return html.Div([balance_warning(spec), page.chart_block(charts.build(spec), spec, state),
+                     comparator_sets(spec, state.anon)])
+
+
+def balance_warning(spec: charts.ChartSpec) -> html.Div | None:
+    """Say plainly when matching leaves the sites unlike their comparators (mean |SMD| beyond 0.25)."""
+    from matching.balance import THRESHOLDS
+
+    ctx = context()
+    cs = comparator_set(ctx.dataset.checksum, spec.k, spec.method, tuple(spec.covariates.split(",")), False)
+    summary = charts.balance_summary_by_covariate(cs.balance())
+    poor = summary[summary["abs_after"] >= THRESHOLDS[1]]
+    if poor.empty:
+        return None
+    names = ", ".join(covariate_label(c) for c in poor["covariate"])
+    return dbc.Alert(f"Balance is poor: after matching, {len(poor)} of {len(summary)} covariates are still beyond "
+                     f"0.25 standard deviations on average ({names}). The comparators are not like their sites on "
+                     "these, so differences between them may reflect how the areas differ; read the estimates "
+                     "with caution.", color="warning", id="balance-warning", className="small")
 
 
 def comparator_sets(spec: charts.ChartSpec, anon: bool) -> html.Div:

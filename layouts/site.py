@@ -8,7 +8,7 @@ from dash import dcc, html
 from layouts.components import charts, page
 from layouts.components import readings, tables
 from layouts.components.anonymise import comparator_labels
-from analysis.results import comparators, context, estimates
+from analysis.results import BALANCE_WORDS, comparators, context, estimates, site_balance
 from layouts.components.urlstate import href, parse_query
 
 
@@ -36,6 +36,7 @@ def layout(site_id: str | None = None, **query) -> html.Div:
     if state.present:
         ind = state.chart if state.chart in ctx.indicator_ids() else None
         spec = (charts.ChartSpec("trend", site=path_id, indicator_id=ind, anon=state.anon) if ind else
+                charts.ChartSpec("spine", site=path_id, anon=state.anon) if state.chart == "spine" else
                 charts.ChartSpec("site_multiples", site=path_id, anon=state.anon))
         return html.Div([page.present_exit(state, f"/site/{path_id}"),
                          page.chart_block(charts.build(spec), spec, state)])
@@ -52,7 +53,7 @@ def layout(site_id: str | None = None, **query) -> html.Div:
         item for ind in ctx.indicator_ids() for item in
         (dcc.Link(ctx.catalogue.at[ind, "short_name"], href=href(f"/site/{path_id}/indicator/{ind}", state)), " · ")
     ][:-1], className="small")
-    return html.Div(header + [
+    return html.Div(header + _glance(ctx, sid, path_id, state) + [
         html.H2("Trends in the 12 indicators", className="h4"),
         page.chart_block(chart, spec, state), details,
         html.H2("Estimated effects", className="h4"),
@@ -67,11 +68,35 @@ def layout(site_id: str | None = None, **query) -> html.Div:
     ])
 
 
+def _glance(ctx, sid: str, path_id: str, state) -> list:
+    """Against England at a glance (spine chart and its table) and the Making Data Count icons summary."""
+    from indicators.glance import summarise_icons
+
+    spec = charts.ChartSpec("spine", site=path_id, anon=state.anon)
+    try:
+        chart = charts.build(spec)
+    except charts.ChartUnavailable as exc:
+        return [page.unavailable("The spine chart", str(exc))]
+    icons = summarise_icons(chart.table.rename(columns={"SPC variation (latest point)": "Variation",
+                                                       "SPC assurance (limits against England)": "Assurance"}))
+    return [html.H2("At a glance: latest values against England", className="h4"),
+            page.chart_block(chart, spec, state),
+            html.Div(tables.html_table(chart.table, "Latest values, recent trend and SPC icons by indicator"),
+                     className="table-responsive", id="site-glance"),
+            html.P("Recent trend: the slope of the last five points, weighted by their precision, tested against no "
+                   "change (p < 0.05). SPC icons (NHS Making Data Count): variation of the latest point on the XmR "
+                   "chart of the site's own series; assurance says whether the process limits sit wholly better, "
+                   "wholly worse, or either side of England's latest value.", className="small"),
+            html.Div(tables.html_table(icons, "Making Data Count summary: indicators by icon"),
+                     className="table-responsive", id="mdc-summary")]
+
+
 def _effects(ctx, sid: str):
     est = estimates()
     rows = est[(est["site_id"] == sid) & (est["method"] == "did")]
     rows = rows.set_index("indicator_id").loc[[i for i in ctx.indicator_ids() if i in set(rows["indicator_id"])]]
-    return readings.effects_table(rows.reset_index(), ctx.catalogue)
+    return readings.effects_table(rows.reset_index(), ctx.catalogue,
+                                  {ind: site_balance(sid, ind).quality for ind in ctx.indicator_ids()})
 
 
 def _comparators(ctx, sid: str, anon: bool) -> html.Div:
@@ -89,7 +114,8 @@ def _comparators(ctx, sid: str, anon: bool) -> html.Div:
                      "Comparators (nearest first, distance)": "; ".join(
                          f"{labels[c]} ({d:.2f})" for c, d in zip(part["comparator_code"], part["distance"])),
                      "Covariates well balanced": (f"{int(good.at[ind, 'sum'])} of {int(good.at[ind, 'size'])}"
-                                                  if ind in good.index else "")})
+                                                  if ind in good.index else ""),
+                     "Overall": _balance_words(site_balance(sid, ind))})
     return html.Div([
         html.P(f"Comparator set version {cs.version}: the k = {cs.params['k']} nearest non-Pioneer local authorities "
                f"by {cs.params['method']} distance on baseline population, age, deprivation, density and the "
@@ -97,6 +123,12 @@ def _comparators(ctx, sid: str, anon: bool) -> html.Div:
                className="small"),
         html.Div(tables.html_table(pd.DataFrame(rows), "Matched comparators by indicator"),
                  className="table-responsive", id="site-comparators")])
+
+
+def _balance_words(balance) -> str:
+    if not balance.quality:
+        return ""
+    return f"{BALANCE_WORDS[balance.quality]} (largest |SMD| {balance.worst_smd:.2f})"
 
 
 def _areas(ctx, sid: str) -> html.Div:

@@ -6,7 +6,10 @@ import pandas as pd
 from dash import dcc, html
 
 from layouts.components import charts, page, readings, tables
-from analysis.results import context, missing_estimate_reason, site_detail, site_trend
+from analysis.results import (context, indicator_has_data, missing_estimate_reason, no_data_message,
+                              overview_row, site_balance, site_detail, site_trend)
+from layouts.components.anonymise import comparator_labels
+from layouts.components.readings import format_p
 from layouts.components.urlstate import href, parse_query
 
 DETAIL_CHARTS = {"trend": "Trend against comparators and England", "event": "Event study",
@@ -50,6 +53,10 @@ def layout(site_id: str | None = None, indicator_id: str | None = None, **query)
             html.P([dcc.Link(f"All indicators for {name}", href=href(f"/site/{path_id}", state)), " · ",
                     dcc.Link("All sites for this indicator", href=href(f"/indicator/{indicator_id}", state))]),
             html.P(cat["definition"], className="small")]
+    if not indicator_has_data(indicator_id):
+        body.append(html.P(f"No estimate for {name}. {no_data_message(indicator_id)}", className="alert alert-secondary",
+                           id="no-estimate"))
+        return html.Div(body)
     reason = missing_estimate_reason(sid, indicator_id)
     if reason is not None:
         # Nothing to estimate from (e.g. a real dataset without this indicator, or without data
@@ -64,25 +71,49 @@ def layout(site_id: str | None = None, indicator_id: str | None = None, **query)
         body += [html.H2(heading, className="h4"), _block(specs[kind], state)]
         if kind == "event":
             r = detail["did"].iloc[0]
+            balance = site_balance(sid, indicator_id)
             body.append(html.P(readings.did_reading(cat["short_name"], r["effect_pct"], r["ci_low"], r["ci_high"],
-                                                    r["p_value"], cat["polarity"]), className="fw-semibold",
-                               id="did-reading"))
+                                                    r["p_value"], cat["polarity"], balance=balance.quality),
+                               className="fw-semibold", id="did-reading"))
+            body.append(_balance_note(ctx, sid, indicator_id, detail, balance, name, state.anon))
             body.append(tables.html_table(_did_numbers(detail["did"], cat["unit"]), "Difference-in-differences"))
         if kind == "its":
             body.append(tables.html_table(_its_numbers(detail["its_summary"], cat["unit"]),
                                           "Change in trend: segmented regression with Newey-West errors"))
+            did, its = overview_row("did", sid, indicator_id), overview_row("its", sid, indicator_id)
+            both = readings.methods_reading(did["outcome"], its["outcome"], did["outcome_label"], its["outcome_label"])
+            if both:
+                body.append(html.P(both, className="alert alert-info small", id="methods-reading"))
     return html.Div(body)
+
+
+def _balance_note(ctx, sid: str, indicator_id: str, detail, balance, name: str, anon: bool) -> html.Div:
+    """The comparators behind the estimate, named (numbered when anonymised), and how well they match."""
+    codes = detail["comparators"]["comparator_code"].tolist()
+    labels = comparator_labels(codes, ctx.area_names, anon)
+    dist = dict(zip(codes, balance.distances)) if len(balance.distances) == len(codes) else {}
+    named = "; ".join(f"{labels[c]} ({dist[c]:.2f})" if c in dist else labels[c] for c in codes)
+    poor = balance.quality == "poor"
+    return html.Div([
+        html.P(balance.sentence(name) + (" Read this estimate with caution." if poor else ""),
+               className="alert alert-warning small mb-1" if poor else "small mb-1", id="did-balance"),
+        html.P(f"Matched comparators, nearest first (distance): {named or 'none'}.", className="small",
+               id="did-comparators")])
 
 
 def _did_numbers(did, unit: str):
     r = did.iloc[0]
-    return pd.DataFrame({"Measure": ["Effect", "Effect, % of expected", "95% placebo interval",
+    low_pct, high_pct = readings.relative_interval(r["effect"], r["effect_pct"], r["ci_low"], r["ci_high"])
+    words = readings.unit_words(unit)
+    return pd.DataFrame({"Measure": ["Effect (indicator units)", "Effect (relative, % of expected)",
+                                     "95% placebo interval (relative)", "95% placebo interval (indicator units)",
                                      "p (placebo-in-space, exploratory)", "Cluster-robust interval (likely too narrow)",
                                      "Pre-trend test p", "Comparator set version"],
-                         "Value": [f"{r['effect']:.2f} {unit}", f"{r['effect_pct']:.1f}%",
-                                   f"{r['ci_low']:.2f} to {r['ci_high']:.2f}", f"{r['p_value']:.3f}",
+                         "Value": [f"{r['effect']:+.2f} {words}", f"{r['effect_pct']:+.1f}%",
+                                   f"{low_pct:+.1f}% to {high_pct:+.1f}%",
+                                   f"{r['ci_low']:.2f} to {r['ci_high']:.2f} {words}", format_p(r["p_value"]),
                                    f"{r['cluster_ci_low']:.2f} to {r['cluster_ci_high']:.2f}",
-                                   f"{r['pre_trend_p']:.3f}", str(r["comparator_version"])]})
+                                   format_p(r["pre_trend_p"]), str(r["comparator_version"])]})
 
 
 def _its_numbers(summary, unit: str):
@@ -91,7 +122,7 @@ def _its_numbers(summary, unit: str):
     return pd.DataFrame({"Term": summary["term"].map(names).fillna(summary["term"]),
                          f"Estimate ({unit})": summary["estimate"].round(2),
                          "95% interval": [f"{a:.2f} to {b:.2f}" for a, b in zip(summary["ci_low"], summary["ci_high"])],
-                         "p": summary["p_value"].round(3)})
+                         "p": summary["p_value"].map(format_p)})
 
 
 def _block(spec: charts.ChartSpec, state) -> html.Div:

@@ -33,13 +33,15 @@ def test_workbook_sheets_notice_and_grid(ctx):
 
     sheets = _cells(package_workbook(ctx, anon=False, basis="did"))
     names = list(sheets)
-    assert names[:2] == ["Notes", "Overview"] and names[-1] == "Definitions" and len(names) == 2 + 25 + 1
-    assert sheets["Notes"][1][0] == "Generated demonstration data, not real"
+    assert names == ["Notes", "Overview", "Overview outcomes", "Effects", "Pooled", "Trends", "Comparators",
+                     "Balance", "Definitions"]
+    assert sheets["Notes"][1][1] == "Generated demonstration data, not real"
     shown = grid.grid_export(ctx, grid.grid_cells(ctx, results.overview("did"), ViewState()))
-    assert sheets["Overview"][0] == list(shown.columns)
+    assert sheets["Overview outcomes"][0] == list(shown.columns)
+    assert [r[1] for r in sheets["Overview outcomes"][1:]] == shown["Site"].tolist()
+    assert sheets["Overview outcomes"][1][2] == shown.iloc[0, 2]
     assert [r[1] for r in sheets["Overview"][1:]] == shown["Site"].tolist()
-    assert sheets["Overview"][1][2] == shown.iloc[0, 2]
-    assert "Barnsley" in names
+    assert "Barnsley" in {r[1] for r in sheets["Trends"][1:]}
 
 
 def test_anonymised_workbook_names_nothing_real(ctx):
@@ -49,7 +51,9 @@ def test_anonymised_workbook_names_nothing_real(ctx):
     text = "\n".join(list(sheets) + [str(v) for rows in sheets.values() for row in rows for v in row if v is not None])
     forbidden = real_names(ctx.dataset.sites, ctx.dataset.areas)
     assert find_real_names(text, forbidden) == []
-    assert "Pioneer C" in sheets
+    assert "Pioneer C" in {r[1] for r in sheets["Trends"][1:]}
+    # A site's counts and population would identify it by its size.
+    assert "Site denominator" not in sheets["Trends"][0] and "Site numerator" not in sheets["Trends"][0]
 
 
 def test_chart_csv_starts_with_the_notice(ctx):
@@ -84,11 +88,64 @@ def test_grid_markup_escapes_text_and_links_every_cell(ctx):
                 links.append(dict(attrs))
 
     Links().feed(markup)
-    assert len(links) == len(cells) == 25 * 12
-    assert {a["id"] for a in links} == {f"cell-{r.path_id}-{r.indicator_id}" for r in cells.itertuples()}
-    assert all(a["href"].startswith("/site/") for a in links)
+    cell_links = [a for a in links if a["id"].startswith("cell-")]
+    assert len(cell_links) == len(cells) == 25 * 12 + 3 * 12  # the sites, then the pooled rows
+    assert {a["id"] for a in cell_links} == {f"cell-{r.path_id}-{r.indicator_id}" for r in cells.itertuples()}
+    assert all(a["href"].startswith(("/site/", "/indicator/")) for a in cell_links)
+    assert sum(a["id"].startswith("site-link-") for a in links) == 25
 
     hostile = cells.assign(site="<script>alert(1)</script> & Co", text='"+1.0%"')
     markup = grid.grid_table(ctx, hostile, state).children.children
     assert "<script>" not in markup and "&lt;script&gt;alert(1)&lt;/script&gt; &amp; Co" in markup
     assert 'title="&lt;script&gt;' in markup and "&quot;+1.0%&quot;" in markup
+
+
+def test_workbook_is_a_package_an_analyst_can_work_in(ctx):
+    """Issue 14 item 8: numbers as numbers, one sheet per view, counts and denominators, comparator series,
+    effects with intervals and p values, pooled results, a notes sheet with methods and sources; text that
+    looks like a formula stays text."""
+    from analysis import results
+    from layouts.components.exports import package_workbook
+
+    sheets = _cells(package_workbook(ctx, anon=False, basis="did"))
+    overview = sheets["Overview"]
+    assert all(isinstance(v, float) or v is None for row in overview[1:] for v in row[2:])
+    est = results.estimates()
+    did = est[(est["method"] == "did") & (est["site_id"] == "leeds") & (est["indicator_id"] == "dtoc")].iloc[0]
+    head = sheets["Effects"][0]
+    row = next(r for r in sheets["Effects"][1:] if r[0] == "Difference-in-differences" and r[2] == "Leeds"
+               and r[3] == "Delayed transfers")
+    assert row[head.index("Effect (indicator units)")] == pytest.approx(did["effect"])
+    assert row[head.index("p value")] == pytest.approx(did["p_value"])
+    assert row[head.index("Lower 95% (units)")] == pytest.approx(did["ci_low"])
+    pooled = sheets["Pooled"]
+    assert {r[0] for r in pooled[1:]} == {"All Pioneers (pooled)", "Wave 1 Pioneers (pooled)", "Wave 2 Pioneers (pooled)"}
+    trends = sheets["Trends"][0]
+    for col in ("Site numerator", "Site denominator", "Site lower 95%", "Comparators mean", "Comparators lowest",
+                "England"):
+        assert col in trends
+    notes = {r[0] for r in sheets["Notes"][1:]}
+    assert "Method: Difference-in-differences (DiD)" in notes and "Method: Pooled effect" in notes
+    assert any(k.startswith("Sheet: ") for k in notes)
+
+
+def test_workbook_writes_formula_like_text_as_text(ctx, monkeypatch):
+    import zipfile
+
+    from layouts.components import exports
+
+    hostile = ctx.catalogue.reset_index().assign(caveats="=HYPERLINK(\"http://x\",\"y\")")
+    monkeypatch.setattr(ctx.dataset, "catalogue", hostile, raising=False)
+    data = exports.package_workbook(ctx, anon=False, basis="its")
+    with zipfile.ZipFile(io.BytesIO(data)) as z:
+        xml = "".join(z.read(n).decode() for n in z.namelist() if n.startswith("xl/worksheets/"))
+    assert "<f>" not in xml
+
+
+def test_csv_downloads_carry_a_byte_order_mark(ctx):
+    from callbacks.downloads import download_chart_csv
+    from layouts.components import charts
+
+    key = charts.ChartSpec("trend", site="leeds", indicator_id="dtoc").key()
+    sent = download_chart_csv(1, {"type": "csv-button", "key": key})
+    assert sent["content"].startswith("\ufeff# Generated demonstration data, not real")

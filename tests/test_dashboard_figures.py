@@ -99,7 +99,40 @@ def test_spc_and_event_tables_match_figures():
     es = pd.DataFrame({"event_time": [-2, -1, 0, 1], "coef": [0.1, 0.0, 1.0, 2.0], "ci_low": [-1, 0, 0, 1],
                        "ci_high": [1, 0, 2, 3], "phase": ["pre", "pre", "post", "post"]})
     fig = figures.event_study_figure(es, title="t", unit="u", source="s")
-    assert list(fig.data[0].y) == figures.event_study_table(es, "u")["Difference from comparators (u)"].tolist()
+    drawn = [y for t in fig.data for y in t.y]
+    assert drawn == figures.event_study_table(es, "u")["Difference from comparators (u)"].tolist()
+
+
+def test_event_study_labels_periods_truthfully_and_bands_the_transition():
+    """Issue 14 item 3: wave 1 starts 2013/14 Q3, its transition is 2013/14, and the reference is 2012/13 Q4.
+
+    The x axis names the periods (not "periods since the start" with 0 at the first follow-up
+    quarter), the start line sits at 2013/14 Q3, the transition is a band with its own colour,
+    and the reference point is marked where the caption says."""
+    labels = ["2012/13 Q3", "2012/13 Q4", "2013/14 Q1", "2013/14 Q2", "2013/14 Q3", "2013/14 Q4", "2014/15 Q1"]
+    es = pd.DataFrame({"period_label": labels, "event_time": range(-6, 1), "coef": [0.2, 0.0, 1, 1, 1, 1, 2.0],
+                       "ci_low": [-1, 0, 0, 0, 0, 0, 1], "ci_high": [1, 0, 2, 2, 2, 2, 3],
+                       "phase": ["pre", "pre"] + ["transition"] * 4 + ["post"],
+                       "reference": [False, True, False, False, False, False, False]})
+    fig = figures.event_study_figure(es, title="t", unit="u", source="s", start_label="2013/14 Q3",
+                                     transition=("2013/14 Q1", "2013/14 Q4"), x_title="Quarter (financial year)")
+    assert fig.layout.xaxis.type == "category" and fig.layout.xaxis.title.text == "Quarter (financial year)"
+    by_name = {t.name: t for t in fig.data}
+    assert list(by_name["Transition"].x) == labels[2:6]
+    assert by_name["Transition"].marker.color != by_name["After the transition"].marker.color
+    assert list(by_name["Reference period (set to 0)"].x) == ["2012/13 Q4"]
+    start = [s for s in fig.layout.shapes if s.type == "line" and s.line.dash == "dash"]
+    assert [s.x0 for s in start] == [labels.index("2013/14 Q3") - 0.5]
+    band = [s for s in fig.layout.shapes if s.type == "rect"]
+    assert [(b.x0, b.x1) for b in band] == [(1.5, 5.5)]
+    from layouts.components.charts import event_study_note
+
+    assert "relative to 2012/13 Q4, the last period before the transition" in event_study_note(es)
+
+
+def test_period_axis_titles_follow_the_frequency():
+    assert figures.period_axis_title("month") == "Month"
+    assert figures.period_axis_title("quarter") == "Quarter (financial year)"
 
 
 def test_graph_config_exports_at_scale_3_with_safe_name():
@@ -196,3 +229,41 @@ def test_presentation_names_every_site_on_a_caterpillar():
     assert slide.layout.height is None
     assert list(slide.layout.yaxis.tickvals) == list(page.layout.yaxis.categoryarray)
     assert list(slide.layout.yaxis.ticktext) == list(slide.layout.yaxis.tickvals)
+
+
+def test_small_multiples_are_legible(trend_frame):
+    """Issue 14 item 10: titles wrapped to their panel, at most 3 x labels, ticks >= 11 px, the legend naming no
+    single site when the panels are different sites, and larger ticks on the slide."""
+    long_names = ["Waltham Forest and East London and City (wave 1)", "Airedale, Wharfedale and Craven (wave 2)"]
+    panels = [figures.SmallMultiple(title=long_names[i % 2], frame=trend_frame, site_label=long_names[i % 2].split(" (")[0],
+                            start_label="2013/14 Q1", transition=("2012/13 Q4", "2012/13 Q4")) for i in range(25)]
+    fig = figures.small_multiples_figure(panels, title="T", source="S", ncols=5, show_range=False)
+    titles = [a.text for a in fig.layout.annotations if a.name == "panel-title"]
+    width = fig.layout.xaxis.domain[1] - fig.layout.xaxis.domain[0]
+    limit = int(figures.MULTIPLES_WIDTH_PX * width / figures.MULTIPLES_TITLE_PX_PER_CHAR)
+    assert all(len(line) <= limit for t in titles for line in t.replace("<b>", "").replace("</b>", "").split("<br>"))
+    axes = [fig.layout[k] for k in fig.layout.to_plotly_json() if k.startswith("xaxis")]
+    assert all(len(a.tickvals) <= 3 and a.tickfont.size >= 11 for a in axes)
+    assert {t.name for t in fig.data if t.legendgroup == "Pioneer site"} == {"Pioneer site"}
+    slide = figures.presentation(fig, "takeaway")
+    assert slide.layout.xaxis.tickfont.size >= 14
+    empty = [figures.SmallMultiple(title="P", frame=trend_frame.assign(site_value=np.nan), site_label="S")]
+    [note] = [a for a in figures.small_multiples_figure(empty, title="T", source="S").layout.annotations
+              if a.text == "No data in this dataset"]
+    assert note.xanchor == "center"  # plotly's "auto" anchored it by its left edge in the first column
+
+
+def test_caterpillar_legend_sits_under_the_title():
+    frame = pd.DataFrame({"label": ["A"], "effect": [1.0], "ci_low": [0.0], "ci_high": [2.0],
+                          "outcome_label": ["worse"], "colour": ["#D55E00"]})
+    fig = figures.caterpillar_figure(frame, title="t", x_title="x", source="s")
+    assert fig.layout.legend.x == 0 and fig.layout.legend.yanchor == "bottom"
+
+
+def test_slide_start_labels_sit_inside_the_plot_under_the_legend():
+    es = pd.DataFrame({"event_time": [-1, 0], "coef": [0.0, 1.0], "ci_low": [0, 0], "ci_high": [0, 2],
+                       "phase": ["pre", "post"]})
+    slide = figures.presentation(figures.event_study_figure(es, title="t", unit="u", source="s"), "takeaway")
+    [mark] = [a for a in slide.layout.annotations if a.text == "end of transition"]
+    assert mark.yanchor == "top" and slide.layout.legend.yanchor == "bottom"
+    assert [a.text for a in slide.layout.annotations if a.name == "takeaway"] == ["takeaway"]

@@ -37,3 +37,37 @@ def test_effects_table_has_one_row_per_estimate():
     assert table["Indicator"].tolist() == ["A", "B"]
     assert table["95% interval (units)"].tolist() == ["-9.00 to -1.00", "-2.00 to 4.00"]
     assert table["What it means"].str.contains("could be chance").tolist() == [False, True]
+
+
+def test_p_below_one_in_a_hundred_is_not_written_as_zero():
+    # Issue 14 item 11: "p 0.00" -> "p < 0.01".
+    from layouts.components.readings import format_p
+
+    assert format_p(0.0004) == "p < 0.01" and format_p(0.031) == "p = 0.03" and format_p(math.nan) == ""
+    assert "(p < 0.01)" in did_reading("A", -3.0, -5.0, -1.0, 0.0, "lower")
+
+
+def test_poor_balance_is_said_in_the_same_sentence_as_the_result():
+    # Issue 14 item 4: weak matching is not shown with confident words alone.
+    text = did_reading("Delayed transfers", -12.0, -30.0, -2.0, 0.02, "lower", balance="poor")
+    assert "unlikely to be chance alone" in text and "poorly matched" in text
+    assert "from similar areas" not in text
+    assert "poorly" not in did_reading("Delayed transfers", -12.0, -30.0, -2.0, 0.02, "lower", balance="good")
+
+
+def test_missing_estimate_gives_the_true_reason():
+    # Issue 14 item 1: the note from the estimates, not a generic "too few periods or comparators".
+    text = did_reading("Care home admissions 65+", math.nan, math.nan, math.nan, math.nan, "lower",
+                       "no data before the site's start: 2017/18 onwards only")
+    assert text == "Care home admissions 65+: no estimate (no data before the site's start: 2017/18 onwards only)."
+
+
+def test_methods_that_disagree_say_what_each_asks():
+    # Issue 14 item 5: Leeds DTOC, ITS clearly worse beside DiD "could be chance".
+    from layouts.components.readings import methods_reading
+
+    text = methods_reading("similar", "worse", "no clear difference", "trend worsened")
+    assert "Difference-in-differences asks whether" in text and "own trend" in text
+    assert "no clear difference" in text and "trend worsened" in text
+    assert methods_reading("better", "better", "better than comparators", "trend improved") == ""
+    assert methods_reading("not compared", "worse", "not estimated", "trend worsened") == ""

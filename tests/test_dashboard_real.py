@@ -79,4 +79,26 @@ def test_a_missing_estimate_is_explained_not_failed(real_server):
     text = _page_text(real_server, "/site/leeds/indicator/care_home_65")
     assert "No estimate for Leeds" in text and "2017/18" in text
     text = _page_text(real_server, "/site/leeds/indicator/ea_all")
-    assert "No estimate for Leeds" in text and "no data" in text.lower()
+    assert "No estimate for Leeds" in text and "no real data" in text.lower()
+
+
+def test_an_indicator_without_real_data_says_so_and_keeps_its_definition(real_server):
+    # Issue 14 item 1: no "data unavailable ... reload" banner, which says the dataset is broken.
+    text = _page_text(real_server, "/indicator/ea_all")
+    assert "cannot be read right now" not in text
+    assert "There is no real data for Emergency admissions in this dataset" in text
+    assert "It would come from HES APC" in text
+    assert "Emergency (non-elective) hospital admissions of residents" in text  # the definition
+    index = _page_text(real_server, "/indicators")
+    assert "no-data-ea_all" in index and "no-data-dtoc" not in index
+
+
+def test_empty_charts_and_cells_give_the_true_reason(real_server):
+    # care_home_65 has data from 2017/18 only: no empty pooled axes, and the reason everywhere.
+    text = _page_text(real_server, "/indicator/care_home_65")
+    assert "Pooled event study is not available here" in text and "2017/18 onwards only" in text
+    site = _page_text(real_server, "/site/leeds")
+    assert "too few periods or comparators" not in site
+    assert "Care home admissions 65+: no estimate (no data before the site" in site
+    grid = _page_text(real_server, "/")
+    assert "Care home admissions 65+: \\u2013, not estimated (no data before the site" in grid

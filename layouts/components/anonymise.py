@@ -11,7 +11,7 @@ import re
 
 import pandas as pd
 
-from analysis.names import ANONYMISED_ONLY_ENV, SiteNames, anonymised_only  # noqa: F401  (re-exported)
+from analysis.names import SiteNames, anonymised_only
 
 
 def comparator_labels(codes: list[str], area_names: dict[str, str], anon: bool) -> dict[str, str]:

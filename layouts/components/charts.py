@@ -94,9 +94,11 @@ def trend_chart(spec: ChartSpec) -> Chart:
     title = f"{cat['short_name'] if spec.compact else cat['name']}: {site}"
     opts = figures.TrendOptions(title=title, site_label=site, indicator_name=cat["name"], unit=cat["unit"],
                                 source=ctx.source_line(spec.indicator_id), start_label=start, transition=transition,
-                                compact=spec.compact)
-    note = (f"Blue solid line: {site}; orange dots and shaded band: its matched comparators' mean and range; "
-            "black long dashes: England. Grey band: transition period; red dashed line: Pioneer start.")
+                                compact=spec.compact, period_title=figures.period_axis_title(cat["frequency"]),
+                                show_counts=not spec.anon)
+    note = (f"Blue solid line: {site}, with 95% confidence whiskers; orange dots and shaded band: its matched "
+            "comparators' mean and range; black long dashes: England. Grey band: transition period; red dashed line: "
+            "Pioneer start.")
     return Chart(figure=figures.trend_figure(frame, opts), table=figures.trend_chart_table(frame, opts), title=title,
                  filename=_file_stem("trend", spec.indicator_id, site), colour_note=note)
 
@@ -154,14 +156,28 @@ def _detail_context(spec: ChartSpec):
 def event_chart(spec: ChartSpec) -> Chart:
     ctx, cat = _detail_context(spec)
     site_id, site = site_id_of(spec), _site_word(spec)
-    frame = results.site_detail(site_id, spec.indicator_id)["event_study"]
+    frame = results.site_detail(site_id, spec.indicator_id)["event_study"].copy()
+    labels = dict(zip(results.site_trend(site_id, spec.indicator_id)["period_start"],
+                      results.site_trend(site_id, spec.indicator_id)["period_label"]))
+    frame["period_label"] = frame["period_start"].map(labels)
+    frame["period_label"] = frame["period_label"].fillna(frame["period_start"].dt.strftime("%b %Y"))
+    start, transition = results.intervention_labels(site_id, spec.indicator_id)
     title = f"{cat['short_name']}, {site}: difference from matched comparators, period by period"
-    fig = figures.event_study_figure(frame, title=title, unit=cat["unit"], source=ctx.source_line(spec.indicator_id))
-    note = ("Each point: how far the site was from its comparators that period, relative to the last "
-            "period before the start (0 = no difference); bars are 95% intervals. Grey points: before the "
-            "start (they should sit near 0 if the trends were parallel); blue: after. Red dashed line: Pioneer start.")
+    fig = figures.event_study_figure(frame, title=title, unit=cat["unit"], source=ctx.source_line(spec.indicator_id),
+                                     x_title=figures.period_axis_title(cat["frequency"]), start_label=start,
+                                     transition=transition)
+    note = event_study_note(frame)
     return Chart(fig, figures.event_study_table(frame, cat["unit"]), title,
                  _file_stem("event-study", spec.indicator_id, site), note)
+
+
+def event_study_note(frame: pd.DataFrame) -> str:
+    """What the event study's points are measured against, naming the reference period as it is labelled."""
+    ref = frame.loc[frame["reference"].astype(bool), "period_label"] if "reference" in frame else pd.Series([], dtype=object)
+    against = f"{ref.iloc[0]}, the last period before the transition" if len(ref) else "the last period before the transition"
+    return (f"Each point: how far the site was from its comparators that period, relative to {against} (white diamond, "
+            "set to 0); bars are 95% intervals. Grey points: before the transition (they should sit near 0 if the "
+            "trends were parallel); open orange: the transition (grey band); blue: after it. Red dashed line: Pioneer start.")
 
 
 def its_chart(spec: ChartSpec) -> Chart:
@@ -174,7 +190,8 @@ def its_chart(spec: ChartSpec) -> Chart:
     start, transition = results.intervention_labels(site_id, spec.indicator_id)
     title = f"{cat['short_name']}, {site}: change in trend after the Pioneer start"
     fig = figures.its_figure(frame, title=title, unit=cat["unit"], site_label=site,
-                             source=ctx.source_line(spec.indicator_id), start_label=start, transition=transition)
+                             source=ctx.source_line(spec.indicator_id), start_label=start, transition=transition,
+                             x_title=figures.period_axis_title(cat["frequency"]))
     note = ("Blue points: the site's values; blue line: the fitted segmented regression; orange dots: the "
             "pre-Pioneer trend carried forward (what the fit expects without a change). Grey band: transition.")
     return Chart(fig, figures.its_table(frame, site), title, _file_stem("change-in-trend", spec.indicator_id, site), note)
@@ -187,7 +204,8 @@ def spc_chart(spec: ChartSpec) -> Chart:
     start, transition = results.intervention_labels(site_id, spec.indicator_id)
     title = f"{cat['short_name']}, {site}: statistical process control (XmR)"
     fig = figures.spc_figure(chart, title=title, unit=cat["unit"], source=ctx.source_line(spec.indicator_id),
-                             start_label=start, transition=transition)
+                             start_label=start, transition=transition,
+                             x_title=figures.period_axis_title(cat["frequency"]))
     note = ("Mean and process limits from the pre-Pioneer periods. Point colour shows the variation type: "
             "light blue improvement, orange concern, purple a special cause where no direction is better, "
             "grey common cause.")
@@ -197,37 +215,59 @@ def spc_chart(spec: ChartSpec) -> Chart:
 def caterpillar_chart(spec: ChartSpec) -> Chart:
     ctx, cat = _detail_context(spec)
     over = results.overview("did")
-    rows = over[over["indicator_id"] == spec.indicator_id].dropna(subset=["effect"])
+    results.require_data(spec.indicator_id, ChartUnavailable)
+    every = over[over["indicator_id"] == spec.indicator_id]
+    rows = every.dropna(subset=["effect"])
     if rows.empty:
-        raise ChartUnavailable("no site effects for this indicator")
+        notes = every["note"].replace("", np.nan).dropna() if "note" in every else pd.Series([], dtype=object)
+        raise ChartUnavailable(notes.mode().iloc[0] if len(notes) else "no site effects for this indicator")
     frame = pd.DataFrame({"label": [ctx.names.display(s, spec.anon) for s in rows["site_id"]],
                           "effect": rows["effect"].to_numpy(), "ci_low": rows["ci_low"].to_numpy(),
                           "ci_high": rows["ci_high"].to_numpy(), "outcome_label": rows["outcome_label"].to_numpy(),
-                          "colour": rows["colour"].to_numpy()})
+                          "colour": rows["colour"].to_numpy(), "kind": "site"})
+    pooled = results.pooled_overview()
+    pooled = pooled[(pooled["indicator_id"] == spec.indicator_id)].dropna(subset=["effect"])
+    if len(pooled):
+        frame = pd.concat([frame, pd.DataFrame({
+            "label": pooled["label"].to_numpy(), "effect": pooled["effect"].to_numpy(),
+            "ci_low": pooled["ci_low"].to_numpy(), "ci_high": pooled["ci_high"].to_numpy(),
+            "outcome_label": pooled["outcome_label"].to_numpy(), "colour": pooled["colour"].to_numpy(),
+            "kind": "pooled"})], ignore_index=True)
     x_title = f"Difference-in-differences effect ({cat['unit']})"
     title = f"{cat['short_name']}: estimated effect of Pioneer status in each site"
     fig = figures.caterpillar_figure(frame, title=title, x_title=x_title, source=ctx.source_line(spec.indicator_id))
-    note = ("Each site's effect against its matched comparators with its 95% placebo interval (exploratory). "
-            "Colour shows the outcome: green better, yellow no clear difference, vermillion worse.")
+    note = ("Each site's effect against its matched comparators with its 95% placebo interval (exploratory); "
+            "diamonds at the foot: the pooled effect over all Pioneers and each wave against never-Pioneer areas, "
+            "with 95% intervals. Colour shows the outcome: green better, yellow no clear difference, vermillion worse.")
     return Chart(fig, figures.caterpillar_table(frame, x_title), title,
                  _file_stem("site-effects", spec.indicator_id, "anonymised" if spec.anon else ""), note)
 
 
 def pooled_chart(spec: ChartSpec) -> Chart:
     ctx, cat = _detail_context(spec)
-    et = results.pooled(spec.indicator_id)["event_time"]
-    frame = pd.DataFrame({"event_time": et["event_time"], "coef": et["att"], "ci_low": et["ci_low"],
-                          "ci_high": et["ci_high"], "phase": np.where(et["event_time"] < 0, "pre", "post")})
-    title = f"{cat['short_name']}: pooled effect across Pioneers by time since start"
+    results.require_data(spec.indicator_id, ChartUnavailable)
+    detail = results.pooled(spec.indicator_id)
+    et = detail["event_time"].dropna(subset=["att"])
+    if et.empty:
+        raise ChartUnavailable(results.pooled_reason(spec.indicator_id))
+    gt = detail["group_time"]
+    in_transition = set(gt.loc[gt["phase"] == "transition", "event_time"].tolist())
+    phase = ["transition" if e in in_transition else "pre" if e < 0 else "post" for e in et["event_time"]]
+    frame = pd.DataFrame({"event_time": et["event_time"].to_numpy(), "coef": et["att"].to_numpy(),
+                          "ci_low": et["ci_low"].to_numpy(), "ci_high": et["ci_high"].to_numpy(), "phase": phase})
+    title = f"{cat['short_name']}: pooled effect across Pioneers by time since the transition"
     fig = figures.event_study_figure(frame, title=title, unit=cat["unit"], source=ctx.source_line(spec.indicator_id))
-    note = ("Average effect over the Pioneer sites (both waves, each against never-Pioneer areas) by periods "
-            "since their start, with 95% intervals. Grey: before the start; blue: after.")
+    note = ("Average effect over the Pioneer sites (both waves, each against never-Pioneer areas) by periods after "
+            "each wave's transition (wave 1: 2013/14; wave 2: Jan-Mar 2015), each measured against the wave's last "
+            "period before its transition, with 95% intervals. Grey: before the transition; open orange: during it; "
+            "blue: after it.")
     return Chart(fig, figures.event_study_table(frame, cat["unit"]), title,
                  _file_stem("pooled-event-study", spec.indicator_id), note)
 
 
 def funnel_chart(spec: ChartSpec) -> Chart:
     ctx, cat = _detail_context(spec)
+    results.require_data(spec.indicator_id, ChartUnavailable)
     rows = []
     for site_id in ctx.names.ordered(spec.anon):
         f = results.site_trend(site_id, spec.indicator_id)
@@ -241,7 +281,7 @@ def funnel_chart(spec: ChartSpec) -> Chart:
                      "outcome_label": outcome.label, "colour": outcome.colour})
     sites = pd.DataFrame(rows)
     if sites.empty or sites["england"].isna().all():
-        raise ChartUnavailable("no counts to draw a funnel from")
+        raise ChartUnavailable("the source gives rates only, without counts and denominators, so no funnel limits can be drawn")
     england = float(sites["england"].dropna().iloc[-1])
     if spec.anon:  # exact denominators identify sites by their size: bands only (anonymise.DENOMINATOR_BANDS)
         banded = [denominator_band(d) for d in sites["denominator"]]
@@ -254,14 +294,32 @@ def funnel_chart(spec: ChartSpec) -> Chart:
     l998, h998 = ci_for(cat, num, n, mult, value=pd.Series(england, index=n.index), level=0.998)
     limits = pd.DataFrame({"denominator": n, "england": england, "low95": l95, "high95": h95, "low998": l998,
                            "high998": h998})
+    # Overdispersion (Spiegelhalter): the between-area variance of every LA's latest value widens the limits,
+    # so a large area is flagged for a real difference, not for the narrowness of chance alone.
+    from indicators.funnel import adjusted_limits, null_se, overdispersion
+
+    areas = results.latest_area_values(spec.indicator_id)
+    areas = areas[areas["value"].notna() & areas["denominator"].notna() & (areas["denominator"] > 0)]
+    if len(areas) >= 10:
+        an = areas["denominator"].astype(float).reset_index(drop=True)
+        a_lo, a_hi = ci_for(cat, england * an / mult, an, mult, value=pd.Series(england, index=an.index), level=0.95)
+        od = overdispersion(areas["value"].to_numpy(float), null_se(a_lo, a_hi, 1.96), england)
+        se_n = null_se(l95, h95, 1.96)
+        for z, tag in ((1.96, "95"), (3.09, "998")):
+            limits[f"adj_low{tag}"], limits[f"adj_high{tag}"] = adjusted_limits(england, se_n, od.tau2, z)
+        limits.attrs["phi"] = od.phi
     period = sites["period"].iloc[-1]
     title = f"{cat['short_name']}: Pioneer sites against England, {period}"
     fig = figures.funnel_figure(sites, limits, title=title, unit=cat["unit"],
                                 x_title=f"Denominator ({cat['denominator']}, log scale{'; in bands' if spec.anon else ''})",
                                 source=ctx.source_line(spec.indicator_id))
     note = ("Each point is a Pioneer site's value in the latest period; its colour shows whether its 95% interval "
-            "is entirely better or worse than England (green better, yellow similar, vermillion worse). Dashed and "
-            "dotted lines: where 95% and 99.8% of areas of that size would fall if they matched England.")
+            "is entirely better or worse than England (green better, yellow similar, vermillion worse). Black dashed "
+            "and dotted lines: 95% and 99.8% limits adjusted for overdispersion (the real spread between all local "
+            "authorities, Spiegelhalter's method); thin grey lines: the plain limits of chance alone, which nearly "
+            "every large area falls outside.")
+    if "adj_low95" not in limits:
+        note += " (Too few areas to estimate overdispersion: plain limits only.)"
     if spec.anon:
         note += " " + BANDING_RULE
     return Chart(fig, figures.funnel_table(sites, cat["unit"]), title,
@@ -296,10 +354,140 @@ def love_chart(spec: ChartSpec) -> Chart:
     return Chart(fig, figures.love_table(summary), title, _file_stem("balance", spec.method, f"k{spec.k}"), note)
 
 
-BUILDERS = {"trend": trend_chart, "site_multiples": site_multiples_chart,
+def spine_chart(spec: ChartSpec) -> Chart:
+    """The site's latest value in each indicator against England's spread of local authorities (Fingertips)."""
+    from indicators.benchmark import Outcome
+    from indicators.glance import spine_position
+
+    ctx = results.context()
+    site_id, site = site_id_of(spec), _site_word(spec)
+    g = results.site_glance(site_id)
+    have = g[g["value"].notna()].copy() if "value" in g else g.iloc[0:0]
+    if have.empty:
+        raise ChartUnavailable("no indicator has a value for this site")
+    outcomes = [Outcome(b) if isinstance(b, str) and b else Outcome.NOT_COMPARED for b in have["benchmark"]]
+    have["outcome_label"] = [o.label for o in outcomes]
+    have["colour"] = [o.colour for o in outcomes]
+    for col in ("lowest", "q25", "q75", "highest"):
+        have[f"{ {'lowest': 'lo', 'highest': 'hi'}.get(col, col)}_pos"] = [
+            spine_position(v, e, r) for v, e, r in zip(have[col], have["england"], have.to_dict("records"))]
+    have["hover"] = [f"{r.indicator} ({r.period}): {r.value:,.1f}; England {r.england:,.1f}" for r in
+                     have.itertuples()]
+    title = f"{site} against England: latest value in each indicator"
+    fig = figures.spine_figure(have, title=title, source=ctx.source_line(), site_label=site)
+    note = ("Each row: the bar is England's spread of local authorities in that period (light grey: lowest to "
+            "highest; dark grey: the middle half), with England at the centre line and the worse end (or, with no "
+            "direction, the lower end) on the left. The point is the site's latest value, coloured by whether its 95% "
+            "interval is better (green), similar (yellow) or worse (vermillion) than England.")
+    return Chart(fig, figures.spine_table(have, show_counts=not spec.anon), title, _file_stem("spine", site), note)
+
+
+BUILDERS = {"spine": spine_chart, "trend": trend_chart, "site_multiples": site_multiples_chart,
             "indicator_multiples": indicator_multiples_chart, "event": event_chart, "its": its_chart,
             "spc": spc_chart, "caterpillar": caterpillar_chart, "pooled": pooled_chart, "funnel": funnel_chart,
             "love": love_chart}
+
+
+# --- slide takeaways: one plain-words line from the estimates, naming no site ------------------------
+
+def _did_takeaway(spec: ChartSpec) -> str:
+    from layouts.components.readings import did_reading
+
+    ctx, cat = _detail_context(spec)
+    site_id = site_id_of(spec)
+    r = results.overview_row("did", site_id, spec.indicator_id)
+    return did_reading(cat["short_name"], r.get("effect_pct", np.nan), r.get("ci_low", np.nan),
+                       r.get("ci_high", np.nan), r.get("p_value", np.nan), cat["polarity"],
+                       results.missing_estimate_reason(site_id, spec.indicator_id) or "",
+                       balance=results.site_balance(site_id, spec.indicator_id).quality)
+
+
+def _its_takeaway(spec: ChartSpec) -> str:
+    from layouts.components.readings import its_reading
+
+    ctx, cat = _detail_context(spec)
+    r = results.overview_row("its", site_id_of(spec), spec.indicator_id)
+    return its_reading(cat["short_name"], r.get("effect_pct", np.nan), r.get("ci_low", np.nan),
+                       r.get("ci_high", np.nan), r.get("p_value", np.nan), cat["polarity"])
+
+
+def _spc_takeaway(spec: ChartSpec) -> str:
+    ctx, cat = _detail_context(spec)
+    r = results.overview_row("spc", site_id_of(spec), spec.indicator_id)
+    chart = results.site_spc(site_id_of(spec), spec.indicator_id)
+    latest = chart[chart["value"].notna()].tail(1)
+    when = f" ({latest['period_label'].iloc[0]})" if len(latest) else ""
+    return f"{cat['short_name']}: latest point{when}: {r['outcome_label']} against the pre-Pioneer limits."
+
+
+def _site_multiples_takeaway(spec: ChartSpec) -> str:
+    from layouts.components.readings import count_reading
+
+    over = results.overview("did")
+    rows = over[over["site_id"] == site_id_of(spec)]
+    estimated = [lbl for lbl, e in zip(rows["outcome_label"], rows["effect"]) if pd.notna(e)]
+    return count_reading(f"Against matched comparators ({len(estimated)} of {len(rows)} indicators estimated)",
+                         estimated)
+
+
+def _across_sites_takeaway(spec: ChartSpec) -> str:
+    from layouts.components.readings import count_reading
+
+    over = results.overview("did")
+    rows = over[(over["indicator_id"] == spec.indicator_id) & over["effect"].notna()]
+    text = count_reading(f"{results.context().catalogue.at[spec.indicator_id, 'short_name']}, "
+                         f"{len(rows)} sites against matched comparators", rows["outcome_label"].tolist())
+    pooled = results.pooled_overview()
+    allp = pooled[(pooled["indicator_id"] == spec.indicator_id) & (pooled["aggregate"] == "all")]
+    if len(allp) and pd.notna(allp["effect_pct"].iloc[0]):
+        text += f" Pooled over all Pioneers: {allp['effect_pct'].iloc[0]:+.1f}% ({allp['outcome_label'].iloc[0]})."
+    return text
+
+
+def _funnel_takeaway(spec: ChartSpec) -> str:
+    from layouts.components.readings import count_reading
+
+    chart = build(spec)
+    return count_reading(f"Latest period, {len(chart.table)} Pioneer sites against England",
+                         [_in_sentence(x) for x in chart.table["Outcome"]])
+
+
+def _love_takeaway(spec: ChartSpec) -> str:
+    from matching.balance import THRESHOLDS
+
+    table = build(spec).table
+    good = int((table["Mean |SMD| after"] < THRESHOLDS[0]).sum())
+    poor = int((table["Mean |SMD| after"] >= THRESHOLDS[1]).sum())
+    return (f"After matching, {good} of {len(table)} covariates are well balanced on average and {poor} remain "
+            "poorly balanced.")
+
+
+def _spine_takeaway(spec: ChartSpec) -> str:
+    from layouts.components.readings import count_reading
+
+    table = build(spec).table
+    return count_reading(f"Latest values against England, {len(table)} indicators",
+                         [_in_sentence(x) for x in table["Against England"]])
+
+
+def _in_sentence(label) -> str:
+    """"Worse than England" -> "worse than England": a label inside a sentence, proper nouns kept."""
+    text = str(label)
+    return text[:1].lower() + text[1:]
+
+
+TAKEAWAYS = {"spine": _spine_takeaway, "trend": _did_takeaway, "event": _did_takeaway, "its": _its_takeaway, "spc": _spc_takeaway,
+             "site_multiples": _site_multiples_takeaway, "indicator_multiples": _across_sites_takeaway,
+             "caterpillar": _across_sites_takeaway, "pooled": _across_sites_takeaway, "funnel": _funnel_takeaway,
+             "love": _love_takeaway}
+
+
+def takeaway(spec: ChartSpec) -> str:
+    """The slide's one-line takeaway, generated from the estimate; it never names a site (anonymised or not)."""
+    try:
+        return TAKEAWAYS[spec.kind](spec) if spec.kind in TAKEAWAYS else ""
+    except (ChartUnavailable, KeyError, IndexError):
+        return ""
 
 
 def build(spec: ChartSpec) -> Chart:

@@ -6,12 +6,16 @@ come from that table, so a download never disagrees with the picture.
 """
 from __future__ import annotations
 
+import math
 import textwrap
 
 from dataclasses import dataclass
 
+import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
+
+from indicators.spc import VARIATION_COLOURS
 
 # Okabe-Ito: distinguishable with the common colour-vision deficiencies.
 OKABE_ITO = {
@@ -40,6 +44,16 @@ class TrendOptions:
     transition: tuple[str, str] | None = None
     comparator_label: str = "Matched comparators"
     compact: bool = False
+    period_title: str = "Period (financial year)"
+    show_counts: bool = True  # numerator and denominator in the table (not in anonymised mode: size identifies)
+
+
+PERIOD_TITLES = {"month": "Month", "quarter": "Quarter (financial year)", "year": "Financial year"}
+
+
+def period_axis_title(frequency: str) -> str:
+    """The x-axis title for an indicator's periods: a monthly axis is not "financial year"."""
+    return PERIOD_TITLES.get(frequency, "Period")
 
 
 def _category_index(labels: list[str], label: str | None) -> float | None:
@@ -133,10 +147,16 @@ def trend_figure(frame: pd.DataFrame, opts: TrendOptions) -> go.Figure:
     if "england_value" in frame.columns and frame["england_value"].notna().any():
         traces.append({"type": "scatter", "x": labels, "y": _values(frame["england_value"]), "mode": "lines",
                        "name": "England", "line": {"color": ENGLAND_COLOUR, "width": 1.5, "dash": "longdash"}})
-    traces.append({"type": "scatter", "x": labels, "y": _values(frame["site_value"]), "mode": "lines+markers",
-                   "name": opts.site_label, "line": {"color": SITE_COLOUR, "width": 2.5},
-                   "marker": {"size": 4 if opts.compact else 6}})
-    layout = base_layout(opts.title, opts.unit, "Period (financial year)", opts.compact)
+    site = {"type": "scatter", "x": labels, "y": _values(frame["site_value"]), "mode": "lines+markers",
+            "name": opts.site_label, "line": {"color": SITE_COLOUR, "width": 2.5},
+            "marker": {"size": 4 if opts.compact else 6}}
+    if not opts.compact and {"site_ci_low", "site_ci_high"} <= set(frame.columns) and frame["site_ci_high"].notna().any():
+        # 95% confidence whiskers on the site's values, by the catalogue's method (Wilson, Byar, Dobson).
+        site["error_y"] = {"type": "data", "symmetric": False, "array": _values(frame["site_ci_high"] - frame["site_value"]),
+                           "arrayminus": _values(frame["site_value"] - frame["site_ci_low"]), "color": SITE_COLOUR,
+                           "thickness": 1, "width": 2}
+    traces.append(site)
+    layout = base_layout(opts.title, opts.unit, opts.period_title, opts.compact)
     shapes, notes = _intervention_marks(labels, opts)
     if not opts.compact:
         notes.append(source_annotation(opts.source))
@@ -145,7 +165,9 @@ def trend_figure(frame: pd.DataFrame, opts: TrendOptions) -> go.Figure:
 
 
 TREND_HEADERS = {
-    "period_label": "Period", "site_value": "{site}", "comparator_mean": "{comparators} (mean)",
+    "period_label": "Period", "site_numerator": "{site} numerator", "site_denominator": "{site} denominator",
+    "site_value": "{site}", "site_ci_low": "{site} lower 95%", "site_ci_high": "{site} upper 95%",
+    "comparator_mean": "{comparators} (mean)",
     "comparator_min": "{comparators} (lowest)", "comparator_max": "{comparators} (highest)",
     "england_value": "England", "phase": "Phase",
 }
@@ -154,24 +176,74 @@ TREND_HEADERS = {
 def trend_chart_table(frame: pd.DataFrame, opts: TrendOptions) -> pd.DataFrame:
     """Exactly the numbers `trend_figure` draws, one row per period, headers as a reader sees them."""
     cols = [c for c in TREND_HEADERS if c in frame.columns and (c in ("period_label", "phase", "site_value")
-                                                                  or frame[c].notna().any())]
+                                                                  or frame[c].notna().any())
+            and (opts.show_counts or c not in ("site_numerator", "site_denominator"))]
     out = frame[cols].copy()
     out.columns = [TREND_HEADERS[c].format(site=opts.site_label, comparators=opts.comparator_label) for c in cols]
     return out
 
 
-def presentation(fig: go.Figure) -> go.Figure:
-    """Slide-ready: large type, white background, room for the title and source line."""
+def presentation(fig: go.Figure, takeaway: str = "") -> go.Figure:
+    """Slide-ready: large type, white background, room for the title, the takeaway line and the source line.
+
+    From the top: the title (wrapped, so a long one is not clipped on a 1400 px screen), the
+    takeaway, the legend just above the plot, the plot, the source line."""
     fig = go.Figure(fig)
-    # The title on its own line at the top, the legend on the next: on one line a long title ran into it.
-    fig.update_layout(font={"size": 20}, title={"font": {"size": 28}, "yref": "container", "y": 0.97, "yanchor": "top"},
+    # A long title is set smaller rather than wrapped: plotly anchors a wrapped title by its first line,
+    # which pushed that line off the top of the slide.
+    raw = fig.layout.title.text or ""
+    title_size = 28 if len(raw) <= PRESENT_TITLE_WIDTH else 22
+    title = raw if len(raw) <= PRESENT_TITLE_WIDTH * 28 // 22 else wrap_lines(raw, PRESENT_TITLE_WIDTH * 28 // 22)
+    title_lines = title.count("<br>") + 1 if title else 0
+    # Charts with category labels on the y axis (caterpillar, spine, balance) have a narrower plot: wrap sooner.
+    width = PRESENT_TAKEAWAY_WIDTH * 7 // 10 if fig.layout.yaxis.type == "category" else PRESENT_TAKEAWAY_WIDTH
+    text = wrap_lines(takeaway, width) if takeaway else ""
+    takeaway_lines = text.count("<br>") + 1 if text else 0
+    own_legend = fig.layout.legend.yref == "container"  # small multiples place their legend themselves
+    top = 30 + 36 * title_lines + 26 * takeaway_lines + (14 if text else 0) + (0 if own_legend else 48)
+    legend_top = top  # small multiples: the legend under the takeaway, then the first row's panel titles
+    if own_legend:
+        top += 36 + 44
+    narrow = fig.layout.yaxis.type == "category"
+    # A legend that wraps needs the room (narrower beside category labels).
+    extra_legend = 0 if own_legend else 30 * (legend_lines(fig, 780 if narrow else 1100) - 1)
+    top += extra_legend
+    fig.update_layout(font={"size": 20}, title={"text": title, "font": {"size": title_size}, "yref": "container",
+                                                "y": 1, "yanchor": "top", "pad": {"t": 16 + 30 * (title_lines - 1)}},
                       paper_bgcolor="white", plot_bgcolor="white",
-                      margin={"l": 110, "r": 40, "t": 150, "b": 160}, showlegend=True, legend={"font": {"size": 18}})
+                      margin={"l": 110, "r": 40, "t": max(top, 150), "b": 160}, showlegend=True,
+                      legend={"font": {"size": 18}})
+    if not own_legend:
+        fig.update_layout(legend={"y": 1, "yanchor": "bottom", "yref": "paper"})
+        # The legend now sits on the plot's top edge: the start and transition labels move inside the plot.
+        for label in ("Pioneer start", "end of transition"):
+            fig.for_each_annotation(lambda a: a.update(y=1, yanchor="top"), selector={"text": label})
+        fig.for_each_annotation(lambda a: a.update(y=0, yanchor="bottom"), selector={"text": "transition"})
     fig.update_annotations(font_size=16)
+    if own_legend:
+        # Small multiples: every panel's ticks and title readable on the slide, without crowding the panels:
+        # 12 panels become 4 x 3 (wider than tall, like the slide), with room between rows for titles.
+        n_panels = sum(1 for key in fig.layout.to_plotly_json() if key.startswith("xaxis"))
+        regrid(fig, 4 if n_panels <= 12 else 5, gap_x=0.05, gap_y=0.2 if n_panels <= 12 else 0.16)
+        fig.update_xaxes(tickfont_size=14)
+        fig.update_yaxes(tickfont_size=14)
+        fig.for_each_annotation(lambda a: a.update(font_size=15), selector={"name": "panel-title"})
+        fig.for_each_annotation(lambda a: a.update(font_size=14), selector={"name": "no-data"})
+        fig.update_layout(margin={"b": 110, "l": 70, "r": 110},
+                          legend={"yref": "container", "y": 1 - legend_top / PRESENT_HEIGHT_PX, "yanchor": "top",
+                                  "font": {"size": 16}})
+        fig.for_each_annotation(lambda a: a.update(text=wrap_lines(a.text, PRESENT_SOURCE_WIDTH), yshift=-102),
+                                selector={"name": "source"})
     fig.layout.height = None  # fill the 16:9 frame (a page's tall caterpillar would leave a blank strip)
     # At slide size the source line is wider than the chart: wrap it rather than let it run off the edge.
-    fig.for_each_annotation(lambda a: a.update(text=wrap_lines(a.text, PRESENT_SOURCE_WIDTH), yshift=-152),
-                            selector={"name": "source"})
+    if not own_legend:
+        fig.for_each_annotation(lambda a: a.update(text=wrap_lines(a.text, PRESENT_SOURCE_WIDTH), yshift=-152),
+                                selector={"name": "source"})
+    if text:
+        # Plain words under the title, above the legend; pixel-placed from the top of the plot.
+        fig.add_annotation(text=text, xref="paper", x=0, xanchor="left", yref="paper", y=1, yanchor="bottom",
+                           yshift=86 if own_legend else 48 + extra_legend, showarrow=False, align="left",
+                           font={"size": 19, "color": "#222"}, name="takeaway")
     y = fig.layout.yaxis
     if y.type == "category" and y.categoryarray is not None and len(y.categoryarray) > PRESENT_MAX_LARGE_LABELS:
         # 25 site names at 20 px do not fit a 16:9 slide and plotly would drop every other one: name them all.
@@ -180,8 +252,27 @@ def presentation(fig: go.Figure) -> go.Figure:
     return fig
 
 
+def legend_lines(fig: go.Figure, width_px: float = 1100, px_per_char: float = 10.5) -> int:
+    """About how many lines a horizontal legend at 18 px takes on a slide: its entries' text plus their symbols."""
+    names = {t.legendgroup or t.name: t.name for t in fig.data if t.name and t.showlegend is not False}
+    total = sum(len(name) * px_per_char + 45 for name in names.values())
+    return max(1, math.ceil(total / width_px))
+
+
 PRESENT_MAX_LARGE_LABELS = 12
 """More category labels than this on a slide's y axis are set at 14 px, so every one is shown."""
+
+
+PRESENT_HEIGHT_PX = 820
+"""About the height of a slide on screen (770 px) and exported (900 px): places the small multiples' legend."""
+
+
+PRESENT_TITLE_WIDTH = 64
+"""Characters per line of a slide's title (28 px type; fits the plot width on a 1400 px screen)."""
+
+
+PRESENT_TAKEAWAY_WIDTH = 100
+"""Characters per line of a slide's takeaway (19 px type)."""
 
 
 PRESENT_SOURCE_WIDTH = 110
@@ -209,28 +300,50 @@ def graph_config(filename: str, present: bool = False) -> dict:
 def caterpillar_figure(frame: pd.DataFrame, *, title: str, x_title: str, source: str) -> go.Figure:
     """Each site's effect with its interval, sorted; colour shows the outcome (legend in words).
 
-    ``frame``: label, effect, ci_low, ci_high, outcome_label, colour.
+    ``frame``: label, effect, ci_low, ci_high, outcome_label, colour, and optionally kind ("site" or
+    "pooled"): pooled rows are drawn as diamonds below the sites, in their own legend entry.
     """
-    data = frame.sort_values("effect").reset_index(drop=True)
+    data = _caterpillar_order(frame)
+    sites = data[data["kind"] == "site"]
+    pooled = data[data["kind"] == "pooled"]
     fig = go.Figure()
-    for (outcome, colour), part in data.groupby(["outcome_label", "colour"], sort=False):
+    for (outcome, colour), part in sites.groupby(["outcome_label", "colour"], sort=False):
         fig.add_trace(go.Scatter(
-            x=part["effect"], y=part["label"], mode="markers", name=outcome, marker={"color": colour, "size": 9},
+            x=part["effect"], y=part["label"], mode="markers", name=outcome,
+            marker={"color": colour, "size": 9, "line": {"color": "#333", "width": 1}},
             error_x={"type": "data", "symmetric": False, "array": part["ci_high"] - part["effect"],
-                     "arrayminus": part["effect"] - part["ci_low"], "color": colour},
+                     "arrayminus": part["effect"] - part["ci_low"], "color": "#555", "thickness": 1.5},
             hovertemplate="%{y}: %{x:.1f}<extra>" + outcome + "</extra>"))
+    if len(pooled):
+        fig.add_trace(go.Scatter(
+            x=pooled["effect"], y=pooled["label"], mode="markers", name="Pooled across Pioneers (diamonds)",
+            marker={"color": pooled["colour"].tolist(), "size": 13, "symbol": "diamond",
+                    "line": {"color": "#000", "width": 1.5}},
+            error_x={"type": "data", "symmetric": False, "array": pooled["ci_high"] - pooled["effect"],
+                     "arrayminus": pooled["effect"] - pooled["ci_low"], "color": "#000", "thickness": 2},
+            customdata=pooled["outcome_label"].tolist(),
+            hovertemplate="%{y}: %{x:.1f} (%{customdata})<extra></extra>"))
     fig.add_vline(x=0, line_color="#444", line_width=1)
     _base_layout(fig, title, "", x_title, False)
     fig.update_layout(xaxis={"type": "linear", "title": x_title, "tickangle": 0},
                       yaxis={"type": "category", "categoryorder": "array", "categoryarray": data["label"].tolist(),
                              "title": None, "automargin": True},
+                      # The legend on its own line under the title: beside a long title they overlapped.
+                      legend={"x": 0, "xanchor": "left", "y": 1, "yanchor": "bottom"},
                       hovermode="closest", height=max(420, 22 * len(data) + 180))
     add_source_line(fig, source)
     return fig
 
 
+def _caterpillar_order(frame: pd.DataFrame) -> pd.DataFrame:
+    """Pooled rows first (the foot of the chart), then the sites by effect."""
+    data = frame.assign(kind=frame["kind"] if "kind" in frame else "site")
+    pooled = data[data["kind"] == "pooled"].iloc[::-1]
+    return pd.concat([pooled, data[data["kind"] != "pooled"].sort_values("effect")], ignore_index=True)
+
+
 def caterpillar_table(frame: pd.DataFrame, x_title: str) -> pd.DataFrame:
-    data = frame.sort_values("effect")
+    data = _caterpillar_order(frame)
     return pd.DataFrame({"Site": data["label"], x_title: data["effect"].round(2),
                          "Lower 95% limit": data["ci_low"].round(2), "Upper 95% limit": data["ci_high"].round(2),
                          "Outcome": data["outcome_label"]})
@@ -262,19 +375,25 @@ def small_multiples_figure(panels: list[SmallMultiple], *, title: str, source: s
     layout = base_layout(title, "", "", True)
     layout.pop("xaxis"), layout.pop("yaxis")
     seen: set[str] = set()
+    # One site in every panel: the legend names it. Many sites: the legend says "Pioneer site" and
+    # each panel's title names its own (a legend naming the first site for all 25 panels misled).
+    one_site = len({p.site_label for p in panels}) <= 1
+    title_chars = max(16, int(MULTIPLES_WIDTH_PX * width / MULTIPLES_TITLE_PX_PER_CHAR))
     for n, panel in enumerate(panels, start=1):
         row, col = divmod(n - 1, ncols)
         x0 = col * (width + gap_x)
         y1 = 1 - row * (height + gap_y)
         suffix = "" if n == 1 else str(n)
-        layout[f"xaxis{suffix}"] = {"domain": [x0, x0 + width], "anchor": f"y{suffix}", "type": "category",
-                                    "nticks": 4, "tickangle": 0, "showgrid": False, "linecolor": "#888",
-                                    "tickfont": {"size": 9}}
-        layout[f"yaxis{suffix}"] = {"domain": [y1 - height, y1], "anchor": f"x{suffix}", "gridcolor": "#e5e5e5",
-                                    "zeroline": False, "linecolor": "#888", "tickfont": {"size": 9},
-                                    "rangemode": "tozero"}
         f = panel.frame
         labels = f["period_label"].tolist()
+        tickvals = panel_ticks(labels)
+        layout[f"xaxis{suffix}"] = {"domain": [x0, x0 + width], "anchor": f"y{suffix}", "type": "category",
+                                    "tickmode": "array", "tickvals": tickvals, "ticktext": [_short_period(t) for t in tickvals],
+                                    "tickangle": 0, "showgrid": False, "linecolor": "#888",
+                                    "tickfont": {"size": MULTIPLES_TICK_PX}}
+        layout[f"yaxis{suffix}"] = {"domain": [y1 - height, y1], "anchor": f"x{suffix}", "gridcolor": "#e5e5e5",
+                                    "zeroline": False, "linecolor": "#888", "tickfont": {"size": MULTIPLES_TICK_PX},
+                                    "rangemode": "tozero", "nticks": 4}
         if show_range and {"comparator_min", "comparator_max"} <= set(f.columns) and f["comparator_max"].notna().any():
             band = f"{comparator_label} (range)"
             for bound, fill in (("comparator_min", "none"), ("comparator_max", "tonexty")):
@@ -291,13 +410,17 @@ def small_multiples_figure(panels: list[SmallMultiple], *, title: str, source: s
             if col_name not in f.columns or not f[col_name].notna().any():
                 continue
             legend_name = name if col_name != "site_value" else "Pioneer site"
+            shown = (panel.site_label if one_site else "Pioneer site") if col_name == "site_value" else name
             traces.append({"type": "scatter", "x": labels, "y": _values(f[col_name]), "mode": "lines",
-                           "name": panel.site_label if col_name == "site_value" else name, "line": line,
+                           "name": shown, "line": line,
                            "xaxis": f"x{suffix}", "yaxis": f"y{suffix}", "legendgroup": legend_name,
-                           "showlegend": legend_name not in seen, "legendgrouptitle": None})
+                           "showlegend": legend_name not in seen, "legendgrouptitle": None,
+                           "hovertemplate": f"{_e_text(panel.site_label if col_name == 'site_value' else name)}: "
+                                            "%{y}<extra></extra>"})
             seen.add(legend_name)
         if f.empty or not f["site_value"].notna().any():
             notes.append({"text": "No data in this dataset", "x": x0 + width / 2, "y": y1 - height / 2,
+                          "xanchor": "center", "yanchor": "middle", "name": "no-data",
                           "xref": "paper", "yref": "paper", "showarrow": False, "font": {"size": 11, "color": "#555"}})
             layout[f"xaxis{suffix}"].update(showticklabels=False)
             layout[f"yaxis{suffix}"].update(showticklabels=False)
@@ -307,10 +430,10 @@ def small_multiples_figure(panels: list[SmallMultiple], *, title: str, source: s
         for m in marks:
             m.update(xref=f"x{suffix}", yref=f"y{suffix} domain")
         shapes += marks
-        notes.append({"text": f"<b>{panel.title}</b>" + (f"<br><span style='font-size:9px'>{panel.unit}</span>"
-                                                         if panel.unit else ""),
+        notes.append({"text": "<b>" + wrap_lines(panel.title, title_chars) + "</b>"
+                      + (f"<br><span style='font-size:{MULTIPLES_TICK_PX}px'>{panel.unit}</span>" if panel.unit else ""),
                       "x": x0, "y": y1, "xref": "paper", "yref": "paper", "xanchor": "left", "yanchor": "bottom",
-                      "showarrow": False, "align": "left", "font": {"size": 11}})
+                      "showarrow": False, "align": "left", "font": {"size": 12}, "name": "panel-title"})
     notes.append(source_annotation(source, 80))
     fig_height = 140 + 230 * nrows
     layout.update(shapes=shapes, annotations=notes, height=fig_height, showlegend=True, hovermode="x",
@@ -320,6 +443,60 @@ def small_multiples_figure(panels: list[SmallMultiple], *, title: str, source: s
     layout["legend"] = {"orientation": "h", "x": 0, "xanchor": "left", "y": 1 - 48 / fig_height, "yanchor": "top",
                         "yref": "container", "font": {"size": 12}}
     return _figure(traces, layout)
+
+
+MULTIPLES_WIDTH_PX = 1250
+"""The width small multiples are drawn at on a 1400 px screen, for fitting panel titles to their panel."""
+MULTIPLES_TITLE_PX_PER_CHAR = 7.5
+"""Average width of a bold 12 px character: panel titles wrap at the panel's width instead of running on."""
+MULTIPLES_TICK_PX = 11
+
+
+def regrid(fig: go.Figure, ncols: int, gap_x: float, gap_y: float) -> None:
+    """Lay small multiples out again in ``ncols`` columns: axis domains, panel titles and "no data" notes move
+    together (the start and transition marks are drawn in each panel's own axes, so they follow)."""
+    keys = sorted((k for k in fig.layout.to_plotly_json() if k.startswith("xaxis")),
+                  key=lambda k: int(k[5:] or 1))
+    n = len(keys)
+    nrows = max(1, -(-n // ncols))
+    width, height = (1 - gap_x * (ncols - 1)) / ncols, (1 - gap_y * (nrows - 1)) / nrows
+    moves = []
+    for i, key in enumerate(keys):
+        xa, ya = fig.layout[key], fig.layout["yaxis" + key[5:]]
+        old = (xa.domain[0], xa.domain[1], ya.domain[0], ya.domain[1])
+        row, col = divmod(i, ncols)
+        x0, y1 = col * (width + gap_x), 1 - row * (height + gap_y)
+        xa.domain = [max(0.0, x0), min(1.0, x0 + width)]
+        ya.domain = [max(0.0, y1 - height), min(1.0, y1)]
+        moves.append((old, (x0, x0 + width, y1 - height, y1)))
+    for a in fig.layout.annotations:
+        if a.xref != "paper" or a.yref != "paper" or a.name == "source":
+            continue
+        for (ox0, ox1, oy0, oy1), (nx0, nx1, ny0, ny1) in moves:
+            if ox0 - 1e-9 <= a.x <= ox1 + 1e-9 and oy0 - 1e-9 <= a.y <= oy1 + 1e-9:
+                a.x = nx0 + (a.x - ox0) / (ox1 - ox0) * (nx1 - nx0)
+                a.y = ny0 + (a.y - oy0) / (oy1 - oy0) * (ny1 - ny0)
+                break
+
+
+def panel_ticks(labels: list[str], n: int = 3) -> list[str]:
+    """At most ``n`` evenly spaced period labels for a small panel's axis, first and last included,
+    so labels never run together ("2010/11 Q12012/13 Q2")."""
+    if len(labels) <= n:
+        return list(labels)
+    # Inset from the ends, so the last label of one panel never meets the first of the next.
+    span = len(labels) - 1
+    return [labels[round(span * (0.1 + 0.8 * i / (n - 1)))] for i in range(n)]
+
+
+def _short_period(label: str) -> str:
+    """A quarter's financial year alone ("2014/15 Q3" -> "2014/15"): short enough for a small panel."""
+    return label.split(" Q")[0] if isinstance(label, str) and " Q" in label else label
+
+
+def _e_text(text: str) -> str:
+    """A name safe inside a plotly hovertemplate (no "%{" sequences)."""
+    return str(text).replace("{", "(").replace("}", ")")
 
 
 def small_multiples_table(panels: list[SmallMultiple], comparator_label: str = "Matched comparators",
@@ -353,9 +530,10 @@ def _layout(title: str, x_title: str, y_title: str, source: str, *, category_x: 
 
 
 def _period_layout_with_intervention(title: str, unit: str, source: str, labels: list[str],
-                                     start_label: str | None, transition: tuple[str, str] | None) -> dict:
+                                     start_label: str | None, transition: tuple[str, str] | None,
+                                     x_title: str = "Period (financial year)") -> dict:
     """A detail chart's layout over financial-year periods, with the start and transition marked."""
-    layout = _layout(title, "Period (financial year)", unit, source)
+    layout = _layout(title, x_title, unit, source)
     shapes, notes = _intervention_marks(labels, TrendOptions(title="", site_label="", indicator_name="", unit="",
                                                              source="", start_label=start_label,
                                                              transition=transition))
@@ -364,36 +542,77 @@ def _period_layout_with_intervention(title: str, unit: str, source: str, labels:
     return layout
 
 
-def event_study_figure(frame: pd.DataFrame, *, title: str, unit: str, source: str,
-                       x_title: str = "Periods since the Pioneer start") -> go.Figure:
-    """Difference from comparators by period relative to the start, with 95% intervals; 0 = no difference.
+EVENT_PHASES = {"pre": ("Before the transition (should sit near 0)", OKABE_ITO["grey"], "circle"),
+                "transition": ("Transition", OKABE_ITO["orange"], "circle-open"),
+                "post": ("After the transition", OKABE_ITO["blue"], "circle")}
 
-    ``frame``: event_time, coef, ci_low, ci_high, phase (reference period has coef 0).
+
+def event_study_figure(frame: pd.DataFrame, *, title: str, unit: str, source: str,
+                       x_title: str | None = None, start_label: str | None = None,
+                       transition: tuple[str, str] | None = None) -> go.Figure:
+    """Difference from comparators period by period, with 95% intervals; 0 = no difference.
+
+    ``frame``: event_time, coef, ci_low, ci_high, phase (pre/transition/post), optionally
+    period_label and reference (True for the period everything is measured against). With
+    period labels the x axis is the calendar (financial-year periods) and the start and
+    transition are marked as on the trend chart; without them (the pooled estimate, whose
+    cohorts start on different dates) it counts periods from the end of the transition.
     """
-    f = frame.dropna(subset=["coef"])
-    colours = [OKABE_ITO["grey"] if p == "pre" else OKABE_ITO["blue"] for p in f["phase"]]
-    trace = {"type": "scatter", "x": f["event_time"].tolist(), "y": _values(f["coef"]), "mode": "markers",
-             "name": "Difference from comparators", "marker": {"color": colours, "size": 7},
-             "error_y": {"type": "data", "symmetric": False, "array": _values(f["ci_high"] - f["coef"]),
-                         "arrayminus": _values(f["coef"] - f["ci_low"]), "color": "#888", "thickness": 1}}
-    layout = _layout(title, x_title, f"Difference ({unit})", source, category_x=False)
+    f = frame.dropna(subset=["coef"]).reset_index(drop=True)
+    calendar = "period_label" in f.columns
+    xs = f["period_label"].tolist() if calendar else f["event_time"].tolist()
+    traces = []
+    for phase, (name, colour, symbol) in EVENT_PHASES.items():
+        part = f[f["phase"] == phase]
+        if part.empty:
+            continue
+        traces.append({"type": "scatter", "x": [xs[i] for i in part.index], "y": _values(part["coef"]),
+                       "mode": "markers", "name": name, "legendgroup": phase,
+                       "marker": {"color": colour, "size": 8, "symbol": symbol, "line": {"width": 2, "color": colour}},
+                       "error_y": {"type": "data", "symmetric": False, "array": _values(part["ci_high"] - part["coef"]),
+                                   "arrayminus": _values(part["coef"] - part["ci_low"]), "color": colour,
+                                   "thickness": 1.2}})
+    if "reference" in f.columns and f["reference"].any():
+        ref = f[f["reference"].astype(bool)]
+        traces.append({"type": "scatter", "x": [xs[i] for i in ref.index], "y": [0.0] * len(ref), "mode": "markers",
+                       "name": "Reference period (set to 0)",
+                       "marker": {"color": "white", "size": 12, "symbol": "diamond",
+                                  "line": {"width": 2, "color": OKABE_ITO["black"]}}})
+    if calendar:
+        every = frame["period_label"].tolist()  # the whole calendar, so marks land on the right periods
+        layout = _period_layout_with_intervention(title, unit, source, every, start_label, transition)
+        layout["xaxis"].update(title={"text": x_title or "Period (financial year)"}, categoryorder="array",
+                               categoryarray=every)
+        layout["yaxis"]["title"] = {"text": f"Difference ({unit})"}
+    else:
+        layout = _layout(title, x_title or "Periods after the transition (0 = first period after it)",
+                         f"Difference ({unit})", source, category_x=False)
+        layout["shapes"] = [{"type": "line", "xref": "x", "x0": -0.5, "x1": -0.5, "yref": "paper", "y0": 0, "y1": 1,
+                             "line": {"dash": "dash", "color": OKABE_ITO["vermillion"], "width": 1.5}}]
+        layout["annotations"].append({"x": -0.5, "y": 1.0, "xref": "x", "yref": "paper", "text": "end of transition",
+                                      "showarrow": False, "xanchor": "left", "yanchor": "bottom",
+                                      "font": {"size": 11, "color": OKABE_ITO["vermillion"]}})
     layout["shapes"] = [{"type": "line", "xref": "paper", "x0": 0, "x1": 1, "y0": 0, "y1": 0, "yref": "y",
-                         "line": {"color": "#444", "width": 1}},
-                        {"type": "line", "xref": "x", "x0": -0.5, "x1": -0.5, "yref": "paper", "y0": 0, "y1": 1,
-                         "line": {"dash": "dash", "color": OKABE_ITO["vermillion"], "width": 1.5}}]
+                         "line": {"color": "#444", "width": 1}}] + layout.get("shapes", [])
     layout["hovermode"] = "closest"
-    return _figure([trace], layout)
+    return _figure(traces, layout)
 
 
 def event_study_table(frame: pd.DataFrame, unit: str) -> pd.DataFrame:
     f = frame.dropna(subset=["coef"])
-    return pd.DataFrame({"Periods since start": f["event_time"], "Phase": f["phase"],
-                         f"Difference from comparators ({unit})": f["coef"].round(3),
-                         "Lower 95% limit": f["ci_low"].round(3), "Upper 95% limit": f["ci_high"].round(3)})
+    first = ({"Period": f["period_label"]} if "period_label" in f.columns
+             else {"Periods after the transition": f["event_time"]})
+    out = pd.DataFrame({**first, "Phase": f["phase"],
+                        f"Difference from comparators ({unit})": f["coef"].round(3),
+                        "Lower 95% limit": f["ci_low"].round(3), "Upper 95% limit": f["ci_high"].round(3)})
+    if "reference" in f.columns:
+        out["Reference period"] = np.where(f["reference"].astype(bool), "yes", "")
+    return out
 
 
 def its_figure(frame: pd.DataFrame, *, title: str, unit: str, site_label: str, source: str,
-               start_label: str | None, transition: tuple[str, str] | None) -> go.Figure:
+               start_label: str | None, transition: tuple[str, str] | None,
+               x_title: str = "Period (financial year)") -> go.Figure:
     """Observed series, the segmented-regression fit and the pre-period trend carried forward.
 
     ``frame``: period_label, observed, fitted, counterfactual, phase.
@@ -407,7 +626,8 @@ def its_figure(frame: pd.DataFrame, *, title: str, unit: str, site_label: str, s
         {"type": "scatter", "x": labels, "y": _values(frame["counterfactual"]), "mode": "lines",
          "name": "Pre-Pioneer trend continued", "line": {"color": OKABE_ITO["orange"], "width": 2, "dash": "dot"}},
     ]
-    return _figure(traces, _period_layout_with_intervention(title, unit, source, labels, start_label, transition))
+    return _figure(traces, _period_layout_with_intervention(title, unit, source, labels, start_label, transition,
+                                                            x_title))
 
 
 def its_table(frame: pd.DataFrame, site_label: str) -> pd.DataFrame:
@@ -416,12 +636,11 @@ def its_table(frame: pd.DataFrame, site_label: str) -> pd.DataFrame:
                          "Pre-Pioneer trend continued": frame["counterfactual"].round(3)})
 
 
-SPC_COLOURS = {"improvement": OKABE_ITO["sky"], "concern": OKABE_ITO["orange"], "neutral": OKABE_ITO["purple"],
-               "common cause": OKABE_ITO["grey"]}
+SPC_COLOURS = VARIATION_COLOURS
 
 
 def spc_figure(chart: pd.DataFrame, *, title: str, unit: str, source: str, start_label: str | None,
-               transition: tuple[str, str] | None) -> go.Figure:
+               transition: tuple[str, str] | None, x_title: str = "Period (financial year)") -> go.Figure:
     """XmR chart: points coloured by variation type (legend in words), mean and process limits."""
     labels = chart["period_label"].tolist()
     traces = [{"type": "scatter", "x": labels, "y": _values(chart["value"]), "mode": "lines",
@@ -437,7 +656,8 @@ def spc_figure(chart: pd.DataFrame, *, title: str, unit: str, source: str, start
         traces.append({"type": "scatter", "x": labels, "y": _values(chart[col]), "mode": "lines", "name": name,
                        "line": {"color": "#444", "width": 1, "dash": dash}, "showlegend": col != "lower_limit",
                        "legendgroup": name})
-    return _figure(traces, _period_layout_with_intervention(title, unit, source, labels, start_label, transition))
+    return _figure(traces, _period_layout_with_intervention(title, unit, source, labels, start_label, transition,
+                                                            x_title))
 
 
 def spc_table(chart: pd.DataFrame) -> pd.DataFrame:
@@ -459,12 +679,26 @@ def funnel_figure(sites: pd.DataFrame, limits: pd.DataFrame, *, title: str, unit
                        "mode": "markers", "name": "Other local authorities", "text": others["label"].tolist(),
                        "marker": {"color": "#ccc", "size": 5}, "hovertemplate": "%{text}: %{y:.1f}<extra></extra>"})
     x = _values(limits["denominator"])
+    adjusted = "adj_low95" in limits.columns
+    plain = "Plain limits (chance alone)"
     for col, name, dash in (("high998", "99.8% limits", "dot"), ("low998", "99.8% limits", "dot"),
-                            ("high95", "95% limits", "dash"), ("low95", "95% limits", "dash"),
-                            ("england", "England", "solid")):
-        traces.append({"type": "scatter", "x": x, "y": _values(limits[col]), "mode": "lines", "name": name,
-                       "legendgroup": name, "showlegend": not col.startswith("low"),
-                       "line": {"color": ENGLAND_COLOUR, "width": 1, "dash": dash}, "hoverinfo": "skip"})
+                            ("high95", "95% limits", "dash"), ("low95", "95% limits", "dash")):
+        line = ({"color": "#aaa", "width": 1, "dash": dash} if adjusted else
+                {"color": ENGLAND_COLOUR, "width": 1, "dash": dash})
+        label = plain if adjusted else name
+        traces.append({"type": "scatter", "x": x, "y": _values(limits[col]), "mode": "lines", "name": label,
+                       "legendgroup": label, "showlegend": col == "high998" if adjusted else not col.startswith("low"),
+                       "line": line, "hoverinfo": "skip"})
+    if adjusted:
+        for col, name, dash in (("adj_high998", "99.8% limits (overdispersion-adjusted)", "dot"),
+                                ("adj_low998", "99.8% limits (overdispersion-adjusted)", "dot"),
+                                ("adj_high95", "95% limits (overdispersion-adjusted)", "dash"),
+                                ("adj_low95", "95% limits (overdispersion-adjusted)", "dash")):
+            traces.append({"type": "scatter", "x": x, "y": _values(limits[col]), "mode": "lines", "name": name,
+                           "legendgroup": name, "showlegend": "high" in col,
+                           "line": {"color": ENGLAND_COLOUR, "width": 1.5, "dash": dash}, "hoverinfo": "skip"})
+    traces.append({"type": "scatter", "x": x, "y": _values(limits["england"]), "mode": "lines", "name": "England",
+                   "line": {"color": ENGLAND_COLOUR, "width": 1, "dash": "solid"}, "hoverinfo": "skip"})
     for (label, colour), part in sites.groupby(["outcome_label", "colour"], sort=False):
         traces.append({"type": "scatter", "x": _values(part["denominator"]), "y": _values(part["value"]),
                        "mode": "markers", "name": label, "text": part["label"].tolist(),
@@ -525,3 +759,58 @@ def love_table(balance: pd.DataFrame) -> pd.DataFrame:
     f = balance.sort_values("abs_before")
     return pd.DataFrame({"Covariate": [covariate_label(c) for c in f["covariate"]], "Mean |SMD| before": f["abs_before"].round(3),
                          "Mean |SMD| after": f["abs_after"].round(3), "Sites rated good after": f["n_good"]})
+
+
+# --- spine chart (Fingertips): each indicator's site value against England's range -----------------
+
+def spine_figure(frame: pd.DataFrame, *, title: str, source: str, site_label: str) -> go.Figure:
+    """One row per indicator: England's spread of local authorities (lightest: lowest to highest; darker: middle
+    half) on a common scale with England at the centre and the worse (or lower) end on the left; the site's
+    latest value as a point coloured by its benchmark outcome (legend in words).
+
+    ``frame``: indicator, lo_pos, q25_pos, q75_pos, hi_pos, position, outcome_label, colour, hover."""
+    f = frame.reset_index(drop=True)
+    labels = f["indicator"].tolist()
+    shapes = [{"type": "line", "xref": "x", "x0": 0, "x1": 0, "yref": "paper", "y0": 0, "y1": 1,
+               "line": {"color": ENGLAND_COLOUR, "width": 2}}]
+    for i, r in f.iterrows():
+        if not np.isfinite(r["lo_pos"]):
+            continue
+        for a, b, colour, half in ((r["lo_pos"], r["hi_pos"], "#d9d9d9", 0.32), (r["q25_pos"], r["q75_pos"], "#a6a6a6", 0.32)):
+            shapes.append({"type": "rect", "xref": "x", "yref": "y", "x0": min(a, b), "x1": max(a, b),
+                           "y0": i - half, "y1": i + half, "fillcolor": colour, "line": {"width": 0}, "layer": "below"})
+    traces = []
+    for (label, colour), part in f[np.isfinite(f["position"].astype(float))].groupby(["outcome_label", "colour"], sort=False):
+        traces.append({"type": "scatter", "x": _values(part["position"]), "y": part["indicator"].tolist(),
+                       "mode": "markers", "name": f"{site_label}: {label}", "text": part["hover"].tolist(),
+                       "hovertemplate": "%{text}<extra></extra>",
+                       "marker": {"color": colour, "size": 13, "line": {"color": "#222", "width": 1.2}}})
+    layout = _layout(title, "", "", source, category_x=False)
+    layout["xaxis"].update(range=[-1.15, 1.15], tickmode="array", tickvals=[-1, 0, 1],
+                           ticktext=["Worse (or lowest)", "England", "Better (or highest)"], zeroline=False)
+    layout["yaxis"].update(type="category", categoryorder="array", categoryarray=labels[::-1], automargin=True,
+                           title={"text": None}, gridcolor="white")
+    layout.update(shapes=shapes, hovermode="closest", height=max(360, 34 * len(f) + 190),
+                  legend={"orientation": "h", "x": 0, "xanchor": "left", "y": 1, "yanchor": "bottom"})
+    return _figure(traces, layout)
+
+
+SPINE_HEADERS = {"indicator": "Indicator", "period": "Period", "value": "Site value", "ci_low": "Lower 95%",
+                 "ci_high": "Upper 95%", "numerator": "Count (numerator)", "denominator": "Denominator",
+                 "england": "England", "lowest": "England's lowest area", "q25": "25th percentile",
+                 "q75": "75th percentile", "highest": "England's highest area", "outcome_label": "Against England",
+                 "recent": "Recent trend (last 5 points)", "variation": "SPC variation (latest point)",
+                 "assurance": "SPC assurance (limits against England)"}
+
+
+def spine_table(frame: pd.DataFrame, show_counts: bool = True) -> pd.DataFrame:
+    """The spine chart's numbers, with counts and denominators (not when anonymised), recent trend and MDC icons."""
+    cols = [c for c in SPINE_HEADERS if c in frame.columns and (show_counts or c not in ("numerator", "denominator"))]
+    out = frame[cols].copy()
+    for c in ("value", "ci_low", "ci_high", "england", "lowest", "q25", "q75", "highest"):
+        if c in out:
+            out[c] = pd.to_numeric(out[c], errors="coerce").round(2)
+    for c in ("numerator", "denominator"):  # counts are whole numbers
+        if c in out:
+            out[c] = pd.to_numeric(out[c], errors="coerce").round(0).astype("Int64")
+    return out.rename(columns=SPINE_HEADERS)

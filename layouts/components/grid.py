@@ -6,6 +6,7 @@ from html import escape
 import pandas as pd
 from dash import dcc, html
 
+from analysis.results import indicator_has_data, missing_estimate_reason, pooled_overview
 from layouts.components.urlstate import ViewState, href
 
 NOT_AVAILABLE = "not available"
@@ -17,30 +18,73 @@ def grid_cells(ctx, results: pd.DataFrame | None, state: ViewState) -> pd.DataFr
     lookup = {}
     if results is not None:
         cols = [results[c].tolist() for c in ("site_id", "indicator_id", "effect_pct", "outcome_label", "colour")]
-        lookup = {(s, i): (e, o, c) for s, i, e, o, c in zip(*cols)}
+        notes = results["note"].tolist() if "note" in results else [""] * len(results)
+        periods = results["period"].tolist() if "period" in results else [""] * len(results)
+        when = dict(zip(zip(cols[0], cols[1]), periods))
+        lookup = {(s, i): (e, o, c, n) for s, i, e, o, c, n in zip(*cols, notes)}
     rows = []
     for site_id in names.ordered(state.anon):
         path_id = names.path_id(site_id, state.anon)
         site = names.display(site_id, state.anon)
         for ind in ctx.indicator_ids():
-            effect, outcome, colour = lookup.get((site_id, ind), (None, NOT_AVAILABLE, "#ffffff"))
-            text = "–" if effect is None or pd.isna(effect) else f"{effect:+.1f}%"
+            effect, outcome, colour, note = lookup.get((site_id, ind), (None, NOT_AVAILABLE, "#ffffff", ""))
+            missing = effect is None or pd.isna(effect)
+            text = "–" if missing else f"{effect:+.1f}%"
+            # The true reason for an empty cell, as on the detail page ("2017/18 onwards only").
+            reason = (note or missing_reason(ctx, site_id, ind)) if missing else ""
+            period = when.get((site_id, ind), "") if results is not None else ""
             rows.append({"site_id": site_id, "path_id": path_id, "site": site, "wave": names.waves[site_id],
-                         "indicator_id": ind, "indicator": ctx.catalogue.at[ind, "short_name"], "text": text,
-                         "effect_pct": effect, "outcome": outcome, "colour": colour,
+                         "group": f"Wave {names.waves[site_id]}", "kind": "site", "indicator_id": ind,
+                         "period": period if isinstance(period, str) else "", "indicator": ctx.catalogue.at[ind, "short_name"], "text": text,
+                         "effect_pct": effect, "outcome": outcome, "reason": reason, "colour": colour,
                          "href": href(f"/site/{path_id}/indicator/{ind}", state, present=False, chart="")})
+    if state.basis == "did":
+        rows += pooled_cells(ctx, state, max(names.waves.values(), default=0) + 1)
     return pd.DataFrame(rows)
+
+
+POOLED_GROUP = "Pooled across Pioneers (against never-Pioneer areas)"
+
+
+def pooled_cells(ctx, state: ViewState, wave_order: int) -> list[dict]:
+    """The pooled rows (all, wave 1, wave 2) of the DiD grid; each cell links to the indicator's pooled chart."""
+    pooled = pooled_overview()
+    rows = []
+    for aggregate, part in pooled.groupby("aggregate", sort=False):
+        by_ind = part.set_index("indicator_id")
+        for ind in ctx.indicator_ids():
+            r = by_ind.loc[ind] if ind in by_ind.index else None
+            effect = None if r is None else r["effect_pct"]
+            missing = effect is None or pd.isna(effect)
+            rows.append({"site_id": aggregate, "path_id": f"pooled-{aggregate}",
+                         "site": part["label"].iloc[0], "wave": wave_order, "group": POOLED_GROUP, "kind": "pooled",
+                         "indicator_id": ind, "indicator": ctx.catalogue.at[ind, "short_name"],
+                         "text": "–" if missing else f"{effect:+.1f}%", "effect_pct": effect,
+                         "outcome": NOT_AVAILABLE if r is None else r["outcome_label"],
+                         "reason": ((r["note"] if r is not None and r["note"] else "no pooled estimate")
+                                    if missing else ""),
+                         "colour": "#ffffff" if r is None else r["colour"],
+                         "href": href(f"/indicator/{ind}", state, present=False, chart="")})
+    return rows
+
+
+def missing_reason(ctx, site_id: str, indicator_id: str) -> str:
+    """Why a cell is empty when its basis gives no note of its own (England benchmark, SPC)."""
+    if not indicator_has_data(indicator_id):
+        return "no data for this indicator in the dataset"
+    return missing_estimate_reason(site_id, indicator_id) or "no data for this site"
 
 
 def grid_export(ctx, cells: pd.DataFrame) -> pd.DataFrame:
     """The grid as shown: one row per site, one column per indicator with the cell's text and outcome."""
-    cells = cells.assign(shown=cells["text"] + " (" + cells["outcome"] + ")")
-    wide = cells.pivot(index=["wave", "site"], columns="indicator", values="shown")
+    cells = cells.assign(shown=cells["text"] + " (" + cells["outcome"]
+                         + cells["reason"].map(lambda r: f": {r}" if r else "") + ")")
+    wide = cells.pivot(index=["group", "site"], columns="indicator", values="shown")
     order = [ctx.catalogue.at[i, "short_name"] for i in ctx.indicator_ids()]
     wide = wide[order].reset_index()
     site_order = list(dict.fromkeys(cells["site"]))
     wide["_o"] = wide["site"].map({s: i for i, s in enumerate(site_order)})
-    return wide.sort_values("_o").drop(columns="_o").rename(columns={"wave": "Wave", "site": "Site"})
+    return wide.sort_values("_o").drop(columns="_o").rename(columns={"group": "Wave", "site": "Site"})
 
 
 def legend(results: pd.DataFrame | None) -> html.Div:
@@ -64,13 +108,20 @@ def grid_table(ctx, cells: pd.DataFrame, state: ViewState) -> html.Div:
                    f'{_e(ctx.catalogue.at[i, "short_name"])}</abbr></th>' for i in indicators)
     body = []
     for wave, part in cells.groupby("wave", sort=True):
-        body.append(f'<tr><th colspan="{len(indicators) + 1}" scope="colgroup" class="wave-row">Wave {_e(wave)}</th></tr>')
+        body.append(f'<tr><th colspan="{len(indicators) + 1}" scope="colgroup" class="wave-row">'
+                    f'{_e(part["group"].iloc[0])}</th></tr>')
         for site, site_cells in part.groupby("site", sort=False):
-            tds = [f'<th scope="row" class="grid-site" title="{_e(site)}">{_e(site)}</th>']
+            if site_cells["kind"].iloc[0] == "site":
+                site_href = href(f"/site/{site_cells['path_id'].iloc[0]}", state, present=False, chart="")
+                tds = [f'<th scope="row" class="grid-site" title="{_e(site)}"><dccLink href="{_e(site_href)}" '
+                       f'className="grid-site-link" id="site-link-{_e(site_cells["path_id"].iloc[0])}">{_e(site)}'
+                       f'</dccLink></th>']
+            else:
+                tds = [f'<th scope="row" class="grid-site grid-pooled" title="{_e(site)}">{_e(site)}</th>']
             for c in site_cells.itertuples():
                 tds.append(f'<td style="background-color: {_e(c.colour)}" data-outcome="{_e(c.outcome)}">'
                            f'<dccLink href="{_e(c.href)}" className="grid-cell" id="cell-{_e(c.path_id)}-{_e(c.indicator_id)}" '
-                           f'title="{_e(f"{c.site}, {c.indicator}: {c.text}, {c.outcome}")}">{_e(c.text)}</dccLink></td>')
+                           f'title="{_e(_cell_title(c))}">{_e(c.text)}</dccLink></td>')
             body.append("<tr>" + "".join(tds) + "</tr>")
     table = ('<table class="table table-sm table-bordered grid-table caption-top" id="grid">'
              "<caption>Pioneer sites by wave (rows) and indicators (columns)</caption>"
@@ -78,6 +129,26 @@ def grid_table(ctx, cells: pd.DataFrame, state: ViewState) -> html.Div:
              f"<tbody>{''.join(body)}</tbody></table>")
     return html.Div(dcc.Markdown(table, dangerously_allow_html=True, dedent=False, id="grid-markup"),
                     className="table-responsive")
+
+
+def _cell_title(c) -> str:
+    period = getattr(c, "period", "")
+    text = f"{c.site}, {c.indicator}{f' ({period})' if isinstance(period, str) and period else ''}: {c.text}, {c.outcome}"
+    return text + (f" ({c.reason})" if c.reason else "")
+
+
+def latest_periods(results: pd.DataFrame, ctx) -> str:
+    """Which period each indicator's England comparison uses: the latest differs by source, so say so."""
+    if results is None or "period" not in results:
+        return ""
+    parts = []
+    for ind in ctx.indicator_ids():
+        periods = results.loc[results["indicator_id"] == ind, "period"].dropna()
+        if len(periods):
+            common = periods.mode().iloc[0]
+            others = "" if (periods == common).all() else " (some sites earlier)"
+            parts.append(f"{ctx.catalogue.at[ind, 'short_name']} {common}{others}")
+    return "Latest period compared: " + "; ".join(parts) + "." if parts else ""
 
 
 def _e(value) -> str:

@@ -14,7 +14,9 @@ def chart_block(chart: Chart, spec: ChartSpec, state: ViewState, *, height: int 
     key = spec.key()
     fig = chart.figure
     if state.present:
-        fig = figures.presentation(fig)
+        from layouts.components.charts import takeaway
+
+        fig = figures.presentation(fig, takeaway(spec))
     # A figure that sets its own height (a caterpillar of 25 sites, 12 small multiples) gets it;
     # otherwise the container's fixed height would squeeze it and drop axis labels.
     own_height = chart.figure.layout.height
@@ -30,8 +32,8 @@ def chart_block(chart: Chart, spec: ChartSpec, state: ViewState, *, height: int 
             dbc.Button("Download CSV", id={"type": "csv-button", "key": key}, size="sm", color="secondary",
                        outline=True, className="me-2"),
             dcc.Download(id={"type": "csv-download", "key": key}),
-            dcc.Link("Presentation view", href=href(_present_path(spec, state), state, present=True,
-                                                     chart=_present_chart(spec)), className="small"),
+            dcc.Link("Presentation view", href=present_href(spec, state), className="small",
+                     id={"type": "present-link", "key": key}),
         ], className="mb-1"),
         tables.table_alternative(chart.table, chart.title),
     ], className="chart-block")
@@ -48,18 +50,23 @@ def image_buttons(key: str) -> html.Div:
                      for fmt, label in IMAGE_FORMATS.items()], className="present-exports mt-2")
 
 
-def _present_chart(spec: ChartSpec) -> str:
-    return "" if spec.kind.endswith("multiples") else spec.kind
-
-
-def _present_path(spec: ChartSpec, state: ViewState) -> str:
-    if spec.kind == "trend" and spec.site:
-        return f"/site/{spec.site}/indicator/{spec.indicator_id}"
+def present_target(spec: ChartSpec) -> tuple[str, str]:
+    """The page and ``?chart=`` that show this chart alone in presentation view: every chart its own slide."""
+    if spec.site and spec.indicator_id:
+        return f"/site/{spec.site}/indicator/{spec.indicator_id}", spec.kind
     if spec.site:
-        return f"/site/{spec.site}"
+        return f"/site/{spec.site}", "" if spec.kind == "site_multiples" else spec.kind
+    if spec.kind == "love":
+        return "/matching", ""
     if spec.indicator_id:
-        return f"/indicator/{spec.indicator_id}"
-    return "/"
+        return f"/indicator/{spec.indicator_id}", spec.kind
+    return "/", ""
+
+
+def present_href(spec: ChartSpec, state: ViewState) -> str:
+    path, chart = present_target(spec)
+    extra = {"k": spec.k, "method": spec.method} if spec.kind == "love" else {}
+    return href(path, state, present=True, chart=chart, **extra)
 
 
 def unavailable(what: str, why: str = "") -> dbc.Alert:
@@ -74,6 +81,11 @@ def not_found(what: str, state: ViewState) -> html.Div:
         html.P(f"There is no {what} at this address. It may have been mistyped or renamed."),
         dcc.Link("Go to the overview", href=href("/", state)),
     ], className="not-found")
+
+
+def present_source(text: str) -> html.P:
+    """The source line under a presented page that is not a chart (the overview grid)."""
+    return html.P(text, className="small text-muted present-source", id="present-source")
 
 
 def present_exit(state: ViewState, path: str) -> html.Div:

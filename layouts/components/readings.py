@@ -6,14 +6,22 @@ import math
 import pandas as pd
 
 
+def format_p(p_value) -> str:
+    """A p value as readers expect: "p < 0.01" rather than "p 0.00"; "" when missing."""
+    if p_value is None or (isinstance(p_value, float) and math.isnan(p_value)):
+        return ""
+    return "p < 0.01" if p_value < 0.01 else f"p = {p_value:.2f}"
+
+
 def did_reading(short_name: str, effect_pct: float, ci_low: float, ci_high: float, p_value: float,
-                polarity: str) -> str:
+                polarity: str, reason: str = "", balance: str = "") -> str:
     """E.g. "Emergency admissions: 3.0% lower than expected from similar areas; this could be chance (p = 0.45)."
 
     "Expected" is the site's counterfactual: its own baseline moved as its matched comparators moved.
     """
     if any(v is None or (isinstance(v, float) and math.isnan(v)) for v in (effect_pct, ci_low, ci_high)):
-        return f"{short_name}: no estimate (too few periods or comparators)."
+        why = reason if isinstance(reason, str) and reason else "too few periods or comparators"
+        return f"{short_name}: no estimate ({why})."
     direction = "lower" if effect_pct < 0 else "higher"
     size = f"{abs(effect_pct):.1f}%"
     clear = ci_low > 0 or ci_high < 0
@@ -24,25 +32,117 @@ def did_reading(short_name: str, effect_pct: float, ci_low: float, ci_high: floa
         verdict = "unlikely to be chance alone"
     else:
         verdict = "this could be chance"
-    p = "" if p_value is None or (isinstance(p_value, float) and math.isnan(p_value)) else f" (p = {p_value:.2f})"
-    return f"{short_name}: {size} {direction} than expected from similar areas; {verdict}{p}."
+    p = f" ({format_p(p_value)})" if format_p(p_value) else ""
+    areas = "similar areas"
+    caution = ""
+    if balance == "poor":
+        # Weak matching must not be hidden behind confident words: say so in the same sentence.
+        areas = "its comparators"
+        caution = (" But the comparators are poorly matched to the site, so the difference may reflect how the "
+                   "areas differ rather than the Pioneer")
+    return f"{short_name}: {size} {direction} than expected from {areas}; {verdict}{p}.{caution and caution + '.'}"
 
 
-def effects_table(estimates: pd.DataFrame, catalogue: pd.DataFrame) -> pd.DataFrame:
-    """A site's DiD rows as a reader's table: indicator, effect, interval, p, pre-trend p, reading.
+METHOD_QUESTIONS = {
+    "did": "Difference-in-differences asks whether the site changed differently from its matched comparators "
+           "over the same periods",
+    "its": "The change in trend (interrupted time series) asks whether the site's own trend changed after its "
+           "start, against its own earlier trend carried forward; it cannot separate a Pioneer effect from "
+           "changes that reached every area at the same time (national policy, winter pressures), which the "
+           "comparators share",
+}
 
-    ``estimates``: the site's rows of analysis.estimates (method "did"); ``catalogue`` indexed by indicator_id.
+
+def methods_reading(did_outcome: str, its_outcome: str, did_words: str, its_words: str) -> str:
+    """When the two methods disagree, say what each one asks, so a reader can reconcile them ("" when they agree).
+
+    Outcomes are indicators.benchmark.Outcome values (better/similar/worse, lower/higher, not compared)."""
+    if "not compared" in (did_outcome, its_outcome) or did_outcome == its_outcome:
+        return ""
+    return (f"The two methods disagree because they ask different questions. {METHOD_QUESTIONS['did']}: "
+            f"{did_words}. {METHOD_QUESTIONS['its']}: {its_words}. A clear change in trend beside no clear "
+            "difference from comparators usually means the comparators changed in the same way; the "
+            "difference-in-differences is the better guide to an effect of being a Pioneer, if its comparators "
+            "are well matched and its pre-trend test does not suggest the areas were already drifting apart.")
+
+
+def unit_words(unit: str) -> str:
+    """An effect's unit in words: a difference between two percentages is in percentage points."""
+    return "percentage points" if isinstance(unit, str) and unit.startswith("%") else (unit or "")
+
+
+def relative_interval(effect, effect_pct, low, high) -> tuple[float, float]:
+    """An interval in indicator units as % of the counterfactual (the same scale as the headline %)."""
+    try:
+        scale = effect_pct / effect
+    except (TypeError, ZeroDivisionError):
+        return math.nan, math.nan
+    if not all(isinstance(v, (int, float)) and math.isfinite(v) for v in (scale, low, high)):
+        return math.nan, math.nan
+    return low * scale, high * scale
+
+
+def effects_table(estimates: pd.DataFrame, catalogue: pd.DataFrame,
+                  balance: dict[str, str] | None = None) -> pd.DataFrame:
+    """A site's DiD rows as a reader's table: indicator, effect, interval, p, pre-trend p, comparators' match, reading.
+
+    ``estimates``: the site's rows of analysis.estimates (method "did"); ``catalogue`` indexed by indicator_id;
+    ``balance``: indicator -> the comparator set's balance quality (good / acceptable / poor).
     """
+    balance = balance or {}
     rows = []
     for r in estimates.itertuples(index=False):
         cat = catalogue.loc[r.indicator_id]
+        quality = balance.get(r.indicator_id, "")
+        unit = unit_words(cat.get("unit", ""))
+        low_pct, high_pct = relative_interval(r.effect, r.effect_pct, r.ci_low, r.ci_high)
         rows.append({
             "Indicator": cat["short_name"],
-            "Effect (% of expected)": round(r.effect_pct, 1) if pd.notna(r.effect_pct) else None,
-            "Effect (indicator units)": round(r.effect, 2) if pd.notna(r.effect) else None,
+            "Effect (relative, % of expected)": f"{r.effect_pct:+.1f}%" if pd.notna(r.effect_pct) else "",
+            "95% interval (relative)": f"{low_pct:+.1f}% to {high_pct:+.1f}%" if pd.notna(low_pct) else "",
+            "Effect (indicator units)": f"{r.effect:+.2f} {unit}".strip() if pd.notna(r.effect) else "",
             "95% interval (units)": (f"{r.ci_low:.2f} to {r.ci_high:.2f}" if pd.notna(r.ci_low) else ""),
-            "p (placebo, exploratory)": round(r.p_value, 3) if pd.notna(r.p_value) else None,
-            "Pre-trend p": round(r.pre_trend_p, 3) if pd.notna(r.pre_trend_p) else None,
-            "What it means": did_reading(cat["short_name"], r.effect_pct, r.ci_low, r.ci_high, r.p_value, cat["polarity"]),
+            "p (placebo, exploratory)": format_p(r.p_value),
+            "Pre-trend p": format_p(r.pre_trend_p),
+            "Comparators": {"good": "well matched", "acceptable": "acceptably matched",
+                            "poor": "poorly matched"}.get(quality, ""),
+            "What it means": did_reading(cat["short_name"], r.effect_pct, r.ci_low, r.ci_high, r.p_value, cat["polarity"],
+                                         getattr(r, "note", ""), balance=quality),
         })
     return pd.DataFrame(rows)
+
+
+def its_reading(short_name: str, effect_pct: float, ci_low: float, ci_high: float, p_value: float,
+                polarity: str) -> str:
+    """The change in trend in one sentence, e.g. "Delayed transfers: 8.0% above the pre-Pioneer trend; trend worsened (p < 0.01)"."""
+    if any(v is None or (isinstance(v, float) and math.isnan(v)) for v in (effect_pct, ci_low, ci_high)):
+        return f"{short_name}: no change in trend could be estimated."
+    clear = ci_low > 0 or ci_high < 0
+    side = "below" if effect_pct < 0 else "above"
+    if clear and polarity in ("lower", "higher"):
+        good = (effect_pct < 0) == (polarity == "lower")
+        verdict = "the trend improved" if good else "the trend worsened"
+    else:
+        verdict = "a clear change in trend" if clear else "no clear change in trend"
+    p = f" ({format_p(p_value)})" if format_p(p_value) else ""
+    return f"{short_name}: {abs(effect_pct):.1f}% {side} the pre-Pioneer trend carried forward; {verdict}{p}."
+
+
+def count_reading(prefix: str, labels: list[str]) -> str:
+    """Counts of outcome labels in plain words, most common first: "Across 25 sites: 3 better ..., 22 ..."."""
+    counts = pd.Series([label for label in labels if label]).value_counts()
+    if counts.empty:
+        return f"{prefix}: no estimates."
+    return f"{prefix}: " + ", ".join(f"{n} {label}" for label, n in counts.items()) + "."
+
+
+def source_words(src: dict) -> str:
+    """One source of the manifest in words: publisher and what, the periods it covers, the file it came from."""
+    text = str(src.get("name") or src.get("kind") or "Unnamed source")
+    if src.get("indicators"):
+        text += " indicator " + ", ".join(str(i) for i in src["indicators"])
+    if src.get("vintage"):
+        text += f", {src['vintage']}"
+    if src.get("file"):
+        text += f" (file {src['file']})"
+    return text + "."

@@ -45,6 +45,15 @@ def _text_cell(value):
     return "'" + value
 
 
+BOM = "\ufeff"
+"""Byte-order mark at the start of every CSV download: without it Excel reads UTF-8 ("–", "£") as mojibake."""
+
+
+def csv_download(text: str) -> str:
+    """A CSV's text as downloaded: with the byte-order mark Excel needs to read it as UTF-8."""
+    return BOM + text
+
+
 def html_table(table: pd.DataFrame, caption: str, *, max_rows: int = 400) -> html.Table:
     """A plain, accessible table (caption, header cells with scope)."""
     head = html.Thead(html.Tr([html.Th(str(c), scope="col") for c in table.columns]))

@@ -40,9 +40,9 @@ def test_basis_switch_changes_grid_and_url(page, server):
     before = page.locator("#grid-legend").inner_text()
     page.locator("#basis-england").click()
     page.wait_for_url("**/?basis=england")
-    page.wait_for_function("() => document.querySelector('#grid-legend').innerText.includes('england')")
+    page.wait_for_function("() => document.querySelector('#grid-legend').innerText.includes('England')")
     after = page.locator("#grid-legend").inner_text()
-    assert "comparators" in before and "england" in after
+    assert "comparators" in before and "England" in after
     assert page.locator("#basis-england").get_attribute("class").endswith("active")
     assert page.console.messages == []
 
@@ -75,7 +75,8 @@ def test_chart_csv_download_matches_the_chart(page, server):
         page.locator("button:has-text('Download CSV')").first.click()
     download = info.value
     assert download.suggested_filename == "trend_ea_all_barnsley.csv"
-    lines = open(download.path(), encoding="utf-8").read().splitlines()
+    assert open(download.path(), "rb").read(3) == b"\xef\xbb\xbf"  # the byte-order mark Excel needs
+    lines = open(download.path(), encoding="utf-8-sig").read().splitlines()
     assert lines[0] == "# Generated demonstration data, not real"
     rows = list(csv.DictReader(io.StringIO("\n".join(lines[2:]))))
     site = next(t for t in figure if t["name"] == "Barnsley")
@@ -94,12 +95,14 @@ def test_workbook_download_holds_the_grid(page, server):
     download = info.value
     assert download.suggested_filename == "pioneer-indicators.xlsx"
     wb = openpyxl.load_workbook(io.BytesIO(open(download.path(), "rb").read()), read_only=True)
-    assert wb.sheetnames[:2] == ["Notes", "Overview"]
-    notes = [r[0] for r in wb["Notes"].iter_rows(values_only=True)]
+    assert wb.sheetnames[:3] == ["Notes", "Overview", "Overview outcomes"]
+    notes = [r[1] for r in wb["Notes"].iter_rows(values_only=True)]
     assert "Generated demonstration data, not real" in notes
     overview = list(wb["Overview"].iter_rows(values_only=True))
     leeds = next(r for r in overview if r[1] == "Leeds")
-    assert leeds[2].startswith(shown + " (")
+    assert f"{leeds[2]:+.1f}%" == shown  # the number itself, stored as a number
+    outcomes = list(wb["Overview outcomes"].iter_rows(values_only=True))
+    assert next(r for r in outcomes if r[1] == "Leeds")[2].startswith(shown + " (")
 
 
 def test_grid_csv_download(page, server):
@@ -109,7 +112,7 @@ def test_grid_csv_download(page, server):
         page.locator("#grid-csv-button").click()
     download = info.value
     assert download.suggested_filename == "overview_spc_anonymised.csv"
-    text = open(download.path(), encoding="utf-8").read()
+    text = open(download.path(), encoding="utf-8-sig").read()
     assert text.startswith("# Generated demonstration data, not real\n")
     assert "Pioneer C" in text and "Barnsley" not in text
 

@@ -13,6 +13,7 @@ PAGES = [
     ("/?basis=its", "Overview"),
     ("/?basis=england", "Overview"),
     ("/?basis=spc", "Overview"),
+    ("/site", "The Pioneer sites"),
     ("/site/leeds", "Leeds"),
     ("/site/pioneer-k?anon=1", "Pioneer K"),
     ("/site/south-devon-torbay/indicator/dtoc", "Delayed transfers of care"),
