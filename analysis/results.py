@@ -203,7 +203,7 @@ def site_balance(site_id: str, indicator_id: str) -> Balance:
     return _balance(context().dataset.checksum).get((site_id, indicator_id), Balance("", 0, 0, np.nan, ()))
 
 
-def trend_table() -> pd.DataFrame:
+def all_site_trends() -> pd.DataFrame:
     """Every site x indicator trend of the active dataset (indicators.trend.trend_table), as the pages draw them."""
     return _trend_table(context().dataset.checksum)
 

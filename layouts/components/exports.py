@@ -166,7 +166,7 @@ SIZE_COLUMNS = ("site_numerator", "site_denominator")
 
 
 def _trends_sheet(ctx, anon: bool) -> pd.DataFrame:
-    table = results.trend_table()
+    table = results.all_site_trends()
     cols = [c for c in TREND_SHEET if c in table.columns and not (anon and c in SIZE_COLUMNS)]
     order = {s: i for i, s in enumerate(ctx.names.ordered(anon))}
     frame = table.assign(_o=table["site_id"].map(order),
