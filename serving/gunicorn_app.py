@@ -71,6 +71,11 @@ class DashboardServer(BaseApplication):
 
     def load(self):
         app = self.app_factory()
+        # Dash records which script files it may serve only while rendering its index page, per
+        # process: a worker whose first request is a script the index (served by another worker)
+        # named would answer "dash is not a registered library". Render it once here, before fork.
+        with app.server.test_client() as client:
+            client.get("/")
         t0 = time.perf_counter()
         ds = active_dataset()  # in the master, before fork: every worker inherits it
         print(f"loaded dataset {ds.label} {ds.checksum} in {time.perf_counter() - t0:.2f} s (shared by workers)",

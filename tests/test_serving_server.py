@@ -118,3 +118,53 @@ def test_dev_server_only_when_asked(served_copy):
         assert status == 200 and headers["Server"].startswith("Werkzeug")
     finally:
         server.stop()
+
+
+_SCRIPT_FETCH = """
+import json, re, sys, threading, time
+from pathlib import Path
+import dash._validate
+from app import create_app
+from serving.gunicorn_app import DashboardServer, ServeOptions
+data, mode = sys.argv[1], sys.argv[2]
+if mode == "index":  # the script URLs an index page names (rendered in its own process)
+    html = create_app(data).server.test_client().get("/").get_data(as_text=True)
+    print(json.dumps(re.findall(r'src="(/_dash-component-suites/[^"]+)"', html)))
+    sys.exit(0)
+urls = json.loads(sys.argv[3])
+if mode == "master":  # what a forked worker inherits from the master's load()
+    server = DashboardServer(ServeOptions(data_dir=Path(data), workers=1), 0.0, lambda: create_app(data))
+    flask_app = server.load()
+else:  # a bare app whose first request sets it up
+    flask_app = create_app(data).server
+# Dash sets itself up on its first request and marks that done before it has finished; a slow
+# layout check (as on a loaded machine) widens the window in which a second request gets in.
+original = dash._validate.validate_layout
+def slow(*args, **kwargs):
+    time.sleep(1.5)
+    return original(*args, **kwargs)
+dash._validate.validate_layout = slow
+first = threading.Thread(target=lambda: flask_app.test_client().get("/"))
+first.start()
+time.sleep(0.4)
+print(json.dumps([flask_app.test_client().get(u).status_code for u in urls]))
+first.join()
+"""
+
+
+def test_a_worker_serves_scripts_while_its_first_page_is_rendering(demo_dir):
+    """A worker's first requests arrive in parallel (the index and its scripts): Dash marks itself set
+    up before it has registered the files it may serve, so a script requested meanwhile got "dash is
+    not a registered library" and the page hung on Loading. The master sets the app up before it
+    forks. The bare app is the negative control."""
+    def run(*args: str) -> list:
+        out = subprocess.run([sys.executable, "-c", _SCRIPT_FETCH, str(demo_dir), *args], cwd=ROOT,
+                             capture_output=True, text=True, timeout=180)
+        assert out.returncode == 0, out.stderr[-800:]
+        return json.loads(out.stdout.strip().splitlines()[-1])
+
+    urls = run("index")
+    assert any("/dash/" in u for u in urls), urls
+    urls_arg = json.dumps(urls)
+    assert set(run("bare", urls_arg)) != {200}, "control: a bare app refuses scripts while it sets itself up"
+    assert set(run("master", urls_arg)) == {200}
