@@ -231,7 +231,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_estimates)
 
     p = sub.add_parser("ingest", help="load published files into a dataset (created if absent)")
-    p.add_argument("kind", choices=["fingertips", "dtoc", "ascof", "tidy"])
+    p.add_argument("kind", choices=["fingertips", "dtoc", "ascof", "tidy", "mar"])
     p.add_argument("files", nargs="+", type=Path)
     p.add_argument("--into", required=True, type=Path, help="dataset directory (created, or merged into)")
     p.add_argument("--shared", type=Path, help="folder of the official reference files (default ../shared/data/real)")

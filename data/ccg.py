@@ -302,3 +302,111 @@ def all_la_shares(shared: Path | str, district_county: pd.DataFrame) -> pd.DataF
         ["pct_code", "area_code"], as_index=False)["share"].sum().rename(columns={"pct_code": "ccg_code"})
     frames.append(pct.assign(vintage="2012/13")[["vintage", "ccg_code", "area_code", "share"]])
     return pd.concat(frames, ignore_index=True)
+
+
+class Geography:
+    """Everything the MAR loader and the dataset need about CCGs, computed once per shared folder."""
+
+    def __init__(self, shared: Path | str, reference=None) -> None:
+        from data.loaders.population import district_to_county, load_district_population
+        from data.real import source_paths
+        from data.reference import default_reference
+
+        self.shared = Path(shared)
+        paths = source_paths(self.shared)
+        self.reference = reference or default_reference()
+        self.ccgs = read_ccgs()
+        self.unit_of = unit_of(self.ccgs)
+        self.units = units_table(self.ccgs)
+        self.district_county = district_to_county(paths["councils"])
+        self.la_shares = all_la_shares(self.shared, self.district_county)
+        self.bridge = pct_bridge(self.shared)
+        self.population = unit_population(self.shared, self.ccgs, load_district_population(paths["myeb3"]),
+                                          last_year=_last_population_year())
+
+    def codes_by_vintage(self) -> dict[str, set[str]]:
+        return {v: set(g["ccg_code"]) for v, g in self.ccgs.groupby("vintage")}
+
+    def areas_rows(self) -> pd.DataFrame:
+        """Rows of the areas table for the CCG units (type "CCG"; nhs_la_code holds the ODS code).
+
+        region: the region of the LA holding most of the unit's population; population: mid-2012
+        (scaled as in unit_population); share_65: mid-2012 65+ / all ages; area, IMD and density
+        unknown (null).
+        """
+        areas = self.reference.areas.set_index("area_code")
+        last = self.la_shares[self.la_shares["vintage"] == UNIT_VINTAGE].merge(
+            self.unit_of[self.unit_of["vintage"] == UNIT_VINTAGE], on=["vintage", "ccg_code"],
+            suffixes=("_la", ""))
+        main_la = last.sort_values("share", ascending=False).drop_duplicates("area_code")
+        region = main_la.set_index("area_code")["area_code_la"].map(areas["region"])
+        pop = self.population[self.population["year"] == 2012].pivot_table(
+            index="area_code", columns="age_group", values="population")
+        out = pd.DataFrame({"area_code": self.units["unit_code"].to_numpy(), "name": self.units["name"].to_numpy(),
+                            "type": CCG_TYPE, "nhs_la_code": self.units["ods_code"].to_numpy()})
+        out["region"] = out["area_code"].map(region).fillna("")
+        out["area_km2"] = np.nan
+        out["population"] = out["area_code"].map(pop["all"])
+        out["share_65"] = out["area_code"].map(pop["65+"] / pop["all"])
+        out["deprivation"] = np.nan
+        out["density"] = np.nan
+        return out
+
+    def site_rows(self) -> pd.DataFrame:
+        """site_areas rows for the CCG units: a unit is whole when every 2013/14 CCG in it is in the
+        site wholly; population_share = the site's CCGs' mid-2017 population / the unit's."""
+        sc = self.reference.site_ccgs
+        if sc is None:
+            raise DataError("no site CCG table", file=str(SITE_CCGS_CSV))
+        first = self.unit_of[self.unit_of["vintage"] == VINTAGES[0]]
+        pops = ccg_population_2017(self.shared, VINTAGES[0])
+        members = first.assign(pop=first["ccg_code"].map(pops).fillna(0.0))
+        rows = []
+        for (site_id, unit), g in sc.merge(first, on="ccg_code").groupby(["site_id", "area_code"], sort=False):
+            in_unit = members[members["area_code"] == unit]
+            inside = in_unit[in_unit["ccg_code"].isin(g["ccg_code"])]
+            whole = (g["coverage"] == "whole").all() and len(inside) == len(in_unit)
+            share = float(inside["pop"].sum() / in_unit["pop"].sum()) if in_unit["pop"].sum() else np.nan
+            if not (g["coverage"] == "whole").all():
+                share = np.nan  # a CCG only partly in the site: its share is not known
+            notes = "; ".join(dict.fromkeys(n for n in g["note"] if n))
+            if len(inside) < len(in_unit):
+                others = sorted(set(in_unit["ccg_code"]) - set(inside["ccg_code"]))
+                notes = f"unit also holds non-Pioneer CCG(s) {', '.join(others)}; " + notes
+            rows.append({"site_id": site_id, "area_code": unit, "coverage": "whole" if whole else "part",
+                         "population_share": share if not whole else 1.0,
+                         "basis": "C" if (g["basis"] == "C").any() else "S", "note": notes})
+        return pd.DataFrame(rows, columns=["site_id", "area_code", "coverage", "population_share", "basis", "note"])
+
+
+def ccg_population_2017(shared: Path | str, vintage: str) -> pd.Series:
+    """Mid-2017 population of each CCG of a vintage (LSOA best fit)."""
+    m = lsoa_population(str(shared)).merge(lsoa_ccgs(shared, vintage)[["lsoa", "ccg_code"]], on="lsoa")
+    return m.groupby("ccg_code")["pop_all"].sum()
+
+
+def _last_population_year() -> int:
+    from data.real import LAST_POPULATION_YEAR
+
+    return LAST_POPULATION_YEAR
+
+
+@lru_cache(maxsize=2)
+def geography(shared: str) -> Geography:
+    """The CCG geography for a shared folder, built once per process."""
+    return Geography(shared)
+
+
+def with_ccg_units(tables: dict[str, pd.DataFrame], geo: Geography) -> dict[str, pd.DataFrame]:
+    """Dataset tables with the CCG units added to areas, population and site_areas (replacing any)."""
+    out = dict(tables)
+    codes = set(geo.units["unit_code"])
+    keep = ~out["areas"]["area_code"].isin(codes)
+    out["areas"] = pd.concat([out["areas"][keep], geo.areas_rows()[out["areas"].columns]], ignore_index=True)
+    pop = out["population"]
+    out["population"] = pd.concat([pop[~pop["area_code"].isin(codes)], geo.population[pop.columns]],
+                                  ignore_index=True)
+    sa = out["site_areas"]
+    out["site_areas"] = pd.concat([sa[~sa["area_code"].isin(codes)], geo.site_rows()[sa.columns]],
+                                  ignore_index=True)
+    return out
