@@ -107,7 +107,7 @@ class Dataset:
         if "ccg_codes" not in self.derived:
             areas = self.tables.get("areas")
             self.derived["ccg_codes"] = (set(areas.loc[areas["type"] == CCG_TYPE, "area_code"])
-                                         if areas is not None else set())
+                                         if areas is not None and "type" in areas.columns else set())
         return self.derived["ccg_codes"]
 
     def _in_geography(self, codes: pd.Series, geography: str):

@@ -80,3 +80,12 @@ def test_a_missing_estimate_is_explained_not_failed(real_server):
     assert "No estimate for Leeds" in text and "2017/18" in text
     text = _page_text(real_server, "/site/leeds/indicator/ea_65")
     assert "No estimate for Leeds" in text and "no data" in text.lower()
+
+
+def test_programme_page_on_real_data_shows_both_groups_and_no_unit_names(real_server, real_built):
+    for path in ("/programme", "/programme?geography=la", "/programme?anon=1"):
+        text = _page_text(real_server, path)
+        assert "Pioneer units grew" in text and "Non-participant units" in text, path
+        assert "Download the table (CSV)" in text
+        for name in real_built.units("ccg")["name"].head(40):
+            assert name not in text, (path, name)
