@@ -106,8 +106,12 @@ class Dataset:
     def _ccg_codes(self) -> set:
         if "ccg_codes" not in self.derived:
             areas = self.tables.get("areas")
-            self.derived["ccg_codes"] = (set(areas.loc[areas["type"] == CCG_TYPE, "area_code"])
-                                         if areas is not None and "type" in areas.columns else set())
+            if areas is not None and "type" in areas.columns:
+                codes = set(areas.loc[areas["type"] == CCG_TYPE, "area_code"])
+            else:  # areas not loaded (load_dataset(tables=...)): CCG units carry E38 codes
+                codes = {c for name in _BY_GEOGRAPHY if name in self.tables
+                         for c in self.tables[name]["area_code"].unique() if str(c).startswith("E38")}
+            self.derived["ccg_codes"] = codes
         return self.derived["ccg_codes"]
 
     def _in_geography(self, codes: pd.Series, geography: str):

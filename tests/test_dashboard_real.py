@@ -1,7 +1,7 @@
 """The dashboard on the real dataset: every kind of page renders, none fails, and pages say which
 indicators have real data.
 
-The real dataset has gaps the demo never has (seven indicators with no rows, two with no data
+The real dataset has gaps the demo never has (six indicators with no rows, two with no data
 before any site's start, rate-only indicators), so each page type is walked through a real server
 the way a browser walks it: router callback, then every callback the page fires.
 """

@@ -294,3 +294,11 @@ def test_reingesting_the_same_workbook_writes_nothing(small_dataset, real_dir):
                      progress=False, shared=real_dir)
     assert not summary.written and summary.unchanged == summary.kept > 0
     assert _hashes(small_dataset) == before
+
+
+def test_a_partial_load_without_areas_still_keeps_ccgs_out(real_built_dir):
+    from data.store import load_dataset
+
+    partial = load_dataset(real_built_dir, tables=["observations", "catalogue"])
+    assert not partial.observations["area_code"].str.startswith("E38").any()
+    assert partial.observations_for("ccg", "month")["area_code"].str.startswith("E38").all()
