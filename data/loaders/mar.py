@@ -30,6 +30,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from data.ccg import financial_year
 from data.errors import DataError
 from data.loaders import LoadContext, LoadResult, finish, join_flags
 from data.loaders.population import attach_denominator
@@ -191,7 +192,7 @@ def _observations(frame: pd.DataFrame, rows: np.ndarray, path: Path, context: Lo
     # 2. Every code known for its year: PCTs in 2012/13, the year's CCG vintage after.
     fy = pd.Series("", index=frame.index)
     ok = period.notna()
-    fy[ok] = _financial_years(period[ok])
+    fy[ok] = financial_year(period[ok])
     non_ccg = commissioners & code.isin(NON_CCG)
     for c, n in code[non_ccg].value_counts().items():
         skipped[f"{c} {NON_CCG[c]} (in England's total)"] += int(n)
@@ -237,11 +238,6 @@ def _observations(frame: pd.DataFrame, rows: np.ndarray, path: Path, context: Lo
               "vintage": f"{counts['period_start'].min():%Y-%m} to {counts['period_start'].max():%Y-%m}"}
     return LoadResult(observations=finish(obs, f"NHS England MAR: {path.name}", context.multipliers()),
                       rows_read=len(frame), skipped=skipped, source=source)
-
-
-def _financial_years(period: pd.Series) -> pd.Series:
-    y = np.where(period.dt.month >= 4, period.dt.year, period.dt.year - 1)
-    return pd.Series([f"{a}/{(a + 1) % 100:02d}" for a in y], index=period.index)
 
 
 def _populations(context: LoadContext, geo) -> pd.DataFrame:
