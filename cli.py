@@ -175,6 +175,38 @@ def cmd_ingest(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_programme(args: argparse.Namespace) -> int:
+    from data.reference import REFERENCE_DIR
+    from data.store import load_dataset
+    from indicators.programme import dataset_groups, programme_comparison, read_exclusions
+
+    dataset = load_dataset(args.data)
+    exclusions_file = Path(args.exclude) if args.exclude else REFERENCE_DIR / "programme_exclusions.csv"
+    units = dataset.units(args.geography)
+    exclude = read_exclusions(exclusions_file, units)
+    groups = dataset_groups(dataset, args.geography)
+    if groups.panel.empty:
+        raise DataError(f"the dataset has no monthly ea_all rows on the {args.geography} geography "
+                        "(ingest the MAR with `pioneers ingest mar` or build it with `pioneers build-real`)",
+                        file=str(args.data))
+    result = programme_comparison(groups.panel, groups.pioneers, first_year=args.first, last_year=args.last,
+                                  exclude=exclude | groups.part | groups.pool_exclusions)
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    for path, frame in ((out, result.table), (out.with_name(f"{out.stem}_monthly.csv"), result.monthly)):
+        tmp = path.with_name(f".{path.name}.writing")
+        frame.to_csv(tmp, index=False)
+        os.replace(tmp, path)
+    print(f"programme comparison, emergency admissions, {args.geography} units, {args.first} to {args.last} "
+          f"-> {out} (monthly series: {out.with_name(f'{out.stem}_monthly.csv')})")
+    print(f"  method: {result.method}")
+    print(f"  left out: {len(groups.part)} unit(s) only partly in a Pioneer; {len(exclude)} from {exclusions_file}; "
+          f"{len(groups.pool_exclusions)} kept out of every comparator pool; "
+          f"{len(result.dropped['without 12 months in both years'])} without 12 months in both years")
+    print(result.table.to_string(index=False, float_format=lambda v: f"{v:.3f}"))
+    return 0
+
+
 def cmd_build_real(args: argparse.Namespace) -> int:
     from time import perf_counter
 
@@ -235,7 +267,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_estimates)
 
     p = sub.add_parser("ingest", help="load published files into a dataset (created if absent)")
-    p.add_argument("kind", choices=["fingertips", "dtoc", "ascof", "tidy"])
+    p.add_argument("kind", choices=["fingertips", "dtoc", "ascof", "tidy", "mar"])
     p.add_argument("files", nargs="+", type=Path)
     p.add_argument("--into", required=True, type=Path, help="dataset directory (created, or merged into)")
     p.add_argument("--shared", type=Path, help="folder of the official reference files (default ../shared/data/real)")
@@ -243,6 +275,16 @@ def build_parser() -> argparse.ArgumentParser:
                    help="map a source indicator the catalogue lacks, e.g. 93356=falls_65")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=cmd_ingest)
+
+    p = sub.add_parser("programme", help="emergency admission growth: Pioneer vs non-participant units")
+    p.add_argument("--data", required=True, type=Path, help="dataset directory")
+    p.add_argument("--out", required=True, type=Path, help="CSV to write (and FILE_monthly.csv beside it)")
+    p.add_argument("--geography", choices=["ccg", "la"], default="ccg")
+    p.add_argument("--from", dest="first", default="2013/14", help="first financial year (default 2013/14)")
+    p.add_argument("--to", dest="last", default="2017/18", help="last financial year (default 2017/18)")
+    p.add_argument("--exclude", type=Path, help="CSV of unit codes to leave out of the non-participants "
+                   "(unit_code, reason; default data/reference/programme_exclusions.csv, shipped empty)")
+    p.set_defaults(func=cmd_programme)
 
     p = sub.add_parser("build-real", help="build the real dataset from ../shared/data/real")
     p.add_argument("--out", required=True, type=Path)

@@ -73,7 +73,7 @@ def context_for(reference: Reference, existing: pd.DataFrame | None, shared: Pat
         if population is None:
             population = shared_population
     return LoadContext(reference=reference, population=population, districts=districts,
-                       district_population=district_population)
+                       district_population=district_population, shared=real.shared_dir(shared))
 
 
 @lru_cache(maxsize=2)
@@ -135,13 +135,14 @@ def ingest(kind: str, files: list[Path | str], into_dir: Path | str, progress: b
         from data import real
 
         tables = real.reference_tables(reference, context.population, shared)
+        tables = _with_geography(tables, new, shared)
         tables["observations"] = new.sort_values(KEY).reset_index(drop=True)
         summary.added = len(new)
         write_dataset(into, tables, label="real", sources=sources)
         summary.written = summary.created = True
         return summary
 
-    old = existing.observations[OBSERVATION_COLUMNS]
+    old = existing.tables["observations"][OBSERVATION_COLUMNS]  # every geography and frequency
     merged, added, changed = merge_observations(old, new)
     summary.added, summary.changed = added, changed
     summary.unchanged = len(new) - added - changed
@@ -151,6 +152,7 @@ def ingest(kind: str, files: list[Path | str], into_dir: Path | str, progress: b
     if added == 0 and changed == 0 and not fresh:
         return summary
     tables = {name: frame for name, frame in existing.tables.items()}
+    tables = _with_geography(tables, new, shared)
     tables["observations"] = merged
     for name in ("sites",):
         for col in ("start", "transition_start", "transition_end"):
@@ -161,6 +163,18 @@ def ingest(kind: str, files: list[Path | str], into_dir: Path | str, progress: b
     write_dataset(into, tables, label=label, sources=[*manifest.get("sources", []), *fresh], extra=extra)
     summary.written = True
     return summary
+
+
+def _with_geography(tables: dict[str, pd.DataFrame], new: pd.DataFrame, shared) -> dict[str, pd.DataFrame]:
+    """Add the CCG units (areas, populations, site memberships) when the new rows are on CCGs."""
+    from data import ccg, real
+
+    if not ccg.CCGS_CSV.exists():
+        return tables
+    units = set(ccg.units_table(ccg.read_ccgs())["unit_code"])
+    if not new["area_code"].isin(units).any():
+        return tables
+    return ccg.with_ccg_units(tables, ccg.geography(str(real.shared_dir(shared))))
 
 
 def merge_observations(old: pd.DataFrame, new: pd.DataFrame) -> tuple[pd.DataFrame, int, int]:
