@@ -130,7 +130,7 @@ def _cache_key(dataset: Dataset, version: str, k: int, method: str, per_indicato
     """Dataset checksum and comparator version (which already encodes k, distance and per-indicator
     choice for a matched set, or the content of a comparator file); ``k``/``per_indicator`` only
     matter when matching is left to this module ("auto")."""
-    return (CACHE_FORMAT, dataset.checksum, version, int(k), method, bool(per_indicator))
+    return (CACHE_FORMAT, dataset.checksum, dataset.geography, version, int(k), method, bool(per_indicator))
 
 
 def _cache_file(key: tuple, directory: Path) -> Path:
@@ -218,7 +218,8 @@ def compute_estimates(dataset: Dataset, comps: Comparators, *, method: str = "ma
         groups.setdefault(dates, []).append(site_id)
     bases = _value_bases(dataset)
     n_members = dataset.site_areas.groupby("site_id")["area_code"].nunique().to_dict()
-    blocks = [_no_data_rows(ind, sites) for ind in dataset.catalogue["indicator_id"] if ind not in data]
+    no_data = NO_DATA if dataset.geography == "la" else NOT_ON_CCG
+    blocks = [_no_data_rows(ind, sites, no_data) for ind in dataset.catalogue["indicator_id"] if ind not in data]
     for ind, d in data.items():
         periods = d.area_frame.columns
         area_values = d.area_frame.to_numpy()
@@ -373,6 +374,8 @@ def _pooled_rows(ind: str, d: IndicatorPanel, sites: pd.DataFrame, pool: list[st
 # --- notes: why a row has no estimate ------------------------------------------------------------------
 
 NO_DATA = "no data for this indicator in the dataset"
+NOT_ON_CCG = ("not available on the CCG geography: no source in this dataset gives this indicator by CCG "
+              "(only emergency admissions, from NHS England's Monthly Activity Return, are published by commissioner)")
 RATES_NOTE = "from published rates (no counts)"
 
 
@@ -456,7 +459,7 @@ def _pooled_note(label: str, d: IndicatorPanel, cohort_of: pd.Series, phases: di
     return "; ".join(missing) or "no estimate: too few periods before and after the start"
 
 
-def _no_data_rows(ind: str, sites: pd.DataFrame) -> pd.DataFrame:
+def _no_data_rows(ind: str, sites: pd.DataFrame, note: str = NO_DATA) -> pd.DataFrame:
     """Rows for an indicator the dataset holds nothing for: every number missing, the note says why."""
     cohort_of, _ = _wave_dates(sites)
     labels = ["all", *sorted(set(cohort_of))]
@@ -466,7 +469,7 @@ def _no_data_rows(ind: str, sites: pd.DataFrame) -> pd.DataFrame:
         "method": ["did"] * len(site_ids) + ["its"] * len(site_ids) + ["pooled"] * len(labels),
         "p_method": [PLACEBO_P_METHOD] * len(site_ids) + [its_module.P_METHOD] * len(site_ids)
         + [pooled_module.P_METHOD] * len(labels),
-        "n_comparators": 0, "n_pre": 0, "n_post": 0, "note": NO_DATA,
+        "n_comparators": 0, "n_pre": 0, "n_post": 0, "note": note,
     })
     for col in ("effect", "effect_pct", "ci_low", "ci_high", "p_value", "pre_trend_p", "baseline_mean"):
         frame[col] = np.nan

@@ -18,7 +18,7 @@ from analysis.estimates import site_detail as estimates_site_detail
 from analysis.names import SiteNames
 from data.active import active_dataset, register_cache
 from data.periods import align, period_label
-from data.store import Dataset
+from data.store import GEOGRAPHIES, Dataset
 from indicators.benchmark import Outcome, benchmark_many
 from indicators.trend import TREND_COLUMNS, trend_spc, trend_table
 from matching.select import K_DEFAULT, ComparatorSet, match
@@ -43,14 +43,19 @@ class Context:
         return f"{src}{notice}Integrated Care Pioneers indicators; dataset {self.dataset.checksum}."
 
 
-def context() -> Context:
-    return _context(active_dataset().checksum)
+def _dataset(geography: str) -> Dataset:
+    """The active dataset seen on ``geography`` (``la`` | ``ccg``; data.store.Dataset.on)."""
+    return active_dataset().on(geography)
+
+
+def context(geography: str = "la") -> Context:
+    return _context(active_dataset().checksum, geography)
 
 
 @register_cache
-@lru_cache(maxsize=2)
-def _context(checksum: str) -> Context:
-    ds = active_dataset()
+@lru_cache(maxsize=4)
+def _context(checksum: str, geography: str = "la") -> Context:
+    ds = _dataset(geography)
     return Context(dataset=ds, names=SiteNames.from_sites(ds.sites),
                    catalogue=ds.catalogue.set_index("indicator_id"),
                    area_names=dict(zip(ds.areas["area_code"], ds.areas["name"])))
@@ -61,44 +66,46 @@ def _context(checksum: str) -> Context:
 @register_cache
 @lru_cache(maxsize=8)
 def comparator_set(checksum: str, k: int = K_DEFAULT, method: str = DEFAULT_METHOD,
-                   covariates: tuple[str, ...] | None = None, per_indicator: bool = PER_INDICATOR) -> ComparatorSet:
-    return match(active_dataset(), k=k, method=method, per_indicator=per_indicator,
+                   covariates: tuple[str, ...] | None = None, per_indicator: bool = PER_INDICATOR,
+                   geography: str = "la") -> ComparatorSet:
+    return match(_dataset(geography), k=k, method=method, per_indicator=per_indicator,
                  covariates=list(covariates) if covariates else None)
 
 
-def comparators() -> ComparatorSet:
+def comparators(geography: str = "la") -> ComparatorSet:
     """The comparator set every page uses (default settings)."""
-    return comparator_set(context().dataset.checksum)
+    return comparator_set(active_dataset().checksum, geography=geography)
 
 
 @register_cache
-@lru_cache(maxsize=2)
-def _estimates(checksum: str) -> pd.DataFrame:
-    return estimates_table(active_dataset(), comparator_set(checksum), k=K_DEFAULT, method=DEFAULT_METHOD)
+@lru_cache(maxsize=4)
+def _estimates(checksum: str, geography: str = "la") -> pd.DataFrame:
+    return estimates_table(_dataset(geography), comparator_set(checksum, geography=geography), k=K_DEFAULT,
+                           method=DEFAULT_METHOD)
 
 
-def estimates() -> pd.DataFrame:
-    return _estimates(context().dataset.checksum)
+def estimates(geography: str = "la") -> pd.DataFrame:
+    return _estimates(active_dataset().checksum, geography)
 
 
 @register_cache
-@lru_cache(maxsize=2)
-def _trend_table(checksum: str) -> pd.DataFrame:
+@lru_cache(maxsize=4)
+def _trend_table(checksum: str, geography: str = "la") -> pd.DataFrame:
     """Every site x indicator trend (site, comparator mean and range, England), built once per dataset."""
-    return trend_table(active_dataset(), comparator_set(checksum).table)
+    return trend_table(_dataset(geography), comparator_set(checksum, geography=geography).table)
 
 
 @register_cache
-@lru_cache(maxsize=2)
-def _trend_frames(checksum: str) -> dict[tuple[str, str], pd.DataFrame]:
-    table = _trend_table(checksum)
+@lru_cache(maxsize=4)
+def _trend_frames(checksum: str, geography: str = "la") -> dict[tuple[str, str], pd.DataFrame]:
+    table = _trend_table(checksum, geography)
     return {key: part.drop(columns=["site_id", "indicator_id"]).reset_index(drop=True)
             for key, part in table.groupby(["site_id", "indicator_id"], sort=False)}
 
 
-def missing_estimate_reason(site_id: str, indicator_id: str) -> str | None:
+def missing_estimate_reason(site_id: str, indicator_id: str, geography: str = "la") -> str | None:
     """Why the DiD for this site and indicator could not be estimated (the estimates' note), or None."""
-    table = estimates()
+    table = estimates(geography)
     row = table[(table["site_id"] == site_id) & (table["indicator_id"] == indicator_id) & (table["method"] == "did")]
     if row.empty:
         return "no estimate for this site and indicator"
@@ -108,9 +115,9 @@ def missing_estimate_reason(site_id: str, indicator_id: str) -> str | None:
     return note if isinstance(note, str) and note else "the estimate could not be made from this dataset"
 
 
-def site_trend(site_id: str, indicator_id: str) -> pd.DataFrame:
+def site_trend(site_id: str, indicator_id: str, geography: str = "la") -> pd.DataFrame:
     """indicators.trend.TREND_COLUMNS for one site and indicator (a copy: callers may add columns)."""
-    frame = _trend_frames(context().dataset.checksum).get((site_id, indicator_id))
+    frame = _trend_frames(active_dataset().checksum, geography).get((site_id, indicator_id))
     if frame is None:  # no data for this site and indicator in this dataset (e.g. a real dataset's gaps)
         return pd.DataFrame(columns=TREND_COLUMNS)
     return frame.copy()
@@ -128,35 +135,35 @@ def intervention_labels(site_id: str, indicator_id: str) -> tuple[str, tuple[str
 
 @register_cache
 @lru_cache(maxsize=64)
-def _site_detail(checksum: str, site_id: str, indicator_id: str) -> dict[str, pd.DataFrame]:
-    return estimates_site_detail(active_dataset(), site_id, indicator_id, comparator_set(checksum), k=K_DEFAULT,
-                       method=DEFAULT_METHOD)
+def _site_detail(checksum: str, site_id: str, indicator_id: str, geography: str = "la") -> dict[str, pd.DataFrame]:
+    return estimates_site_detail(_dataset(geography), site_id, indicator_id,
+                                 comparator_set(checksum, geography=geography), k=K_DEFAULT, method=DEFAULT_METHOD)
 
 
-def site_detail(site_id: str, indicator_id: str) -> dict[str, pd.DataFrame]:
-    return _site_detail(context().dataset.checksum, site_id, indicator_id)
+def site_detail(site_id: str, indicator_id: str, geography: str = "la") -> dict[str, pd.DataFrame]:
+    return _site_detail(active_dataset().checksum, site_id, indicator_id, geography)
 
 
 @register_cache
 @lru_cache(maxsize=16)
-def _pooled(checksum: str, indicator_id: str) -> dict[str, pd.DataFrame]:
-    return pooled_detail(active_dataset(), indicator_id)
+def _pooled(checksum: str, indicator_id: str, geography: str = "la") -> dict[str, pd.DataFrame]:
+    return pooled_detail(_dataset(geography), indicator_id)
 
 
-def pooled(indicator_id: str) -> dict[str, pd.DataFrame]:
-    return _pooled(context().dataset.checksum, indicator_id)
+def pooled(indicator_id: str, geography: str = "la") -> dict[str, pd.DataFrame]:
+    return _pooled(active_dataset().checksum, indicator_id, geography)
 
 
-def spc_chart(site_id: str, indicator_id: str) -> pd.DataFrame:
+def spc_chart(site_id: str, indicator_id: str, geography: str = "la") -> pd.DataFrame:
     """XmR chart of the site's series, baseline = its pre-intervention periods (indicators.trend.trend_spc)."""
-    return _spc_chart(context().dataset.checksum, site_id, indicator_id).copy()
+    return _spc_chart(active_dataset().checksum, site_id, indicator_id, geography).copy()
 
 
 @register_cache
 @lru_cache(maxsize=400)
-def _spc_chart(checksum: str, site_id: str, indicator_id: str) -> pd.DataFrame:
-    frame = _trend_frames(checksum)[(site_id, indicator_id)]
-    chart = trend_spc(frame, _context(checksum).catalogue.at[indicator_id, "polarity"])
+def _spc_chart(checksum: str, site_id: str, indicator_id: str, geography: str = "la") -> pd.DataFrame:
+    frame = _trend_frames(checksum, geography)[(site_id, indicator_id)]
+    chart = trend_spc(frame, _context(checksum, geography).catalogue.at[indicator_id, "polarity"])
     chart.insert(0, "period_label", frame["period_label"].to_numpy())
     chart.insert(1, "phase", frame["phase"].to_numpy())
     return chart.reset_index(drop=True)
@@ -197,18 +204,18 @@ def with_outcome_words(frame: pd.DataFrame, basis: str) -> pd.DataFrame:
 
 @register_cache
 @lru_cache(maxsize=8)
-def _overview(checksum: str, basis: str) -> pd.DataFrame:
-    ctx = _context(checksum)
+def _overview(checksum: str, basis: str, geography: str = "la") -> pd.DataFrame:
+    ctx = _context(checksum, geography)
     polarity = ctx.catalogue["polarity"]
     if basis in ("did", "its"):
-        est = _estimates(checksum)
+        est = _estimates(checksum, geography)
         rows = est[est["method"] == basis].reset_index(drop=True)
         outcome = effect_outcomes(rows["ci_low"].to_numpy(), rows["ci_high"].to_numpy(),
                                   rows["indicator_id"].map(polarity).to_numpy())
         frame = rows[["site_id", "indicator_id", "effect", "effect_pct", "ci_low", "ci_high", "p_value"]].assign(
             outcome=[str(o) for o in outcome])
     elif basis == "england":
-        table = _trend_table(checksum)
+        table = _trend_table(checksum, geography)
         latest = table[table["site_value"].notna()].groupby(["site_id", "indicator_id"], sort=False).tail(1)
         frame = pd.DataFrame({
             "site_id": latest["site_id"], "indicator_id": latest["indicator_id"],
@@ -218,10 +225,10 @@ def _overview(checksum: str, basis: str) -> pd.DataFrame:
         }).reset_index(drop=True)
     elif basis == "spc":
         rows = []
-        for (site_id, ind), f in _trend_frames(checksum).items():
+        for (site_id, ind), f in _trend_frames(checksum, geography).items():
             if f["site_value"].notna().sum() < 3:
                 continue
-            chart = _spc_chart(checksum, site_id, ind)
+            chart = _spc_chart(checksum, site_id, ind, geography)
             latest = chart[chart["value"].notna()].tail(1).iloc[0]
             mean = chart.attrs["mean"]
             rows.append({"site_id": site_id, "indicator_id": ind,
@@ -234,17 +241,19 @@ def _overview(checksum: str, basis: str) -> pd.DataFrame:
     return with_outcome_words(frame, basis)
 
 
-def overview(basis: str) -> pd.DataFrame:
+def overview(basis: str, geography: str = "la") -> pd.DataFrame:
     """One row per site and indicator for the overview grid on ``basis``.
 
     Columns: site_id, indicator_id, effect_pct (did/its: effect as % of the counterfactual;
     england: % above England in the latest period; spc: latest value vs the baseline mean),
     outcome (indicators.benchmark.Outcome value), outcome_label, colour, and basis-specific numbers.
     """
-    return _overview(context().dataset.checksum, basis)
+    return _overview(active_dataset().checksum, basis, geography)
 
 
 def warm() -> None:
-    """Compute everything the pages share (comparators, estimates, trends, every grid basis) ahead of the first visit."""
-    for basis in ("did", "its", "england", "spc"):
-        overview(basis)
+    """Compute everything the pages share (comparators, estimates, trends, every grid basis, on both
+    geographies) ahead of the first visit."""
+    for geography in GEOGRAPHIES:
+        for basis in ("did", "its", "england", "spc"):
+            overview(basis, geography)

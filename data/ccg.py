@@ -314,6 +314,7 @@ class Geography:
 
         self.shared = Path(shared)
         paths = source_paths(self.shared)
+        self.imd_path = paths["imd"]
         self.reference = reference or default_reference()
         self.ccgs = read_ccgs()
         self.unit_of = unit_of(self.ccgs)
@@ -331,8 +332,10 @@ class Geography:
         """Rows of the areas table for the CCG units (type "CCG"; nhs_la_code holds the ODS code).
 
         region: the region of the LA holding most of the unit's population; population: mid-2012
-        (scaled as in unit_population); share_65: mid-2012 65+ / all ages; area, IMD and density
-        unknown (null).
+        (scaled as in unit_population); share_65: mid-2012 65+ / all ages; deprivation: IMD 2019
+        average score of each LSOA's district, weighted by LSOA mid-2017 population (an
+        approximation, see unit_deprivation); area and density unknown (null: the shared files
+        hold no LSOA or CCG areas, so matching leaves density out with a warning).
         """
         areas = self.reference.areas.set_index("area_code")
         last = self.la_shares[self.la_shares["vintage"] == UNIT_VINTAGE].merge(
@@ -348,7 +351,7 @@ class Geography:
         out["area_km2"] = np.nan
         out["population"] = out["area_code"].map(pop["all"])
         out["share_65"] = out["area_code"].map(pop["65+"] / pop["all"])
-        out["deprivation"] = np.nan
+        out["deprivation"] = out["area_code"].map(unit_deprivation(self.shared, self.ccgs, self.imd_path))
         out["density"] = np.nan
         return out
 
@@ -377,6 +380,28 @@ class Geography:
                          "population_share": share if not whole else 1.0,
                          "basis": "C" if (g["basis"] == "C").any() else "S", "note": notes})
         return pd.DataFrame(rows, columns=["site_id", "area_code", "coverage", "population_share", "basis", "note"])
+
+
+def unit_deprivation(shared: Path | str, ccgs: pd.DataFrame, imd_csv: Path) -> pd.Series:
+    """IMD 2019 average score by unit: districts' scores weighted by their mid-2017 LSOA population
+    in the unit (2019 lookup). An approximation: a district's score stands for each of its LSOAs,
+    as the LA covariate uses district scores too (data.real.imd_upper_tier)."""
+    from data.loaders.reading import read_csv_strings
+
+    if not Path(imd_csv).exists():
+        raise DataError("IMD 2019 district summaries not found", file=str(imd_csv))
+    imd = read_csv_strings(Path(imd_csv))
+    imd = imd[imd["index_domain"] == "Index of Multiple Deprivation"]
+    score = pd.Series(pd.to_numeric(imd["average_score"]).to_numpy(), index=imd["lad19cd"].to_numpy())
+    look = _lookup(str(shared), LOOKUP_FILE[UNIT_VINTAGE])[["lsoa", "ccg_code", "district"]]
+    m = lsoa_population(str(shared))[["lsoa", "pop_all"]].merge(look, on="lsoa")
+    m["unit"] = m["ccg_code"].map(unit_of(ccgs[ccgs["vintage"] == UNIT_VINTAGE]).set_index("ccg_code")["area_code"])
+    m["score"] = m["district"].map(score)
+    missing = sorted(set(m.loc[m["score"].isna(), "district"]))
+    if missing:
+        raise DataError(f"no IMD 2019 score for district(s) {missing[:5]}", file=str(imd_csv), column="lad19cd")
+    weighted = (m["score"] * m["pop_all"]).groupby(m["unit"]).sum()
+    return weighted / m.groupby("unit")["pop_all"].sum()
 
 
 def ccg_population_2017(shared: Path | str, vintage: str) -> pd.Series:

@@ -87,6 +87,7 @@ TRUTH = pa.schema([
     ("indicator_id", pa.string()),
     ("effect_pct", pa.float64()),           # planted change to the site population's expected rate
     ("effect_pct_la_basis", pa.float64()),  # the same change as LA-level data can show it (diluted by part LAs)
+    ("effect_pct_ccg_basis", pa.float64()),  # as CCG units show it (ea_all only; diluted by part units)
 ])
 
 TABLES: dict[str, pa.Schema] = {

@@ -21,12 +21,14 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from data.errors import DataError
+from data.reference import ENGLAND_CODE
 from data.schema import OPTIONAL_TABLES, SCHEMA_VERSION, TABLES
 
 MANIFEST = "manifest.json"
 GEOGRAPHIES = ("la", "ccg")
 """Upper-tier local authorities (the default everywhere) and CCG units (areas of type "CCG")."""
 CCG_TYPE = "CCG"
+
 _BY_GEOGRAPHY = ("areas", "site_areas", "population", "observations")
 LABELS = ("demo", "real", "mixed")
 DEMO_NOTICE = "Generated demonstration data, not real"
@@ -49,6 +51,8 @@ class Dataset:
     tables: dict[str, pd.DataFrame] = field(repr=False)
     derived: dict = field(default_factory=dict, repr=False, compare=False)
     """Results computed from these tables (panels, covariates), kept as long as the Dataset is."""
+    geography: str = "la"
+    """Which units the default tables hold: ``la`` (upper-tier LAs) or ``ccg`` (CCG units); see ``on``."""
 
     @property
     def label(self) -> str:
@@ -58,6 +62,29 @@ class Dataset:
     def checksum(self) -> str:
         """One hash for the whole dataset: identifies it in caches and comparator versions."""
         return self.manifest["dataset_checksum"]
+
+    @property
+    def cache_key(self) -> str:
+        """Dataset checksum and geography: what every cache of results from this view is keyed by."""
+        return f"{self.checksum}-{self.geography}"
+
+    def on(self, geography: str) -> Dataset:
+        """The same dataset seen on ``geography``: its areas, site_areas, population and
+        observations are that geography's units (plus England), so every reader (panels,
+        matching, estimators) runs on CCG units unchanged. The view shares the tables and keeps
+        its own derived results; one view per geography, kept on the LA dataset."""
+        if geography not in GEOGRAPHIES:
+            raise DataError(f"geography {geography!r} is not one of {GEOGRAPHIES}")
+        if geography == self.geography:
+            return self
+        base = self.derived.get("base", self)
+        if geography == base.geography:
+            return base
+        views = base.derived.setdefault("views", {})
+        if geography not in views:
+            views[geography] = Dataset(path=self.path, manifest=self.manifest, tables=self.tables,
+                                       derived={"base": base}, geography=geography)
+        return views[geography]
 
     @property
     def is_demo(self) -> bool:
@@ -71,9 +98,9 @@ class Dataset:
     def __getattr__(self, name: str) -> pd.DataFrame:
         tables = self.__dict__.get("tables", {})
         if name in tables:
-            # The one place tables are read by geography: every existing reader of areas,
-            # site_areas, population and observations sees local authorities only.
-            return self._view(name, "la") if name in _BY_GEOGRAPHY else tables[name]
+            # The one place tables are read by geography: every reader of areas, site_areas,
+            # population and observations sees this view's geography only (LAs by default).
+            return self._view(name, self.__dict__.get("geography", "la")) if name in _BY_GEOGRAPHY else tables[name]
         raise AttributeError(name)
 
     def units(self, geography: str = "la") -> pd.DataFrame:
@@ -118,7 +145,8 @@ class Dataset:
         if geography not in GEOGRAPHIES:
             raise DataError(f"geography {geography!r} is not one of {GEOGRAPHIES}")
         is_ccg = codes.isin(self._ccg_codes())
-        return is_ccg if geography == "ccg" else ~is_ccg
+        # England belongs to both geographies: the benchmark every unit is compared with.
+        return (is_ccg | (codes == ENGLAND_CODE)) if geography == "ccg" else ~is_ccg
 
     def _view(self, name: str, geography: str) -> pd.DataFrame:
         key = ("geography", name, geography)

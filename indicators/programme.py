@@ -17,6 +17,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from data.reference import ENGLAND_CODE
+
 COLUMNS = ["group", "n_units", "rate_from_per_1000", "rate_to_per_1000", "growth_pct", "ci_low", "ci_high",
            "p_value"]
 GROUPS = ("pioneer", "non_participant")
@@ -152,7 +154,8 @@ def dataset_groups(dataset, geography: str = "ccg", indicator_id: str = "ea_all"
     panel = pd.DataFrame({"unit": obs["area_code"].to_numpy(), "period_start": pd.to_datetime(obs["period_start"]),
                           "count": obs["numerator"].to_numpy(dtype=float),
                           "population": obs["denominator"].to_numpy(dtype=float)})
-    panel = panel[panel["unit"].isin(set(dataset.units(geography)["area_code"]))]
+    # England is the benchmark, never a unit of either group.
+    panel = panel[panel["unit"].isin(set(dataset.units(geography)["area_code"]) - {ENGLAND_CODE})]
     members = dataset.site_units(geography)
     whole = set(members.loc[members["coverage"] == "whole", "area_code"])
     part = set(members.loc[members["coverage"] == "part", "area_code"])
