@@ -8,8 +8,20 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 
 import pandas as pd
+
+from data.ccg import read_ccgs, units_table
+
+
+@lru_cache(maxsize=1)
+def ccg_reference_names() -> tuple[str, ...]:
+    """Names and E38 codes of every CCG of every vintage, and the stable units' joined names: what
+    anonymised mode must never show on the CCG geography (data/reference/ccgs.csv)."""
+    ccgs = read_ccgs()
+    names = set(ccgs["name"]) | set(ccgs["e38_code"]) | set(units_table(ccgs)["name"])
+    return tuple(sorted(n for n in names if isinstance(n, str) and n))
 
 
 def _slug(label: str) -> str:

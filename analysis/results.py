@@ -13,10 +13,11 @@ from functools import lru_cache
 import numpy as np
 import pandas as pd
 
-from analysis.estimates import estimates_table, pooled_detail
+from analysis.estimates import NO_DATA, NOT_ON_CCG, estimates_table, pooled_detail
 from analysis.estimates import site_detail as estimates_site_detail
 from analysis.names import SiteNames
 from data.active import active_dataset, register_cache
+from data.panels import indicator_panels
 from data.periods import align, period_label
 from data.store import GEOGRAPHIES, Dataset
 from indicators.benchmark import Outcome, benchmark_many
@@ -40,7 +41,8 @@ class Context:
     def source_line(self, indicator_id: str | None = None) -> str:
         src = f"Source: {self.catalogue.at[indicator_id, 'source']}. " if indicator_id else ""
         notice = f"{self.dataset.notice}. " if self.dataset.is_demo else ""
-        return f"{src}{notice}Integrated Care Pioneers indicators; dataset {self.dataset.checksum}."
+        units = "Units: CCGs (2019/20 successors). " if self.dataset.geography == "ccg" else ""
+        return f"{src}{notice}{units}Integrated Care Pioneers indicators; dataset {self.dataset.checksum}."
 
 
 def _dataset(geography: str) -> Dataset:
@@ -101,6 +103,14 @@ def _trend_frames(checksum: str, geography: str = "la") -> dict[tuple[str, str],
     table = _trend_table(checksum, geography)
     return {key: part.drop(columns=["site_id", "indicator_id"]).reset_index(drop=True)
             for key, part in table.groupby(["site_id", "indicator_id"], sort=False)}
+
+
+def no_data_reason(indicator_id: str, geography: str = "la") -> str | None:
+    """Why an indicator has nothing to show on ``geography`` (None when it has data): pages say
+    this in words instead of drawing empty axes (on CCGs, every indicator but emergency admissions)."""
+    if indicator_id in indicator_panels(_dataset(geography)):
+        return None
+    return NOT_ON_CCG if geography == "ccg" else NO_DATA
 
 
 def missing_estimate_reason(site_id: str, indicator_id: str, geography: str = "la") -> str | None:
@@ -183,6 +193,7 @@ OUTCOME_WORDS = {
             Outcome.WORSE: "concern (special cause)", Outcome.HIGHER: "special cause (no preferred direction)",
             Outcome.NOT_COMPARED: "not charted"},
 }
+NOT_ON_CCG_CELL = "not available on CCGs"
 _SPC_OUTCOME = {"improvement": Outcome.BETTER, "concern": Outcome.WORSE, "neutral": Outcome.HIGHER,
                 "common cause": Outcome.SIMILAR}
 
@@ -238,7 +249,12 @@ def _overview(checksum: str, basis: str, geography: str = "la") -> pd.DataFrame:
         frame = pd.DataFrame(rows)
     else:
         raise ValueError(f"unknown basis {basis!r}")
-    return with_outcome_words(frame, basis)
+    frame = with_outcome_words(frame, basis)
+    if geography == "ccg" and len(frame):
+        # An indicator with no CCG data is not "not estimated" but not available on this geography.
+        absent = ~frame["indicator_id"].isin(list(indicator_panels(ctx.dataset)))
+        frame.loc[absent, "outcome_label"] = NOT_ON_CCG_CELL
+    return frame
 
 
 def overview(basis: str, geography: str = "la") -> pd.DataFrame:

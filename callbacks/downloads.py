@@ -18,8 +18,9 @@ from layouts.components.urlstate import parse_query
     prevent_initial_call=True,
 )
 def download_chart_csv(_clicks, button_id):
-    chart = charts.build(charts.ChartSpec.from_key(button_id["key"]))
-    return dcc.send_string(tables.csv_text(chart.table, context().dataset.notice, chart.title),
+    spec = charts.ChartSpec.from_key(button_id["key"])
+    chart = charts.build(spec)
+    return dcc.send_string(tables.csv_text(chart.table, context(spec.geo).dataset.notice, chart.title),
                            f"{chart.filename}.csv")
 
 
@@ -31,14 +32,15 @@ def download_chart_csv(_clicks, button_id):
 )
 def download_package(_clicks, search):
     state = parse_query(search)
-    name = "pioneer-indicators" + ("_anonymised" if state.anon else "") + ".xlsx"
-    return dcc.send_bytes(shared_workbook(state.anon, state.basis), name)
+    name = ("pioneer-indicators" + ("_ccg" if state.geo == "ccg" else "") + ("_anonymised" if state.anon else "")
+            + ".xlsx")
+    return dcc.send_bytes(shared_workbook(state.anon, state.basis, state.geo), name)
 
 
 @shared_result("workbook")
-def shared_workbook(anon: bool, basis: str) -> bytes:
+def shared_workbook(anon: bool, basis: str, geography: str = "la") -> bytes:
     """The package workbook of the active dataset, built once for every worker (it takes seconds)."""
-    return cached_package_workbook(context(), anon=anon, basis=basis)
+    return cached_package_workbook(context(geography), anon=anon, basis=basis)
 
 
 # Slide images (presentation mode): plotly draws them in the browser from the chart on show, at the

@@ -19,8 +19,8 @@ from layouts.components.figures import graph_config
 from layouts.components.programme import (FIRST, GEOGRAPHIES, LAST, SOURCE, comparison_table, series_figure,
                                           series_table)
 from layouts.components.page import unavailable
-from layouts.components.results import context
-from layouts.components.urlstate import href, parse_query
+from analysis.results import context
+from layouts.components.urlstate import parse_query
 
 dash.register_page(__name__, path="/programme", title="Programme comparison - Integrated Care Pioneers",
                    name="Programme comparison", order=7)
@@ -30,7 +30,7 @@ dash.register_page(__name__, path="/programme", title="Programme comparison - In
 @lru_cache(maxsize=4)
 def comparison(checksum: str, geography: str) -> ProgrammeResult | None:
     """The comparison on the active dataset (None when it has no monthly emergency admissions there)."""
-    groups = dataset_groups(context().dataset, geography)
+    groups = dataset_groups(context(geography).dataset, geography)
     if groups.panel.empty:
         return None
     return programme_comparison(groups.panel, groups.pioneers, first_year=FIRST, last_year=LAST,
@@ -39,13 +39,10 @@ def comparison(checksum: str, geography: str) -> ProgrammeResult | None:
 
 def layout(**query) -> html.Div:
     state = parse_query(query)
-    geography = query.get("geography", "ccg") if query.get("geography") in GEOGRAPHIES else "ccg"
-    ctx = context()
-    base = href("/programme", state)
-    links = [html.Strong(GEOGRAPHIES[g]) if g == geography else
-             dcc.Link(GEOGRAPHIES[g], href=f"{base}{'&' if '?' in base else '?'}geography={g}")
-             for g in GEOGRAPHIES]
-    switch = html.P(["Units: ", links[0], " | ", links[1]], id="programme-geography")
+    geography = state.geo  # the header's geography switch (?geo=), as on every page
+    ctx = context(geography)
+    switch = html.P(f"Units: {GEOGRAPHIES[geography]} (change with the Geography switch at the top).",
+                    id="programme-geography", className="small")
     head = [html.H1("Emergency admissions: Pioneer and non-participant areas", className="h3"),
             html.P(f"Growth in emergency admission rates from {FIRST} to {LAST} in the units wholly in a "
                    "Pioneer and in the units in none (Morciano et al. 2021 asked the same question of CCGs: "

@@ -29,6 +29,7 @@ class ChartSpec:
     k: int = K_DEFAULT
     method: str = "mahalanobis"
     covariates: str = ""  # comma-joined, "" = the package default
+    geo: str = "la"  # the geography: local authorities or CCG units (data.store.GEOGRAPHIES)
 
     def key(self) -> str:
         return json.dumps(asdict(self), sort_keys=True, separators=(",", ":"))
@@ -53,14 +54,14 @@ class ChartUnavailable(Exception):
 
 
 def site_id_of(spec: ChartSpec) -> str:
-    site_id = results.context().names.resolve(spec.site)
+    site_id = results.context(spec.geo).names.resolve(spec.site)
     if site_id is None:
         raise ChartUnavailable(f"no site {spec.site!r}")
     return site_id
 
 
 def _site_word(spec: ChartSpec) -> str:
-    return results.context().names.display(site_id_of(spec), spec.anon)
+    return results.context(spec.geo).names.display(site_id_of(spec), spec.anon)
 
 
 def _file_stem(*parts: str) -> str:
@@ -68,11 +69,11 @@ def _file_stem(*parts: str) -> str:
 
 
 def trend_chart(spec: ChartSpec) -> Chart:
-    ctx = results.context()
+    ctx = results.context(spec.geo)
     cat = ctx.catalogue.loc[spec.indicator_id]
     site = _site_word(spec)
     site_id = site_id_of(spec)
-    frame = results.site_trend(site_id, spec.indicator_id)
+    frame = results.site_trend(site_id, spec.indicator_id, spec.geo)
     start, transition = results.intervention_labels(site_id, spec.indicator_id)
     title = f"{cat['short_name'] if spec.compact else cat['name']}: {site}"
     opts = figures.TrendOptions(title=title, site_label=site, indicator_name=cat["name"], unit=cat["unit"],
@@ -86,13 +87,13 @@ def trend_chart(spec: ChartSpec) -> Chart:
 
 def site_multiples_chart(spec: ChartSpec) -> Chart:
     """The site's 12 indicators as small multiples."""
-    ctx = results.context()
+    ctx = results.context(spec.geo)
     site_id = site_id_of(spec)
     site = _site_word(spec)
     panels = []
     for ind in ctx.indicator_ids():
         start, transition = results.intervention_labels(site_id, ind)
-        panels.append(figures.Panel(title=ctx.catalogue.at[ind, "short_name"], frame=results.site_trend(site_id, ind),
+        panels.append(figures.Panel(title=ctx.catalogue.at[ind, "short_name"], frame=results.site_trend(site_id, ind, spec.geo),
                                     site_label=site, unit=ctx.catalogue.at[ind, "unit"], start_label=start,
                                     transition=transition))
     title = f"Trends in 12 indicators: {site}"
@@ -103,14 +104,14 @@ def site_multiples_chart(spec: ChartSpec) -> Chart:
 
 def indicator_multiples_chart(spec: ChartSpec) -> Chart:
     """One indicator in every site as small multiples, in display order (by wave)."""
-    ctx = results.context()
+    ctx = results.context(spec.geo)
     cat = ctx.catalogue.loc[spec.indicator_id]
     panels = []
     for site_id in ctx.names.ordered(spec.anon):
         start, transition = results.intervention_labels(site_id, spec.indicator_id)
         label = ctx.names.display(site_id, spec.anon)
         panels.append(figures.Panel(title=f"{label} (wave {ctx.names.waves[site_id]})",
-                                    frame=results.site_trend(site_id, spec.indicator_id), site_label=label,
+                                    frame=results.site_trend(site_id, spec.indicator_id, spec.geo), site_label=label,
                                     start_label=start, transition=transition))
     title = f"{cat['name']} in every Pioneer site ({cat['unit']})"
     # 25 panels: the comparators' range is left to each site's own page to keep the payload small.
@@ -128,7 +129,7 @@ _SITE_MULTIPLES_NOTE = ("Blue solid line: the Pioneer site; black long dashes: E
 
 
 def _detail_context(spec: ChartSpec):
-    ctx = results.context()
+    ctx = results.context(spec.geo)
     if spec.indicator_id not in ctx.indicator_ids():
         raise ChartUnavailable(f"no indicator {spec.indicator_id!r}")
     return ctx, ctx.catalogue.loc[spec.indicator_id]
@@ -137,7 +138,7 @@ def _detail_context(spec: ChartSpec):
 def event_chart(spec: ChartSpec) -> Chart:
     ctx, cat = _detail_context(spec)
     site_id, site = site_id_of(spec), _site_word(spec)
-    frame = results.site_detail(site_id, spec.indicator_id)["event_study"]
+    frame = results.site_detail(site_id, spec.indicator_id, spec.geo)["event_study"]
     title = f"{cat['short_name']}, {site}: difference from matched comparators, period by period"
     fig = figures.event_study_figure(frame, title=title, unit=cat["unit"], source=ctx.source_line(spec.indicator_id))
     note = ("Each point: how far the site was from its comparators that period, relative to the last "
@@ -150,9 +151,9 @@ def event_chart(spec: ChartSpec) -> Chart:
 def its_chart(spec: ChartSpec) -> Chart:
     ctx, cat = _detail_context(spec)
     site_id, site = site_id_of(spec), _site_word(spec)
-    frame = results.site_detail(site_id, spec.indicator_id)["its"].copy()
-    labels = dict(zip(results.site_trend(site_id, spec.indicator_id)["period_start"],
-                      results.site_trend(site_id, spec.indicator_id)["period_label"]))
+    frame = results.site_detail(site_id, spec.indicator_id, spec.geo)["its"].copy()
+    labels = dict(zip(results.site_trend(site_id, spec.indicator_id, spec.geo)["period_start"],
+                      results.site_trend(site_id, spec.indicator_id, spec.geo)["period_label"]))
     frame["period_label"] = frame["period_start"].map(labels)
     start, transition = results.intervention_labels(site_id, spec.indicator_id)
     title = f"{cat['short_name']}, {site}: change in trend after the Pioneer start"
@@ -166,7 +167,7 @@ def its_chart(spec: ChartSpec) -> Chart:
 def spc_chart(spec: ChartSpec) -> Chart:
     ctx, cat = _detail_context(spec)
     site_id, site = site_id_of(spec), _site_word(spec)
-    chart = results.spc_chart(site_id, spec.indicator_id)
+    chart = results.spc_chart(site_id, spec.indicator_id, spec.geo)
     start, transition = results.intervention_labels(site_id, spec.indicator_id)
     title = f"{cat['short_name']}, {site}: statistical process control (XmR)"
     fig = figures.spc_figure(chart, title=title, unit=cat["unit"], source=ctx.source_line(spec.indicator_id),
@@ -179,7 +180,7 @@ def spc_chart(spec: ChartSpec) -> Chart:
 
 def caterpillar_chart(spec: ChartSpec) -> Chart:
     ctx, cat = _detail_context(spec)
-    over = results.overview("did")
+    over = results.overview("did", spec.geo)
     rows = over[over["indicator_id"] == spec.indicator_id].dropna(subset=["effect"])
     if rows.empty:
         raise ChartUnavailable("no site effects for this indicator")
@@ -198,7 +199,7 @@ def caterpillar_chart(spec: ChartSpec) -> Chart:
 
 def pooled_chart(spec: ChartSpec) -> Chart:
     ctx, cat = _detail_context(spec)
-    et = results.pooled(spec.indicator_id)["event_time"]
+    et = results.pooled(spec.indicator_id, spec.geo)["event_time"]
     frame = pd.DataFrame({"event_time": et["event_time"], "coef": et["att"], "ci_low": et["ci_low"],
                           "ci_high": et["ci_high"], "phase": np.where(et["event_time"] < 0, "pre", "post")})
     title = f"{cat['short_name']}: pooled effect across Pioneers by time since start"
@@ -213,7 +214,7 @@ def funnel_chart(spec: ChartSpec) -> Chart:
     ctx, cat = _detail_context(spec)
     rows = []
     for site_id in ctx.names.ordered(spec.anon):
-        f = results.site_trend(site_id, spec.indicator_id)
+        f = results.site_trend(site_id, spec.indicator_id, spec.geo)
         latest = f[f["site_value"].notna() & f["site_denominator"].notna()].tail(1)
         if latest.empty:
             continue
@@ -262,9 +263,9 @@ def balance_summary_by_covariate(b: pd.DataFrame) -> pd.DataFrame:
 
 
 def love_chart(spec: ChartSpec) -> Chart:
-    ctx = results.context()
+    ctx = results.context(spec.geo)
     covs = tuple(spec.covariates.split(",")) if spec.covariates else None
-    cs = results.comparator_set(ctx.dataset.checksum, spec.k, spec.method, covs, False)
+    cs = results.comparator_set(ctx.dataset.checksum, spec.k, spec.method, covs, False, geography=spec.geo)
     summary = balance_summary_by_covariate(cs.balance())
     title = f"Balance of the comparator sets: {spec.method}, k = {spec.k} (version {cs.version})"
     fig = figures.love_figure(summary, title=title, source=ctx.source_line())

@@ -8,6 +8,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, replace
 from urllib.parse import parse_qsl, urlencode
 
+from data.store import GEOGRAPHIES
 from matching.select import K_DEFAULT, K_RANGE, METHODS
 
 BASES = {
@@ -16,6 +17,8 @@ BASES = {
     "england": "England benchmark (latest period)",
     "spc": "SPC signal (Making Data Count)",
 }
+GEOGRAPHY_NAMES = {"la": "Local authorities", "ccg": "CCGs"}
+"""The geography switch's labels, in its order (data.store.GEOGRAPHIES)."""
 
 
 @dataclass(frozen=True)
@@ -26,6 +29,7 @@ class ViewState:
     chart: str = ""
     k: int = K_DEFAULT
     method: str = "mahalanobis"
+    geo: str = "la"
 
 
 DEFAULT = ViewState()
@@ -51,7 +55,23 @@ def parse_query(search: str | dict | None) -> ViewState:
         chart=pairs.get("chart", "") if pairs.get("chart", "").replace("_", "").isalnum() else "",
         k=min(max(k, K_RANGE[0]), K_RANGE[1]),
         method=method if method in METHODS else DEFAULT.method,
+        geo=pairs.get("geo") if pairs.get("geo") in GEOGRAPHIES else DEFAULT.geo,
     )
+
+
+def query_problem(search: str | dict | None) -> str | None:
+    """Why a query cannot be shown (a forged or mistyped ``geo``), for a 400-style answer; None if fine.
+
+    Other keys fall back to their defaults silently; the geography decides which units every number
+    is about, so a page must never quietly show local authorities when CCGs were asked for."""
+    if isinstance(search, dict):
+        pairs = {k: str(v) for k, v in search.items()}
+    else:
+        pairs = dict(parse_qsl((search or "").lstrip("?")))
+    if "geo" in pairs and pairs["geo"] not in GEOGRAPHIES:
+        shown = pairs["geo"][:40]
+        return f"Unknown geography {shown!r} in the address: use geo=la (local authorities) or geo=ccg (CCGs)."
+    return None
 
 
 def to_query(state: ViewState) -> str:
