@@ -20,6 +20,7 @@ import cli
 from data import ccg
 from data.errors import DataError
 from data.ingest import ingest
+from data.reference import ENGLAND_CODE
 from data.loaders import LoadContext
 from data.loaders import mar
 from data.loaders.population import load_district_population
@@ -224,7 +225,9 @@ def test_real_dataset_keeps_las_by_default_and_ccgs_on_request(real_built):
     assert set(ea["frequency"]) == {"quarter"} and ea["flag"].str.contains("apportioned_from_ccgs").any()
     assert not set(real_built.observations["area_code"]) & set(real_built.units("ccg")["area_code"])
     monthly = real_built.observations_for("ccg", "month")
-    assert monthly["area_code"].nunique() == 190 and set(monthly["frequency"]) == {"month"}
+    units = monthly[monthly["area_code"] != ENGLAND_CODE]
+    assert units["area_code"].nunique() == 190 and set(monthly["frequency"]) == {"month"}
+    assert (monthly["area_code"] == ENGLAND_CODE).any()  # England, the benchmark, is on both geographies
 
 
 # ---------------------------------------------------------------- bad input: one line, nothing written
@@ -301,4 +304,5 @@ def test_a_partial_load_without_areas_still_keeps_ccgs_out(real_built_dir):
 
     partial = load_dataset(real_built_dir, tables=["observations", "catalogue"])
     assert not partial.observations["area_code"].str.startswith("E38").any()
-    assert partial.observations_for("ccg", "month")["area_code"].str.startswith("E38").all()
+    codes = partial.observations_for("ccg", "month")["area_code"]
+    assert codes[codes != ENGLAND_CODE].str.startswith("E38").all()
