@@ -1,0 +1,131 @@
+"""The geography threaded through the orchestration: CCG units run through the same routes as LAs.
+
+- The same numbers relabelled as CCG units give the same estimates on the CCG route as on the
+  LA route (a hand-made two-geography dataset built from the demo's LA tables).
+- The CCG comparator pool leaves out every Pioneer unit, whole or part.
+- Cache keys and comparator versions name the geography.
+- On the demo's generated CCG units the DiD recovers the planted ea_all effects.
+- Indicators without CCG data say so in words; the URL state carries and checks ``geo``.
+"""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from analysis.cache import _checksum_of
+from analysis.estimates import NOT_ON_CCG, _cache_key, estimates_table
+from data.errors import DataError
+from data.reference import ENGLAND_CODE
+from data.store import CCG_TYPE, Dataset
+from layouts.components.urlstate import DEFAULT, parse_query, query_problem, to_query
+from matching.covariates import comparator_pool
+from matching.select import match
+
+NUMBERS = ["effect", "effect_pct", "ci_low", "ci_high", "p_value", "pre_trend_p", "n_comparators", "n_pre",
+           "n_post", "baseline_mean"]
+
+
+@pytest.fixture(scope="module")
+def relabelled(demo) -> tuple[Dataset, dict[str, str]]:
+    """The demo's LA tables twice: as LAs and, relabelled E38..., as CCG units with the same numbers.
+
+    Codes keep their sort order, so every matrix row and every tie falls the same way on both routes.
+    """
+    la = {name: getattr(demo, name) for name in ("areas", "site_areas", "population", "observations")}
+    codes = sorted(set(la["areas"]["area_code"]) - {ENGLAND_CODE})
+    to_ccg = {code: f"E38{i:06d}" for i, code in enumerate(codes)}
+    ccg_areas = la["areas"][la["areas"]["area_code"] != ENGLAND_CODE].assign(type=CCG_TYPE)
+    ccg_obs = la["observations"][la["observations"]["area_code"] != ENGLAND_CODE]
+    ccg_pop = la["population"][la["population"]["area_code"] != ENGLAND_CODE]
+    relabel = (lambda f: f.assign(area_code=f["area_code"].map(to_ccg)))
+    tables = dict(demo.tables)
+    tables["areas"] = pd.concat([la["areas"], relabel(ccg_areas)], ignore_index=True)
+    tables["site_areas"] = pd.concat([la["site_areas"], relabel(la["site_areas"])], ignore_index=True)
+    tables["population"] = pd.concat([la["population"], relabel(ccg_pop)], ignore_index=True)
+    tables["observations"] = pd.concat([la["observations"], relabel(ccg_obs)], ignore_index=True)
+    tables["exclusions"] = pd.concat([demo.exclusions, relabel(demo.exclusions)], ignore_index=True)
+    manifest = dict(demo.manifest, dataset_checksum="relabelled-demo")
+    return Dataset(path=demo.path, manifest=manifest, tables=tables), to_ccg
+
+
+def test_ccg_route_equals_la_route_on_the_same_numbers_relabelled(relabelled, tmp_path):
+    ds, to_ccg = relabelled
+    la = estimates_table(ds, cache=False, cache_directory=tmp_path)
+    ccg = estimates_table(ds.on("ccg"), cache=False, cache_directory=tmp_path)
+    assert len(la) == len(ccg) > 0 and la["effect"].notna().sum() > 100
+    pd.testing.assert_frame_equal(la[["site_id", "indicator_id", "method"]], ccg[["site_id", "indicator_id", "method"]])
+    np.testing.assert_allclose(la[NUMBERS].to_numpy(float), ccg[NUMBERS].to_numpy(float), rtol=1e-9, atol=1e-12,
+                               equal_nan=True)
+    assert (la["comparator_version"] != ccg["comparator_version"]).all()  # the geography is in the version
+    la_sets, ccg_sets = match(ds, per_indicator=True), match(ds.on("ccg"), per_indicator=True)
+    assert la_sets.table["comparator_code"].map(to_ccg).tolist() == ccg_sets.table["comparator_code"].tolist()
+
+
+def test_views_share_tables_and_keep_england_on_both(relabelled):
+    ds, _ = relabelled
+    ccg = ds.on("ccg")
+    assert ds.geography == "la" and ccg.geography == "ccg"
+    assert ccg.on("ccg") is ccg and ccg.on("la") is ds and ds.on("ccg") is ccg  # one view per geography
+    assert ccg.tables is ds.tables and ccg.derived is not ds.derived
+    assert (ccg.areas["type"] == CCG_TYPE).all() and not (ds.areas["type"] == CCG_TYPE).any()
+    for view in (ds, ccg):
+        assert (view.observations["area_code"] == ENGLAND_CODE).any()
+    with pytest.raises(DataError, match="geography"):
+        ds.on("pct")
+
+
+def test_ccg_pool_leaves_out_pioneer_and_part_pioneer_units(demo):
+    ccg = demo.on("ccg")
+    members = ccg.site_areas
+    part = set(members.loc[members["coverage"] == "part", "area_code"])
+    assert part, "the demo's CCG units include part-Pioneer units (Devon, Somerset)"
+    pool = set(comparator_pool(ccg))
+    assert pool and not pool & set(members["area_code"])
+    assert pool <= set(ccg.areas["area_code"]) - {ENGLAND_CODE}
+    assert len(pool) == len(ccg.areas) - len(set(members["area_code"]))
+    sets = match(ccg, per_indicator=True)
+    assert set(sets.table["comparator_code"]) <= pool and len(sets.table) > 0
+
+
+def test_cache_keys_and_comparator_versions_name_the_geography(demo):
+    ccg = demo.on("ccg")
+    assert match(demo).params["geography"] == "la" and match(ccg).params["geography"] == "ccg"
+    assert match(demo).version != match(ccg).version
+    assert _cache_key(demo, "v", 5, "mahalanobis", True) != _cache_key(ccg, "v", 5, "mahalanobis", True)
+    assert _checksum_of((demo,))[0] != _checksum_of((ccg,))[0]
+    assert demo.cache_key.endswith("-la") and ccg.cache_key.endswith("-ccg")
+
+
+def test_ccg_did_recovers_the_planted_effects(demo):
+    """The demo plants each site's ea_all effect in its CCG units too (diluted in part units, as
+    effect_pct_ccg_basis records); the matched DiD on CCG units finds it."""
+    est = estimates_table(demo.on("ccg"), cache=False)
+    did = est[(est["method"] == "did") & (est["indicator_id"] == "ea_all")].set_index("site_id")
+    truth = demo.truth[demo.truth["indicator_id"] == "ea_all"].set_index("site_id")["effect_pct_ccg_basis"]
+    found = did["effect_pct"].reindex(truth.index)
+    assert found.notna().all()
+    assert np.corrcoef(found, truth)[0, 1] > 0.8
+    assert np.mean(np.abs(found - truth)) < 3.0
+    big = truth[truth.abs() >= 5].index
+    assert len(big) >= 5 and (np.sign(found[big]) == np.sign(truth[big])).mean() >= 0.9
+
+
+def test_indicators_without_ccg_data_say_so(demo):
+    est = estimates_table(demo.on("ccg"), cache=False)
+    dtoc = est[est["indicator_id"] == "dtoc"]
+    assert dtoc["effect"].isna().all() and (dtoc["note"] == NOT_ON_CCG).all()
+    assert "not available on the CCG geography" in NOT_ON_CCG
+    la = estimates_table(demo, cache=False)
+    assert la.loc[la["indicator_id"] == "dtoc", "effect"].notna().any()
+
+
+def test_url_state_carries_and_checks_the_geography():
+    assert DEFAULT.geo == "la" and to_query(DEFAULT) == ""
+    state = parse_query("?geo=ccg&anon=1")
+    assert state.geo == "ccg" and state.anon and parse_query(to_query(state)) == state
+    assert parse_query({"geo": "ccg"}).geo == "ccg"
+    assert query_problem("?geo=ccg") is None and query_problem("?anon=1") is None
+    problem = query_problem("?geo=<script>")
+    assert problem and "geo=la" in problem and "geo=ccg" in problem
+    assert parse_query("?geo=<script>").geo == "la"  # never used: the page answers with the problem
