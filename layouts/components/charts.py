@@ -64,6 +64,11 @@ def _site_word(spec: ChartSpec) -> str:
     return results.context(spec.geo).names.display(site_id_of(spec), spec.anon)
 
 
+def _where(spec: ChartSpec) -> str:
+    """Titles say where: on CCGs, that the units are CCGs (LA titles are unchanged)."""
+    return " (CCG units)" if spec.geo == "ccg" else ""
+
+
 def _file_stem(*parts: str) -> str:
     return "_".join(p.lower().replace(" ", "-") for p in parts if p)
 
@@ -75,7 +80,7 @@ def trend_chart(spec: ChartSpec) -> Chart:
     site_id = site_id_of(spec)
     frame = results.site_trend(site_id, spec.indicator_id, spec.geo)
     start, transition = results.intervention_labels(site_id, spec.indicator_id)
-    title = f"{cat['short_name'] if spec.compact else cat['name']}: {site}"
+    title = f"{cat['short_name'] if spec.compact else cat['name']}: {site}" + _where(spec)
     opts = figures.TrendOptions(title=title, site_label=site, indicator_name=cat["name"], unit=cat["unit"],
                                 source=ctx.source_line(spec.indicator_id), start_label=start, transition=transition,
                                 compact=spec.compact)
@@ -96,7 +101,7 @@ def site_multiples_chart(spec: ChartSpec) -> Chart:
         panels.append(figures.Panel(title=ctx.catalogue.at[ind, "short_name"], frame=results.site_trend(site_id, ind, spec.geo),
                                     site_label=site, unit=ctx.catalogue.at[ind, "unit"], start_label=start,
                                     transition=transition))
-    title = f"Trends in 12 indicators: {site}"
+    title = f"Trends in 12 indicators: {site}" + _where(spec)
     fig = figures.small_multiples_figure(panels, title=title, source=ctx.source_line(), ncols=3)
     return Chart(figure=fig, table=figures.small_multiples_table(panels), title=title,
                  filename=_file_stem("trends", site), colour_note=_SITE_MULTIPLES_NOTE)
@@ -113,7 +118,7 @@ def indicator_multiples_chart(spec: ChartSpec) -> Chart:
         panels.append(figures.Panel(title=f"{label} (wave {ctx.names.waves[site_id]})",
                                     frame=results.site_trend(site_id, spec.indicator_id, spec.geo), site_label=label,
                                     start_label=start, transition=transition))
-    title = f"{cat['name']} in every Pioneer site ({cat['unit']})"
+    title = f"{cat['name']} in every Pioneer site ({cat['unit']})" + _where(spec)
     # 25 panels: the comparators' range is left to each site's own page to keep the payload small.
     fig = figures.small_multiples_figure(panels, title=title, source=ctx.source_line(spec.indicator_id), ncols=5,
                                          show_range=False)
@@ -139,7 +144,7 @@ def event_chart(spec: ChartSpec) -> Chart:
     ctx, cat = _detail_context(spec)
     site_id, site = site_id_of(spec), _site_word(spec)
     frame = results.site_detail(site_id, spec.indicator_id, spec.geo)["event_study"]
-    title = f"{cat['short_name']}, {site}: difference from matched comparators, period by period"
+    title = f"{cat['short_name']}, {site}: difference from matched comparators, period by period" + _where(spec)
     fig = figures.event_study_figure(frame, title=title, unit=cat["unit"], source=ctx.source_line(spec.indicator_id))
     note = ("Each point: how far the site was from its comparators that period, relative to the last "
             "period before the start (0 = no difference); bars are 95% intervals. Grey points: before the "
@@ -156,7 +161,7 @@ def its_chart(spec: ChartSpec) -> Chart:
                       results.site_trend(site_id, spec.indicator_id, spec.geo)["period_label"]))
     frame["period_label"] = frame["period_start"].map(labels)
     start, transition = results.intervention_labels(site_id, spec.indicator_id)
-    title = f"{cat['short_name']}, {site}: change in trend after the Pioneer start"
+    title = f"{cat['short_name']}, {site}: change in trend after the Pioneer start" + _where(spec)
     fig = figures.its_figure(frame, title=title, unit=cat["unit"], site_label=site,
                              source=ctx.source_line(spec.indicator_id), start_label=start, transition=transition)
     note = ("Blue points: the site's values; blue line: the fitted segmented regression; orange dots: the "
@@ -169,7 +174,7 @@ def spc_chart(spec: ChartSpec) -> Chart:
     site_id, site = site_id_of(spec), _site_word(spec)
     chart = results.spc_chart(site_id, spec.indicator_id, spec.geo)
     start, transition = results.intervention_labels(site_id, spec.indicator_id)
-    title = f"{cat['short_name']}, {site}: statistical process control (XmR)"
+    title = f"{cat['short_name']}, {site}: statistical process control (XmR)" + _where(spec)
     fig = figures.spc_figure(chart, title=title, unit=cat["unit"], source=ctx.source_line(spec.indicator_id),
                              start_label=start, transition=transition)
     note = ("Mean and process limits from the pre-Pioneer periods. Point colour shows the variation type: "
@@ -189,7 +194,7 @@ def caterpillar_chart(spec: ChartSpec) -> Chart:
                           "ci_high": rows["ci_high"].to_numpy(), "outcome_label": rows["outcome_label"].to_numpy(),
                           "colour": rows["colour"].to_numpy()})
     x_title = f"Difference-in-differences effect ({cat['unit']})"
-    title = f"{cat['short_name']}: estimated effect of Pioneer status in each site"
+    title = f"{cat['short_name']}: estimated effect of Pioneer status in each site" + _where(spec)
     fig = figures.caterpillar_figure(frame, title=title, x_title=x_title, source=ctx.source_line(spec.indicator_id))
     note = ("Each site's effect against its matched comparators with its 95% placebo interval (exploratory). "
             "Colour shows the outcome: green better, yellow no clear difference, vermillion worse.")
@@ -202,7 +207,7 @@ def pooled_chart(spec: ChartSpec) -> Chart:
     et = results.pooled(spec.indicator_id, spec.geo)["event_time"]
     frame = pd.DataFrame({"event_time": et["event_time"], "coef": et["att"], "ci_low": et["ci_low"],
                           "ci_high": et["ci_high"], "phase": np.where(et["event_time"] < 0, "pre", "post")})
-    title = f"{cat['short_name']}: pooled effect across Pioneers by time since start"
+    title = f"{cat['short_name']}: pooled effect across Pioneers by time since start" + _where(spec)
     fig = figures.event_study_figure(frame, title=title, unit=cat["unit"], source=ctx.source_line(spec.indicator_id))
     note = ("Average effect over the Pioneer sites (both waves, each against never-Pioneer areas) by periods "
             "since their start, with 95% intervals. Grey: before the start; blue: after.")
@@ -236,7 +241,7 @@ def funnel_chart(spec: ChartSpec) -> Chart:
     limits = pd.DataFrame({"denominator": n, "england": england, "low95": l95, "high95": h95, "low998": l998,
                            "high998": h998})
     period = sites["period"].iloc[-1]
-    title = f"{cat['short_name']}: Pioneer sites against England, {period}"
+    title = f"{cat['short_name']}: Pioneer sites against England, {period}" + _where(spec)
     fig = figures.funnel_figure(sites, limits, title=title, unit=cat["unit"],
                                 x_title=f"Denominator ({cat['denominator']}, log scale)",
                                 source=ctx.source_line(spec.indicator_id))
@@ -267,7 +272,7 @@ def love_chart(spec: ChartSpec) -> Chart:
     covs = tuple(spec.covariates.split(",")) if spec.covariates else None
     cs = results.comparator_set(ctx.dataset.checksum, spec.k, spec.method, covs, False, geography=spec.geo)
     summary = balance_summary_by_covariate(cs.balance())
-    title = f"Balance of the comparator sets: {spec.method}, k = {spec.k} (version {cs.version})"
+    title = f"Balance of the comparator sets: {spec.method}, k = {spec.k} (version {cs.version})" + _where(spec)
     fig = figures.love_figure(summary, title=title, source=ctx.source_line())
     note = ("Open vermillion circles: how far the sites are from the whole pool before matching; blue dots: how "
             "far they are from their comparators after. Left of the solid line (0.1) is good balance; left of the "
@@ -284,4 +289,7 @@ BUILDERS = {"trend": trend_chart, "site_multiples": site_multiples_chart,
 def build(spec: ChartSpec) -> Chart:
     if spec.kind not in BUILDERS:
         raise ChartUnavailable(f"chart {spec.kind!r} is not available in this build")
-    return BUILDERS[spec.kind](spec)
+    chart = BUILDERS[spec.kind](spec)
+    if spec.geo == "ccg":
+        chart.filename += "_ccg"
+    return chart
