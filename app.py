@@ -63,6 +63,7 @@ def shell() -> html.Div:
                 html.Div([
                     html.Span("Geography:", id="geo-switch-label", className="me-2 small fw-bold"),
                     dbc.RadioItems(id="geo-switch", value="la", inline=True, className="mb-0",
+                                   label_class_name="text-nowrap",
                                    options=[{"label": label, "value": key} for key, label in GEOGRAPHY_NAMES.items()]),
                 ], role="radiogroup", className="d-flex align-items-center me-3",
                     **{"aria-labelledby": "geo-switch-label"}),

@@ -40,7 +40,12 @@ def layout(**query) -> html.Div:
                             "see how balance and the comparator sets change. This page matches on the demographic "
                             "covariates only; the estimates elsewhere use per-indicator sets that add each "
                             "indicator's baseline level and slope."),
-                     controls, dcc.Loading(html.Div(id="match-output"))])
+                     controls,
+                     html.P("On CCGs: population density is not available (the shared files give no CCG areas), "
+                            "so matching leaves it out; deprivation is the IMD 2019 score of each LSOA's district, "
+                            "weighted by LSOA population.", className="small text-muted", id="ccg-covariates")
+                     if state.geo == "ccg" else None,
+                     dcc.Loading(html.Div(id="match-output"))])
 
 
 @dash.callback(Output("match-output", "children"), Input("match-method", "value"), Input("match-k", "value"),

@@ -102,7 +102,9 @@ def site_multiples_chart(spec: ChartSpec) -> Chart:
                                     site_label=site, unit=ctx.catalogue.at[ind, "unit"], start_label=start,
                                     transition=transition))
     title = f"Trends in 12 indicators: {site}" + _where(spec)
-    fig = figures.small_multiples_figure(panels, title=title, source=ctx.source_line(), ncols=3)
+    fig = figures.small_multiples_figure(panels, title=title, source=ctx.source_line(), ncols=3,
+                                         empty_note="Not available on CCGs" if spec.geo == "ccg" else
+                                         "No data in this dataset")
     return Chart(figure=fig, table=figures.small_multiples_table(panels), title=title,
                  filename=_file_stem("trends", site), colour_note=_SITE_MULTIPLES_NOTE)
 
