@@ -61,7 +61,7 @@ def shell() -> html.Div:
                      dbc.NavLink("Data", href="/data", id="nav-data")], navbar=True, className="me-auto"),
             html.Div([
                 html.Div([
-                    html.Span("Geography:", id="geo-switch-label", className="me-2 small fw-bold"),
+                    html.Span("Geography", id="geo-switch-label", className="visually-hidden"),  # the options say it
                     dbc.RadioItems(id="geo-switch", value="la", inline=True, className="mb-0",
                                    label_class_name="text-nowrap",
                                    options=[{"label": label, "value": key} for key, label in GEOGRAPHY_NAMES.items()]),
