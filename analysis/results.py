@@ -101,6 +101,9 @@ def _trend_table(checksum: str, geography: str = "la") -> pd.DataFrame:
 @lru_cache(maxsize=4)
 def _trend_frames(checksum: str, geography: str = "la") -> dict[tuple[str, str], pd.DataFrame]:
     table = _trend_table(checksum, geography)
+    if geography == "ccg":
+        # An indicator without CCG data has England only: no series to show on this geography.
+        table = table[table["indicator_id"].isin(list(indicator_panels(_dataset(geography))))]
     return {key: part.drop(columns=["site_id", "indicator_id"]).reset_index(drop=True)
             for key, part in table.groupby(["site_id", "indicator_id"], sort=False)}
 
