@@ -83,7 +83,7 @@ def test_a_missing_estimate_is_explained_not_failed(real_server):
 
 
 def test_programme_page_on_real_data_shows_both_groups_and_no_unit_names(real_server, real_built):
-    for path in ("/programme", "/programme?geography=la", "/programme?anon=1"):
+    for path in ("/programme?geo=ccg", "/programme", "/programme?anon=1&geo=ccg"):
         text = _page_text(real_server, path)
         assert "Pioneer units grew" in text and "Non-participant units" in text, path
         assert "Download the table (CSV)" in text
