@@ -114,7 +114,7 @@ def cmd_match(args: argparse.Namespace) -> int:
     from matching.balance import balance_summary
     from matching.select import match
 
-    dataset = load_dataset(args.data)
+    dataset = load_dataset(args.data).on(args.geography)
     sets = match(dataset, k=args.k, method=args.method, per_indicator=args.per_indicator, caliper=args.caliper)
     table = sets.table.assign(indicator_id=sets.table["indicator_id"].fillna(""))
     balance = sets.balance() if args.balance else None
@@ -140,7 +140,7 @@ def cmd_estimates(args: argparse.Namespace) -> int:
     from data.store import load_dataset
     from analysis.estimates import estimates_table
 
-    dataset = load_dataset(args.data)
+    dataset = load_dataset(args.data).on(args.geography)
     comparators = None
     if args.comparators:
         path = Path(args.comparators)
@@ -256,6 +256,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="one set per site and indicator, adding baseline level and slope")
     p.add_argument("--caliper", type=float, default=None, help="maximum distance; sites short of k are warned")
     p.add_argument("--balance", type=Path, default=None, help="also write the balance table (CSV)")
+    p.add_argument("--geography", choices=["la", "ccg"], default="la",
+                   help="local authorities (default) or CCG units, with non-Pioneer CCG units as the pool")
     p.set_defaults(func=cmd_match)
 
     p = sub.add_parser("estimates", help="per-site DiD, change in trend and pooled effects as a CSV table")
@@ -264,6 +266,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--comparators", type=Path, help="comparator CSV (site_id, [indicator_id,] comparator_code, rank)")
     p.add_argument("--k", type=int, default=K_DEFAULT, help=f"comparators per site when matching here (default {K_DEFAULT})")
     p.add_argument("--method", default="mahalanobis", help="matching distance (default mahalanobis)")
+    p.add_argument("--geography", choices=["la", "ccg"], default="la",
+                   help="local authorities (default) or CCG units (indicators without CCG data say so in note)")
     p.set_defaults(func=cmd_estimates)
 
     p = sub.add_parser("ingest", help="load published files into a dataset (created if absent)")

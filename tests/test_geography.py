@@ -129,3 +129,18 @@ def test_url_state_carries_and_checks_the_geography():
     problem = query_problem("?geo=<script>")
     assert problem and "geo=la" in problem and "geo=ccg" in problem
     assert parse_query("?geo=<script>").geo == "la"  # never used: the page answers with the problem
+
+
+def test_cli_match_and_estimates_on_ccgs(demo_dir, tmp_path):
+    import cli
+
+    sets, table = tmp_path / "ccg_sets.csv", tmp_path / "ccg_estimates.csv"
+    assert cli.main(["match", "--data", str(demo_dir), "--out", str(sets), "--geography", "ccg",
+                     "--per-indicator"]) == 0
+    assert pd.read_csv(sets)["comparator_code"].str.startswith("E38").all()
+    assert cli.main(["estimates", "--data", str(demo_dir), "--out", str(table), "--geography", "ccg",
+                     "--comparators", str(sets)]) == 0
+    est = pd.read_csv(table, keep_default_na=False, na_values=[""])
+    did = est[(est["method"] == "did") & (est["indicator_id"] == "ea_all")]
+    assert len(did) == 25 and did["effect"].notna().sum() >= 20
+    assert (est.loc[est["indicator_id"] == "dtoc", "note"] == NOT_ON_CCG).all()
