@@ -12,7 +12,7 @@ from flask import Response, redirect, request
 import callbacks.downloads  # noqa: F401  (registers its @dash.callback functions)
 import callbacks.shell  # noqa: F401
 from analysis.cache import init_results_cache
-from analysis.results import context
+from analysis.results import context, geography_problem
 from data.active import set_active_dataset
 from data.errors import DataError
 from data.summary import coverage
@@ -144,6 +144,12 @@ def _geography_checked(layout):
         if problem:
             return html.Div([html.H1("Bad request", className="h3"),
                              html.P(problem, className="alert alert-warning", id="bad-geography")])
+        missing = geography_problem(parse_query(query).geo)
+        if missing:
+            return html.Div([html.H1("Not available on the CCG geography", className="h3"),
+                             html.P(f"Not available on the CCG geography: {missing}. Switch to local authorities "
+                                    "with the Geography switch at the top.", className="alert alert-secondary",
+                                    id="geography-unavailable")])
         return layout(*args, **query)
 
     checked._geo_guarded = True

@@ -99,7 +99,8 @@ def comparators_from(comparators, dataset: Dataset, *, k: int, method: str, per_
     if bad:
         raise DataError(f"comparator table names unknown area code(s) {bad[:5]}", column="comparator_code")
     per_ind = bool(table["indicator_id"].notna().any())
-    k_used = int(table.groupby(["site_id", "indicator_id"], dropna=False).size().max())
+    # An empty set (e.g. a geography the dataset holds no units of) leaves every row without an estimate.
+    k_used = int(table.groupby(["site_id", "indicator_id"], dropna=False).size().max()) if len(table) else int(k)
     return Comparators(table=table, version=version, per_indicator=per_ind, k=k_used)
 
 

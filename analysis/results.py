@@ -108,6 +108,15 @@ def _trend_frames(checksum: str, geography: str = "la") -> dict[tuple[str, str],
             for key, part in table.groupby(["site_id", "indicator_id"], sort=False)}
 
 
+def geography_problem(geography: str = "la") -> str | None:
+    """Why the active dataset cannot be shown on ``geography`` at all (None when it can): a dataset
+    built without CCG units (demo data before CCGs, an LA-only ingest) has nothing on CCGs."""
+    if geography == "la" or len(active_dataset().units(geography)):
+        return None
+    return ("this dataset holds no CCG units (build the real dataset with `pioneers build-real`, ingest the "
+            "Monthly Activity Return with `pioneers ingest mar`, or rebuild the demo)")
+
+
 def no_data_reason(indicator_id: str, geography: str = "la") -> str | None:
     """Why an indicator has nothing to show on ``geography`` (None when it has data): pages say
     this in words instead of drawing empty axes (on CCGs, every indicator but emergency admissions)."""
@@ -249,7 +258,7 @@ def _overview(checksum: str, basis: str, geography: str = "la") -> pd.DataFrame:
                          "effect_pct": (latest["value"] / mean - 1) * 100 if mean else np.nan,
                          "variation": latest["variation"],
                          "outcome": str(_SPC_OUTCOME.get(latest["variation"], Outcome.NOT_COMPARED))})
-        frame = pd.DataFrame(rows)
+        frame = pd.DataFrame(rows, columns=["site_id", "indicator_id", "effect_pct", "variation", "outcome"])
     else:
         raise ValueError(f"unknown basis {basis!r}")
     frame = with_outcome_words(frame, basis)
@@ -274,5 +283,7 @@ def warm() -> None:
     """Compute everything the pages share (comparators, estimates, trends, every grid basis, on both
     geographies) ahead of the first visit."""
     for geography in GEOGRAPHIES:
+        if geography != "la" and not len(active_dataset().units(geography)):
+            continue  # a dataset without CCG units: its CCG pages say so, nothing to compute
         for basis in ("did", "its", "england", "spc"):
             overview(basis, geography)

@@ -10,7 +10,7 @@ from layouts.components import page
 from layouts.components import charts, tables
 from layouts.components.anonymise import comparator_labels
 from layouts.components.figures import covariate_label
-from analysis.results import comparator_set, context
+from analysis.results import comparator_set, context, geography_problem
 from layouts.components.urlstate import parse_query
 from matching.covariates import DEMOGRAPHIC
 from matching.select import K_RANGE, METHODS
@@ -58,6 +58,9 @@ def recompute_matching(method, k, covariates, search):
         k = 0
     if not K_RANGE[0] <= k <= K_RANGE[1] or not covariates:
         return dbc.Alert(f"Choose k from {K_RANGE[0]} to {K_RANGE[1]} and at least one covariate.", color="warning")
+    missing = geography_problem(state.geo)
+    if missing:
+        return dbc.Alert(f"Not available on the CCG geography: {missing}.", color="secondary")
     covs = ",".join(c for c in DEMOGRAPHIC if c in covariates)
     spec = charts.ChartSpec("love", anon=state.anon, k=k, method=method, covariates=covs, geo=state.geo)
     return html.Div([page.chart_block(charts.build(spec), spec, state), comparator_sets(spec, state.anon)])

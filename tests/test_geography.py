@@ -144,3 +144,28 @@ def test_cli_match_and_estimates_on_ccgs(demo_dir, tmp_path):
     did = est[(est["method"] == "did") & (est["indicator_id"] == "ea_all")]
     assert len(did) == 25 and did["effect"].notna().sum() >= 20
     assert (est.loc[est["indicator_id"] == "dtoc", "note"] == NOT_ON_CCG).all()
+
+
+def test_a_dataset_without_ccg_units_says_so_on_ccgs(demo, tmp_path, monkeypatch):
+    """An LA-only dataset (no CCG units): the CCG geography is refused in words, estimates on it
+    are rows without numbers, and warming the server skips it; LAs are untouched."""
+    from analysis import results
+    from data.active import ENV_VAR, clear_caches, set_active_dataset
+    from data.store import write_dataset
+
+    tables = dict(demo.tables)
+    for name in ("areas", "site_areas", "population"):
+        tables[name] = getattr(demo, name)
+    tables["observations"] = demo.tables["observations"][~demo.tables["observations"]["area_code"].str.startswith("E38")]
+    write_dataset(tmp_path / "la_only", tables, label="demo")
+    monkeypatch.setenv(ENV_VAR, "")
+    set_active_dataset(tmp_path / "la_only")
+    try:
+        assert results.geography_problem("la") is None
+        assert "no CCG units" in results.geography_problem("ccg")
+        did = results.overview("did", "ccg")
+        assert len(did) == 300 and did["effect_pct"].isna().all()
+        assert results.overview("did", "la")["effect_pct"].notna().any()
+        results.warm()
+    finally:
+        clear_caches()
