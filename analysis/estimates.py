@@ -268,7 +268,7 @@ def compute_estimates(dataset: Dataset, comps: Comparators, *, method: str = "ma
                                      for b in blocks if len(b)]) for col in columns}
     table = pd.DataFrame(gathered)
     table["comparator_version"] = comps.version
-    table["value_basis"] = table["indicator_id"].map(bases).fillna("")
+    table["value_basis"] = [bases.get(i, "") for i in table["indicator_id"]]
     table["note"] = table["note"].fillna("").astype(str)
     table = table[COLUMNS]
     for col in ("n_comparators", "n_pre", "n_post"):
