@@ -169,3 +169,12 @@ def test_a_dataset_without_ccg_units_says_so_on_ccgs(demo, tmp_path, monkeypatch
         results.warm()
     finally:
         clear_caches()
+
+
+def test_a_forged_geography_in_a_chart_key_is_refused():
+    from layouts.components.charts import ChartSpec
+
+    spec = ChartSpec("trend", site="leeds", indicator_id="ea_all", geo="ccg")
+    assert ChartSpec.from_key(spec.key()) == spec
+    with pytest.raises(ValueError, match="geography"):
+        ChartSpec.from_key(spec.key().replace('"geo":"ccg"', '"geo":"wales"'))

@@ -13,6 +13,7 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from analysis import results
+from data.store import GEOGRAPHIES
 from indicators.benchmark import Outcome
 from indicators.ci import ci_for
 from layouts.components import figures
@@ -30,6 +31,10 @@ class ChartSpec:
     method: str = "mahalanobis"
     covariates: str = ""  # comma-joined, "" = the package default
     geo: str = "la"  # the geography: local authorities or CCG units (data.store.GEOGRAPHIES)
+
+    def __post_init__(self) -> None:
+        if self.geo not in GEOGRAPHIES:  # a forged download key: refused like any other bad key
+            raise ValueError(f"unknown geography {self.geo!r}")
 
     def key(self) -> str:
         return json.dumps(asdict(self), sort_keys=True, separators=(",", ":"))
