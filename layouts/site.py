@@ -92,8 +92,9 @@ def _comparators(ctx, sid: str, anon: bool, geo: str = "la") -> html.Div:
                                                   if ind in good.index else "")})
     return html.Div([
         html.P(f"Comparator set version {cs.version}: the k = {cs.params['k']} nearest non-Pioneer "
-               f"{'CCG units' if geo == 'ccg' else 'local authorities'} "
-               f"by {cs.params['method']} distance on baseline population, age, deprivation, density and the "
+               f"{'CCG units' if geo == 'ccg' else 'local authorities'} by {cs.params['method']} distance on "
+               f"baseline population, age, deprivation, "
+               f"{'(density is not available on CCGs) ' if geo == 'ccg' else 'density '}and the "
                "indicator's own baseline level and slope. Balance: |standardised mean difference| < 0.1.",
                className="small"),
         html.Div(tables.html_table(pd.DataFrame(rows), "Matched comparators by indicator"),

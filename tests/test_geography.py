@@ -178,3 +178,13 @@ def test_a_forged_geography_in_a_chart_key_is_refused():
     assert ChartSpec.from_key(spec.key()) == spec
     with pytest.raises(ValueError, match="geography"):
         ChartSpec.from_key(spec.key().replace('"geo":"ccg"', '"geo":"wales"'))
+
+
+def test_effects_table_says_not_available_on_ccgs(demo):
+    from layouts.components.readings import effects_table
+
+    est = estimates_table(demo.on("ccg"), cache=False)
+    rows = est[(est["site_id"] == "leeds") & (est["method"] == "did")]
+    table = effects_table(rows, demo.catalogue.set_index("indicator_id")).set_index("Indicator")
+    assert "not available on the CCG geography" in table.at["Delayed transfers", "What it means"]
+    assert "than expected from similar areas" in table.at["Emergency admissions", "What it means"]
