@@ -31,7 +31,7 @@ dash.register_page(__name__, path_template="/site/<site_id>/indicator/<indicator
 
 def layout(site_id: str | None = None, indicator_id: str | None = None, **query) -> html.Div:
     state = parse_query(query)
-    ctx = context()
+    ctx = context(state.geo)
     sid = ctx.names.resolve(site_id)
     if sid is None:
         return page.not_found("site", state)
@@ -39,7 +39,7 @@ def layout(site_id: str | None = None, indicator_id: str | None = None, **query)
         return page.not_found("indicator", state)
     path_id = ctx.names.path_id(sid, state.anon)
     here = f"/site/{path_id}/indicator/{indicator_id}"
-    specs = {kind: charts.ChartSpec(kind, site=path_id, indicator_id=indicator_id, anon=state.anon)
+    specs = {kind: charts.ChartSpec(kind, site=path_id, indicator_id=indicator_id, anon=state.anon, geo=state.geo)
              for kind in DETAIL_CHARTS}
     if state.present:
         kind = state.chart if state.chart in DETAIL_CHARTS else "trend"
@@ -50,16 +50,16 @@ def layout(site_id: str | None = None, indicator_id: str | None = None, **query)
             html.P([dcc.Link(f"All indicators for {name}", href=href(f"/site/{path_id}", state)), " · ",
                     dcc.Link("All sites for this indicator", href=href(f"/indicator/{indicator_id}", state))]),
             html.P(cat["definition"], className="small")]
-    reason = missing_estimate_reason(sid, indicator_id)
+    reason = missing_estimate_reason(sid, indicator_id, state.geo)
     if reason is not None:
         # Nothing to estimate from (e.g. a real dataset without this indicator, or without data
         # before the start): say why in words and draw only the series that exist.
         body.append(html.P(f"No estimate for {name}: {reason}.", className="alert alert-secondary",
                            id="no-estimate"))
-        if site_trend(sid, indicator_id)["site_value"].notna().any():
+        if site_trend(sid, indicator_id, state.geo)["site_value"].notna().any():
             body += [html.H2(DETAIL_CHARTS["trend"], className="h4"), _block(specs["trend"], state)]
         return html.Div(body)
-    detail = site_detail(sid, indicator_id)
+    detail = site_detail(sid, indicator_id, state.geo)
     for kind, heading in DETAIL_CHARTS.items():
         body += [html.H2(heading, className="h4"), _block(specs[kind], state)]
         if kind == "event":

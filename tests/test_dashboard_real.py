@@ -1,7 +1,7 @@
 """The dashboard on the real dataset: every kind of page renders, none fails, and pages say which
 indicators have real data.
 
-The real dataset has gaps the demo never has (seven indicators with no rows, two with no data
+The real dataset has gaps the demo never has (six indicators with no rows, two with no data
 before any site's start, rate-only indicators), so each page type is walked through a real server
 the way a browser walks it: router callback, then every callback the page fires.
 """
@@ -78,5 +78,14 @@ def test_pages_say_which_indicators_have_real_data(real_server):
 def test_a_missing_estimate_is_explained_not_failed(real_server):
     text = _page_text(real_server, "/site/leeds/indicator/care_home_65")
     assert "No estimate for Leeds" in text and "2017/18" in text
-    text = _page_text(real_server, "/site/leeds/indicator/ea_all")
+    text = _page_text(real_server, "/site/leeds/indicator/ea_65")
     assert "No estimate for Leeds" in text and "no data" in text.lower()
+
+
+def test_programme_page_on_real_data_shows_both_groups_and_no_unit_names(real_server, real_built):
+    for path in ("/programme?geo=ccg", "/programme", "/programme?anon=1&geo=ccg"):
+        text = _page_text(real_server, path)
+        assert "Pioneer units grew" in text and "Non-participant units" in text, path
+        assert "Download the table (CSV)" in text
+        for name in real_built.units("ccg")["name"].head(40):
+            assert name not in text, (path, name)

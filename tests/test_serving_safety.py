@@ -108,7 +108,7 @@ def _forged_requests(client, demo) -> list:
     deps = json.loads(client.get("/_dash-dependencies").get_data())
     sync = next(d for d in deps if "anon-switch.value" in d["output"] and "url.pathname" in d["output"])
     values = {"url.pathname": "/site/barnsley", "url.search": "", "anon-switch.value": False,
-              "present-switch.value": False}
+              "present-switch.value": False, "geo-switch.value": "la"}
     responses.append(client.post("/_dash-update-component", json={
         "output": sync["output"], "outputs": [{"id": o.split(".")[0], "property": o.split(".")[1]}
                                               for o in sync["output"].strip(".").split("...")],

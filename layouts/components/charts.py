@@ -13,6 +13,7 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from analysis import results
+from data.store import GEOGRAPHIES
 from indicators.benchmark import Outcome
 from indicators.ci import ci_for
 from layouts.components import figures
@@ -31,8 +32,11 @@ class ChartSpec:
     k: int = K_DEFAULT
     method: str = "mahalanobis"
     covariates: str = ""  # comma-joined, "" = the package default
+    geo: str = "la"  # the geography: local authorities or CCG units (data.store.GEOGRAPHIES)
 
     def __post_init__(self) -> None:
+        if self.geo not in GEOGRAPHIES:  # a forged download key: refused like any other bad key
+            raise ValueError(f"unknown geography {self.geo!r}")
         if anonymised_only() and not self.anon:  # a forged download key cannot turn names back on
             object.__setattr__(self, "anon", True)
 
@@ -48,7 +52,7 @@ class ChartSpec:
         except (TypeError, ValueError, RecursionError):
             spec = None
         types = {"kind": str, "site": str, "indicator_id": str, "anon": bool, "compact": bool, "k": int,
-                 "method": str, "covariates": str}
+                 "method": str, "covariates": str, "geo": str}
         if (spec is None or any(type(getattr(spec, f)) is not t for f, t in types.items())
                 or spec.kind not in BUILDERS or spec.method not in METHODS or not K_RANGE[0] <= spec.k <= K_RANGE[1]):
             raise ForgedRequest("the chart's download key is not one this dashboard made")
@@ -70,14 +74,19 @@ class ChartUnavailable(Exception):
 
 
 def site_id_of(spec: ChartSpec) -> str:
-    site_id = results.context().names.resolve(spec.site)
+    site_id = results.context(spec.geo).names.resolve(spec.site)
     if site_id is None:
         raise ChartUnavailable(f"no site {spec.site!r}")
     return site_id
 
 
 def _site_word(spec: ChartSpec) -> str:
-    return results.context().names.display(site_id_of(spec), spec.anon)
+    return results.context(spec.geo).names.display(site_id_of(spec), spec.anon)
+
+
+def _where(spec: ChartSpec) -> str:
+    """Titles say where: on CCGs, that the units are CCGs (LA titles are unchanged)."""
+    return " (CCG units)" if spec.geo == "ccg" else ""
 
 
 def _file_stem(*parts: str) -> str:
@@ -85,13 +94,13 @@ def _file_stem(*parts: str) -> str:
 
 
 def trend_chart(spec: ChartSpec) -> Chart:
-    ctx = results.context()
+    ctx = results.context(spec.geo)
     cat = ctx.catalogue.loc[spec.indicator_id]
     site = _site_word(spec)
     site_id = site_id_of(spec)
-    frame = results.site_trend(site_id, spec.indicator_id)
+    frame = results.site_trend(site_id, spec.indicator_id, spec.geo)
     start, transition = results.intervention_labels(site_id, spec.indicator_id)
-    title = f"{cat['short_name'] if spec.compact else cat['name']}: {site}"
+    title = f"{cat['short_name'] if spec.compact else cat['name']}: {site}" + _where(spec)
     opts = figures.TrendOptions(title=title, site_label=site, indicator_name=cat["name"], unit=cat["unit"],
                                 source=ctx.source_line(spec.indicator_id), start_label=start, transition=transition,
                                 compact=spec.compact)
@@ -103,33 +112,35 @@ def trend_chart(spec: ChartSpec) -> Chart:
 
 def site_multiples_chart(spec: ChartSpec) -> Chart:
     """The site's 12 indicators as small multiples."""
-    ctx = results.context()
+    ctx = results.context(spec.geo)
     site_id = site_id_of(spec)
     site = _site_word(spec)
     panels = []
     for ind in ctx.indicator_ids():
         start, transition = results.intervention_labels(site_id, ind)
-        panels.append(figures.SmallMultiple(title=ctx.catalogue.at[ind, "short_name"], frame=results.site_trend(site_id, ind),
+        panels.append(figures.SmallMultiple(title=ctx.catalogue.at[ind, "short_name"], frame=results.site_trend(site_id, ind, spec.geo),
                                     site_label=site, unit=ctx.catalogue.at[ind, "unit"], start_label=start,
                                     transition=transition))
-    title = f"Trends in 12 indicators: {site}"
-    fig = figures.small_multiples_figure(panels, title=title, source=ctx.source_line(), ncols=3)
+    title = f"Trends in 12 indicators: {site}" + _where(spec)
+    fig = figures.small_multiples_figure(panels, title=title, source=ctx.source_line(), ncols=3,
+                                         empty_note="Not available on CCGs" if spec.geo == "ccg" else
+                                         "No data in this dataset")
     return Chart(figure=fig, table=figures.small_multiples_table(panels), title=title,
                  filename=_file_stem("trends", site), colour_note=_SITE_MULTIPLES_NOTE)
 
 
 def indicator_multiples_chart(spec: ChartSpec) -> Chart:
     """One indicator in every site as small multiples, in display order (by wave)."""
-    ctx = results.context()
+    ctx = results.context(spec.geo)
     cat = ctx.catalogue.loc[spec.indicator_id]
     panels = []
     for site_id in ctx.names.ordered(spec.anon):
         start, transition = results.intervention_labels(site_id, spec.indicator_id)
         label = ctx.names.display(site_id, spec.anon)
         panels.append(figures.SmallMultiple(title=f"{label} (wave {ctx.names.waves[site_id]})",
-                                    frame=results.site_trend(site_id, spec.indicator_id), site_label=label,
+                                    frame=results.site_trend(site_id, spec.indicator_id, spec.geo), site_label=label,
                                     start_label=start, transition=transition))
-    title = f"{cat['name']} in every Pioneer site ({cat['unit']})"
+    title = f"{cat['name']} in every Pioneer site ({cat['unit']})" + _where(spec)
     # 25 panels: the comparators' range is left to each site's own page to keep the payload small.
     fig = figures.small_multiples_figure(panels, title=title, source=ctx.source_line(spec.indicator_id), ncols=5,
                                          show_range=False)
@@ -145,7 +156,7 @@ _SITE_MULTIPLES_NOTE = ("Blue solid line: the Pioneer site; black long dashes: E
 
 
 def _detail_context(spec: ChartSpec):
-    ctx = results.context()
+    ctx = results.context(spec.geo)
     if spec.indicator_id not in ctx.indicator_ids():
         raise ChartUnavailable(f"no indicator {spec.indicator_id!r}")
     return ctx, ctx.catalogue.loc[spec.indicator_id]
@@ -154,8 +165,8 @@ def _detail_context(spec: ChartSpec):
 def event_chart(spec: ChartSpec) -> Chart:
     ctx, cat = _detail_context(spec)
     site_id, site = site_id_of(spec), _site_word(spec)
-    frame = results.site_detail(site_id, spec.indicator_id)["event_study"]
-    title = f"{cat['short_name']}, {site}: difference from matched comparators, period by period"
+    frame = results.site_detail(site_id, spec.indicator_id, spec.geo)["event_study"]
+    title = f"{cat['short_name']}, {site}: difference from matched comparators, period by period" + _where(spec)
     fig = figures.event_study_figure(frame, title=title, unit=cat["unit"], source=ctx.source_line(spec.indicator_id))
     note = ("Each point: how far the site was from its comparators that period, relative to the last "
             "period before the start (0 = no difference); bars are 95% intervals. Grey points: before the "
@@ -167,12 +178,12 @@ def event_chart(spec: ChartSpec) -> Chart:
 def its_chart(spec: ChartSpec) -> Chart:
     ctx, cat = _detail_context(spec)
     site_id, site = site_id_of(spec), _site_word(spec)
-    frame = results.site_detail(site_id, spec.indicator_id)["its"].copy()
-    labels = dict(zip(results.site_trend(site_id, spec.indicator_id)["period_start"],
-                      results.site_trend(site_id, spec.indicator_id)["period_label"]))
+    frame = results.site_detail(site_id, spec.indicator_id, spec.geo)["its"].copy()
+    labels = dict(zip(results.site_trend(site_id, spec.indicator_id, spec.geo)["period_start"],
+                      results.site_trend(site_id, spec.indicator_id, spec.geo)["period_label"]))
     frame["period_label"] = frame["period_start"].map(labels)
     start, transition = results.intervention_labels(site_id, spec.indicator_id)
-    title = f"{cat['short_name']}, {site}: change in trend after the Pioneer start"
+    title = f"{cat['short_name']}, {site}: change in trend after the Pioneer start" + _where(spec)
     fig = figures.its_figure(frame, title=title, unit=cat["unit"], site_label=site,
                              source=ctx.source_line(spec.indicator_id), start_label=start, transition=transition)
     note = ("Blue points: the site's values; blue line: the fitted segmented regression; orange dots: the "
@@ -183,9 +194,9 @@ def its_chart(spec: ChartSpec) -> Chart:
 def spc_chart(spec: ChartSpec) -> Chart:
     ctx, cat = _detail_context(spec)
     site_id, site = site_id_of(spec), _site_word(spec)
-    chart = results.site_spc(site_id, spec.indicator_id)
+    chart = results.site_spc(site_id, spec.indicator_id, spec.geo)
     start, transition = results.intervention_labels(site_id, spec.indicator_id)
-    title = f"{cat['short_name']}, {site}: statistical process control (XmR)"
+    title = f"{cat['short_name']}, {site}: statistical process control (XmR)" + _where(spec)
     fig = figures.spc_figure(chart, title=title, unit=cat["unit"], source=ctx.source_line(spec.indicator_id),
                              start_label=start, transition=transition)
     note = ("Mean and process limits from the pre-Pioneer periods. Point colour shows the variation type: "
@@ -196,7 +207,7 @@ def spc_chart(spec: ChartSpec) -> Chart:
 
 def caterpillar_chart(spec: ChartSpec) -> Chart:
     ctx, cat = _detail_context(spec)
-    over = results.overview("did")
+    over = results.overview("did", spec.geo)
     rows = over[over["indicator_id"] == spec.indicator_id].dropna(subset=["effect"])
     if rows.empty:
         raise ChartUnavailable("no site effects for this indicator")
@@ -205,7 +216,7 @@ def caterpillar_chart(spec: ChartSpec) -> Chart:
                           "ci_high": rows["ci_high"].to_numpy(), "outcome_label": rows["outcome_label"].to_numpy(),
                           "colour": rows["colour"].to_numpy()})
     x_title = f"Difference-in-differences effect ({cat['unit']})"
-    title = f"{cat['short_name']}: estimated effect of Pioneer status in each site"
+    title = f"{cat['short_name']}: estimated effect of Pioneer status in each site" + _where(spec)
     fig = figures.caterpillar_figure(frame, title=title, x_title=x_title, source=ctx.source_line(spec.indicator_id))
     note = ("Each site's effect against its matched comparators with its 95% placebo interval (exploratory). "
             "Colour shows the outcome: green better, yellow no clear difference, vermillion worse.")
@@ -215,10 +226,10 @@ def caterpillar_chart(spec: ChartSpec) -> Chart:
 
 def pooled_chart(spec: ChartSpec) -> Chart:
     ctx, cat = _detail_context(spec)
-    et = results.pooled(spec.indicator_id)["event_time"]
+    et = results.pooled(spec.indicator_id, spec.geo)["event_time"]
     frame = pd.DataFrame({"event_time": et["event_time"], "coef": et["att"], "ci_low": et["ci_low"],
                           "ci_high": et["ci_high"], "phase": np.where(et["event_time"] < 0, "pre", "post")})
-    title = f"{cat['short_name']}: pooled effect across Pioneers by time since start"
+    title = f"{cat['short_name']}: pooled effect across Pioneers by time since start" + _where(spec)
     fig = figures.event_study_figure(frame, title=title, unit=cat["unit"], source=ctx.source_line(spec.indicator_id))
     note = ("Average effect over the Pioneer sites (both waves, each against never-Pioneer areas) by periods "
             "since their start, with 95% intervals. Grey: before the start; blue: after.")
@@ -230,7 +241,7 @@ def funnel_chart(spec: ChartSpec) -> Chart:
     ctx, cat = _detail_context(spec)
     rows = []
     for site_id in ctx.names.ordered(spec.anon):
-        f = results.site_trend(site_id, spec.indicator_id)
+        f = results.site_trend(site_id, spec.indicator_id, spec.geo)
         latest = f[f["site_value"].notna() & f["site_denominator"].notna()].tail(1)
         if latest.empty:
             continue
@@ -255,7 +266,7 @@ def funnel_chart(spec: ChartSpec) -> Chart:
     limits = pd.DataFrame({"denominator": n, "england": england, "low95": l95, "high95": h95, "low998": l998,
                            "high998": h998})
     period = sites["period"].iloc[-1]
-    title = f"{cat['short_name']}: Pioneer sites against England, {period}"
+    title = f"{cat['short_name']}: Pioneer sites against England, {period}" + _where(spec)
     fig = figures.funnel_figure(sites, limits, title=title, unit=cat["unit"],
                                 x_title=f"Denominator ({cat['denominator']}, log scale{'; in bands' if spec.anon else ''})",
                                 source=ctx.source_line(spec.indicator_id))
@@ -284,11 +295,11 @@ def balance_summary_by_covariate(b: pd.DataFrame) -> pd.DataFrame:
 
 
 def love_chart(spec: ChartSpec) -> Chart:
-    ctx = results.context()
+    ctx = results.context(spec.geo)
     covs = tuple(spec.covariates.split(",")) if spec.covariates else None
-    cs = results.comparator_set(ctx.dataset.checksum, spec.k, spec.method, covs, False)
+    cs = results.comparator_set(ctx.dataset.checksum, spec.k, spec.method, covs, False, geography=spec.geo)
     summary = balance_summary_by_covariate(cs.balance())
-    title = f"Balance of the comparator sets: {spec.method}, k = {spec.k} (version {cs.version})"
+    title = f"Balance of the comparator sets: {spec.method}, k = {spec.k} (version {cs.version})" + _where(spec)
     fig = figures.love_figure(summary, title=title, source=ctx.source_line())
     note = ("Open vermillion circles: how far the sites are from the whole pool before matching; blue dots: how "
             "far they are from their comparators after. Left of the solid line (0.1) is good balance; left of the "
@@ -305,4 +316,7 @@ BUILDERS = {"trend": trend_chart, "site_multiples": site_multiples_chart,
 def build(spec: ChartSpec) -> Chart:
     if spec.kind not in BUILDERS:
         raise ChartUnavailable(f"chart {spec.kind!r} is not available in this build")
-    return BUILDERS[spec.kind](spec)
+    chart = BUILDERS[spec.kind](spec)
+    if spec.geo == "ccg":
+        chart.filename += "_ccg"
+    return chart

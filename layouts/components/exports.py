@@ -15,24 +15,25 @@ from analysis.cache import memo
 from data.periods import fy_label
 from data.reference import ENGLAND_CODE
 from layouts.components import grid
-from layouts.components.urlstate import BASES, ViewState
+from layouts.components.urlstate import BASES, GEOGRAPHY_NAMES, ViewState
 
 
 def coverage_by_year(ctx) -> pd.DataFrame:
-    """Indicator x financial year: % of local authorities with at least one value that year."""
-    return _coverage_by_year(ctx.dataset.checksum).copy()
+    """Indicator x financial year: % of the geography's units with at least one value that year."""
+    return _coverage_by_year(ctx.dataset.checksum, ctx.dataset.geography).copy()
 
 
 @memo
-def _coverage_by_year(checksum: str) -> pd.DataFrame:
-    ctx = results.context()
+def _coverage_by_year(checksum: str, geography: str = "la") -> pd.DataFrame:
+    ctx = results.context(geography)
     obs = ctx.dataset.observations
     obs = obs[(obs["area_code"] != ENGLAND_CODE) & obs["value"].notna()]
     starts = obs["period_start"]
     first_year = starts.dt.year.where(starts.dt.month >= 4, starts.dt.year - 1)
     years = first_year.map({y: fy_label(y) for y in first_year.unique()})
     counts = obs.assign(year=years).groupby(["indicator_id", "year"])["area_code"].nunique().unstack(fill_value=0)
-    pct = (100 * counts / len(ctx.dataset.areas)).round().astype(int)
+    units = ctx.dataset.areas["area_code"] != ENGLAND_CODE
+    pct = (100 * counts / max(int(units.sum()), 1)).round().astype(int)
     pct.index = [ctx.catalogue.at[i, "short_name"] for i in pct.index]
     pct.index.name = "indicator"
     return pct
@@ -56,17 +57,20 @@ def excel_writer(target) -> pd.ExcelWriter:
 
 
 def package_workbook(ctx, *, anon: bool, basis: str) -> bytes:
-    state = ViewState(anon=anon, basis=basis)
     ds = ctx.dataset
+    geo = ds.geography
+    state = ViewState(anon=anon, basis=basis, geo=geo)
     notes = pd.DataFrame({"Notes": [
         ds.notice,
         "Integrated Care Pioneers indicator package",
         f"Dataset checksum {ds.checksum}",
         f"Overview basis: {BASES[basis]}",
-        "Anonymised: sites are shown by their Pioneer letter; local authorities are not named" if anon else
-        "Named: sites and local authorities are shown by name",
+        f"Units: {GEOGRAPHY_NAMES[geo]}" + (" (2019/20 successors; only emergency admissions have CCG data)"
+                                           if geo == "ccg" else ""),
+        "Anonymised: sites are shown by their Pioneer letter; local authorities and CCGs are not named" if anon
+        else "Named: sites and local authorities are shown by name",
     ]})
-    cells = grid.grid_cells(ctx, results.overview(basis), state)
+    cells = grid.grid_cells(ctx, results.overview(basis, geo), state)
     buf = io.BytesIO()
     used: set[str] = set()
     # xlsxwriter: about half openpyxl's time (1.8 s against 3.3 s) for the ~56,000 cells of a package.
@@ -76,7 +80,7 @@ def package_workbook(ctx, *, anon: bool, basis: str) -> bytes:
         for site_id in ctx.names.ordered(anon):
             frames = []
             for ind in ctx.indicator_ids():
-                f = results.site_trend(site_id, ind)
+                f = results.site_trend(site_id, ind, geo)
                 frames.append(pd.DataFrame({"Indicator": ctx.catalogue.at[ind, "short_name"],
                                             "Unit": ctx.catalogue.at[ind, "unit"], "Period": f["period_label"],
                                             "Site value": f["site_value"].round(3),

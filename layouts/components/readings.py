@@ -28,6 +28,12 @@ def did_reading(short_name: str, effect_pct: float, ci_low: float, ci_high: floa
     return f"{short_name}: {size} {direction} than expected from similar areas; {verdict}{p}."
 
 
+def _unavailable(row) -> bool:
+    """A row the geography has no data for says why in its own words (analysis.estimates.NOT_ON_CCG)."""
+    note = getattr(row, "note", "")
+    return pd.isna(row.effect) and isinstance(note, str) and note.startswith("not available on the CCG geography")
+
+
 def effects_table(estimates: pd.DataFrame, catalogue: pd.DataFrame) -> pd.DataFrame:
     """A site's DiD rows as a reader's table: indicator, effect, interval, p, pre-trend p, reading.
 
@@ -43,6 +49,8 @@ def effects_table(estimates: pd.DataFrame, catalogue: pd.DataFrame) -> pd.DataFr
             "95% interval (units)": (f"{r.ci_low:.2f} to {r.ci_high:.2f}" if pd.notna(r.ci_low) else ""),
             "p (placebo, exploratory)": round(r.p_value, 3) if pd.notna(r.p_value) else None,
             "Pre-trend p": round(r.pre_trend_p, 3) if pd.notna(r.pre_trend_p) else None,
-            "What it means": did_reading(cat["short_name"], r.effect_pct, r.ci_low, r.ci_high, r.p_value, cat["polarity"]),
+            "What it means": (f"{cat['short_name']}: {r.note}." if _unavailable(r) else
+                              did_reading(cat["short_name"], r.effect_pct, r.ci_low, r.ci_high, r.p_value,
+                                          cat["polarity"])),
         })
     return pd.DataFrame(rows)
