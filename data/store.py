@@ -91,8 +91,9 @@ class Dataset:
             return base
         views = base.derived.setdefault("views", {})
         if geography not in views:
-            views[geography] = Dataset(path=self.path, manifest=self.manifest, tables=self.tables,
-                                       derived={"base": base}, geography=geography)
+            # type(base): a disclosure-controlled dataset's views stay controlled and say so (data.hes.disclosure)
+            views[geography] = type(base)(path=self.path, manifest=self.manifest, tables=self.tables,
+                                          derived={"base": base}, geography=geography)
         return views[geography]
 
     @property
