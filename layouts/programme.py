@@ -6,28 +6,25 @@ Only group totals appear, never a unit's name, so the page is the same in anonym
 """
 from __future__ import annotations
 
-from functools import lru_cache
-
 import dash
 import dash_bootstrap_components as dbc
 from dash import Input, Output, State, dcc, html
 
-from data.active import register_cache
+from analysis.cache import memo
+from analysis.results import context
 from indicators.programme import ProgrammeResult, dataset_groups, programme_comparison
 from layouts.components import tables
 from layouts.components.figures import graph_config
 from layouts.components.programme import (FIRST, GEOGRAPHIES, LAST, SOURCE, comparison_table, series_figure,
                                           series_table)
 from layouts.components.page import unavailable
-from analysis.results import context
-from layouts.components.urlstate import parse_query
+from layouts.components.urlstate import ForgedRequest, parse_query
 
 dash.register_page(__name__, path="/programme", title="Programme comparison - Integrated Care Pioneers",
                    name="Programme comparison", order=7)
 
 
-@register_cache
-@lru_cache(maxsize=4)
+@memo
 def comparison(checksum: str, geography: str) -> ProgrammeResult | None:
     """The comparison on the active dataset (None when it has no monthly emergency admissions there)."""
     groups = dataset_groups(context(geography).dataset, geography)
@@ -85,8 +82,9 @@ def layout(**query) -> html.Div:
     prevent_initial_call=True,
 )
 def download_programme_csv(_clicks, geography):
-    geography = geography if geography in GEOGRAPHIES else "ccg"
-    ctx = context()
+    if not isinstance(geography, str) or geography not in GEOGRAPHIES:
+        raise ForgedRequest("the programme page's geography is not one this dashboard offers")
+    ctx = context(geography)
     result = comparison(ctx.dataset.checksum, geography)
     if result is None:
         return dash.no_update
