@@ -21,7 +21,7 @@ def sync_modes(pathname, search, anon, present, geo):
     names = context().names
     if ctx.triggered_id in ("anon-switch", "present-switch", "geo-switch"):
         new = with_changes(state, anon=bool(anon), present=bool(present),
-                           geo=geo if geo in GEOGRAPHY_NAMES else state.geo)
+                           geo=geo if isinstance(geo, str) and geo in GEOGRAPHY_NAMES else state.geo)
         return translate_path(pathname, names, new.anon), to_query(new), no_update, no_update, no_update
     path = translate_path(pathname, names, True) if state.anon else no_update
     if path == pathname:
