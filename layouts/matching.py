@@ -87,7 +87,9 @@ def comparator_sets(spec: charts.ChartSpec, anon: bool) -> html.Div:
         labels = comparator_labels([c for _, c, _ in part], ctx.area_names, anon)
         rows.append({"Site": ctx.names.display(site_id, anon), "Wave": ctx.names.waves[site_id],
                      "Comparators (nearest first, distance)": "; ".join(f"{labels[c]} ({d:.2f})" for _, c, d in part)})
-    warn = [html.Li(w) for w in cs.warnings] if not anon else []
+    # matching words its warnings for LAs; on CCGs the pool is CCG units
+    words = (lambda w: w.replace("pool LA", "pool CCG unit")) if spec.geo == "ccg" else (lambda w: w)
+    warn = [html.Li(words(w)) for w in cs.warnings] if not anon else []
     return html.Div([html.H2(f"Comparator sets (version {cs.version})", className="h4", id="comparator-version"),
                      html.Ul(warn) if warn else None,
                      html.Div(tables.html_table(pd.DataFrame(rows), "Comparator sets"), className="table-responsive",
