@@ -1,23 +1,24 @@
 """Builds the Dash app: pages from layouts/, local assets only, no data I/O at import."""
 from __future__ import annotations
 
+from html import escape
 from pathlib import Path
 
 import dash
 import dash_bootstrap_components as dbc
 from dash import Dash, dcc, html
-from flask import redirect, request
+from flask import Response, redirect, request
 
 import callbacks.downloads  # noqa: F401  (registers its @dash.callback functions)
 import callbacks.shell  # noqa: F401
 from analysis.cache import init_results_cache
-from analysis.results import context
+from analysis.results import context, geography_problem
 from data.active import set_active_dataset
 from data.errors import DataError
 from data.hes.disclosure import NOTICE as DISCLOSURE_NOTICE
 from data.summary import coverage
 from layouts.components.anonymise import anonymised_only, translate_path
-from layouts.components.urlstate import known_arguments, parse_query
+from layouts.components.urlstate import GEOGRAPHY_NAMES, known_arguments, parse_query, query_problem
 from serving.web import harden, on_callback_error
 
 HERE = Path(__file__).resolve().parent
@@ -67,12 +68,20 @@ def shell() -> html.Div:
                      dbc.NavLink("Sites", href="/site", id="nav-sites"),
                      dbc.NavLink("Indicators", href="/indicators", id="nav-indicators"),
                      dbc.NavLink("Matching", href="/matching", id="nav-matching"),
+                     dbc.NavLink("Programme", href="/programme", id="nav-programme"),
                      dbc.NavLink("Data", href="/data", id="nav-data")], navbar=True, className="me-auto"),
             html.Div([html.Label("Go to a site", htmlFor="site-picker", className="visually-hidden"),
                       dcc.Dropdown(id="site-picker", placeholder="Go to a site...", clearable=True, searchable=True,
                                    options=[], className="site-picker")],
                      className="me-3", style={"minWidth": "15rem"}),
             html.Div([
+                html.Div([
+                    html.Span("Geography", id="geo-switch-label", className="visually-hidden"),  # the options say it
+                    dbc.RadioItems(id="geo-switch", value="la", inline=True, className="mb-0",
+                                   label_class_name="text-nowrap",
+                                   options=[{"label": label, "value": key} for key, label in GEOGRAPHY_NAMES.items()]),
+                ], role="radiogroup", className="d-flex align-items-center me-3",
+                    **{"aria-labelledby": "geo-switch-label"}),
                 dbc.Switch(id="anon-switch", label="Anonymised" + (" (this server shows no names)"
                                                                    if anonymised_only() else ""),
                            value=anonymised_only(), disabled=anonymised_only(), className="me-3 mb-0"),
@@ -103,8 +112,10 @@ def create_app(data_dir: Path | str | None = None) -> Dash:
     )
     app.index_string = app.index_string.replace("{%css%}", "{%css%}\n" + _preload_links(app), 1)
     app.layout = shell
+    app.server.before_request(refuse_unknown_geography)
     app.server.before_request(anonymous_path_redirect)
     serve_hardened(app)
+    guard_geography(app)  # outside the hardened page: it reads ``geo`` as sent (see guard_geography)
     return app
 
 
@@ -122,6 +133,53 @@ def _preload_links(app: Dash) -> str:
         return f'<link rel="{rel}"{kind} href="{app.get_relative_path("/_dash-component-suites/" + chunk)}">'
 
     return "\n".join(link(chunk, rel) for chunk, rel in LAZY_CHUNKS.items())
+
+
+def refuse_unknown_geography():
+    """A page address with a forged or mistyped ``geo`` gets a plain 400 saying what is allowed."""
+    if request.path.startswith(("/_dash", "/assets", "/_reload", "/_favicon")):
+        return None
+    problem = query_problem(request.query_string.decode(errors="replace"))
+    if problem is None:
+        return None
+    body = (f"<!doctype html><html lang=\"en\"><head><title>Bad request - {TITLE}</title></head><body>"
+            f"<h1>Bad request</h1><p>{escape(problem)}</p><p><a href=\"/\">Go to the overview</a></p></body></html>")
+    return Response(body, status=400, mimetype="text/html")
+
+
+def guard_geography(app: Dash) -> None:
+    """Pages reached inside the app (no full page load) answer a forged ``geo`` with the same message.
+
+    Applied after ``serve_hardened``: the hardened page normalises its URL arguments before they
+    key the shared page cache (a forged ``geo`` would quietly become local authorities there), so
+    this check reads the arguments as sent, outside it, and its answer is never cached."""
+    for page in dash.page_registry.values():
+        layout = page.get("layout")
+        if callable(layout) and not getattr(layout, "_geo_guarded", False):
+            page["layout"] = _geography_checked(layout)
+
+
+def _geography_checked(layout):
+    def checked(*args, **query):
+        problem = query_problem(query)
+        if problem:
+            return html.Div([html.H1("Bad request", className="h3"),
+                             html.P(problem, className="alert alert-warning", id="bad-geography")])
+        try:
+            missing = geography_problem(parse_query(query).geo)
+        except DataError:
+            missing = None  # the dataset is unreadable: the page itself shows the fault banner
+        if missing:
+            return html.Div([html.H1("Not available on the CCG geography", className="h3"),
+                             html.P(f"Not available on the CCG geography: {missing}. Switch to local authorities "
+                                    "with the Geography switch at the top.", className="alert alert-secondary",
+                                    id="geography-unavailable")])
+        return layout(*args, **query)
+
+    checked._geo_guarded = True
+    checked._fault_guarded = getattr(layout, "_fault_guarded", False)  # harden() wraps a page once
+    checked.__wrapped__ = layout
+    return checked
 
 
 def anonymous_path_redirect():

@@ -124,7 +124,7 @@ def cmd_match(args: argparse.Namespace) -> int:
     from matching.balance import balance_summary
     from matching.select import match
 
-    dataset = load_dataset(args.data)
+    dataset = load_dataset(args.data).on(args.geography)
     sets = match(dataset, k=args.k, method=args.method, per_indicator=args.per_indicator, caliper=args.caliper)
     table = sets.table.assign(indicator_id=sets.table["indicator_id"].fillna(""))
     balance = sets.balance() if args.balance else None
@@ -150,7 +150,7 @@ def cmd_estimates(args: argparse.Namespace) -> int:
     from data.store import load_dataset
     from analysis.estimates import estimates_table
 
-    dataset = load_dataset(args.data)
+    dataset = load_dataset(args.data).on(args.geography)
     comparators = None
     if args.comparators:
         path = Path(args.comparators)
@@ -195,6 +195,38 @@ def cmd_verify(args: argparse.Namespace) -> int:
     manifest = deep_verify(args.data)
     print(f"{args.data}: verified ({manifest['label']} dataset {manifest['dataset_checksum']}, "
           f"{len(manifest['files'])} files hashed and read in full in {perf_counter() - t0:.1f} s)")
+    return 0
+
+
+def cmd_programme(args: argparse.Namespace) -> int:
+    from data.reference import REFERENCE_DIR
+    from data.store import load_dataset
+    from indicators.programme import dataset_groups, programme_comparison, read_exclusions
+
+    dataset = load_dataset(args.data)
+    exclusions_file = Path(args.exclude) if args.exclude else REFERENCE_DIR / "programme_exclusions.csv"
+    units = dataset.units(args.geography)
+    exclude = read_exclusions(exclusions_file, units)
+    groups = dataset_groups(dataset, args.geography)
+    if groups.panel.empty:
+        raise DataError(f"the dataset has no monthly ea_all rows on the {args.geography} geography "
+                        "(ingest the MAR with `pioneers ingest mar` or build it with `pioneers build-real`)",
+                        file=str(args.data))
+    result = programme_comparison(groups.panel, groups.pioneers, first_year=args.first, last_year=args.last,
+                                  exclude=exclude | groups.part | groups.pool_exclusions)
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    for path, frame in ((out, result.table), (out.with_name(f"{out.stem}_monthly.csv"), result.monthly)):
+        tmp = path.with_name(f".{path.name}.writing")
+        frame.to_csv(tmp, index=False)
+        os.replace(tmp, path)
+    print(f"programme comparison, emergency admissions, {args.geography} units, {args.first} to {args.last} "
+          f"-> {out} (monthly series: {out.with_name(f'{out.stem}_monthly.csv')})")
+    print(f"  method: {result.method}")
+    print(f"  left out: {len(groups.part)} unit(s) only partly in a Pioneer; {len(exclude)} from {exclusions_file}; "
+          f"{len(groups.pool_exclusions)} kept out of every comparator pool; "
+          f"{len(result.dropped['without 12 months in both years'])} without 12 months in both years")
+    print(result.table.to_string(index=False, float_format=lambda v: f"{v:.3f}"))
     return 0
 
 
@@ -272,6 +304,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="one set per site and indicator, adding baseline level and slope")
     p.add_argument("--caliper", type=float, default=None, help="maximum distance; sites short of k are warned")
     p.add_argument("--balance", type=Path, default=None, help="also write the balance table (CSV)")
+    p.add_argument("--geography", choices=["la", "ccg"], default="la",
+                   help="local authorities (default) or CCG units, with non-Pioneer CCG units as the pool")
     p.set_defaults(func=cmd_match)
 
     p = sub.add_parser("estimates", help="per-site DiD, change in trend and pooled effects as a CSV table")
@@ -280,10 +314,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--comparators", type=Path, help="comparator CSV (site_id, [indicator_id,] comparator_code, rank)")
     p.add_argument("--k", type=int, default=K_DEFAULT, help=f"comparators per site when matching here (default {K_DEFAULT})")
     p.add_argument("--method", default="mahalanobis", help="matching distance (default mahalanobis)")
+    p.add_argument("--geography", choices=["la", "ccg"], default="la",
+                   help="local authorities (default) or CCG units (indicators without CCG data say so in note)")
     p.set_defaults(func=cmd_estimates)
 
     p = sub.add_parser("ingest", help="load published files into a dataset (created if absent)")
-    p.add_argument("kind", choices=["fingertips", "dtoc", "ascof", "tidy"])
+    p.add_argument("kind", choices=["fingertips", "dtoc", "ascof", "tidy", "mar"])
     p.add_argument("files", nargs="+", type=Path)
     p.add_argument("--into", required=True, type=Path, help="dataset directory (created, or merged into)")
     p.add_argument("--shared", type=Path, help="folder of the official reference files (default ../shared/data/real)")
@@ -314,6 +350,16 @@ def build_parser() -> argparse.ArgumentParser:
     s_.add_argument("--out", required=True, type=Path)
     s_.add_argument("--seed", type=int, default=DEFAULT_SEED)
     s_.set_defaults(func=cmd_hes)
+
+    p = sub.add_parser("programme", help="emergency admission growth: Pioneer vs non-participant units")
+    p.add_argument("--data", required=True, type=Path, help="dataset directory")
+    p.add_argument("--out", required=True, type=Path, help="CSV to write (and FILE_monthly.csv beside it)")
+    p.add_argument("--geography", choices=["ccg", "la"], default="ccg")
+    p.add_argument("--from", dest="first", default="2013/14", help="first financial year (default 2013/14)")
+    p.add_argument("--to", dest="last", default="2017/18", help="last financial year (default 2017/18)")
+    p.add_argument("--exclude", type=Path, help="CSV of unit codes to leave out of the non-participants "
+                   "(unit_code, reason; default data/reference/programme_exclusions.csv, shipped empty)")
+    p.set_defaults(func=cmd_programme)
 
     p = sub.add_parser("build-real", help="build the real dataset from ../shared/data/real")
     p.add_argument("--out", required=True, type=Path)

@@ -142,7 +142,7 @@ def result_key(kind: str, dataset_checksum: str, comparator_version: str, args: 
 def _checksum_of(args: tuple) -> tuple[str, tuple]:
     """The dataset checksum: from a Dataset first argument if given, else the active dataset."""
     if args and isinstance(args[0], Dataset):
-        return args[0].checksum, args[1:]
+        return args[0].cache_key, args[1:]  # checksum and geography
     return active_dataset().checksum, args
 
 

@@ -85,7 +85,8 @@ def comparators_from(comparators: ComparatorSet | pd.DataFrame | None, dataset: 
     if bad:
         raise DataError(f"comparator table names unknown area code(s) {bad[:5]}", column="comparator_code")
     per_ind = bool(table["indicator_id"].notna().any())
-    k_used = int(table.groupby(["site_id", "indicator_id"], dropna=False).size().max())
+    # An empty set (e.g. a geography the dataset holds no units of) leaves every row without an estimate.
+    k_used = int(table.groupby(["site_id", "indicator_id"], dropna=False).size().max()) if len(table) else int(k)
     return Comparators(table=table, version=version, per_indicator=per_ind, k=k_used)
 
 
@@ -141,7 +142,8 @@ def compute_estimates(dataset: Dataset, comps: Comparators, *, method: str = "ma
         groups.setdefault(dates, []).append(site_id)
     bases = _value_bases(dataset)
     n_members = dataset.site_areas.groupby("site_id")["area_code"].nunique().to_dict()
-    blocks = [_no_data_rows(ind, sites) for ind in dataset.catalogue["indicator_id"] if ind not in data]
+    no_data = NO_DATA if dataset.geography == "la" else NOT_ON_CCG
+    blocks = [_no_data_rows(ind, sites, no_data) for ind in dataset.catalogue["indicator_id"] if ind not in data]
     for ind, d in data.items():
         periods = d.area_frame.columns
         area_values = d.area_frame.to_numpy()
@@ -189,7 +191,7 @@ def compute_estimates(dataset: Dataset, comps: Comparators, *, method: str = "ma
                                      for b in blocks if len(b)]) for col in columns}
     table = pd.DataFrame(gathered)
     table["comparator_version"] = comps.version
-    table["value_basis"] = table["indicator_id"].map(bases).fillna("")
+    table["value_basis"] = [bases.get(i, "") for i in table["indicator_id"]]
     table["note"] = table["note"].fillna("").astype(str)
     table = table[COLUMNS]
     for col in ("n_comparators", "n_pre", "n_post"):
@@ -283,6 +285,8 @@ def _pooled_rows(ind: str, d: IndicatorPanel, sites: pd.DataFrame, pool: list[st
 # --- notes: why a row has no estimate ------------------------------------------------------------------
 
 NO_DATA = "no data for this indicator in the dataset"
+NOT_ON_CCG = ("not available on the CCG geography: no source in this dataset gives this indicator by CCG "
+              "(only emergency admissions, from NHS England's Monthly Activity Return, are published by commissioner)")
 RATES_NOTE = "from published rates (no counts)"
 
 
@@ -366,7 +370,7 @@ def _pooled_note(label: str, d: IndicatorPanel, cohort_of: pd.Series, phases: di
     return "; ".join(missing) or "no estimate: too few periods before and after the start"
 
 
-def _no_data_rows(ind: str, sites: pd.DataFrame) -> pd.DataFrame:
+def _no_data_rows(ind: str, sites: pd.DataFrame, note: str = NO_DATA) -> pd.DataFrame:
     """Rows for an indicator the dataset holds nothing for: every number missing, the note says why."""
     cohort_of, _ = _wave_dates(sites)
     labels = ["all", *sorted(set(cohort_of))]
@@ -376,7 +380,7 @@ def _no_data_rows(ind: str, sites: pd.DataFrame) -> pd.DataFrame:
         "method": ["did"] * len(site_ids) + ["its"] * len(site_ids) + ["pooled"] * len(labels),
         "p_method": [PLACEBO_P_METHOD] * len(site_ids) + [its_module.P_METHOD] * len(site_ids)
         + [pooled_module.P_METHOD] * len(labels),
-        "n_comparators": 0, "n_pre": 0, "n_post": 0, "note": NO_DATA,
+        "n_comparators": 0, "n_pre": 0, "n_post": 0, "note": note,
     })
     for col in ("effect", "effect_pct", "ci_low", "ci_high", "p_value", "pre_trend_p", "baseline_mean"):
         frame[col] = np.nan

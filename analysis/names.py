@@ -9,8 +9,11 @@ from __future__ import annotations
 import os
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 
 import pandas as pd
+
+from data.ccg import read_ccgs, units_table
 
 ANONYMISED_ONLY_ENV = "PIONEERS_ANONYMISED_ONLY"
 """Set by `pioneers serve --anonymised-only` (and inherited by every gunicorn worker)."""
@@ -19,6 +22,15 @@ ANONYMISED_ONLY_ENV = "PIONEERS_ANONYMISED_ONLY"
 def anonymised_only() -> bool:
     """Whether this server may show anonymised views only: then no request can turn names back on."""
     return os.environ.get(ANONYMISED_ONLY_ENV, "").lower() in ("1", "true", "yes", "on")
+
+
+@lru_cache(maxsize=1)
+def ccg_reference_names() -> tuple[str, ...]:
+    """Names and E38 codes of every CCG of every vintage, and the stable units' joined names: what
+    anonymised mode must never show on the CCG geography (data/reference/ccgs.csv)."""
+    ccgs = read_ccgs()
+    names = set(ccgs["name"]) | set(ccgs["e38_code"]) | set(units_table(ccgs)["name"])
+    return tuple(sorted(n for n in names if isinstance(n, str) and n))
 
 
 def _slug(label: str) -> str:

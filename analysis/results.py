@@ -1,5 +1,6 @@
 """What the pages show, computed from the active dataset by the indicators and matching packages,
-memoised per code version and dataset checksum (analysis.cache.memo; ``clear_all`` empties it).
+memoised per code version, dataset checksum, geography and arguments (analysis.cache.memo;
+``clear_all`` empties it). Every function takes the geography (``la`` | ``ccg``; data.store.Dataset.on).
 
 This is the one place pages get numbers from; it returns frames, never components. The analysis
 settings ([C] choices: k, matching method, per-indicator sets) are parameters with the packages'
@@ -12,14 +13,15 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from analysis.estimates import estimates_table, pooled_detail
+from analysis.cache import memo
+from analysis.estimates import NO_DATA, NOT_ON_CCG, estimates_table, pooled_detail
 from analysis.estimates import site_detail as estimates_site_detail
 from analysis.names import SiteNames
-from analysis.cache import memo
 from data.active import active_dataset
 from data.hes.disclosure import NOTICE as DISCLOSURE_NOTICE
+from data.panels import indicator_panels
 from data.periods import align, period_label
-from data.store import DEMO_NOTICE, Dataset
+from data.store import DEMO_NOTICE, GEOGRAPHIES, Dataset
 from indicators.benchmark import Outcome, benchmark_many
 from indicators.glance import ASSURANCE_WORDS, recent_trend, spine_position, spine_summary, trend_words, variation_icon
 from indicators.spc import VARIATION_COLOURS
@@ -51,16 +53,22 @@ class Context:
         else:
             notice = f"{DEMO_NOTICE}. " if self.dataset.is_generated(indicator_id) else ""
             notice += f"{DISCLOSURE_NOTICE}. " if controlled else ""
-        return f"{src}{notice}Integrated Care Pioneers indicators; dataset {self.dataset.checksum}."
+        units = "Units: CCGs (2019/20 successors). " if self.dataset.geography == "ccg" else ""
+        return f"{src}{notice}{units}Integrated Care Pioneers indicators; dataset {self.dataset.checksum}."
 
 
-def context() -> Context:
-    return _context(active_dataset().checksum)
+def _dataset(geography: str) -> Dataset:
+    """The active dataset seen on ``geography`` (``la`` | ``ccg``; data.store.Dataset.on)."""
+    return active_dataset().on(geography)
+
+
+def context(geography: str = "la") -> Context:
+    return _context(active_dataset().checksum, geography)
 
 
 @memo
-def _context(checksum: str) -> Context:
-    ds = active_dataset()
+def _context(checksum: str, geography: str = "la") -> Context:
+    ds = _dataset(geography)
     return Context(dataset=ds, names=SiteNames.from_sites(ds.sites),
                    catalogue=ds.catalogue.set_index("indicator_id"),
                    area_names=dict(zip(ds.areas["area_code"], ds.areas["name"])))
@@ -70,76 +78,95 @@ def _context(checksum: str) -> Context:
 
 @memo
 def comparator_set(checksum: str, k: int = K_DEFAULT, method: str = DEFAULT_METHOD,
-                   covariates: tuple[str, ...] | None = None, per_indicator: bool = PER_INDICATOR) -> ComparatorSet:
-    return match(active_dataset(), k=k, method=method, per_indicator=per_indicator,
+                   covariates: tuple[str, ...] | None = None, per_indicator: bool = PER_INDICATOR,
+                   geography: str = "la") -> ComparatorSet:
+    return match(_dataset(geography), k=k, method=method, per_indicator=per_indicator,
                  covariates=list(covariates) if covariates else None)
 
 
-def comparators() -> ComparatorSet:
+def comparators(geography: str = "la") -> ComparatorSet:
     """The comparator set every page uses (default settings)."""
-    return comparator_set(context().dataset.checksum)
+    return comparator_set(active_dataset().checksum, geography=geography)
 
 
 @memo
-def _estimates(checksum: str) -> pd.DataFrame:
-    return estimates_table(active_dataset(), comparator_set(checksum), k=K_DEFAULT, method=DEFAULT_METHOD)
+def _estimates(checksum: str, geography: str = "la") -> pd.DataFrame:
+    return estimates_table(_dataset(geography), comparator_set(checksum, geography=geography), k=K_DEFAULT,
+                           method=DEFAULT_METHOD)
 
 
-def estimates() -> pd.DataFrame:
-    return _estimates(context().dataset.checksum)
+def estimates(geography: str = "la") -> pd.DataFrame:
+    return _estimates(active_dataset().checksum, geography)
 
 
 @memo
-def _trend_table(checksum: str) -> pd.DataFrame:
+def _trend_table(checksum: str, geography: str = "la") -> pd.DataFrame:
     """Every site x indicator trend (site, comparator mean and range, England), built once per dataset."""
-    return trend_table(active_dataset(), comparator_set(checksum).table)
+    return trend_table(_dataset(geography), comparator_set(checksum, geography=geography).table)
 
 
 @memo
-def _trend_frames(checksum: str) -> dict[tuple[str, str], pd.DataFrame]:
-    table = _trend_table(checksum)
+def _trend_frames(checksum: str, geography: str = "la") -> dict[tuple[str, str], pd.DataFrame]:
+    table = _trend_table(checksum, geography)
+    if geography == "ccg":
+        # An indicator without CCG data has England only: no series to show on this geography.
+        table = table[table["indicator_id"].isin(list(indicator_panels(_dataset(geography))))]
     return {key: part.drop(columns=["site_id", "indicator_id"]).reset_index(drop=True)
             for key, part in table.groupby(["site_id", "indicator_id"], sort=False)}
 
 
-@memo
-def _indicators_with_data(checksum: str) -> frozenset[str]:
-    obs = active_dataset().observations
-    return frozenset(obs.loc[obs["value"].notna(), "indicator_id"].unique().tolist())
+def geography_problem(geography: str = "la") -> str | None:
+    """Why the active dataset cannot be shown on ``geography`` at all (None when it can): a dataset
+    built without CCG units (demo data before CCGs, an LA-only ingest) has nothing on CCGs."""
+    if geography == "la" or len(active_dataset().units(geography)):
+        return None
+    return ("this dataset holds no CCG units (build the real dataset with `pioneers build-real`, ingest the "
+            "Monthly Activity Return with `pioneers ingest mar`, or rebuild the demo)")
 
 
-def indicator_has_data(indicator_id: str) -> bool:
-    """Whether the dataset holds any value for this indicator (a real dataset may hold none)."""
-    return indicator_id in _indicators_with_data(context().dataset.checksum)
+def no_data_reason(indicator_id: str, geography: str = "la") -> str | None:
+    """Why an indicator has nothing to show on ``geography`` (None when it has data): pages say
+    this in words instead of drawing empty axes (on CCGs, every indicator but emergency admissions)."""
+    if indicator_id in indicator_panels(_dataset(geography)):
+        return None
+    return NOT_ON_CCG if geography == "ccg" else NO_DATA
 
 
-def no_data_message(indicator_id: str) -> str:
-    """Why an indicator shows nothing: no data of this kind in this dataset, and the source that would supply it."""
-    ctx = context()
+def indicator_has_data(indicator_id: str, geography: str = "la") -> bool:
+    """Whether the dataset holds any value for this indicator on ``geography`` (a real dataset may hold none)."""
+    return no_data_reason(indicator_id, geography) is None
+
+
+def no_data_message(indicator_id: str, geography: str = "la") -> str:
+    """Why an indicator shows nothing: no data of this kind in this dataset (or not on CCGs), and the
+    source that would supply it."""
+    ctx = context(geography)
     cat = ctx.catalogue.loc[indicator_id]
+    if geography == "ccg":
+        return f"{cat['short_name']} is {NOT_ON_CCG}; its definition is below."
     kind = "generated" if ctx.dataset.is_demo else "real"
     return (f"There is no {kind} data for {cat['short_name']} in this dataset. It would come from "
             f"{cat['source']}; its definition is below.")
 
 
-def require_data(indicator_id: str, error: type[Exception]) -> None:
+def require_data(indicator_id: str, error: type[Exception], geography: str = "la") -> None:
     """Raise ``error`` naming the missing source when the dataset holds nothing for this indicator."""
-    if not indicator_has_data(indicator_id):
-        raise error(no_data_message(indicator_id).split(";")[0])
+    if not indicator_has_data(indicator_id, geography):
+        raise error(no_data_message(indicator_id, geography).split(";")[0])
 
 
-def pooled_reason(indicator_id: str) -> str:
+def pooled_reason(indicator_id: str, geography: str = "la") -> str:
     """Why the pooled estimate is missing (the estimates' note), in words."""
-    table = estimates()
+    table = estimates(geography)
     row = table[(table["indicator_id"] == indicator_id) & (table["method"] == "pooled") & (table["site_id"] == "all")]
     note = row["note"].iloc[0] if len(row) and "note" in row.columns else ""
     return note if isinstance(note, str) and note else "too few periods before and after the start"
 
 
 @memo
-def _did_notes(checksum: str) -> dict[tuple[str, str], str | None]:
+def _did_notes(checksum: str, geography: str = "la") -> dict[tuple[str, str], str | None]:
     """(site, indicator) -> why its DiD is missing, or None when it has an estimate."""
-    table = _estimates(checksum)
+    table = _estimates(checksum, geography)
     rows = table[table["method"] == "did"]
     notes = rows["note"].tolist() if "note" in rows.columns else [""] * len(rows)
     out = {}
@@ -183,8 +210,8 @@ class Balance:
 
 
 @memo
-def _balance(checksum: str) -> dict[tuple[str, str], Balance]:
-    cs = comparator_set(checksum)
+def _balance(checksum: str, geography: str = "la") -> dict[tuple[str, str], Balance]:
+    cs = comparator_set(checksum, geography=geography)
     b = cs.balance()
     dist = {key: tuple(part.sort_values("rank")["distance"].round(4).tolist())
             for key, part in cs.table.groupby(["site_id", "indicator_id"], sort=False)}
@@ -198,25 +225,25 @@ def _balance(checksum: str) -> dict[tuple[str, str], Balance]:
     return out
 
 
-def site_balance(site_id: str, indicator_id: str) -> Balance:
+def site_balance(site_id: str, indicator_id: str, geography: str = "la") -> Balance:
     """Balance of the comparator set behind this site's estimate for this indicator."""
-    return _balance(context().dataset.checksum).get((site_id, indicator_id), Balance("", 0, 0, np.nan, ()))
+    return _balance(active_dataset().checksum, geography).get((site_id, indicator_id), Balance("", 0, 0, np.nan, ()))
 
 
-def all_site_trends() -> pd.DataFrame:
+def all_site_trends(geography: str = "la") -> pd.DataFrame:
     """Every site x indicator trend of the active dataset (indicators.trend.trend_table), as the pages draw them."""
-    return _trend_table(context().dataset.checksum)
+    return _trend_table(active_dataset().checksum, geography)
 
 
-def missing_estimate_reason(site_id: str, indicator_id: str) -> str | None:
+def missing_estimate_reason(site_id: str, indicator_id: str, geography: str = "la") -> str | None:
     """Why the DiD for this site and indicator could not be estimated (the estimates' note), or None."""
-    return _did_notes(context().dataset.checksum).get((site_id, indicator_id),
-                                                      "no estimate for this site and indicator")
+    return _did_notes(active_dataset().checksum, geography).get((site_id, indicator_id),
+                                                                "no estimate for this site and indicator")
 
 
-def site_trend(site_id: str, indicator_id: str) -> pd.DataFrame:
+def site_trend(site_id: str, indicator_id: str, geography: str = "la") -> pd.DataFrame:
     """indicators.trend.TREND_COLUMNS for one site and indicator (a copy: callers may add columns)."""
-    frame = _trend_frames(context().dataset.checksum).get((site_id, indicator_id))
+    frame = _trend_frames(active_dataset().checksum, geography).get((site_id, indicator_id))
     if frame is None:  # no data for this site and indicator in this dataset (e.g. a real dataset's gaps)
         return pd.DataFrame(columns=TREND_COLUMNS)
     return frame.copy()
@@ -233,60 +260,60 @@ def intervention_labels(site_id: str, indicator_id: str) -> tuple[str, tuple[str
 
 
 @memo
-def _site_detail(checksum: str, site_id: str, indicator_id: str) -> dict[str, pd.DataFrame]:
-    return estimates_site_detail(active_dataset(), site_id, indicator_id, comparator_set(checksum), k=K_DEFAULT,
-                       method=DEFAULT_METHOD)
+def _site_detail(checksum: str, site_id: str, indicator_id: str, geography: str = "la") -> dict[str, pd.DataFrame]:
+    return estimates_site_detail(_dataset(geography), site_id, indicator_id,
+                                 comparator_set(checksum, geography=geography), k=K_DEFAULT, method=DEFAULT_METHOD)
 
 
-def site_detail(site_id: str, indicator_id: str) -> dict[str, pd.DataFrame]:
-    return _site_detail(context().dataset.checksum, site_id, indicator_id)
+def site_detail(site_id: str, indicator_id: str, geography: str = "la") -> dict[str, pd.DataFrame]:
+    return _site_detail(active_dataset().checksum, site_id, indicator_id, geography)
 
 
 @memo
-def _pooled(checksum: str, indicator_id: str) -> dict[str, pd.DataFrame]:
-    return pooled_detail(active_dataset(), indicator_id)
+def _pooled(checksum: str, indicator_id: str, geography: str = "la") -> dict[str, pd.DataFrame]:
+    return pooled_detail(_dataset(geography), indicator_id)
 
 
-def pooled(indicator_id: str) -> dict[str, pd.DataFrame]:
-    return _pooled(context().dataset.checksum, indicator_id)
+def pooled(indicator_id: str, geography: str = "la") -> dict[str, pd.DataFrame]:
+    return _pooled(active_dataset().checksum, indicator_id, geography)
 
 
-def site_spc(site_id: str, indicator_id: str) -> pd.DataFrame:
+def site_spc(site_id: str, indicator_id: str, geography: str = "la") -> pd.DataFrame:
     """XmR chart of the site's series, baseline = its pre-intervention periods (indicators.trend.trend_spc)."""
-    return _site_spc(context().dataset.checksum, site_id, indicator_id).copy()
+    return _site_spc(active_dataset().checksum, site_id, indicator_id, geography).copy()
 
 
 @memo
-def _site_spc(checksum: str, site_id: str, indicator_id: str) -> pd.DataFrame:
-    frame = _trend_frames(checksum)[(site_id, indicator_id)]
-    chart = trend_spc(frame, _context(checksum).catalogue.at[indicator_id, "polarity"])
+def _site_spc(checksum: str, site_id: str, indicator_id: str, geography: str = "la") -> pd.DataFrame:
+    frame = _trend_frames(checksum, geography)[(site_id, indicator_id)]
+    chart = trend_spc(frame, _context(checksum, geography).catalogue.at[indicator_id, "polarity"])
     chart.insert(0, "period_label", frame["period_label"].to_numpy())
     chart.insert(1, "phase", frame["phase"].to_numpy())
     return chart.reset_index(drop=True)
 
 
-def latest_area_values(indicator_id: str) -> pd.DataFrame:
-    """Every LA's latest value with its interval and England's (indicators.trend.area_values)."""
-    return _latest_area_values(context().dataset.checksum, indicator_id)
+def latest_area_values(indicator_id: str, geography: str = "la") -> pd.DataFrame:
+    """Every area's latest value with its interval and England's (indicators.trend.area_values)."""
+    return _latest_area_values(active_dataset().checksum, indicator_id, geography)
 
 
 @memo
-def _latest_area_values(checksum: str, indicator_id: str) -> pd.DataFrame:
-    return area_values(active_dataset(), indicator_id)
+def _latest_area_values(checksum: str, indicator_id: str, geography: str = "la") -> pd.DataFrame:
+    return area_values(_dataset(geography), indicator_id)
 
 
-def site_glance(site_id: str) -> pd.DataFrame:
+def site_glance(site_id: str, geography: str = "la") -> pd.DataFrame:
     """One row per indicator: the site's latest value against England's spread (the spine), its recent trend,
     and its SPC chart's Making Data Count variation and assurance (against England's latest value)."""
-    return _site_glance(context().dataset.checksum, site_id).copy()
+    return _site_glance(active_dataset().checksum, site_id, geography).copy()
 
 
 @memo
-def _site_glance(checksum: str, site_id: str) -> pd.DataFrame:
-    ctx = _context(checksum)
+def _site_glance(checksum: str, site_id: str, geography: str = "la") -> pd.DataFrame:
+    ctx = _context(checksum, geography)
     rows = []
     for ind in ctx.indicator_ids():
-        frame = _trend_frames(checksum).get((site_id, ind))
+        frame = _trend_frames(checksum, geography).get((site_id, ind))
         polarity = ctx.catalogue.at[ind, "polarity"]
         row = {"indicator_id": ind, "indicator": ctx.catalogue.at[ind, "short_name"],
                "unit": ctx.catalogue.at[ind, "unit"], "polarity": polarity}
@@ -295,11 +322,11 @@ def _site_glance(checksum: str, site_id: str) -> pd.DataFrame:
             rows.append(row)
             continue
         latest = seen.iloc[-1]
-        areas = _latest_area_values(checksum, ind)
+        areas = _latest_area_values(checksum, ind, geography)
         at_latest = areas[areas["period_label"] == latest["period_label"]]["value"] if len(areas) else areas
         england = float(latest["england_value"]) if pd.notna(latest["england_value"]) else np.nan
         spine = spine_summary(at_latest, england, polarity)
-        chart = _site_spc(checksum, site_id, ind)
+        chart = _site_spc(checksum, site_id, ind, geography)
         icons = spc_summary(chart, england if np.isfinite(england) else None) if len(chart) else {}
         last = chart[chart["value"].notna()].tail(1) if len(chart) else chart
         row.update(period=latest["period_label"], value=float(latest["site_value"]),
@@ -332,6 +359,7 @@ OUTCOME_WORDS = {
             Outcome.WORSE: "concern (special cause)", Outcome.HIGHER: "special cause (no preferred direction)",
             Outcome.NOT_COMPARED: "not charted"},
 }
+NOT_ON_CCG_CELL = "not available on CCGs"
 _SPC_OUTCOME = {"improvement": Outcome.BETTER, "concern": Outcome.WORSE, "neutral": Outcome.HIGHER,
                 "common cause": Outcome.SIMILAR}
 
@@ -352,18 +380,18 @@ def with_outcome_words(frame: pd.DataFrame, basis: str) -> pd.DataFrame:
 
 
 @memo
-def _overview(checksum: str, basis: str) -> pd.DataFrame:
-    ctx = _context(checksum)
+def _overview(checksum: str, basis: str, geography: str = "la") -> pd.DataFrame:
+    ctx = _context(checksum, geography)
     polarity = ctx.catalogue["polarity"]
     if basis in ("did", "its"):
-        est = _estimates(checksum)
+        est = _estimates(checksum, geography)
         rows = est[est["method"] == basis].reset_index(drop=True)
         outcome = effect_outcomes(rows["ci_low"].to_numpy(), rows["ci_high"].to_numpy(),
                                   rows["indicator_id"].map(polarity).to_numpy())
         frame = rows[["site_id", "indicator_id", "effect", "effect_pct", "ci_low", "ci_high", "p_value"]].assign(
             outcome=[str(o) for o in outcome], note=rows["note"].fillna("").to_numpy() if "note" in rows else "")
     elif basis == "england":
-        table = _trend_table(checksum)
+        table = _trend_table(checksum, geography)
         latest = table[table["site_value"].notna()].groupby(["site_id", "indicator_id"], sort=False).tail(1)
         frame = pd.DataFrame({
             "site_id": latest["site_id"], "indicator_id": latest["indicator_id"],
@@ -373,34 +401,39 @@ def _overview(checksum: str, basis: str) -> pd.DataFrame:
         }).reset_index(drop=True)
     elif basis == "spc":
         rows = []
-        for (site_id, ind), f in _trend_frames(checksum).items():
+        for (site_id, ind), f in _trend_frames(checksum, geography).items():
             if f["site_value"].notna().sum() < 3:
                 continue
-            chart = _site_spc(checksum, site_id, ind)
+            chart = _site_spc(checksum, site_id, ind, geography)
             latest = chart[chart["value"].notna()].tail(1).iloc[0]
             mean = chart.attrs["mean"]
             rows.append({"site_id": site_id, "indicator_id": ind,
                          "effect_pct": (latest["value"] / mean - 1) * 100 if mean else np.nan,
                          "variation": latest["variation"],
                          "outcome": str(_SPC_OUTCOME.get(latest["variation"], Outcome.NOT_COMPARED))})
-        frame = pd.DataFrame(rows)
+        frame = pd.DataFrame(rows, columns=["site_id", "indicator_id", "effect_pct", "variation", "outcome"])
         if len(frame):
             # The grid uses the SPC chart's own Making Data Count colours, so the two never disagree.
             out = with_outcome_words(frame, basis)
             return out.assign(colour=[VARIATION_COLOURS.get(v, c) for v, c in zip(out["variation"], out["colour"])])
     else:
         raise ValueError(f"unknown basis {basis!r}")
-    return with_outcome_words(frame, basis)
+    frame = with_outcome_words(frame, basis)
+    if geography == "ccg" and len(frame):
+        # An indicator with no CCG data is not "not estimated" but not available on this geography.
+        absent = ~frame["indicator_id"].isin(list(indicator_panels(ctx.dataset)))
+        frame.loc[absent, "outcome_label"] = NOT_ON_CCG_CELL
+    return frame
 
 
-def overview(basis: str) -> pd.DataFrame:
+def overview(basis: str, geography: str = "la") -> pd.DataFrame:
     """One row per site and indicator for the overview grid on ``basis``.
 
     Columns: site_id, indicator_id, effect_pct (did/its: effect as % of the counterfactual;
     england: % above England in the latest period; spc: latest value vs the baseline mean),
     outcome (indicators.benchmark.Outcome value), outcome_label, colour, and basis-specific numbers.
     """
-    return _overview(context().dataset.checksum, basis)
+    return _overview(active_dataset().checksum, basis, geography)
 
 
 POOLED_LABELS = {"all": "All Pioneers (pooled)", "wave1": "Wave 1 Pioneers (pooled)",
@@ -408,9 +441,9 @@ POOLED_LABELS = {"all": "All Pioneers (pooled)", "wave1": "Wave 1 Pioneers (pool
 
 
 @memo
-def _pooled_overview(checksum: str) -> pd.DataFrame:
-    ctx = _context(checksum)
-    est = _estimates(checksum)
+def _pooled_overview(checksum: str, geography: str = "la") -> pd.DataFrame:
+    ctx = _context(checksum, geography)
+    est = _estimates(checksum, geography)
     rows = est[est["method"] == "pooled"].reset_index(drop=True)
     outcome = effect_outcomes(rows["ci_low"].to_numpy(), rows["ci_high"].to_numpy(),
                               rows["indicator_id"].map(ctx.catalogue["polarity"]).to_numpy())
@@ -421,15 +454,15 @@ def _pooled_overview(checksum: str) -> pd.DataFrame:
     return with_outcome_words(frame, "did")
 
 
-def pooled_overview() -> pd.DataFrame:
+def pooled_overview(geography: str = "la") -> pd.DataFrame:
     """The pooled effect across Pioneers (all, wave 1, wave 2) per indicator, with outcome words and colours:
     aggregate, label, indicator_id, effect, effect_pct, ci_low, ci_high, p_value, outcome, outcome_label, colour, note."""
-    return _pooled_overview(context().dataset.checksum)
+    return _pooled_overview(active_dataset().checksum, geography)
 
 
-def overview_row(basis: str, site_id: str, indicator_id: str) -> dict:
+def overview_row(basis: str, site_id: str, indicator_id: str, geography: str = "la") -> dict:
     """One cell of the overview on ``basis`` as a dict (outcome "not compared" when there is none)."""
-    frame = overview(basis)
+    frame = overview(basis, geography)
     rows = frame[(frame["site_id"] == site_id) & (frame["indicator_id"] == indicator_id)]
     if rows.empty:
         return {"outcome": str(Outcome.NOT_COMPARED), "outcome_label": OUTCOME_WORDS[basis][Outcome.NOT_COMPARED]}
@@ -437,7 +470,11 @@ def overview_row(basis: str, site_id: str, indicator_id: str) -> dict:
 
 
 def warm() -> None:
-    """Compute everything the pages share (comparators, estimates, trends, every grid basis) ahead of the first visit."""
-    for basis in ("did", "its", "england", "spc"):
-        overview(basis)
-    pooled_overview()
+    """Compute everything the pages share (comparators, estimates, trends, every grid basis, pooled rows,
+    on both geographies) ahead of the first visit."""
+    for geography in GEOGRAPHIES:
+        if geography != "la" and not len(active_dataset().units(geography)):
+            continue  # a dataset without CCG units: its CCG pages say so, nothing to compute
+        for basis in ("did", "its", "england", "spc"):
+            overview(basis, geography)
+        pooled_overview(geography)

@@ -7,7 +7,9 @@ comparators and estimates once per dataset), then:
 - loads the overview in a fresh headless Chromium context and times goto -> grid drawn (target < 2 s);
 - prints the JSON size of every figure on each page (target < 300 KB).
 
-Usage: /work/venv/bin/python benchmarks/bench_dashboard.py [--data DIR] [--repeats 15]
+Usage: /work/venv/bin/python benchmarks/bench_dashboard.py [--data DIR] [--repeats 15] [--geography la|ccg]
+
+``--geography ccg`` adds ``geo=ccg`` to every page and callback (the CCG units; on the demo, generated).
 """
 from __future__ import annotations
 
@@ -79,7 +81,16 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--data", type=Path)
     parser.add_argument("--repeats", type=int, default=15)
+    parser.add_argument("--geography", choices=("la", "ccg"), default="la")
     args = parser.parse_args()
+
+    def q(search: str) -> str:
+        """The query with the geography (LA, the default, adds nothing)."""
+        if args.geography == "la":
+            return search
+        return f"{search}&geo={args.geography}" if search else f"?geo={args.geography}"
+
+    print(f"geography: {args.geography}")
     tmp = None
     if args.data is None:
         from data.demo import build_demo
@@ -98,7 +109,7 @@ def main() -> None:
         print(f"server warm-up finished after {time.perf_counter() - t0:.0f} s of waiting")
         t0 = time.perf_counter()
         for basis in ("did", "its", "england", "spc"):
-            dash_http.page(base, "/", f"?basis={basis}")
+            dash_http.page(base, "/", q(f"?basis={basis}"))
         print(f"warm-up (comparators, estimates, trends, SPC for all 300 series): {time.perf_counter() - t0:.1f} s")
 
         pages = {"overview (did)": ("/", ""), "overview (spc, anonymised)": ("/", "?basis=spc&anon=1"),
@@ -107,19 +118,19 @@ def main() -> None:
                  "site x indicator (monthly)": ("/site/leeds/indicator/dtoc", ""),
                  "indicator (quarterly)": ("/indicator/ea_all", ""), "indicator (monthly)": ("/indicator/dtoc", ""),
                  "indicators": ("/indicators", ""), "sites": ("/site", ""), "matching": ("/matching", ""),
-                 "data": ("/data", ""),
+                 "data": ("/data", ""), "programme": ("/programme", ""),
                  "not found": ("/site/nowhere", "")}
         rows = []
         for name, (path, search) in pages.items():
-            rows.append((f"page router: {name}", timed(lambda p=path, s=search: dash_http.page(base, p, s),
+            rows.append((f"page router: {name}", timed(lambda p=path, s=q(search): dash_http.page(base, p, s),
                                                        args.repeats)))
-        layout, _ = dash_http.page(base, "/site/leeds/indicator/ea_all", "")
+        layout, _ = dash_http.page(base, "/site/leeds/indicator/ea_all", q(""))
         key = dash_http.csv_keys(layout)[0]
         rows.append(("chart CSV download", timed(lambda: dash_http.csv_download(base, key), args.repeats)))
         rows.append(("grid CSV download", timed(lambda: dash_http.download(
-            base, "grid-csv-download", "grid-csv-button", "?basis=did"), args.repeats)))
+            base, "grid-csv-download", "grid-csv-button", q("?basis=did")), args.repeats)))
         rows.append(("workbook download (.xlsx)", timed(lambda: dash_http.download(
-            base, "package-download", "package-button", ""), max(3, args.repeats // 5))))
+            base, "package-download", "package-button", q("")), max(3, args.repeats // 5))))
 
         def matching(k=[3]):
             k[0] = 3 + (k[0] - 2) % 13  # a new k each call: a real recomputation, not a cache hit
@@ -128,30 +139,35 @@ def main() -> None:
                                {"id": "match-k", "property": "value", "value": k[0]},
                                {"id": "match-covariates", "property": "value",
                                 "value": ["log_population", "share_65", "deprivation", "density"]}],
-                    "state": [{"id": "url", "property": "search", "value": ""}], "changedPropIds": ["match-k.value"]}
+                    "state": [{"id": "url", "property": "search", "value": q("")}],
+                    "changedPropIds": ["match-k.value"]}
             dash_http.post(base, body)
         rows.append(("matching: recompute (new k each call)", timed(matching, args.repeats)))
 
         def shell_sync():
-            body = {"output": "..url.pathname...url.search...anon-switch.value...present-switch.value..",
+            body = {"output": "..url.pathname...url.search...anon-switch.value...present-switch.value..."
+                              "geo-switch.value..",
                     "outputs": [{"id": "url", "property": p} for p in ("pathname", "search")]
-                    + [{"id": "anon-switch", "property": "value"}, {"id": "present-switch", "property": "value"}],
+                    + [{"id": i, "property": "value"} for i in ("anon-switch", "present-switch", "geo-switch")],
                     "inputs": [{"id": "url", "property": "pathname", "value": "/site/leeds"},
-                               {"id": "url", "property": "search", "value": ""},
+                               {"id": "url", "property": "search", "value": q("")},
                                {"id": "anon-switch", "property": "value", "value": True},
-                               {"id": "present-switch", "property": "value", "value": False}],
+                               {"id": "present-switch", "property": "value", "value": False},
+                               {"id": "geo-switch", "property": "value", "value": args.geography}],
                     "changedPropIds": ["anon-switch.value"]}
             dash_http.post(base, body)
         rows.append(("shell: mode switch -> URL", timed(shell_sync, args.repeats)))
 
         def nav():
             body = {"output": "..nav-overview.href...nav-sites.href...nav-indicators.href...nav-matching.href..."
-                              "nav-data.href...nav-brand.href...navbar.className...site-picker.options..",
+                              "nav-data.href...nav-brand.href...navbar.className...site-picker.options..."
+                              "nav-programme.href..",
                     "outputs": [{"id": i, "property": "href"} for i in
                                 ("nav-overview", "nav-sites", "nav-indicators", "nav-matching", "nav-data",
                                  "nav-brand")]
-                    + [{"id": "navbar", "property": "className"}, {"id": "site-picker", "property": "options"}],
-                    "inputs": [{"id": "url", "property": "search", "value": "?anon=1"}],
+                    + [{"id": "navbar", "property": "className"}, {"id": "site-picker", "property": "options"},
+                       {"id": "nav-programme", "property": "href"}],
+                    "inputs": [{"id": "url", "property": "search", "value": q("?anon=1")}],
                     "changedPropIds": ["url.search"]}
             dash_http.post(base, body)
         rows.append(("shell: nav links keep the query", timed(nav, args.repeats)))
@@ -163,7 +179,7 @@ def main() -> None:
 
         print("\nfigure payloads, KB (target < 300)")
         for name, (path, search) in pages.items():
-            layout, _ = dash_http.page(base, path, search)
+            layout, _ = dash_http.page(base, path, q(search))
             for title, size in figure_sizes(layout):
                 flag = "" if size < 300_000 else "  <- over target"
                 print(f"  {name:<30} {size / 1000:7.1f}  {title}{flag}")
@@ -178,7 +194,7 @@ def main() -> None:
                 context = browser.new_context(viewport={"width": 1400, "height": 900})
                 page = context.new_page()
                 t0 = time.perf_counter()
-                page.goto(base + "/")
+                page.goto(base + "/" + q(""))
                 page.wait_for_selector("#grid td a")
                 wait_ready(page)
                 times.append(time.perf_counter() - t0)

@@ -22,7 +22,7 @@ def download_chart_csv(_clicks, button_id):
     if not isinstance(button_id, dict):
         raise ForgedRequest("the download button's id is not one this dashboard made")
     spec = charts.ChartSpec.from_key(button_id.get("key"))
-    if anonymised_only() and spec.site in context().names.names:
+    if anonymised_only() and spec.site in context(spec.geo).names.names:
         # Dash echoes the button's key in its answer: a key naming a site by its real id is refused.
         raise ForgedRequest("this server shows anonymised charts only")
     try:
@@ -30,7 +30,7 @@ def download_chart_csv(_clicks, button_id):
     except charts.ChartUnavailable:
         # A page only offers a CSV for a chart it drew: a key naming no site or chart was edited.
         raise ForgedRequest("the chart this download key names is not available") from None
-    return dcc.send_string(tables.csv_download(tables.csv_text(chart.table, context().dataset.notice, chart.title)),
+    return dcc.send_string(tables.csv_download(tables.csv_text(chart.table, context(spec.geo).dataset.notice, chart.title)),
                            f"{chart.filename}.csv")
 
 
@@ -42,15 +42,17 @@ def download_chart_csv(_clicks, button_id):
 )
 def download_package(_clicks, search):
     state = parse_query(search)
-    name = "pioneer-indicators" + ("_anonymised" if state.anon else "") + ".xlsx"
-    return dcc.send_bytes(shared_workbook(state.anon, state.basis), name)
+    name = ("pioneer-indicators" + ("_ccg" if state.geo == "ccg" else "") + ("_anonymised" if state.anon else "")
+            + ".xlsx")
+    return dcc.send_bytes(shared_workbook(state.anon, state.basis, state.geo), name)
 
 
 @shared_result("workbook")
-def shared_workbook(anon: bool, basis: str) -> bytes:
-    """The package workbook of the active dataset, built once for every worker (it takes seconds and
-    is the same bytes every time; ``basis`` is one of the four validated bases, so at most 8 kept)."""
-    return package_workbook(context(), anon=anon, basis=basis)
+def shared_workbook(anon: bool, basis: str, geography: str = "la") -> bytes:
+    """The package workbook of the active dataset on ``geography``, built once for every worker (it takes
+    seconds and is the same bytes every time; ``basis`` is one of the four validated bases and ``geography``
+    one of two, so at most 16 kept)."""
+    return package_workbook(context(geography), anon=anon, basis=basis)
 
 
 # Slide images (presentation mode): plotly draws them in the browser from the chart on show, at the

@@ -11,9 +11,10 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from data.ccg import VINTAGES, read_ccgs, unit_of, units_table
 from data.periods import period_range
 from data.reference import ENGLAND_CODE, REFERENCE_DIR, Reference, load_reference
-from data.store import write_dataset
+from data.store import CCG_TYPE, write_dataset
 
 FIRST, LAST = "2010-04-01", "2019-03-01"
 POP_YEARS = range(2009, 2020)
@@ -220,6 +221,13 @@ def generate(seed: int = 2013, reference: Reference | None = None) -> dict[str, 
     truth = truth.merge(pd.DataFrame(truth_la, columns=["site_id", "indicator_id", "effect_pct_la_basis"]),
                         on=["site_id", "indicator_id"], how="left")
     truth["effect_pct_la_basis"] = truth["effect_pct_la_basis"].fillna(0.0)
+    ccg = _ccg_units(ref, truth, params.loc[CCG_INDICATOR], catalogue.loc[CCG_INDICATOR], curves,
+                     np.random.default_rng([seed, 38]))
+    truth = truth.merge(ccg["truth"], on=["site_id", "indicator_id"], how="left")
+    truth["effect_pct_ccg_basis"] = truth["effect_pct_ccg_basis"].fillna(0.0)
+    obs = pd.concat([obs, ccg["observations"]], ignore_index=True)
+    areas = pd.concat([areas, ccg["areas"][areas.columns]], ignore_index=True)
+    population = pd.concat([population, ccg["population"]], ignore_index=True)
     sites_table = ref.sites.copy()
     for col in ("start", "transition_start", "transition_end"):
         sites_table[col] = sites_table[col].dt.date
@@ -228,11 +236,111 @@ def generate(seed: int = 2013, reference: Reference | None = None) -> dict[str, 
         "areas": areas,
         "population": population,
         "sites": sites_table,
-        "site_areas": ref.site_areas,
+        "site_areas": pd.concat([ref.site_areas, ccg["site_areas"][ref.site_areas.columns]], ignore_index=True),
         "catalogue": ref.catalogue,
         "exclusions": ref.exclusions,
         "truth": truth,
     }
+
+
+CCG_INDICATOR = "ea_all"
+"""The one indicator the demo generates on CCG units, as the real data hold only emergency admissions there."""
+
+
+def _ccg_site_units(ref: Reference, units: pd.DataFrame) -> pd.DataFrame:
+    """site_areas rows for the CCG units from data/reference/site_ccgs.csv: a unit is whole when all
+    its 2013/14 CCGs are wholly in the site; a part unit's population_share is the share of its
+    CCGs in the site by count, a CCG only partly in the site counting half (generated: the demo
+    has no CCG populations of its own)."""
+    ccgs = read_ccgs()
+    first = unit_of(ccgs)
+    first = first[first["vintage"] == VINTAGES[0]]
+    rows = []
+    for (site_id, unit), g in ref.site_ccgs.merge(first, on="ccg_code").groupby(["site_id", "area_code"], sort=True):
+        n_unit = int((first["area_code"] == unit).sum())
+        whole = bool((g["coverage"] == "whole").all()) and len(g) == n_unit
+        rows.append({"site_id": site_id, "area_code": unit, "coverage": "whole" if whole else "part",
+                     "population_share": 1.0 if whole else (g["coverage"].map({"whole": 1.0, "part": 0.5}).sum()
+                                                                  / n_unit),
+                     "basis": "C" if (g["basis"] == "C").any() else "S", "note": "generated (demo)"})
+    return pd.DataFrame(rows)
+
+
+def _ccg_units(ref: Reference, truth: pd.DataFrame, par: pd.Series, cat: pd.Series, curves: pd.DataFrame,
+               rng: np.random.Generator) -> dict[str, pd.DataFrame]:
+    """CCG units with generated populations, covariates and monthly (and quarterly) emergency
+    admissions, with each site's planted ea_all effect; a separate random stream, so the LA tables
+    are the same with or without them. Real codes and names; every number generated. Area and
+    density are left null, as on the real data (the shared files give no CCG areas)."""
+    units = units_table(read_ccgs()).sort_values("unit_code").reset_index(drop=True)
+    codes = units["unit_code"].to_numpy()
+    n = len(codes)
+    z = rng.standard_normal((n, 3))
+    pop2010 = 250_000 * np.exp(0.45 * z[:, 0])
+    deprivation = np.clip(22.0 + 7.0 * z[:, 1], 5.0, 50.0)
+    share65 = np.clip(0.17 + 0.03 * (0.8 * z[:, 2] - 0.4 * z[:, 1]), 0.06, 0.30)
+    growth = 0.007 + 0.004 * rng.standard_normal(n)
+    pop_rows = []
+    for year in POP_YEARS:
+        total = np.round(pop2010 * (1 + growth) ** (year - 2010))
+        for group, values in (("all", total), ("65+", np.round(total * (share65 + 0.003 * (year - 2010))))):
+            pop_rows.append(pd.DataFrame({"area_code": codes, "year": year, "age_group": group,
+                                          "population": values, "flag": "estimated"}))
+    population = pd.concat(pop_rows, ignore_index=True)
+    pop_all = population[population["age_group"] == "all"].pivot(index="area_code", columns="year",
+                                                                  values="population").loc[codes]
+    areas = pd.DataFrame({"area_code": codes, "name": units["name"].to_numpy(), "type": CCG_TYPE, "region": "",
+                          "nhs_la_code": units["ods_code"].to_numpy(), "area_km2": np.nan,
+                          "population": pop_all[BASELINE_YEAR].to_numpy(), "share_65": np.round(share65, 4),
+                          "deprivation": np.round(deprivation, 2), "density": np.nan})
+    site_units = _ccg_site_units(ref, units)
+
+    months = period_range(FIRST, LAST, "month")
+    years_since = ((months - pd.Timestamp(FIRST)).days / 365.25).to_numpy()
+    quarterly = _england_curve(CCG_INDICATOR, months, float(par["level_2010"]), float(par["annual_trend_pct"]), curves)
+    england = quarterly / 3 * _season(months, float(par["season_amplitude_pct"]), par["season_peak"])
+    z_dep = (deprivation - deprivation.mean()) / deprivation.std()
+    z_age = (share65 - share65.mean()) / share65.std()
+    area_effect = (par["deprivation_coef"] * z_dep + par["age_coef"] * z_age
+                   + par["between_area_sd"] * rng.standard_normal(n))
+    log_rate = (np.log(england)[None, :] + area_effect[:, None]
+                + 0.006 * rng.standard_normal(n)[:, None] * years_since[None, :]
+                + par["noise_sd"] * rng.standard_normal((n, len(months))))
+    log_rate -= np.log(np.average(np.exp(area_effect), weights=pop2010))
+    multiplier = np.ones((n, len(months)))
+    sites = ref.sites.set_index("site_id")
+    planted = truth[(truth["indicator_id"] == CCG_INDICATOR) & (truth["effect_pct"] != 0)]
+    for _, row in planted.iterrows():
+        after = months >= sites.at[row["site_id"], "start"]
+        for _, member in site_units[site_units["site_id"] == row["site_id"]].iterrows():
+            multiplier[np.searchsorted(codes, member["area_code"]), after] *= (
+                1 + row["effect_pct"] / 100 * member["population_share"])
+    mult = float(cat["multiplier"])
+    denominator = pop_all[[m.year if m.month >= 7 else m.year - 1 for m in months]].to_numpy()
+    expected = np.exp(log_rate) * denominator / mult
+    numerator = rng.poisson(expected * multiplier).astype(float)
+    truth_rows = []
+    for site_id in planted["site_id"]:
+        idx = np.searchsorted(codes, site_units.loc[site_units["site_id"] == site_id, "area_code"].to_numpy())
+        after = months >= sites.at[site_id, "start"]
+        ratio = (expected[idx][:, after] * multiplier[idx][:, after]).sum() / expected[idx][:, after].sum()
+        truth_rows.append((site_id, CCG_INDICATOR, round((ratio - 1) * 100, 3)))
+    monthly = pd.DataFrame({"indicator_id": CCG_INDICATOR, "area_code": np.repeat(codes, len(months)),
+                            "period_start": np.tile(months.to_numpy(), n), "frequency": "month",
+                            "numerator": numerator.ravel(), "denominator": denominator.ravel()})
+    # Quarters (the catalogue's frequency): the months' counts summed, the mean monthly population.
+    quarter = monthly.assign(period_start=pd.PeriodIndex(monthly["period_start"], freq="Q").start_time)
+    quarter = quarter.groupby(["indicator_id", "area_code", "period_start"], as_index=False).agg(
+        numerator=("numerator", "sum"), denominator=("denominator", "mean")).assign(frequency=cat["frequency"])
+    obs = pd.concat([monthly, quarter], ignore_index=True)
+    obs["value"] = obs["numerator"] / obs["denominator"] * mult
+    obs["flag"] = ""
+    obs["ci_low"] = np.nan
+    obs["ci_high"] = np.nan
+    obs["source"] = "demo"
+    obs["period_start"] = pd.to_datetime(obs["period_start"]).dt.date
+    return {"areas": areas, "population": population, "site_areas": site_units, "observations": obs,
+            "truth": pd.DataFrame(truth_rows, columns=["site_id", "indicator_id", "effect_pct_ccg_basis"])}
 
 
 def build_demo(out, seed: int = 2013) -> None:

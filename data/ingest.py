@@ -73,7 +73,7 @@ def context_for(reference: Reference, existing: pd.DataFrame | None, shared: Pat
         if population is None:
             population = shared_population
     return LoadContext(reference=reference, population=population, districts=districts,
-                       district_population=district_population)
+                       district_population=district_population, shared=real.shared_dir(shared))
 
 
 @lru_cache(maxsize=2)
@@ -154,6 +154,7 @@ def _ingest_locked(kind: str, files: list[Path], into: Path, progress: bool, *, 
         from data import real
 
         tables = real.reference_tables(reference, context.population, shared)
+        tables = _with_geography(tables, new, shared)
         tables["observations"] = new.sort_values(KEY).reset_index(drop=True)
         summary.added = len(new)
         # A generated source (pioneers hes synth) makes a dataset labelled as generated, never "real".
@@ -165,7 +166,7 @@ def _ingest_locked(kind: str, files: list[Path], into: Path, progress: bool, *, 
     if any(s.get("generated") for s in sources) and existing.label != "demo":
         raise DataError(f"generated data (pioneers hes synth) cannot be merged into the {existing.label} dataset at "
                         f"{into}: ingest it into a new directory [nothing was written]")
-    old = existing.observations[OBSERVATION_COLUMNS]
+    old = existing.tables["observations"][OBSERVATION_COLUMNS]  # every geography and frequency
     merged, added, changed = merge_observations(old, new)
     summary.added, summary.changed = added, changed
     summary.unchanged = len(new) - added - changed
@@ -175,6 +176,7 @@ def _ingest_locked(kind: str, files: list[Path], into: Path, progress: bool, *, 
     if added == 0 and changed == 0 and not fresh:
         return summary
     tables = {name: frame for name, frame in existing.tables.items()}
+    tables = _with_geography(tables, new, shared)
     tables["observations"] = merged
     for name in ("sites",):
         for col in ("start", "transition_start", "transition_end"):
@@ -185,6 +187,18 @@ def _ingest_locked(kind: str, files: list[Path], into: Path, progress: bool, *, 
     write_dataset(into, tables, label=label, sources=[*manifest.get("sources", []), *fresh], extra=extra)
     summary.written = True
     return summary
+
+
+def _with_geography(tables: dict[str, pd.DataFrame], new: pd.DataFrame, shared) -> dict[str, pd.DataFrame]:
+    """Add the CCG units (areas, populations, site memberships) when the new rows are on CCGs."""
+    from data import ccg, real
+
+    if not ccg.CCGS_CSV.exists():
+        return tables
+    units = set(ccg.units_table(ccg.read_ccgs())["unit_code"])
+    if not new["area_code"].isin(units).any():
+        return tables
+    return ccg.with_ccg_units(tables, ccg.geography(str(real.shared_dir(shared))))
 
 
 def merge_observations(old: pd.DataFrame, new: pd.DataFrame) -> tuple[pd.DataFrame, int, int]:

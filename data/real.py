@@ -37,6 +37,13 @@ FILES = {
     "myeb3_geog19": "ons_myeb3_lad_population_2001_2018/MYEB3_summary_components_of_change_series_UK_(2018_geog19).csv",
     "councils": "mysociety_uk_local_authorities_past_current/uk_local_authorities_current.csv",
     "imd": "mhclg_iod2019_lad_summaries/IoD2019.csv",
+    "mar": "nhse_mar_commissioner_monthly_2012_2019/mar_commissioner_monthly_2012-04_2019-12.csv",
+    "ccg_lookup_2015": "ons_lsoa11_ccg_lad_lookups_2015_2019/LSOA11_CCG15_LAD15_EN_LU.csv",
+    "ccg_lookup_2017": "ons_lsoa11_ccg_lad_lookups_2015_2019/LSOA11_CCG17_LAD17_EN_LU.csv",
+    "ccg_lookup_2018": "ons_lsoa11_ccg_lad_lookups_2015_2019/LSOA11_CCG18_LAD18_EN_LU.csv",
+    "ccg_lookup_2019": "ons_lsoa11_ccg_lad_lookups_2015_2019/LSOA11_CCG19_LAD19_EN_LU.csv",
+    "lsoa_population": "ons_lsoa11_population_mid2017/lsoa11_population_mid2017_all_ages_and_65plus_single_year.csv",
+    "pct_bridge": "pct2012_to_ccg2013_postcode_shares/ccg2ons.js",
 }
 IMD_SUCCESSORS = {"E06000028": "E06000058", "E06000029": "E06000058", "E10000009": "E06000059"}
 """[C] IMD 2019 is on 2019 boundaries: Bournemouth and Poole take BCP's score, Dorset County Dorset UA's."""
@@ -121,7 +128,8 @@ def reference_tables(reference: Reference, population: pd.DataFrame | None,
 
 def build_real(out: Path | str, shared: Path | str | None = None, progress: bool = False) -> dict:
     """Build the real dataset at ``out`` from the shared files; returns what was loaded per source."""
-    from data.loaders import ascof, dtoc, fingertips
+    from data import ccg
+    from data.loaders import ascof, dtoc, fingertips, mar
 
     paths = source_paths(shared)
     absent = [str(p) for p in paths.values() if not p.exists()]
@@ -131,23 +139,32 @@ def build_real(out: Path | str, shared: Path | str | None = None, progress: bool
     population = population_table(reference, shared)
     context = LoadContext(reference=reference, population=population,
                           districts=district_to_county(paths["councils"]),
-                          district_population=load_district_population(paths["myeb3"]))
+                          district_population=load_district_population(paths["myeb3"]),
+                          shared=shared_dir(shared))
     results = {
         "dtoc": dtoc.load(paths["dtoc"], context),
         "ascof": ascof.load(paths["ascof"], context),
         "falls": fingertips.load(paths["falls"], context),
         "diupr": fingertips.load(paths["diupr"], context),
+        "mar": mar.load(paths["mar"], context),
     }
     obs = pd.concat([r.observations for r in results.values()], ignore_index=True)
     obs = obs.sort_values(KEY).reset_index(drop=True)
     obs["period_start"] = obs["period_start"].dt.date
     tables = reference_tables(reference, population, shared)
+    tables = ccg.with_ccg_units(tables, ccg.geography(str(shared_dir(shared))))
     tables["observations"] = obs
     sources = [r.source for r in results.values()]
     for key, name in (("myeb3", "ONS mid-year population estimates MYEB3 (mid-2001 to mid-2018)"),
                       ("councils", "mySociety UK local authorities, past and current (CC-BY-4.0)"),
                       ("imd", "MHCLG English Indices of Deprivation 2019, district summaries"),
-                      ("myeb3_geog19", "ONS MYEB3 on 2019 boundaries (IMD weights)")):
+                      ("myeb3_geog19", "ONS MYEB3 on 2019 boundaries (IMD weights)"),
+                      ("ccg_lookup_2015", "ONS LSOA11 -> CCG -> LAD lookup, July 2015"),
+                      ("ccg_lookup_2017", "ONS LSOA11 -> CCG -> LAD lookup, April 2017"),
+                      ("ccg_lookup_2018", "ONS LSOA11 -> CCG -> LAD lookup, April 2018"),
+                      ("ccg_lookup_2019", "ONS LSOA11 -> CCG -> LAD lookup, April 2019"),
+                      ("lsoa_population", "ONS mid-2017 LSOA populations, all ages and 65+"),
+                      ("pct_bridge", "2012/13 PCT -> 2013 CCG postcode shares (third-party compilation)")):
         sources.append({"kind": "reference", "name": name, **source_vintage(paths[key])})
     notes = {
         "approximations": [
@@ -158,6 +175,10 @@ def build_real(out: Path | str, shared: Path | str | None = None, progress: bool
             "population-weighted (all ages); flagged rate_only",
             "populations after mid-2018 repeat mid-2018, flagged estimated",
             "Bournemouth, Poole and Dorset end in Mar 2019 (BCP and Dorset UA rows dropped: policy cutoff)",
+            "ea_all (MAR): first finished consultant episodes, not HES spells; LA counts apportioned from CCGs by "
+            "mid-2017 LSOA population shares (flagged apportioned_from_ccgs); 2012/13 PCTs bridged to CCGs by "
+            "postcode shares (bridged_from_pcts); CCG unit populations = mid-2017 LSOA populations scaled by "
+            "district growth (approximate_denominator); England = sum of CCG-commissioned admissions",
         ],
     }
     write_dataset(out, tables, label="real", sources=sources, extra=notes)

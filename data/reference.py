@@ -39,6 +39,7 @@ def _read(name: str, required: list[str], directory: Path | None = None) -> pd.D
 _OPTIONAL = {
     "sites.csv": ("start", "transition_start", "transition_end"),
     "site_areas.csv": ("note",),
+    "site_ccgs.csv": ("note",),
     "indicators.csv": ("fingertips_id", "ascof_code", "caveats", "denominator_population"),
 }
 
@@ -71,6 +72,8 @@ class Reference:
     exclusions: pd.DataFrame
     catalogue: pd.DataFrame
     waves: pd.DataFrame
+    site_ccgs: pd.DataFrame | None = None
+    """site_id, ccg_code (2013/14 CCG), coverage, basis, note: the sites on the CCG geography."""
 
     def site_ids(self) -> list[str]:
         return self.sites["site_id"].tolist()
@@ -132,8 +135,29 @@ def load_reference(directory: Path | None = None) -> Reference:
     _check_in(cat, "value_type", set(VALUE_TYPES), f)
     _check_in(cat, "ci_method", set(CI_METHODS), f)
     cat["multiplier"] = pd.to_numeric(cat["multiplier"])
+    site_ccgs = _site_ccgs(d, set(sites["site_id"])) if (d / "site_ccgs.csv").exists() else None
     return Reference(areas=areas, sites=sites, site_areas=site_areas, exclusions=exclusions,
-                     catalogue=cat, waves=waves)
+                     catalogue=cat, waves=waves, site_ccgs=site_ccgs)
+
+
+def _site_ccgs(d: Path, site_ids: set[str]) -> pd.DataFrame:
+    """site_ccgs.csv checked against the sites and the 2013/14 CCGs of ccgs.csv."""
+    from data.ccg import read_ccgs
+
+    f = str(d / "site_ccgs.csv")
+    frame = _read("site_ccgs.csv", ["site_id", "ccg_code", "coverage", "basis", "note"], d)
+    _check_in(frame, "site_id", site_ids, f)
+    ccgs = read_ccgs(d / "ccgs.csv")
+    _check_in(frame, "ccg_code", set(ccgs.loc[ccgs["vintage"] == "2013/14", "ccg_code"]), f)
+    _check_in(frame, "coverage", {"whole", "part"}, f)
+    _check_in(frame, "basis", {"S", "C"}, f)
+    dup = frame.index[frame.duplicated(["site_id", "ccg_code"])]
+    if len(dup):
+        raise DataError("the same site and CCG twice", file=f, row=int(dup[0]) + 2, column="ccg_code")
+    missing = sorted(site_ids - set(frame["site_id"]))
+    if missing:
+        raise DataError(f"site(s) {missing} have no CCG", file=f, column="site_id")
+    return frame
 
 
 @lru_cache(maxsize=1)

@@ -9,8 +9,13 @@ import pyarrow as pa
 
 SCHEMA_VERSION = 1
 
-FLAGS = ("", "missing", "suppressed", "provisional", "estimated", "rate_only", "approximate_denominator")
-"""Observation flags. Several may apply, joined by ';' (e.g. "estimated;approximate_denominator")."""
+FLAGS = ("", "missing", "suppressed", "provisional", "estimated", "rate_only", "approximate_denominator",
+         "fractional", "apportioned_from_ccgs", "bridged_from_pcts")
+"""Observation flags. Several may apply, joined by ';' (e.g. "estimated;approximate_denominator").
+
+``fractional``: a count published with a fraction (kept as published). ``apportioned_from_ccgs``:
+an LA count made by spreading CCG counts by population shares. ``bridged_from_pcts``: a 2012/13
+count spread from PCTs to CCGs by postcode shares."""
 
 OBSERVATIONS = pa.schema([
     ("indicator_id", pa.string()),
@@ -82,6 +87,7 @@ TRUTH = pa.schema([
     ("indicator_id", pa.string()),
     ("effect_pct", pa.float64()),           # planted change to the site population's expected rate
     ("effect_pct_la_basis", pa.float64()),  # the same change as LA-level data can show it (diluted by part LAs)
+    ("effect_pct_ccg_basis", pa.float64()),  # as CCG units show it (ea_all only; diluted by part units)
 ])
 
 TABLES: dict[str, pa.Schema] = {

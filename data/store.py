@@ -30,9 +30,15 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from data.errors import DataError
+from data.reference import ENGLAND_CODE
 from data.schema import OPTIONAL_TABLES, SCHEMA_VERSION, TABLES
 
 MANIFEST = "manifest.json"
+GEOGRAPHIES = ("la", "ccg")
+"""Upper-tier local authorities (the default everywhere) and CCG units (areas of type "CCG")."""
+CCG_TYPE = "CCG"
+
+_BY_GEOGRAPHY = ("areas", "site_areas", "population", "observations")
 LABELS = ("demo", "real", "mixed")
 DEMO_NOTICE = "Generated demonstration data, not real"
 
@@ -54,6 +60,8 @@ class Dataset:
     tables: dict[str, pd.DataFrame] = field(repr=False)
     derived: dict = field(default_factory=dict, repr=False, compare=False)
     """Results computed from these tables (panels, covariates), kept as long as the Dataset is."""
+    geography: str = "la"
+    """Which units the default tables hold: ``la`` (upper-tier LAs) or ``ccg`` (CCG units); see ``on``."""
 
     @property
     def label(self) -> str:
@@ -63,6 +71,30 @@ class Dataset:
     def checksum(self) -> str:
         """One hash for the whole dataset: identifies it in caches and comparator versions."""
         return self.manifest["dataset_checksum"]
+
+    @property
+    def cache_key(self) -> str:
+        """Dataset checksum and geography: what every cache of results from this view is keyed by."""
+        return f"{self.checksum}-{self.geography}"
+
+    def on(self, geography: str) -> Dataset:
+        """The same dataset seen on ``geography``: its areas, site_areas, population and
+        observations are that geography's units (plus England), so every reader (panels,
+        matching, estimators) runs on CCG units unchanged. The view shares the tables and keeps
+        its own derived results; one view per geography, kept on the LA dataset."""
+        if geography not in GEOGRAPHIES:
+            raise DataError(f"geography {geography!r} is not one of {GEOGRAPHIES}")
+        if geography == self.geography:
+            return self
+        base = self.derived.get("base", self)
+        if geography == base.geography:
+            return base
+        views = base.derived.setdefault("views", {})
+        if geography not in views:
+            # type(base): a disclosure-controlled dataset's views stay controlled and say so (data.hes.disclosure)
+            views[geography] = type(base)(path=self.path, manifest=self.manifest, tables=self.tables,
+                                          derived={"base": base}, geography=geography)
+        return views[geography]
 
     @property
     def is_demo(self) -> bool:
@@ -99,8 +131,72 @@ class Dataset:
     def __getattr__(self, name: str) -> pd.DataFrame:
         tables = self.__dict__.get("tables", {})
         if name in tables:
-            return tables[name]
+            # The one place tables are read by geography: every reader of areas, site_areas,
+            # population and observations sees this view's geography only (LAs by default).
+            return self._view(name, self.__dict__.get("geography", "la")) if name in _BY_GEOGRAPHY else tables[name]
         raise AttributeError(name)
+
+    def units(self, geography: str = "la") -> pd.DataFrame:
+        """The areas table's rows of one geography (``la``: the 152 LAs; ``ccg``: CCG units)."""
+        return self._view("areas", geography)
+
+    def site_units(self, geography: str = "la") -> pd.DataFrame:
+        """site_areas rows whose area is a unit of ``geography``."""
+        return self._view("site_areas", geography)
+
+    def population_for(self, geography: str = "la") -> pd.DataFrame:
+        return self._view("population", geography)
+
+    def observations_for(self, geography: str = "la", frequency: str | None = None) -> pd.DataFrame:
+        """Observations on one geography, at the catalogue's frequency unless ``frequency`` is given.
+
+        An indicator may be stored at a second frequency too (ea_all: monthly as well as the
+        catalogue's quarters); only this call with ``frequency`` returns those rows.
+        """
+        obs = self._view("observations", geography)
+        if frequency is None:
+            return obs
+        key = ("geography", "observations", geography, frequency)
+        if key not in self.derived:
+            full = self.tables["observations"]
+            self.derived[key] = full[self._in_geography(full["area_code"], geography)
+                                     & (full["frequency"] == frequency)].reset_index(drop=True)
+        return self.derived[key]
+
+    def _ccg_codes(self) -> set:
+        if "ccg_codes" not in self.derived:
+            areas = self.tables.get("areas")
+            if areas is not None and "type" in areas.columns:
+                codes = set(areas.loc[areas["type"] == CCG_TYPE, "area_code"])
+            else:  # areas not loaded (load_dataset(tables=...)): CCG units carry E38 codes
+                codes = {c for name in _BY_GEOGRAPHY if name in self.tables
+                         for c in self.tables[name]["area_code"].unique() if str(c).startswith("E38")}
+            self.derived["ccg_codes"] = codes
+        return self.derived["ccg_codes"]
+
+    def _in_geography(self, codes: pd.Series, geography: str):
+        if geography not in GEOGRAPHIES:
+            raise DataError(f"geography {geography!r} is not one of {GEOGRAPHIES}")
+        is_ccg = codes.isin(self._ccg_codes())
+        # England belongs to both geographies: the benchmark every unit is compared with.
+        return (is_ccg | (codes == ENGLAND_CODE)) if geography == "ccg" else ~is_ccg
+
+    def _view(self, name: str, geography: str) -> pd.DataFrame:
+        key = ("geography", name, geography)
+        if key in self.derived:
+            return self.derived[key]
+        frame = self.tables[name]
+        ccg = self._ccg_codes()
+        if geography == "la" and not ccg and name != "observations":
+            return frame  # a dataset without CCG units: nothing to hide, no copy
+        keep = self._in_geography(frame["area_code"], geography)
+        if name == "observations" and "catalogue" in self.tables:
+            # Rows at a second frequency (see observations_for) stay out of the default view.
+            freq = frame["indicator_id"].map(self.tables["catalogue"].set_index("indicator_id")["frequency"])
+            keep &= (frame["frequency"] == freq) | freq.isna()
+        view = frame if bool(keep.all()) else frame[keep].reset_index(drop=True)
+        self.derived[key] = view
+        return view
 
 
 def _frame_to_table(name: str, frame: pd.DataFrame, schema: pa.Schema) -> pa.Table:

@@ -17,19 +17,20 @@ dash.register_page(__name__, path="/data", title="Data - Integrated Care Pioneer
 
 
 @memo
-def _coverage(checksum: str):
-    return coverage(context().dataset)
+def _coverage(checksum: str, geography: str = "la"):
+    return coverage(context(geography).dataset)
 
 
 def layout(**query) -> html.Div:
     state = parse_query(query)
-    ctx = context()
+    ctx = context(state.geo)
+    units = "CCG units" if state.geo == "ccg" else "local authorities"
     ds = ctx.dataset
     order = ctx.names.ordered(state.anon)
     sites = ds.sites.set_index("site_id").loc[order].reset_index()
     site_table = sites.assign(Site=[ctx.names.display(s, state.anon) for s in sites["site_id"]],
                               Start=sites["start"].dt.strftime("%d %b %Y"))[["Site", "wave", "Start"]]
-    cov = _coverage(ds.checksum)
+    cov = _coverage(ds.checksum, state.geo)
     origin = {"generated": "generated, not real", "mixed": "partly generated, not real", "real": "published files"}
     cov = cov.assign(origin=[origin.get("generated" if ds.is_demo else ds.provenance.get(i, ""), "")
                              for i in cov["indicator_id"]])
@@ -44,13 +45,14 @@ def layout(**query) -> html.Div:
         "frequency": "Frequency", "source": "Source"})
     return html.Div(([page.present_exit(state, "/data")] if state.present else []) + [
         html.H1("The data behind the dashboard", className="h3"),
-        html.P(f"Dataset: {ds.label}; checksum {ds.checksum}; created {ds.manifest.get('created', '')}."),
+        html.P(f"Dataset: {ds.label}; checksum {ds.checksum}; created {ds.manifest.get('created', '')}; "
+               f"shown on {units}."),
         html.H2("Sources and vintages", className="h4"), html.Ul(source_items, id="sources"),
         html.H2("Coverage by indicator", className="h4"), tables.html_table(cov, "Coverage by indicator"),
-        html.H2("Coverage matrix: share of local authorities with data, % (indicator x financial year)",
+        html.H2(f"Coverage matrix: share of {units} with data, % (indicator x financial year)",
                 className="h4"),
         html.Div(tables.html_table(matrix.reset_index().rename(columns={"indicator": "Indicator"}),
-                                   "Coverage matrix, % of local authorities with a value"),
+                                   f"Coverage matrix, % of {units} with a value"),
                  className="table-responsive", id="coverage-matrix"),
         html.H2("Catalogue", className="h4"), tables.html_table(cat, "Indicator catalogue"),
         html.H2(f"The {len(ds.sites)} Pioneer sites", className="h4"),

@@ -30,10 +30,15 @@ CELL_MEANING = {
 }
 
 
+CCG_NOTE = ("On CCGs: sites are their CCG units (2019/20 successors), compared with non-Pioneer CCG units. Only "
+            "emergency admissions are published by CCG; every other indicator is not available on the CCG "
+            "geography (its cells say so).")
+
+
 def layout(**query) -> html.Div:
     state = parse_query(query)
-    ctx = context()
-    results = overview(state.basis)
+    ctx = context(state.geo)
+    results = overview(state.basis, state.geo)
     cells = grid.grid_cells(ctx, results, state)
     basis_links = dbc.Nav([
         dbc.NavItem(dcc.Link(label, href=href("/", state, basis=key), id=f"basis-{key}",
@@ -48,6 +53,8 @@ def layout(**query) -> html.Div:
     body += [html.H1("Overview: every Pioneer site and indicator", className="h3"),
             html.Div([html.Span("Basis: ", id="basis-label", className="fw-bold me-2"), basis_links],
                      role="group", **{"aria-labelledby": "basis-label"}), intro]
+    if state.geo == "ccg":
+        body.append(html.P(CCG_NOTE, className="small alert alert-info py-1", id="geography-note"))
     body += [grid.legend(results), grid.grid_table(ctx, cells, state)]
     if state.present:  # a slide of the grid says where its numbers come from
         body.append(page.present_source(ctx.source_line()))
@@ -65,8 +72,9 @@ def layout(**query) -> html.Div:
                dash.State("url", "search"), prevent_initial_call=True)
 def download_grid(_clicks, search):
     state = parse_query(search)
-    ctx = context()
-    table = grid.grid_export(ctx, grid.grid_cells(ctx, overview(state.basis), state))
-    name = f"overview_{state.basis}" + ("_anonymised" if state.anon else "") + ".csv"
+    ctx = context(state.geo)
+    table = grid.grid_export(ctx, grid.grid_cells(ctx, overview(state.basis, state.geo), state))
+    name = (f"overview_{state.basis}" + ("_ccg" if state.geo == "ccg" else "") + ("_anonymised" if state.anon else "")
+            + ".csv")
     return dcc.send_string(csv_download(csv_text(table, ctx.dataset.notice, f"Overview grid: {BASES[state.basis]}")),
                            name)

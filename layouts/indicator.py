@@ -5,7 +5,7 @@ import dash
 from dash import dcc, html
 
 from layouts.components import charts, page
-from analysis.results import context, indicator_has_data, no_data_message
+from analysis.results import context, no_data_message, no_data_reason
 from layouts.components.urlstate import href, parse_query
 
 ACROSS_CHARTS = {"caterpillar": "Estimated effect in each site", "pooled": "Pooled event study",
@@ -26,7 +26,7 @@ dash.register_page(__name__, path_template="/indicator/<indicator_id>", title=ti
 
 def layout(indicator_id: str | None = None, **query) -> html.Div:
     state = parse_query(query)
-    ctx = context()
+    ctx = context(state.geo)
     if indicator_id not in ctx.indicator_ids():
         return page.not_found("indicator", state)
     here = f"/indicator/{indicator_id}"
@@ -43,7 +43,12 @@ def layout(indicator_id: str | None = None, **query) -> html.Div:
                      html.Dt("Source"), html.Dd(cat["source"]),
                      html.Dt("Caveats"), html.Dd(cat["caveats"] or "None recorded")], id="indicator-facts")
     body = [html.H1(cat["name"], className="h3")]
-    if not indicator_has_data(indicator_id):
+    reason = no_data_reason(indicator_id, state.geo)
+    if reason and state.geo == "ccg":
+        # Say so in words rather than draw empty axes (every indicator but ea_all on CCGs).
+        return html.Div(body + [facts, html.P(f"{cat['short_name']}: {reason}.", className="alert alert-secondary",
+                                              id="indicator-unavailable")])
+    if reason:
         # A dataset without this indicator is not a broken dataset: say which source would fill it.
         return html.Div(body + [html.P(no_data_message(indicator_id), className="alert alert-secondary",
                                        id="no-data"), facts])
@@ -51,7 +56,7 @@ def layout(indicator_id: str | None = None, **query) -> html.Div:
     for kind, heading in ACROSS_CHARTS.items():
         body += [html.H2(heading, className="h4"), _block(kind, indicator_id, state)]
     body.append(html.H2("Every site's trend", className="h4"))
-    spec = charts.ChartSpec("indicator_multiples", indicator_id=indicator_id, anon=state.anon)
+    spec = charts.ChartSpec("indicator_multiples", indicator_id=indicator_id, anon=state.anon, geo=state.geo)
     chart = charts.build(spec)
     body.append(page.chart_block(chart, spec, state))
     body.append(html.P(["Detail for one site: "] + [
@@ -63,7 +68,7 @@ def layout(indicator_id: str | None = None, **query) -> html.Div:
 
 
 def _block(kind: str, indicator_id: str, state) -> html.Div:
-    spec = charts.ChartSpec(kind, indicator_id=indicator_id, anon=state.anon)
+    spec = charts.ChartSpec(kind, indicator_id=indicator_id, anon=state.anon, geo=state.geo)
     try:
         chart = charts.build(spec)
     except charts.ChartUnavailable as exc:

@@ -19,8 +19,9 @@ def layout(**query) -> html.Div:
                                 f"{'lower' if ctx.catalogue.at[i, 'polarity'] == 'lower' else 'higher'} is better)"
                                 if ctx.catalogue.at[i, "polarity"] in ("lower", "higher") else "",
                                 className="small text-muted"),
-                      html.Span(" No data in this dataset", className="badge text-bg-secondary ms-2",
-                                id=f"no-data-{i}") if not indicator_has_data(i) else None])
+                      html.Span(" Not available on CCGs" if state.geo == "ccg" else " No data in this dataset",
+                                className="badge text-bg-secondary ms-2",
+                                id=f"no-data-{i}") if not indicator_has_data(i, state.geo) else None])
              for i in ctx.indicator_ids()]
     exit_link = [page.present_exit(state, "/indicators")] if state.present else []
     return html.Div(exit_link + [html.H1("The 12 indicators", className="h3"), html.Ul(items, id="indicator-list")])

@@ -10,8 +10,9 @@ from layouts.components import page
 from layouts.components import charts, tables
 from layouts.components.anonymise import comparator_labels
 from layouts.components.figures import covariate_label
-from analysis.results import comparator_set, context
+from analysis.results import comparator_set, context, geography_problem
 from layouts.components.urlstate import ForgedRequest, parse_query
+from matching.balance import THRESHOLDS
 from matching.covariates import DEMOGRAPHIC
 from matching.select import K_RANGE, METHODS
 
@@ -37,13 +38,19 @@ def layout(**query) -> html.Div:
                  dbc.Checklist(id="match-covariates", options=[{"label": v, "value": k} for k, v in COVARIATES.items()],
                                value=list(COVARIATES), inline=True)], md=7),
     ], className="mb-3")
+    units = "CCG units (2019/20 successors)" if state.geo == "ccg" else "local authorities"
     return html.Div([html.H1("Matched comparators", className="h3"),
-                     html.P("Each Pioneer site is compared with the k most similar local authorities that are not "
-                            "part of any Pioneer, on baseline (pre-2013) characteristics. Change the choices to "
+                     html.P(f"Each Pioneer site is compared with the k most similar {units} that are not "
+                            "part of any Pioneer, whole or part, on baseline (pre-2013) characteristics. Change the choices to "
                             "see how balance and the comparator sets change. This page matches on the demographic "
                             "covariates only; the estimates elsewhere use per-indicator sets that add each "
                             "indicator's baseline level and slope."),
-                     controls, dcc.Loading(html.Div(id="match-output"))])
+                     controls,
+                     html.P("On CCGs: population density is not available (the shared files give no CCG areas), "
+                            "so matching leaves it out; deprivation is the IMD 2019 score of each LSOA's district, "
+                            "weighted by LSOA population.", className="small text-muted", id="ccg-covariates")
+                     if state.geo == "ccg" else None,
+                     dcc.Loading(html.Div(id="match-output"))])
 
 
 @dash.callback(Output("match-output", "children"), Input("match-method", "value"), Input("match-k", "value"),
@@ -61,18 +68,20 @@ def recompute_matching(method, k, covariates, search):
         k = 0
     if not K_RANGE[0] <= k <= K_RANGE[1] or not covariates:
         return dbc.Alert(f"Choose k from {K_RANGE[0]} to {K_RANGE[1]} and at least one covariate.", color="warning")
+    missing = geography_problem(state.geo)
+    if missing:
+        return dbc.Alert(f"Not available on the CCG geography: {missing}.", color="secondary")
     covs = ",".join(c for c in DEMOGRAPHIC if c in covariates)
-    spec = charts.ChartSpec("love", anon=state.anon, k=k, method=method, covariates=covs)
+    spec = charts.ChartSpec("love", anon=state.anon, k=k, method=method, covariates=covs, geo=state.geo)
     return html.Div([balance_warning(spec), page.chart_block(charts.build(spec), spec, state),
                      comparator_sets(spec, state.anon)])
 
 
 def balance_warning(spec: charts.ChartSpec) -> html.Div | None:
     """Say plainly when matching leaves the sites unlike their comparators (mean |SMD| beyond 0.25)."""
-    from matching.balance import THRESHOLDS
-
-    ctx = context()
-    cs = comparator_set(ctx.dataset.checksum, spec.k, spec.method, tuple(spec.covariates.split(",")), False)
+    ctx = context(spec.geo)
+    cs = comparator_set(ctx.dataset.checksum, spec.k, spec.method, tuple(spec.covariates.split(",")), False,
+                        geography=spec.geo)
     summary = charts.balance_summary_by_covariate(cs.balance())
     poor = summary[summary["abs_after"] >= THRESHOLDS[1]]
     if poor.empty:
@@ -86,8 +95,9 @@ def balance_warning(spec: charts.ChartSpec) -> html.Div | None:
 
 def comparator_sets(spec: charts.ChartSpec, anon: bool) -> html.Div:
     """Every site's comparators for these settings, nearest first, with distances."""
-    ctx = context()
-    cs = comparator_set(ctx.dataset.checksum, spec.k, spec.method, tuple(spec.covariates.split(",")), False)
+    ctx = context(spec.geo)
+    cs = comparator_set(ctx.dataset.checksum, spec.k, spec.method, tuple(spec.covariates.split(",")), False,
+                        geography=spec.geo)
     by_site: dict[str, list[tuple[int, str, float]]] = {}
     t = cs.table
     for site_id, rank, code, dist in zip(t["site_id"].tolist(), t["rank"].tolist(), t["comparator_code"].tolist(),
@@ -99,7 +109,9 @@ def comparator_sets(spec: charts.ChartSpec, anon: bool) -> html.Div:
         labels = comparator_labels([c for _, c, _ in part], ctx.area_names, anon)
         rows.append({"Site": ctx.names.display(site_id, anon), "Wave": ctx.names.waves[site_id],
                      "Comparators (nearest first, distance)": "; ".join(f"{labels[c]} ({d:.2f})" for _, c, d in part)})
-    warn = [html.Li(w) for w in cs.warnings] if not anon else []
+    # matching words its warnings for LAs; on CCGs the pool is CCG units
+    words = (lambda w: w.replace("pool LA", "pool CCG unit")) if spec.geo == "ccg" else (lambda w: w)
+    warn = [html.Li(words(w)) for w in cs.warnings] if not anon else []
     return html.Div([html.H2(f"Comparator sets (version {cs.version})", className="h4", id="comparator-version"),
                      html.Ul(warn) if warn else None,
                      html.Div(tables.html_table(pd.DataFrame(rows), "Comparator sets"), className="table-responsive",

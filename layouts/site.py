@@ -9,7 +9,8 @@ from layouts.components import charts, page
 from layouts.components import readings, tables
 from layouts.components.anonymise import comparator_labels
 from analysis.results import BALANCE_WORDS, comparators, context, estimates, site_balance
-from layouts.components.urlstate import href, parse_query
+from indicators.glance import summarise_icons
+from layouts.components.urlstate import GEOGRAPHY_NAMES, href, parse_query
 
 
 def title(site_id: str | None = None, **_):
@@ -28,16 +29,16 @@ dash.register_page(__name__, path_template="/site/<site_id>", title=title, name=
 
 def layout(site_id: str | None = None, **query) -> html.Div:
     state = parse_query(query)
-    ctx = context()
+    ctx = context(state.geo)
     sid = ctx.names.resolve(site_id)
     if sid is None:
         return page.not_found("site", state)
     path_id = ctx.names.path_id(sid, state.anon)
     if state.present:
         ind = state.chart if state.chart in ctx.indicator_ids() else None
-        spec = (charts.ChartSpec("trend", site=path_id, indicator_id=ind, anon=state.anon) if ind else
-                charts.ChartSpec("spine", site=path_id, anon=state.anon) if state.chart == "spine" else
-                charts.ChartSpec("site_multiples", site=path_id, anon=state.anon))
+        spec = (charts.ChartSpec("trend", site=path_id, indicator_id=ind, anon=state.anon, geo=state.geo) if ind else
+                charts.ChartSpec("spine", site=path_id, anon=state.anon, geo=state.geo) if state.chart == "spine" else
+                charts.ChartSpec("site_multiples", site=path_id, anon=state.anon, geo=state.geo))
         return html.Div([page.present_exit(state, f"/site/{path_id}"),
                          page.chart_block(charts.build(spec), spec, state)])
     site = ctx.dataset.sites.set_index("site_id").loc[sid]
@@ -46,8 +47,8 @@ def layout(site_id: str | None = None, **query) -> html.Div:
               html.P(f"Wave {site['wave']}; Pioneer from {site['start']:%d %b %Y}; transition "
                      f"{site['transition_start']:%b %Y} to {site['transition_end']:%b %Y}.")]
     header.append(_areas(ctx, sid) if not state.anon else
-                  html.P("Local authorities are hidden in anonymised mode.", className="small text-muted"))
-    spec = charts.ChartSpec("site_multiples", site=path_id, anon=state.anon)
+                  html.P(f"{GEOGRAPHY_NAMES[state.geo]} are hidden in anonymised mode.", className="small text-muted"))
+    spec = charts.ChartSpec("site_multiples", site=path_id, anon=state.anon, geo=state.geo)
     chart = charts.build(spec)
     details = html.P(["Detail for one indicator: "] + [
         item for ind in ctx.indicator_ids() for item in
@@ -61,18 +62,16 @@ def layout(site_id: str | None = None, **query) -> html.Div:
                "come from placebo tests on non-Pioneer areas and are exploratory: with one site, chance "
                "differences are common. A small pre-trend p suggests the site and its comparators were already "
                "drifting apart before the start.", className="small"),
-        html.Div(tables.html_table(_effects(ctx, sid), f"Estimated effects: {name}"), className="table-responsive",
+        html.Div(tables.html_table(_effects(ctx, sid, state.geo), f"Estimated effects: {name}"), className="table-responsive",
                  id="site-effects"),
         html.H2("Matched comparators", className="h4"),
-        _comparators(ctx, sid, state.anon),
+        _comparators(ctx, sid, state.anon, state.geo),
     ])
 
 
 def _glance(ctx, sid: str, path_id: str, state) -> list:
     """Against England at a glance (spine chart and its table) and the Making Data Count icons summary."""
-    from indicators.glance import summarise_icons
-
-    spec = charts.ChartSpec("spine", site=path_id, anon=state.anon)
+    spec = charts.ChartSpec("spine", site=path_id, anon=state.anon, geo=state.geo)
     try:
         chart = charts.build(spec)
     except charts.ChartUnavailable as exc:
@@ -91,17 +90,17 @@ def _glance(ctx, sid: str, path_id: str, state) -> list:
                      className="table-responsive", id="mdc-summary")]
 
 
-def _effects(ctx, sid: str):
-    est = estimates()
+def _effects(ctx, sid: str, geo: str = "la"):
+    est = estimates(geo)
     rows = est[(est["site_id"] == sid) & (est["method"] == "did")]
     rows = rows.set_index("indicator_id").loc[[i for i in ctx.indicator_ids() if i in set(rows["indicator_id"])]]
     return readings.effects_table(rows.reset_index(), ctx.catalogue,
-                                  {ind: site_balance(sid, ind).quality for ind in ctx.indicator_ids()})
+                                  {ind: site_balance(sid, ind, geo).quality for ind in ctx.indicator_ids()})
 
 
-def _comparators(ctx, sid: str, anon: bool) -> html.Div:
+def _comparators(ctx, sid: str, anon: bool, geo: str = "la") -> html.Div:
     """Each indicator's comparators, nearest first, with distance and balance; unnamed when anonymised."""
-    cs = comparators()
+    cs = comparators(geo)
     table = cs.table[cs.table["site_id"] == sid]
     balance = cs.balance()
     balance = balance[balance["site_id"] == sid]
@@ -115,10 +114,12 @@ def _comparators(ctx, sid: str, anon: bool) -> html.Div:
                          f"{labels[c]} ({d:.2f})" for c, d in zip(part["comparator_code"], part["distance"])),
                      "Covariates well balanced": (f"{int(good.at[ind, 'sum'])} of {int(good.at[ind, 'size'])}"
                                                   if ind in good.index else ""),
-                     "Overall": _balance_words(site_balance(sid, ind))})
+                     "Overall": _balance_words(site_balance(sid, ind, geo))})
     return html.Div([
-        html.P(f"Comparator set version {cs.version}: the k = {cs.params['k']} nearest non-Pioneer local authorities "
-               f"by {cs.params['method']} distance on baseline population, age, deprivation, density and the "
+        html.P(f"Comparator set version {cs.version}: the k = {cs.params['k']} nearest non-Pioneer "
+               f"{'CCG units' if geo == 'ccg' else 'local authorities'} by {cs.params['method']} distance on "
+               f"baseline population, age, deprivation, "
+               f"{'(density is not available on CCGs) ' if geo == 'ccg' else 'density '}and the "
                "indicator's own baseline level and slope. Balance: |standardised mean difference| < 0.1.",
                className="small"),
         html.Div(tables.html_table(pd.DataFrame(rows), "Matched comparators by indicator"),
@@ -133,11 +134,16 @@ def _balance_words(balance) -> str:
 
 def _areas(ctx, sid: str) -> html.Div:
     areas = ctx.dataset.site_areas[ctx.dataset.site_areas["site_id"] == sid]
+    ccg = ctx.dataset.geography == "ccg"
+    unit, level = ("CCG unit", "CCG-level") if ccg else ("local authority", "LA-level")
     items = []
     for a in areas.itertuples():
         label = f"{ctx.area_names.get(a.area_code, a.area_code)} ({a.area_code})"
         if a.coverage == "part":
-            label += (f": only part of this local authority belongs to the site (about {a.population_share:.0%} "
-                      "of its population), so its LA-level data dilute any change")
+            share = (f"about {a.population_share:.0%} of its population" if pd.notna(a.population_share)
+                     else "share not known")
+            label += (f": only part of this {unit} belongs to the site ({share}), so its {level} data "
+                      "dilute any change")
         items.append(html.Li(label, className="text-warning-emphasis" if a.coverage == "part" else ""))
-    return html.Div([html.P("Local authorities:", className="mb-0"), html.Ul(items, id="site-areas")])
+    heading = "CCG units (2019/20 successors):" if ccg else "Local authorities:"
+    return html.Div([html.P(heading, className="mb-0"), html.Ul(items, id="site-areas")])

@@ -34,7 +34,7 @@ dash.register_page(__name__, path_template="/site/<site_id>/indicator/<indicator
 
 def layout(site_id: str | None = None, indicator_id: str | None = None, **query) -> html.Div:
     state = parse_query(query)
-    ctx = context()
+    ctx = context(state.geo)
     sid = ctx.names.resolve(site_id)
     if sid is None:
         return page.not_found("site", state)
@@ -42,7 +42,7 @@ def layout(site_id: str | None = None, indicator_id: str | None = None, **query)
         return page.not_found("indicator", state)
     path_id = ctx.names.path_id(sid, state.anon)
     here = f"/site/{path_id}/indicator/{indicator_id}"
-    specs = {kind: charts.ChartSpec(kind, site=path_id, indicator_id=indicator_id, anon=state.anon)
+    specs = {kind: charts.ChartSpec(kind, site=path_id, indicator_id=indicator_id, anon=state.anon, geo=state.geo)
              for kind in DETAIL_CHARTS}
     if state.present:
         kind = state.chart if state.chart in DETAIL_CHARTS else "trend"
@@ -53,25 +53,25 @@ def layout(site_id: str | None = None, indicator_id: str | None = None, **query)
             html.P([dcc.Link(f"All indicators for {name}", href=href(f"/site/{path_id}", state)), " · ",
                     dcc.Link("All sites for this indicator", href=href(f"/indicator/{indicator_id}", state))]),
             html.P(cat["definition"], className="small")]
-    if not indicator_has_data(indicator_id):
-        body.append(html.P(f"No estimate for {name}. {no_data_message(indicator_id)}", className="alert alert-secondary",
+    if not indicator_has_data(indicator_id, state.geo):
+        body.append(html.P(f"No estimate for {name}. {no_data_message(indicator_id, state.geo)}", className="alert alert-secondary",
                            id="no-estimate"))
         return html.Div(body)
-    reason = missing_estimate_reason(sid, indicator_id)
+    reason = missing_estimate_reason(sid, indicator_id, state.geo)
     if reason is not None:
         # Nothing to estimate from (e.g. a real dataset without this indicator, or without data
         # before the start): say why in words and draw only the series that exist.
         body.append(html.P(f"No estimate for {name}: {reason}.", className="alert alert-secondary",
                            id="no-estimate"))
-        if site_trend(sid, indicator_id)["site_value"].notna().any():
+        if site_trend(sid, indicator_id, state.geo)["site_value"].notna().any():
             body += [html.H2(DETAIL_CHARTS["trend"], className="h4"), _block(specs["trend"], state)]
         return html.Div(body)
-    detail = site_detail(sid, indicator_id)
+    detail = site_detail(sid, indicator_id, state.geo)
     for kind, heading in DETAIL_CHARTS.items():
         body += [html.H2(heading, className="h4"), _block(specs[kind], state)]
         if kind == "event":
             r = detail["did"].iloc[0]
-            balance = site_balance(sid, indicator_id)
+            balance = site_balance(sid, indicator_id, state.geo)
             body.append(html.P(readings.did_reading(cat["short_name"], r["effect_pct"], r["ci_low"], r["ci_high"],
                                                     r["p_value"], cat["polarity"], balance=balance.quality),
                                className="fw-semibold", id="did-reading"))
@@ -80,7 +80,7 @@ def layout(site_id: str | None = None, indicator_id: str | None = None, **query)
         if kind == "its":
             body.append(tables.html_table(_its_numbers(detail["its_summary"], cat["unit"]),
                                           "Change in trend: segmented regression with Newey-West errors"))
-            did, its = overview_row("did", sid, indicator_id), overview_row("its", sid, indicator_id)
+            did, its = overview_row("did", sid, indicator_id, state.geo), overview_row("its", sid, indicator_id, state.geo)
             both = readings.methods_reading(did["outcome"], its["outcome"], did["outcome_label"], its["outcome_label"])
             if both:
                 body.append(html.P(both, className="alert alert-info small", id="methods-reading"))

@@ -388,7 +388,7 @@ def match(dataset: Dataset, *, k: int = K_DEFAULT, method: str = "mahalanobis", 
         "covariates": columns, "baseline_column": baseline_column,
         "indicators": wanted if per_indicator else None,
         "pool": hashlib.sha256(",".join(codes).encode()).hexdigest()[:12], "pool_size": len(codes),
-        "dataset_checksum": dataset.checksum,
+        "dataset_checksum": dataset.checksum, "geography": dataset.geography,
     }
     version = comparator_version(params)
 

@@ -1,7 +1,7 @@
 """The dashboard on the real dataset: every kind of page renders, none fails, and pages say which
 indicators have real data.
 
-The real dataset has gaps the demo never has (seven indicators with no rows, two with no data
+The real dataset has gaps the demo never has (six indicators with no rows, two with no data
 before any site's start, rate-only indicators), so each page type is walked through a real server
 the way a browser walks it: router callback, then every callback the page fires.
 """
@@ -78,19 +78,19 @@ def test_pages_say_which_indicators_have_real_data(real_server):
 def test_a_missing_estimate_is_explained_not_failed(real_server):
     text = _page_text(real_server, "/site/leeds/indicator/care_home_65")
     assert "No estimate for Leeds" in text and "2017/18" in text
-    text = _page_text(real_server, "/site/leeds/indicator/ea_all")
+    text = _page_text(real_server, "/site/leeds/indicator/ea_65")
     assert "No estimate for Leeds" in text and "no real data" in text.lower()
 
 
 def test_an_indicator_without_real_data_says_so_and_keeps_its_definition(real_server):
     # Issue 14 item 1: no "data unavailable ... reload" banner, which says the dataset is broken.
-    text = _page_text(real_server, "/indicator/ea_all")
+    text = _page_text(real_server, "/indicator/ea_65")
     assert "cannot be read right now" not in text
-    assert "There is no real data for Emergency admissions in this dataset" in text
+    assert "There is no real data for Emergency admissions 65+ in this dataset" in text
     assert "It would come from HES APC" in text
-    assert "Emergency (non-elective) hospital admissions of residents" in text  # the definition
+    assert "Emergency hospital admissions of residents aged 65 and over" in text  # the definition
     index = _page_text(real_server, "/indicators")
-    assert "no-data-ea_all" in index and "no-data-dtoc" not in index
+    assert "no-data-ea_65" in index and "no-data-dtoc" not in index and "no-data-ea_all" not in index
 
 
 def test_empty_charts_and_cells_give_the_true_reason(real_server):
@@ -102,3 +102,12 @@ def test_empty_charts_and_cells_give_the_true_reason(real_server):
     assert "Care home admissions 65+: no estimate (no data before the site" in site
     grid = _page_text(real_server, "/")
     assert "Care home admissions 65+: \\u2013, not estimated (no data before the site" in grid
+
+
+def test_programme_page_on_real_data_shows_both_groups_and_no_unit_names(real_server, real_built):
+    for path in ("/programme?geo=ccg", "/programme", "/programme?anon=1&geo=ccg"):
+        text = _page_text(real_server, path)
+        assert "Pioneer units grew" in text and "Non-participant units" in text, path
+        assert "Download the table (CSV)" in text
+        for name in real_built.units("ccg")["name"].head(40):
+            assert name not in text, (path, name)

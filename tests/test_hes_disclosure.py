@@ -105,6 +105,15 @@ def test_served_dataset_is_controlled_and_says_so(ctx):
     assert NOTICE in ctx.dataset.notice
 
 
+def test_every_geography_view_of_the_served_dataset_is_controlled(ctx):
+    from analysis import results
+
+    for geography in ("la", "ccg"):
+        view = results.context(geography).dataset
+        assert view.geography == geography and getattr(view, "disclosure_controlled", False)
+        assert NOTICE in view.notice and view.tables is ctx.dataset.tables  # the controlled tables
+
+
 @pytest.mark.parametrize("kind", CHART_KINDS)
 def test_chart_csv_downloads(ctx, kind):
     from layouts.components import charts, tables

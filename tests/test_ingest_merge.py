@@ -79,9 +79,12 @@ def test_real_dataset_coverage(real_dataset):
     assert cov.loc["dtoc", "n_areas"] == 151  # Isles of Scilly is not in the DTOC returns
     assert cov.loc["care_home_65", "first_period"] == "2017/18"
     assert cov.loc["falls_65", "first_period"] == "2010/11" and cov.loc["falls_65", "last_period"] == "2017/18"
-    assert cov.loc["diupr_65", "has_real_data"] and not cov.loc["ea_all", "has_real_data"]
+    assert cov.loc["diupr_65", "has_real_data"] and not cov.loc["ea_65", "has_real_data"]
+    # ea_all from the MAR: LAs apportioned from CCGs, at the catalogue's quarters
+    assert cov.loc["ea_all", "first_period"] == "2012/13 Q1" and cov.loc["ea_all", "last_period"] == "2019/20 Q3"
+    assert cov.loc["ea_all", "n_areas"] == 152
     kinds = {s["kind"] for s in real_dataset.manifest["sources"]}
-    assert {"dtoc", "ascof", "fingertips", "reference"} <= kinds
+    assert {"dtoc", "ascof", "fingertips", "reference", "mar"} <= kinds
     assert all(len(s["sha256"]) == 64 for s in real_dataset.manifest["sources"])
 
 
@@ -101,5 +104,5 @@ def test_real_dataset_loads_in_the_app_contract(real_dataset):
     summary = dataset_summary(real_dataset.path)
     assert summary["n_areas"] == 152 and summary["n_indicators"] == 12
     obs = real_dataset.observations
-    assert set(obs["frequency"]) == {"month", "year"}
+    assert set(obs["frequency"]) == {"month", "quarter", "year"}
     assert pd.api.types.is_datetime64_any_dtype(obs["period_start"])

@@ -20,7 +20,7 @@ from matching.covariates import units_with_data
 from matching.select import match
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-WITH_PRE = ("dtoc", "falls_65", "diupr_65")
+WITH_PRE = ("dtoc", "falls_65", "diupr_65", "ea_all")
 POST_ONLY = ("care_home_65", "reablement_91")
 
 
@@ -58,7 +58,7 @@ def test_per_indicator_matching_on_real_data(real_built, per_indicator):
         for site_id in real_built.sites["site_id"]:
             assert any(w.startswith(f"{site_id}: too little {ind} data") for w in per_indicator.warnings)
     no_data = set(real_built.catalogue["indicator_id"]) - set(WITH_PRE) - set(POST_ONLY)
-    assert len(no_data) == 7
+    assert len(no_data) == 6
     for ind in no_data:
         assert f"no site or pool LA has any {ind} data: no comparators [indicator {ind}]" in per_indicator.warnings
     balance = per_indicator.balance()
@@ -90,7 +90,7 @@ def test_estimates_table_on_real_data(real_built, table):
         assert (site_rows["note"] == "no data before the site's start: 2017/18 onwards only").all(), ind
         assert rows.loc[rows["site_id"] == "wave2", "note"].iloc[0] == "no data before wave 2's start: 2017/18 onwards only"
     missing = table[~table["indicator_id"].isin(WITH_PRE + POST_ONLY)]
-    assert len(missing) == 7 * 53 and (missing["note"] == NO_DATA).all() and missing["effect"].isna().all()
+    assert len(missing) == 6 * 53 and (missing["note"] == NO_DATA).all() and missing["effect"].isna().all()
     did = dtoc[dtoc["method"] == "did"].set_index("site_id")
     with pd.option_context("display.width", 200):
         print("\nReal DTOC DiD (delayed days per 100,000 18+ per month):")

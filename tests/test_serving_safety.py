@@ -22,8 +22,9 @@ from tests.browser.dash_http import csv_download_body, download_body, page_body
 
 SITE_PATHS = ["/site/barnsley", "/site/barnsley/indicator/ea_all", "/site/greater-manchester/indicator/dtoc",
               "/site/pioneer-c", "/", "/indicators", "/indicator/ea_all", "/indicator/dtoc", "/matching", "/data",
-              "/Barnsley", "/site/Barnsley", "/indicator/Leeds", "/data/Kent"]
-SEARCHES = ["", "?anon=0", "?anon=false&present=1", "?basis=its&anon=", "?utm_source=1&anon=no"]
+              "/Barnsley", "/site/Barnsley", "/indicator/Leeds", "/data/Kent", "/programme"]
+SEARCHES = ["", "?anon=0", "?anon=false&present=1", "?basis=its&anon=", "?utm_source=1&anon=no",
+            "?geo=ccg&anon=0", "?geo=Barnsley"]
 CHART_KINDS = ["trend", "site_multiples", "event", "its", "spc", "caterpillar", "funnel", "indicator_multiples",
                "pooled", "love"]
 
@@ -108,7 +109,7 @@ def _forged_requests(client, demo) -> list:
     deps = json.loads(client.get("/_dash-dependencies").get_data())
     sync = next(d for d in deps if "anon-switch.value" in d["output"] and "url.pathname" in d["output"])
     values = {"url.pathname": "/site/barnsley", "url.search": "", "anon-switch.value": False,
-              "present-switch.value": False}
+              "present-switch.value": False, "geo-switch.value": "la"}
     responses.append(client.post("/_dash-update-component", json={
         "output": sync["output"], "outputs": [{"id": o.split(".")[0], "property": o.split(".")[1]}
                                               for o in sync["output"].strip(".").split("...")],
@@ -119,11 +120,12 @@ def _forged_requests(client, demo) -> list:
     # Download keys edited to anon:false, for every chart kind, with real site ids.
     for site in ("barnsley", "greater-manchester", "pioneer-c"):
         for kind in CHART_KINDS:
-            key = json.dumps({"anon": False, "compact": False, "covariates": "", "indicator_id": "ea_all", "k": 5,
-                              "kind": kind, "method": "mahalanobis", "site": site}, sort_keys=True,
-                             separators=(",", ":"))
-            responses.append(client.post("/_dash-update-component", json=csv_download_body(key)))
-    for search in ("", "?anon=0"):
+            for geo in ("la", "ccg"):
+                key = json.dumps({"anon": False, "compact": False, "covariates": "", "indicator_id": "ea_all", "k": 5,
+                                  "kind": kind, "method": "mahalanobis", "site": site, "geo": geo}, sort_keys=True,
+                                 separators=(",", ":"))
+                responses.append(client.post("/_dash-update-component", json=csv_download_body(key)))
+    for search in ("", "?anon=0", "?geo=ccg&anon=0"):
         responses.append(client.post("/_dash-update-component",
                                      json=download_body("package-download", "package-button", search)))
         responses.append(client.post("/_dash-update-component",

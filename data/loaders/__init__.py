@@ -18,7 +18,8 @@ from data.reference import ENGLAND_CODE, Reference
 from data.schema import OBSERVATIONS
 
 OBSERVATION_COLUMNS = [f.name for f in OBSERVATIONS]
-KEY = ["indicator_id", "area_code", "period_start"]
+KEY = ["indicator_id", "area_code", "period_start", "frequency"]
+"""A row's identity: a month and a quarter starting on the same day are different periods."""
 
 
 @dataclass
@@ -33,6 +34,8 @@ class LoadContext:
     """district_code, year, population (all ages): weights for aggregating district rates."""
     indicator_map: dict[str, str] = field(default_factory=dict)
     """Extra source-indicator -> catalogue mappings (a Fingertips ID the catalogue lacks)."""
+    shared: Path | None = None
+    """The shared ONS files (CCG lookups) for loaders that need them; None = the default folder."""
 
     def area_codes(self) -> set[str]:
         return set(self.reference.areas["area_code"])
@@ -86,13 +89,13 @@ def join_flags(*flags: pd.Series) -> pd.Series:
 
 
 def _registry() -> dict[str, Callable[[Path, LoadContext], LoadResult]]:
-    from data.loaders import ascof, dtoc, fingertips, hes, tidy
+    from data.loaders import ascof, dtoc, fingertips, hes, mar, tidy
 
     return {"fingertips": fingertips.load, "dtoc": dtoc.load, "ascof": ascof.load, "tidy": tidy.load,
-            "hes": hes.load}
+            "hes": hes.load, "mar": mar.load}
 
 
-KINDS = ("fingertips", "dtoc", "ascof", "tidy")
+KINDS = ("fingertips", "dtoc", "ascof", "tidy", "mar")
 
 
 def loader_for(kind: str) -> Callable[[Path, LoadContext], LoadResult]:

@@ -11,7 +11,7 @@ import re
 
 import pandas as pd
 
-from analysis.names import SiteNames, anonymised_only
+from analysis.names import SiteNames, anonymised_only, ccg_reference_names
 
 
 def comparator_labels(codes: list[str], area_names: dict[str, str], anon: bool) -> dict[str, str]:
@@ -32,8 +32,11 @@ def translate_path(pathname: str, names: SiteNames, anon: bool) -> str:
 
 
 def real_names(sites: pd.DataFrame, areas: pd.DataFrame) -> list[str]:
-    """Every name anonymised mode must never show: sites, LAs (hence comparators), site ids, LA codes."""
-    out = set(sites["name"]) | set(areas["name"]) | set(areas["area_code"]) | set(sites["site_id"])
+    """Every name anonymised mode must never show: sites, LAs and CCGs (hence comparators on either
+    geography), site ids, area codes; and every CCG of every vintage and its E38 code (from the CCG
+    reference table), whether or not ``areas`` holds the CCG units."""
+    out = (set(sites["name"]) | set(areas["name"]) | set(areas["area_code"]) | set(sites["site_id"])
+           | set(ccg_reference_names()))
     return sorted(n for n in out if isinstance(n, str) and n and n != "E92000001")
 
 

@@ -13,6 +13,7 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from analysis import results
+from data.store import GEOGRAPHIES
 from indicators.benchmark import Outcome
 from indicators.ci import ci_for
 from layouts.components import figures
@@ -31,8 +32,11 @@ class ChartSpec:
     k: int = K_DEFAULT
     method: str = "mahalanobis"
     covariates: str = ""  # comma-joined, "" = the package default
+    geo: str = "la"  # the geography: local authorities or CCG units (data.store.GEOGRAPHIES)
 
     def __post_init__(self) -> None:
+        if self.geo not in GEOGRAPHIES:  # a forged download key: refused like any other bad key
+            raise ValueError(f"unknown geography {self.geo!r}")
         if anonymised_only() and not self.anon:  # a forged download key cannot turn names back on
             object.__setattr__(self, "anon", True)
 
@@ -48,7 +52,7 @@ class ChartSpec:
         except (TypeError, ValueError, RecursionError):
             spec = None
         types = {"kind": str, "site": str, "indicator_id": str, "anon": bool, "compact": bool, "k": int,
-                 "method": str, "covariates": str}
+                 "method": str, "covariates": str, "geo": str}
         if (spec is None or any(type(getattr(spec, f)) is not t for f, t in types.items())
                 or spec.kind not in BUILDERS or spec.method not in METHODS or not K_RANGE[0] <= spec.k <= K_RANGE[1]):
             raise ForgedRequest("the chart's download key is not one this dashboard made")
@@ -70,14 +74,19 @@ class ChartUnavailable(Exception):
 
 
 def site_id_of(spec: ChartSpec) -> str:
-    site_id = results.context().names.resolve(spec.site)
+    site_id = results.context(spec.geo).names.resolve(spec.site)
     if site_id is None:
         raise ChartUnavailable(f"no site {spec.site!r}")
     return site_id
 
 
 def _site_word(spec: ChartSpec) -> str:
-    return results.context().names.display(site_id_of(spec), spec.anon)
+    return results.context(spec.geo).names.display(site_id_of(spec), spec.anon)
+
+
+def _where(spec: ChartSpec) -> str:
+    """Titles say where: on CCGs, that the units are CCGs (LA titles are unchanged)."""
+    return " (CCG units)" if spec.geo == "ccg" else ""
 
 
 def _file_stem(*parts: str) -> str:
@@ -85,13 +94,13 @@ def _file_stem(*parts: str) -> str:
 
 
 def trend_chart(spec: ChartSpec) -> Chart:
-    ctx = results.context()
+    ctx = results.context(spec.geo)
     cat = ctx.catalogue.loc[spec.indicator_id]
     site = _site_word(spec)
     site_id = site_id_of(spec)
-    frame = results.site_trend(site_id, spec.indicator_id)
+    frame = results.site_trend(site_id, spec.indicator_id, spec.geo)
     start, transition = results.intervention_labels(site_id, spec.indicator_id)
-    title = f"{cat['short_name'] if spec.compact else cat['name']}: {site}"
+    title = f"{cat['short_name'] if spec.compact else cat['name']}: {site}" + _where(spec)
     opts = figures.TrendOptions(title=title, site_label=site, indicator_name=cat["name"], unit=cat["unit"],
                                 source=ctx.source_line(spec.indicator_id), start_label=start, transition=transition,
                                 compact=spec.compact, period_title=figures.period_axis_title(cat["frequency"]),
@@ -105,33 +114,35 @@ def trend_chart(spec: ChartSpec) -> Chart:
 
 def site_multiples_chart(spec: ChartSpec) -> Chart:
     """The site's 12 indicators as small multiples."""
-    ctx = results.context()
+    ctx = results.context(spec.geo)
     site_id = site_id_of(spec)
     site = _site_word(spec)
     panels = []
     for ind in ctx.indicator_ids():
         start, transition = results.intervention_labels(site_id, ind)
-        panels.append(figures.SmallMultiple(title=ctx.catalogue.at[ind, "short_name"], frame=results.site_trend(site_id, ind),
+        panels.append(figures.SmallMultiple(title=ctx.catalogue.at[ind, "short_name"], frame=results.site_trend(site_id, ind, spec.geo),
                                     site_label=site, unit=ctx.catalogue.at[ind, "unit"], start_label=start,
                                     transition=transition))
-    title = f"Trends in 12 indicators: {site}"
-    fig = figures.small_multiples_figure(panels, title=title, source=ctx.source_line(), ncols=3)
+    title = f"Trends in 12 indicators: {site}" + _where(spec)
+    fig = figures.small_multiples_figure(panels, title=title, source=ctx.source_line(), ncols=3,
+                                         empty_note="Not available on CCGs" if spec.geo == "ccg" else
+                                         "No data in this dataset")
     return Chart(figure=fig, table=figures.small_multiples_table(panels), title=title,
                  filename=_file_stem("trends", site), colour_note=_SITE_MULTIPLES_NOTE)
 
 
 def indicator_multiples_chart(spec: ChartSpec) -> Chart:
     """One indicator in every site as small multiples, in display order (by wave)."""
-    ctx = results.context()
+    ctx = results.context(spec.geo)
     cat = ctx.catalogue.loc[spec.indicator_id]
     panels = []
     for site_id in ctx.names.ordered(spec.anon):
         start, transition = results.intervention_labels(site_id, spec.indicator_id)
         label = ctx.names.display(site_id, spec.anon)
         panels.append(figures.SmallMultiple(title=f"{label} (wave {ctx.names.waves[site_id]})",
-                                    frame=results.site_trend(site_id, spec.indicator_id), site_label=label,
+                                    frame=results.site_trend(site_id, spec.indicator_id, spec.geo), site_label=label,
                                     start_label=start, transition=transition))
-    title = f"{cat['name']} in every Pioneer site ({cat['unit']})"
+    title = f"{cat['name']} in every Pioneer site ({cat['unit']})" + _where(spec)
     # 25 panels: the comparators' range is left to each site's own page to keep the payload small.
     fig = figures.small_multiples_figure(panels, title=title, source=ctx.source_line(spec.indicator_id), ncols=5,
                                          show_range=False)
@@ -147,7 +158,7 @@ _SITE_MULTIPLES_NOTE = ("Blue solid line: the Pioneer site; black long dashes: E
 
 
 def _detail_context(spec: ChartSpec):
-    ctx = results.context()
+    ctx = results.context(spec.geo)
     if spec.indicator_id not in ctx.indicator_ids():
         raise ChartUnavailable(f"no indicator {spec.indicator_id!r}")
     return ctx, ctx.catalogue.loc[spec.indicator_id]
@@ -156,13 +167,13 @@ def _detail_context(spec: ChartSpec):
 def event_chart(spec: ChartSpec) -> Chart:
     ctx, cat = _detail_context(spec)
     site_id, site = site_id_of(spec), _site_word(spec)
-    frame = results.site_detail(site_id, spec.indicator_id)["event_study"].copy()
-    labels = dict(zip(results.site_trend(site_id, spec.indicator_id)["period_start"],
-                      results.site_trend(site_id, spec.indicator_id)["period_label"]))
+    frame = results.site_detail(site_id, spec.indicator_id, spec.geo)["event_study"].copy()
+    trend = results.site_trend(site_id, spec.indicator_id, spec.geo)
+    labels = dict(zip(trend["period_start"], trend["period_label"]))
     frame["period_label"] = frame["period_start"].map(labels)
     frame["period_label"] = frame["period_label"].fillna(frame["period_start"].dt.strftime("%b %Y"))
     start, transition = results.intervention_labels(site_id, spec.indicator_id)
-    title = f"{cat['short_name']}, {site}: difference from matched comparators, period by period"
+    title = f"{cat['short_name']}, {site}: difference from matched comparators, period by period" + _where(spec)
     fig = figures.event_study_figure(frame, title=title, unit=cat["unit"], source=ctx.source_line(spec.indicator_id),
                                      x_title=figures.period_axis_title(cat["frequency"]), start_label=start,
                                      transition=transition)
@@ -183,12 +194,12 @@ def event_study_note(frame: pd.DataFrame) -> str:
 def its_chart(spec: ChartSpec) -> Chart:
     ctx, cat = _detail_context(spec)
     site_id, site = site_id_of(spec), _site_word(spec)
-    frame = results.site_detail(site_id, spec.indicator_id)["its"].copy()
-    labels = dict(zip(results.site_trend(site_id, spec.indicator_id)["period_start"],
-                      results.site_trend(site_id, spec.indicator_id)["period_label"]))
+    frame = results.site_detail(site_id, spec.indicator_id, spec.geo)["its"].copy()
+    labels = dict(zip(results.site_trend(site_id, spec.indicator_id, spec.geo)["period_start"],
+                      results.site_trend(site_id, spec.indicator_id, spec.geo)["period_label"]))
     frame["period_label"] = frame["period_start"].map(labels)
     start, transition = results.intervention_labels(site_id, spec.indicator_id)
-    title = f"{cat['short_name']}, {site}: change in trend after the Pioneer start"
+    title = f"{cat['short_name']}, {site}: change in trend after the Pioneer start" + _where(spec)
     fig = figures.its_figure(frame, title=title, unit=cat["unit"], site_label=site,
                              source=ctx.source_line(spec.indicator_id), start_label=start, transition=transition,
                              x_title=figures.period_axis_title(cat["frequency"]))
@@ -200,9 +211,9 @@ def its_chart(spec: ChartSpec) -> Chart:
 def spc_chart(spec: ChartSpec) -> Chart:
     ctx, cat = _detail_context(spec)
     site_id, site = site_id_of(spec), _site_word(spec)
-    chart = results.site_spc(site_id, spec.indicator_id)
+    chart = results.site_spc(site_id, spec.indicator_id, spec.geo)
     start, transition = results.intervention_labels(site_id, spec.indicator_id)
-    title = f"{cat['short_name']}, {site}: statistical process control (XmR)"
+    title = f"{cat['short_name']}, {site}: statistical process control (XmR)" + _where(spec)
     fig = figures.spc_figure(chart, title=title, unit=cat["unit"], source=ctx.source_line(spec.indicator_id),
                              start_label=start, transition=transition,
                              x_title=figures.period_axis_title(cat["frequency"]))
@@ -214,8 +225,8 @@ def spc_chart(spec: ChartSpec) -> Chart:
 
 def caterpillar_chart(spec: ChartSpec) -> Chart:
     ctx, cat = _detail_context(spec)
-    over = results.overview("did")
-    results.require_data(spec.indicator_id, ChartUnavailable)
+    over = results.overview("did", spec.geo)
+    results.require_data(spec.indicator_id, ChartUnavailable, spec.geo)
     every = over[over["indicator_id"] == spec.indicator_id]
     rows = every.dropna(subset=["effect"])
     if rows.empty:
@@ -225,7 +236,7 @@ def caterpillar_chart(spec: ChartSpec) -> Chart:
                           "effect": rows["effect"].to_numpy(), "ci_low": rows["ci_low"].to_numpy(),
                           "ci_high": rows["ci_high"].to_numpy(), "outcome_label": rows["outcome_label"].to_numpy(),
                           "colour": rows["colour"].to_numpy(), "kind": "site"})
-    pooled = results.pooled_overview()
+    pooled = results.pooled_overview(spec.geo)
     pooled = pooled[(pooled["indicator_id"] == spec.indicator_id)].dropna(subset=["effect"])
     if len(pooled):
         frame = pd.concat([frame, pd.DataFrame({
@@ -234,7 +245,7 @@ def caterpillar_chart(spec: ChartSpec) -> Chart:
             "outcome_label": pooled["outcome_label"].to_numpy(), "colour": pooled["colour"].to_numpy(),
             "kind": "pooled"})], ignore_index=True)
     x_title = f"Difference-in-differences effect ({cat['unit']})"
-    title = f"{cat['short_name']}: estimated effect of Pioneer status in each site"
+    title = f"{cat['short_name']}: estimated effect of Pioneer status in each site" + _where(spec)
     fig = figures.caterpillar_figure(frame, title=title, x_title=x_title, source=ctx.source_line(spec.indicator_id))
     note = ("Each site's effect against its matched comparators with its 95% placebo interval (exploratory); "
             "diamonds at the foot: the pooled effect over all Pioneers and each wave against never-Pioneer areas, "
@@ -245,17 +256,17 @@ def caterpillar_chart(spec: ChartSpec) -> Chart:
 
 def pooled_chart(spec: ChartSpec) -> Chart:
     ctx, cat = _detail_context(spec)
-    results.require_data(spec.indicator_id, ChartUnavailable)
-    detail = results.pooled(spec.indicator_id)
+    results.require_data(spec.indicator_id, ChartUnavailable, spec.geo)
+    detail = results.pooled(spec.indicator_id, spec.geo)
     et = detail["event_time"].dropna(subset=["att"])
     if et.empty:
-        raise ChartUnavailable(results.pooled_reason(spec.indicator_id))
+        raise ChartUnavailable(results.pooled_reason(spec.indicator_id, spec.geo))
     gt = detail["group_time"]
     in_transition = set(gt.loc[gt["phase"] == "transition", "event_time"].tolist())
     phase = ["transition" if e in in_transition else "pre" if e < 0 else "post" for e in et["event_time"]]
     frame = pd.DataFrame({"event_time": et["event_time"].to_numpy(), "coef": et["att"].to_numpy(),
                           "ci_low": et["ci_low"].to_numpy(), "ci_high": et["ci_high"].to_numpy(), "phase": phase})
-    title = f"{cat['short_name']}: pooled effect across Pioneers by time since the transition"
+    title = f"{cat['short_name']}: pooled effect across Pioneers by time since the transition" + _where(spec)
     fig = figures.event_study_figure(frame, title=title, unit=cat["unit"], source=ctx.source_line(spec.indicator_id))
     note = ("Average effect over the Pioneer sites (both waves, each against never-Pioneer areas) by periods after "
             "each wave's transition (wave 1: 2013/14; wave 2: Jan-Mar 2015), each measured against the wave's last "
@@ -267,10 +278,10 @@ def pooled_chart(spec: ChartSpec) -> Chart:
 
 def funnel_chart(spec: ChartSpec) -> Chart:
     ctx, cat = _detail_context(spec)
-    results.require_data(spec.indicator_id, ChartUnavailable)
+    results.require_data(spec.indicator_id, ChartUnavailable, spec.geo)
     rows = []
     for site_id in ctx.names.ordered(spec.anon):
-        f = results.site_trend(site_id, spec.indicator_id)
+        f = results.site_trend(site_id, spec.indicator_id, spec.geo)
         latest = f[f["site_value"].notna() & f["site_denominator"].notna()].tail(1)
         if latest.empty:
             continue
@@ -298,7 +309,7 @@ def funnel_chart(spec: ChartSpec) -> Chart:
     # so a large area is flagged for a real difference, not for the narrowness of chance alone.
     from indicators.funnel import adjusted_limits, null_se, overdispersion
 
-    areas = results.latest_area_values(spec.indicator_id)
+    areas = results.latest_area_values(spec.indicator_id, spec.geo)
     areas = areas[areas["value"].notna() & areas["denominator"].notna() & (areas["denominator"] > 0)]
     if len(areas) >= 10:
         an = areas["denominator"].astype(float).reset_index(drop=True)
@@ -309,7 +320,7 @@ def funnel_chart(spec: ChartSpec) -> Chart:
             limits[f"adj_low{tag}"], limits[f"adj_high{tag}"] = adjusted_limits(england, se_n, od.tau2, z)
         limits.attrs["phi"] = od.phi
     period = sites["period"].iloc[-1]
-    title = f"{cat['short_name']}: Pioneer sites against England, {period}"
+    title = f"{cat['short_name']}: Pioneer sites against England, {period}" + _where(spec)
     fig = figures.funnel_figure(sites, limits, title=title, unit=cat["unit"],
                                 x_title=f"Denominator ({cat['denominator']}, log scale{'; in bands' if spec.anon else ''})",
                                 source=ctx.source_line(spec.indicator_id))
@@ -342,11 +353,11 @@ def balance_summary_by_covariate(b: pd.DataFrame) -> pd.DataFrame:
 
 
 def love_chart(spec: ChartSpec) -> Chart:
-    ctx = results.context()
+    ctx = results.context(spec.geo)
     covs = tuple(spec.covariates.split(",")) if spec.covariates else None
-    cs = results.comparator_set(ctx.dataset.checksum, spec.k, spec.method, covs, False)
+    cs = results.comparator_set(ctx.dataset.checksum, spec.k, spec.method, covs, False, geography=spec.geo)
     summary = balance_summary_by_covariate(cs.balance())
-    title = f"Balance of the comparator sets: {spec.method}, k = {spec.k} (version {cs.version})"
+    title = f"Balance of the comparator sets: {spec.method}, k = {spec.k} (version {cs.version})" + _where(spec)
     fig = figures.love_figure(summary, title=title, source=ctx.source_line())
     note = ("Open vermillion circles: how far the sites are from the whole pool before matching; blue dots: how "
             "far they are from their comparators after. Left of the solid line (0.1) is good balance; left of the "
@@ -359,9 +370,9 @@ def spine_chart(spec: ChartSpec) -> Chart:
     from indicators.benchmark import Outcome
     from indicators.glance import spine_position
 
-    ctx = results.context()
+    ctx = results.context(spec.geo)
     site_id, site = site_id_of(spec), _site_word(spec)
-    g = results.site_glance(site_id)
+    g = results.site_glance(site_id, spec.geo)
     have = g[g["value"].notna()].copy() if "value" in g else g.iloc[0:0]
     if have.empty:
         raise ChartUnavailable("no indicator has a value for this site")
@@ -395,26 +406,26 @@ def _did_takeaway(spec: ChartSpec) -> str:
 
     ctx, cat = _detail_context(spec)
     site_id = site_id_of(spec)
-    r = results.overview_row("did", site_id, spec.indicator_id)
+    r = results.overview_row("did", site_id, spec.indicator_id, spec.geo)
     return did_reading(cat["short_name"], r.get("effect_pct", np.nan), r.get("ci_low", np.nan),
                        r.get("ci_high", np.nan), r.get("p_value", np.nan), cat["polarity"],
                        results.missing_estimate_reason(site_id, spec.indicator_id) or "",
-                       balance=results.site_balance(site_id, spec.indicator_id).quality)
+                       balance=results.site_balance(site_id, spec.indicator_id, spec.geo).quality)
 
 
 def _its_takeaway(spec: ChartSpec) -> str:
     from layouts.components.readings import its_reading
 
     ctx, cat = _detail_context(spec)
-    r = results.overview_row("its", site_id_of(spec), spec.indicator_id)
+    r = results.overview_row("its", site_id_of(spec), spec.indicator_id, spec.geo)
     return its_reading(cat["short_name"], r.get("effect_pct", np.nan), r.get("ci_low", np.nan),
                        r.get("ci_high", np.nan), r.get("p_value", np.nan), cat["polarity"])
 
 
 def _spc_takeaway(spec: ChartSpec) -> str:
     ctx, cat = _detail_context(spec)
-    r = results.overview_row("spc", site_id_of(spec), spec.indicator_id)
-    chart = results.site_spc(site_id_of(spec), spec.indicator_id)
+    r = results.overview_row("spc", site_id_of(spec), spec.indicator_id, spec.geo)
+    chart = results.site_spc(site_id_of(spec), spec.indicator_id, spec.geo)
     latest = chart[chart["value"].notna()].tail(1)
     when = f" ({latest['period_label'].iloc[0]})" if len(latest) else ""
     return f"{cat['short_name']}: latest point{when}: {r['outcome_label']} against the pre-Pioneer limits."
@@ -423,7 +434,7 @@ def _spc_takeaway(spec: ChartSpec) -> str:
 def _site_multiples_takeaway(spec: ChartSpec) -> str:
     from layouts.components.readings import count_reading
 
-    over = results.overview("did")
+    over = results.overview("did", spec.geo)
     rows = over[over["site_id"] == site_id_of(spec)]
     estimated = [lbl for lbl, e in zip(rows["outcome_label"], rows["effect"]) if pd.notna(e)]
     return count_reading(f"Against matched comparators ({len(estimated)} of {len(rows)} indicators estimated)",
@@ -433,11 +444,11 @@ def _site_multiples_takeaway(spec: ChartSpec) -> str:
 def _across_sites_takeaway(spec: ChartSpec) -> str:
     from layouts.components.readings import count_reading
 
-    over = results.overview("did")
+    over = results.overview("did", spec.geo)
     rows = over[(over["indicator_id"] == spec.indicator_id) & over["effect"].notna()]
-    text = count_reading(f"{results.context().catalogue.at[spec.indicator_id, 'short_name']}, "
+    text = count_reading(f"{results.context(spec.geo).catalogue.at[spec.indicator_id, 'short_name']}, "
                          f"{len(rows)} sites against matched comparators", rows["outcome_label"].tolist())
-    pooled = results.pooled_overview()
+    pooled = results.pooled_overview(spec.geo)
     allp = pooled[(pooled["indicator_id"] == spec.indicator_id) & (pooled["aggregate"] == "all")]
     if len(allp) and pd.notna(allp["effect_pct"].iloc[0]):
         text += f" Pooled over all Pioneers: {allp['effect_pct'].iloc[0]:+.1f}% ({allp['outcome_label'].iloc[0]})."
@@ -493,4 +504,7 @@ def takeaway(spec: ChartSpec) -> str:
 def build(spec: ChartSpec) -> Chart:
     if spec.kind not in BUILDERS:
         raise ChartUnavailable(f"chart {spec.kind!r} is not available in this build")
-    return BUILDERS[spec.kind](spec)
+    chart = BUILDERS[spec.kind](spec)
+    if spec.geo == "ccg":
+        chart.filename += "_ccg"
+    return chart

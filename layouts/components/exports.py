@@ -19,24 +19,25 @@ from data.reference import ENGLAND_CODE
 from layouts.components import grid
 from layouts.components.anonymise import comparator_labels
 from layouts.components.readings import relative_interval, source_words
-from layouts.components.urlstate import BASES, ViewState
+from layouts.components.urlstate import BASES, GEOGRAPHY_NAMES, ViewState
 
 
 def coverage_by_year(ctx) -> pd.DataFrame:
-    """Indicator x financial year: % of local authorities with at least one value that year."""
-    return _coverage_by_year(ctx.dataset.checksum).copy()
+    """Indicator x financial year: % of the geography's units with at least one value that year."""
+    return _coverage_by_year(ctx.dataset.checksum, ctx.dataset.geography).copy()
 
 
 @memo
-def _coverage_by_year(checksum: str) -> pd.DataFrame:
-    ctx = results.context()
+def _coverage_by_year(checksum: str, geography: str = "la") -> pd.DataFrame:
+    ctx = results.context(geography)
     obs = ctx.dataset.observations
     obs = obs[(obs["area_code"] != ENGLAND_CODE) & obs["value"].notna()]
     starts = obs["period_start"]
     first_year = starts.dt.year.where(starts.dt.month >= 4, starts.dt.year - 1)
     years = first_year.map({y: fy_label(y) for y in first_year.unique()})
     counts = obs.assign(year=years).groupby(["indicator_id", "year"])["area_code"].nunique().unstack(fill_value=0)
-    pct = (100 * counts / len(ctx.dataset.areas)).round().astype(int)
+    units = ctx.dataset.areas["area_code"] != ENGLAND_CODE
+    pct = (100 * counts / max(int(units.sum()), 1)).round().astype(int)
     pct.index = [ctx.catalogue.at[i, "short_name"] for i in pct.index]
     pct.index.name = "indicator"
     return pct
@@ -90,12 +91,14 @@ SHEET_NOTES = [
 def _notes_sheet(ctx, anon: bool, basis: str) -> pd.DataFrame:
     """What the workbook is, what each sheet holds, the methods, and the sources, as a two-column sheet."""
     ds = ctx.dataset
-    rows = [("Dataset", ds.notice if ds.is_demo else f"{ds.label} (checksum {ds.checksum})"),
+    rows = [("Dataset", ds.notice),  # names generated and disclosure-controlled figures, whatever else it holds
             ("Package", "Integrated Care Pioneers indicator package"),
             ("Dataset checksum", ds.checksum),
             ("Overview basis", BASES[basis]),
+            ("Units", f"{GEOGRAPHY_NAMES[ds.geography]}" + (" (2019/20 successors; only emergency admissions have "
+                                                            "CCG data)" if ds.geography == "ccg" else "")),
             ("Names", "Anonymised: sites are shown by their Pioneer letter, comparators by number; local authorities "
-                      "are not named, and counts and denominators are left out because a site's size could "
+                      "and CCGs are not named, and counts and denominators are left out because a site's size could "
                       "identify it" if anon else "Named: sites and local authorities are shown by name")]
     rows += [(f"Sheet: {name}", text) for name, text in SHEET_NOTES]
     rows += [(f"Method: {name}", text) for name, text in METHOD_NOTES]
@@ -109,7 +112,8 @@ def _site_name(ctx, anon: bool):
 
 
 def _overview_sheets(ctx, anon: bool, basis: str) -> tuple[pd.DataFrame, pd.DataFrame]:
-    cells = grid.grid_cells(ctx, results.overview(basis), ViewState(anon=anon, basis=basis))
+    cells = grid.grid_cells(ctx, results.overview(basis, ctx.dataset.geography),
+                             ViewState(anon=anon, basis=basis, geo=ctx.dataset.geography))
     order = [ctx.catalogue.at[i, "short_name"] for i in ctx.indicator_ids()]
     numbers = cells.assign(value=pd.to_numeric(cells["effect_pct"], errors="coerce").round(3))
     wide = numbers.pivot(index=["wave", "group", "site"], columns="indicator", values="value")[order]
@@ -120,7 +124,7 @@ def _overview_sheets(ctx, anon: bool, basis: str) -> tuple[pd.DataFrame, pd.Data
 
 
 def _effects_sheet(ctx, anon: bool) -> pd.DataFrame:
-    est = results.estimates()
+    est = results.estimates(ctx.dataset.geography)
     est = est[est["method"].isin(["did", "its"])]
     name = _site_name(ctx, anon)
     pct = [relative_interval(e, p, lo, hi) for e, p, lo, hi in
@@ -136,7 +140,7 @@ def _effects_sheet(ctx, anon: bool) -> pd.DataFrame:
         "Lower 95% (%)": [a for a, _ in pct], "Upper 95% (%)": [b for _, b in pct],
         "p value": est["p_value"], "p method": est["p_method"], "Pre-trend p": est["pre_trend_p"],
         "Comparators": est["n_comparators"], "Periods before": est["n_pre"], "Periods after": est["n_post"],
-        "Comparator balance": [results.site_balance(s, i).quality if m == "did" else ""
+        "Comparator balance": [results.site_balance(s, i, ctx.dataset.geography).quality if m == "did" else ""
                                for s, i, m in zip(est["site_id"], est["indicator_id"], est["method"])],
         "Note": est["note"].fillna(""),
         "_o": est["site_id"].map(order), "_i": est["indicator_id"].map({i: n for n, i in enumerate(ctx.indicator_ids())}),
@@ -145,7 +149,7 @@ def _effects_sheet(ctx, anon: bool) -> pd.DataFrame:
 
 
 def _pooled_sheet(ctx) -> pd.DataFrame:
-    p = results.pooled_overview()
+    p = results.pooled_overview(ctx.dataset.geography)
     return pd.DataFrame({"Aggregate": p["label"], "Indicator": p["indicator_id"].map(ctx.catalogue["short_name"]),
                          "Unit": p["indicator_id"].map(ctx.catalogue["unit"]), "Effect (indicator units)": p["effect"],
                          "Lower 95% (units)": p["ci_low"], "Upper 95% (units)": p["ci_high"],
@@ -166,7 +170,7 @@ SIZE_COLUMNS = ("site_numerator", "site_denominator")
 
 
 def _trends_sheet(ctx, anon: bool) -> pd.DataFrame:
-    table = results.all_site_trends()
+    table = results.all_site_trends(ctx.dataset.geography)
     cols = [c for c in TREND_SHEET if c in table.columns and not (anon and c in SIZE_COLUMNS)]
     order = {s: i for i, s in enumerate(ctx.names.ordered(anon))}
     frame = table.assign(_o=table["site_id"].map(order),
@@ -184,7 +188,7 @@ def _trends_sheet(ctx, anon: bool) -> pd.DataFrame:
 
 
 def _comparators_sheets(ctx, anon: bool) -> tuple[pd.DataFrame, pd.DataFrame]:
-    cs = results.comparators()
+    cs = results.comparators(ctx.dataset.geography)
     t = cs.table.sort_values(["site_id", "indicator_id", "rank"])
     names = []
     for (_, _), part in t.groupby(["site_id", "indicator_id"], sort=False):

@@ -362,7 +362,8 @@ class SmallMultiple:
 
 
 def small_multiples_figure(panels: list[SmallMultiple], *, title: str, source: str, ncols: int = 3,
-                           comparator_label: str = "Matched comparators", show_range: bool = True) -> go.Figure:
+                           comparator_label: str = "Matched comparators", show_range: bool = True,
+                           empty_note: str = "No data in this dataset") -> go.Figure:
     """Many trend panels in one figure (one plot for the browser to draw, not one per panel).
 
     Each panel has its own axes (indicators differ in unit and frequency); the legend names the
@@ -419,7 +420,7 @@ def small_multiples_figure(panels: list[SmallMultiple], *, title: str, source: s
                                             "%{y}<extra></extra>"})
             seen.add(legend_name)
         if f.empty or not f["site_value"].notna().any():
-            notes.append({"text": "No data in this dataset", "x": x0 + width / 2, "y": y1 - height / 2,
+            notes.append({"text": empty_note, "x": x0 + width / 2, "y": y1 - height / 2,
                           "xanchor": "center", "yanchor": "middle", "name": "no-data",
                           "xref": "paper", "yref": "paper", "showarrow": False, "font": {"size": 11, "color": "#555"}})
             layout[f"xaxis{suffix}"].update(showticklabels=False)

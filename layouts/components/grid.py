@@ -6,7 +6,7 @@ from html import escape
 import pandas as pd
 from dash import dcc, html
 
-from analysis.results import indicator_has_data, missing_estimate_reason, pooled_overview
+from analysis.results import NOT_ON_CCG_CELL, indicator_has_data, missing_estimate_reason, pooled_overview
 from layouts.components.urlstate import ViewState, href
 
 NOT_AVAILABLE = "not available"
@@ -31,7 +31,7 @@ def grid_cells(ctx, results: pd.DataFrame | None, state: ViewState) -> pd.DataFr
             missing = effect is None or pd.isna(effect)
             text = "–" if missing else f"{effect:+.1f}%"
             # The true reason for an empty cell, as on the detail page ("2017/18 onwards only").
-            reason = (note or missing_reason(ctx, site_id, ind)) if missing else ""
+            reason = (note or missing_reason(ctx, site_id, ind, state.geo)) if missing else ""
             period = when.get((site_id, ind), "") if results is not None else ""
             rows.append({"site_id": site_id, "path_id": path_id, "site": site, "wave": names.waves[site_id],
                          "group": f"Wave {names.waves[site_id]}", "kind": "site", "indicator_id": ind,
@@ -48,7 +48,7 @@ POOLED_GROUP = "Pooled across Pioneers (against never-Pioneer areas)"
 
 def pooled_cells(ctx, state: ViewState, wave_order: int) -> list[dict]:
     """The pooled rows (all, wave 1, wave 2) of the DiD grid; each cell links to the indicator's pooled chart."""
-    pooled = pooled_overview()
+    pooled = pooled_overview(state.geo)
     rows = []
     for aggregate, part in pooled.groupby("aggregate", sort=False):
         by_ind = part.set_index("indicator_id")
@@ -68,11 +68,11 @@ def pooled_cells(ctx, state: ViewState, wave_order: int) -> list[dict]:
     return rows
 
 
-def missing_reason(ctx, site_id: str, indicator_id: str) -> str:
+def missing_reason(ctx, site_id: str, indicator_id: str, geography: str = "la") -> str:
     """Why a cell is empty when its basis gives no note of its own (England benchmark, SPC)."""
-    if not indicator_has_data(indicator_id):
-        return "no data for this indicator in the dataset"
-    return missing_estimate_reason(site_id, indicator_id) or "no data for this site"
+    if not indicator_has_data(indicator_id, geography):
+        return NOT_ON_CCG_CELL if geography == "ccg" else "no data for this indicator in the dataset"
+    return missing_estimate_reason(site_id, indicator_id, geography) or "no data for this site"
 
 
 def grid_export(ctx, cells: pd.DataFrame) -> pd.DataFrame:

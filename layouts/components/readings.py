@@ -53,6 +53,12 @@ METHOD_QUESTIONS = {
 }
 
 
+def _unavailable(row) -> bool:
+    """A row the geography has no data for says why in its own words (analysis.estimates.NOT_ON_CCG)."""
+    note = getattr(row, "note", "")
+    return pd.isna(row.effect) and isinstance(note, str) and note.startswith("not available on the CCG geography")
+
+
 def methods_reading(did_outcome: str, its_outcome: str, did_words: str, its_words: str) -> str:
     """When the two methods disagree, say what each one asks, so a reader can reconcile them ("" when they agree).
 
@@ -106,8 +112,9 @@ def effects_table(estimates: pd.DataFrame, catalogue: pd.DataFrame,
             "Pre-trend p": format_p(r.pre_trend_p),
             "Comparators": {"good": "well matched", "acceptable": "acceptably matched",
                             "poor": "poorly matched"}.get(quality, ""),
-            "What it means": did_reading(cat["short_name"], r.effect_pct, r.ci_low, r.ci_high, r.p_value, cat["polarity"],
-                                         getattr(r, "note", ""), balance=quality),
+            "What it means": (f"{cat['short_name']}: {r.note}." if _unavailable(r) else
+                              did_reading(cat["short_name"], r.effect_pct, r.ci_low, r.ci_high, r.p_value,
+                                          cat["polarity"], getattr(r, "note", ""), balance=quality)),
         })
     return pd.DataFrame(rows)
 

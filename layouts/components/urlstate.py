@@ -5,12 +5,14 @@ defaults are left out of the URL so links stay short.
 """
 from __future__ import annotations
 
+import re
 from dataclasses import asdict, dataclass, replace
 from urllib.parse import parse_qsl, urlencode
 
 from werkzeug.exceptions import BadRequest
 
 from analysis.names import anonymised_only
+from data.store import GEOGRAPHIES
 from matching.select import K_DEFAULT, K_RANGE, METHODS
 
 
@@ -23,12 +25,15 @@ class ForgedRequest(BadRequest):
     def __init__(self, description: str) -> None:
         super().__init__(description)
 
+
 BASES = {
     "did": "Matched-comparator difference-in-differences",
     "its": "Change in trend (interrupted time series)",
     "england": "England benchmark (latest period)",
     "spc": "SPC signal (Making Data Count)",
 }
+GEOGRAPHY_NAMES = {"la": "Local authorities", "ccg": "CCGs"}
+"""The geography switch's labels, in its order (data.store.GEOGRAPHIES)."""
 
 
 @dataclass(frozen=True)
@@ -39,6 +44,7 @@ class ViewState:
     chart: str = ""
     k: int = K_DEFAULT
     method: str = "mahalanobis"
+    geo: str = "la"
 
     def __post_init__(self) -> None:
         if anonymised_only() and not self.anon:  # an anonymised-only server: no state can name a site
@@ -47,6 +53,7 @@ class ViewState:
 
 DEFAULT = ViewState()
 _TRUE = {"1", "true", "yes", "on"}
+_PLAIN_WORD = re.compile(r"[A-Za-z]{1,20}")
 
 
 def parse_query(search: str | dict | None) -> ViewState:
@@ -70,7 +77,26 @@ def parse_query(search: str | dict | None) -> ViewState:
         chart=pairs.get("chart", "") if pairs.get("chart", "").replace("_", "").isalnum() else "",
         k=min(max(k, K_RANGE[0]), K_RANGE[1]),
         method=method if method in METHODS else DEFAULT.method,
+        geo=pairs.get("geo") if pairs.get("geo") in GEOGRAPHIES else DEFAULT.geo,
     )
+
+
+def query_problem(search: str | dict | None) -> str | None:
+    """Why a query cannot be shown (a forged or mistyped ``geo``), for a 400-style answer; None if fine.
+
+    Other keys fall back to their defaults silently; the geography decides which units every number
+    is about, so a page must never quietly show local authorities when CCGs were asked for."""
+    if isinstance(search, dict):
+        pairs = {k: str(v) for k, v in search.items()}
+    else:
+        pairs = dict(parse_qsl((search or "").lstrip("?")))
+    if "geo" in pairs and pairs["geo"] not in GEOGRAPHIES:
+        # The value is repeated only when it is a plain short word and the view may show names: like a
+        # ForgedRequest, the answer never echoes markup, and an anonymised view never echoes what was typed.
+        anon = anonymised_only() or pairs.get("anon", "").lower() in _TRUE
+        shown = f" {pairs['geo']!r}" if _PLAIN_WORD.fullmatch(pairs["geo"]) and not anon else ""
+        return f"Unknown geography{shown} in the address: use geo=la (local authorities) or geo=ccg (CCGs)."
+    return None
 
 
 def to_query(state: ViewState) -> str:

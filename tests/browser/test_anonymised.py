@@ -121,8 +121,61 @@ def test_scan_would_catch_a_leak(server, forbidden):
     assert len(find_real_names(json.dumps(layout), forbidden)) >= 2  # the site and its comparator LAs
 
 
+def _ccg_paths(names) -> list[str]:
+    """On CCGs: every site page and its emergency admissions page (the one indicator with CCG data),
+    a site x indicator page without CCG data, every indicator page, the overview, matching, data, programme."""
+    paths = ["/", "/indicators", "/matching", "/data", "/programme", "/indicator/ea_all", "/indicator/dtoc"]
+    for site_id in names.ordered(True):
+        pid = names.path_id(site_id, True)
+        paths += [f"/site/{pid}", f"/site/{pid}/indicator/ea_all"]
+    return paths + [f"/site/{names.path_id(names.ordered(True)[0], True)}/indicator/dtoc"]
+
+
+def test_ccg_geography_scan_finds_no_ccg_name(server, names, forbidden):
+    """Anonymised mode on CCGs names no CCG (site units or comparators): pages, titles, chart CSVs,
+    the matching callback, the grid CSV and the workbook."""
+    leaks: list[str] = []
+    n_downloads = 0
+    for path in _ccg_paths(names):
+        for search in (["?anon=1&geo=ccg&basis=" + b for b in ("did", "england")] if path == "/"
+                       else ["?anon=1&geo=ccg"]):
+            layout, title = dash_http.page(server, path, search)
+            _scan(f"{path}{search} layout", json.dumps(layout), forbidden, leaks)
+            _scan(f"{path}{search} title", title, forbidden, leaks)
+            for key in dash_http.csv_keys(layout):
+                data = dash_http.csv_download(server, key)
+                n_downloads += 1
+                _scan(f"{path} CSV {data['filename']}", data["filename"] + data["content"], forbidden, leaks)
+    body = {"output": "match-output.children", "outputs": {"id": "match-output", "property": "children"},
+            "inputs": [{"id": "match-method", "property": "value", "value": "mahalanobis"},
+                       {"id": "match-k", "property": "value", "value": 5},
+                       {"id": "match-covariates", "property": "value", "value": ["log_population", "deprivation"]}],
+            "state": [{"id": "url", "property": "search", "value": "?anon=1&geo=ccg"}],
+            "changedPropIds": ["match-k.value"]}
+    _scan("matching callback on CCGs", json.dumps(dash_http.post(server, body)), forbidden, leaks)
+    grid = dash_http.download(server, "grid-csv-download", "grid-csv-button", "?anon=1&geo=ccg")
+    _scan("grid CSV on CCGs", grid["filename"] + grid["content"], forbidden, leaks)
+    book = dash_http.download(server, "package-download", "package-button", "?anon=1&geo=ccg")
+    wb = openpyxl.load_workbook(io.BytesIO(base64.b64decode(book["content"])), read_only=True)
+    _scan("workbook on CCGs", "\n".join([book["filename"], *wb.sheetnames] + [
+        str(v) for ws in wb.worksheets for row in ws.iter_rows(values_only=True) for v in row if v is not None]),
+        forbidden, leaks)
+    assert n_downloads > 50
+    assert leaks == []
+
+
+def test_ccg_scan_would_catch_a_leak(server, forbidden):
+    """Negative control on CCGs: the named view of a site shows its CCG unit and CCG comparators by
+    name, and the scan finds them."""
+    layout, _ = dash_http.page(server, "/site/leeds", "?geo=ccg")
+    hits = find_real_names(json.dumps(layout), forbidden)
+    assert "NHS Leeds CCG" in hits
+    assert len([h for h in hits if h.startswith("NHS ") and h != "NHS Leeds CCG"]) >= 2  # comparator CCGs
+
+
 BROWSER_PATHS = ["/?anon=1", "/site/pioneer-c?anon=1", "/site/pioneer-w/indicator/dtoc?anon=1",
-                 "/indicator/ea_all?anon=1", "/matching?anon=1", "/data?anon=1"]
+                 "/indicator/ea_all?anon=1", "/matching?anon=1", "/data?anon=1",
+                 "/site/pioneer-c?anon=1&geo=ccg", "/indicator/ea_all?anon=1&geo=ccg", "/matching?anon=1&geo=ccg"]
 
 
 def _screen_text(page) -> str:
