@@ -8,7 +8,7 @@ defaults, and the matching page can vary them.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -21,7 +21,7 @@ from data.active import active_dataset
 from data.hes.disclosure import NOTICE as DISCLOSURE_NOTICE
 from data.panels import indicator_panels
 from data.periods import align, period_label
-from data.store import DEMO_NOTICE, GEOGRAPHIES, Dataset
+from data.store import DEMO_NOTICE, GENERATED_SOURCES, GEOGRAPHIES, Dataset
 from indicators.benchmark import Outcome, benchmark_many
 from indicators.glance import ASSURANCE_WORDS, recent_trend, spine_position, spine_summary, trend_words, variation_icon
 from indicators.spc import VARIATION_COLOURS
@@ -40,12 +40,17 @@ class Context:
     names: SiteNames
     catalogue: pd.DataFrame  # indexed by indicator_id
     area_names: dict[str, str]
+    published: dict[str, str] = field(default_factory=dict)
+    """indicator_id -> the publishers its real figures come from (published_sources)."""
 
     def indicator_ids(self) -> list[str]:
         return self.catalogue.index.tolist()
 
     def source_line(self, indicator_id: str | None = None) -> str:
-        src = f"Source: {self.catalogue.at[indicator_id, 'source']}. " if indicator_id else ""
+        # Where the figures shown came from (the MAR for real emergency admissions), not only where the
+        # catalogue defines the indicator (HES APC); generated figures keep the catalogue's source.
+        src = (f"Source: {self.published.get(indicator_id) or self.catalogue.at[indicator_id, 'source']}. "
+               if indicator_id else "")
         controlled = getattr(self.dataset, "disclosure_controlled", False)
         if indicator_id is None:  # the dataset's notice names its generated and controlled figures
             shown = bool(self.dataset.generated_indicators) or controlled
@@ -71,7 +76,19 @@ def _context(checksum: str, geography: str = "la") -> Context:
     ds = _dataset(geography)
     return Context(dataset=ds, names=SiteNames.from_sites(ds.sites),
                    catalogue=ds.catalogue.set_index("indicator_id"),
-                   area_names=dict(zip(ds.areas["area_code"], ds.areas["name"])))
+                   area_names=dict(zip(ds.areas["area_code"], ds.areas["name"])),
+                   published=published_sources(ds.observations))
+
+
+def published_sources(observations: pd.DataFrame) -> dict[str, str]:
+    """indicator_id -> its real rows' publishers ("NHS England MAR"), from the loaders' ``source``
+    ("publisher: file"); generated rows ("demo", "generated:...") name no publisher."""
+    if observations is None or observations.empty:
+        return {}
+    pairs = observations[["indicator_id", "source"]].drop_duplicates()
+    publisher = pairs["source"].astype(str).str.split(":").str[0].str.strip()
+    real = ~publisher.isin(GENERATED_SOURCES) & (publisher != "")
+    return {ind: "; ".join(sorted(set(part))) for ind, part in publisher[real].groupby(pairs.loc[real, "indicator_id"])}
 
 
 # --- comparators and estimates --------------------------------------------------------------------

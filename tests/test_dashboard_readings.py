@@ -71,3 +71,29 @@ def test_methods_that_disagree_say_what_each_asks():
     assert "no clear difference" in text and "trend worsened" in text
     assert methods_reading("better", "better", "better than comparators", "trend improved") == ""
     assert methods_reading("not compared", "worse", "not estimated", "trend worsened") == ""
+
+
+def test_source_line_names_the_publisher_of_real_figures_not_only_the_catalogue():
+    """Real emergency admissions come from the MAR: their source line must not say HES APC (the
+    catalogue's definition); generated figures keep the catalogue's source and say they are generated."""
+    import pandas as pd
+
+    from analysis.names import SiteNames
+    from analysis.results import Context, published_sources
+
+    obs = pd.DataFrame({"indicator_id": ["ea_all", "ea_all", "dtoc"],
+                        "source": ["NHS England MAR: a.xls", "NHS England MAR: b.csv", "demo"]})
+    catalogue = pd.DataFrame({"source": ["HES APC", "NHS England DTOC SitRep"]}, index=["ea_all", "dtoc"])
+
+    class Shown:  # the few Dataset attributes source_line reads
+        geography, checksum, notice, generated_indicators = "la", "abc", "", ["dtoc"]
+
+        @staticmethod
+        def is_generated(ind):
+            return ind == "dtoc"
+
+    ctx = Context(dataset=Shown(), names=SiteNames({}, {}, {}), catalogue=catalogue, area_names={},
+                  published=published_sources(obs))
+    assert ctx.source_line("ea_all").startswith("Source: NHS England MAR. ")
+    assert "HES APC" not in ctx.source_line("ea_all")
+    assert ctx.source_line("dtoc").startswith("Source: NHS England DTOC SitRep. Generated demonstration data")
