@@ -179,6 +179,8 @@ def build_real(out: Path | str, shared: Path | str | None = None, progress: bool
             "mid-2017 LSOA population shares (flagged apportioned_from_ccgs); 2012/13 PCTs bridged to CCGs by "
             "postcode shares (bridged_from_pcts); CCG unit populations = mid-2017 LSOA populations scaled by "
             "district growth (approximate_denominator); England = sum of CCG-commissioned admissions",
+            *[f"ea_all (MAR) commissioner {reason}" for reason in results["mar"].skipped
+              if "incomplete submission" in reason],
         ],
     }
     write_dataset(out, tables, label="real", sources=sources, extra=notes)

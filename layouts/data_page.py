@@ -21,6 +21,18 @@ def _coverage(checksum: str, geography: str = "la"):
     return coverage(context(geography).dataset)
 
 
+def _approximations(notes: list[str], anon: bool) -> list:
+    """The dataset's own record of how its figures were made; the notes name areas, so not when anonymised."""
+    if not notes:
+        return []
+    if anon:
+        return [html.H2("How the figures were made", className="h4"),
+                html.P(f"{len(notes)} notes on approximations and left-out data are in the named view: they name "
+                       "areas.")]
+    return [html.H2("How the figures were made", className="h4"),
+            html.Ul([html.Li(n) for n in notes], id="approximations")]
+
+
 def layout(**query) -> html.Div:
     state = parse_query(query)
     ctx = context(state.geo)
@@ -48,6 +60,7 @@ def layout(**query) -> html.Div:
         html.P(f"Dataset: {ds.label}; checksum {ds.checksum}; created {ds.manifest.get('created', '')}; "
                f"shown on {units}."),
         html.H2("Sources and vintages", className="h4"), html.Ul(source_items, id="sources"),
+        *_approximations(ds.manifest.get("approximations", []), state.anon),
         html.H2("Coverage by indicator", className="h4"), tables.html_table(cov, "Coverage by indicator"),
         html.H2(f"Coverage matrix: share of {units} with data, % (indicator x financial year)",
                 className="h4"),

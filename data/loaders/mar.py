@@ -48,6 +48,12 @@ NON_CCG = {
 """Commissioners counted in England's total but not on any geography; excluded with this reason."""
 PCT_YEAR = "2012/13"
 TOLERANCE = 0.5
+INCOMPLETE_WINDOW = 25
+INCOMPLETE_RATIO = 0.5
+"""[C] A commissioner's month below half the median of its own 25 months around it (centred, at least 7 of
+them reported) is an incomplete submission: Solihull and Birmingham CrossCity reported about a tenth and
+two fifths of their usual admissions from Jul 2014 to Mar 2015, Gloucestershire an eighth from Dec 2016 to
+Jun 2017. A window of 25 months keeps a gap of up to a year from dragging the median down with it."""
 SPELLINGS = {
     "period": ("period",),
     "parent_code": ("parent_code",),
@@ -229,7 +235,12 @@ def _observations(frame: pd.DataFrame, rows: np.ndarray, path: Path, context: Lo
                            "count": count[rows_ccg]})
     counts = counts[counts["count"].notna()]
     counts["fractional"] = (counts["count"] % 1) != 0
-    obs = _all_rows(counts, geo)
+    incomplete = incomplete_submissions(counts)
+    for c, months in incomplete.groupby("ccg_code")["period_start"]:
+        skipped[f"{c} {months.min():%Y-%m} to {months.max():%Y-%m}: incomplete submission (below "
+                f"{INCOMPLETE_RATIO:g} x the commissioner's {INCOMPLETE_WINDOW}-month median); every unit and LA "
+                "it contributes to is left out for those months"] += len(months)
+    obs = _all_rows(counts, geo, incomplete)
     den, den_flag = attach_denominator(obs, _populations(context, geo), "all")
     obs["denominator"] = den
     obs["flag"] = join_flags(obs["flag"], den_flag)
@@ -279,9 +290,34 @@ def _sum(parts: pd.DataFrame) -> pd.DataFrame:
         count=("count", "sum"), fractional=("fractional", "any"), bridged=("bridged", "any"))
 
 
-def _all_rows(counts: pd.DataFrame, geo) -> pd.DataFrame:
+def incomplete_submissions(counts: pd.DataFrame) -> pd.DataFrame:
+    """The rows of ``counts`` (period_start, vintage, ccg_code, count) that are incomplete submissions.
+
+    A commissioner that reported a fraction of its admissions for some months would stand in for its
+    whole population in those months (a unit, an LA and a site aggregate all drop by half or more), so
+    they are found here and left out downstream rather than read as a fall in admissions.
+    """
+    ordered = counts.sort_values(["ccg_code", "period_start"])
+    median = ordered.groupby("ccg_code")["count"].transform(
+        lambda s: s.rolling(INCOMPLETE_WINDOW, center=True, min_periods=7).median())
+    low = ordered["count"] < INCOMPLETE_RATIO * median
+    return ordered[low.to_numpy()]
+
+
+def _without(rows: pd.DataFrame, affected: pd.DataFrame) -> pd.DataFrame:
+    """``rows`` less every (period_start, area_code) that ``affected`` names."""
+    keys = pd.MultiIndex.from_frame(affected[["period_start", "area_code"]])
+    return rows[~pd.MultiIndex.from_frame(rows[["period_start", "area_code"]]).isin(keys)]
+
+
+def _all_rows(counts: pd.DataFrame, geo, incomplete: pd.DataFrame | None = None) -> pd.DataFrame:
+    """Monthly and quarterly rows for units, LAs and England; a unit or LA month fed by an incomplete
+    submission is left out (England keeps it: it is the published total)."""
     units = commissioner_to_units(counts, geo).assign(apportioned=False)
     las = commissioner_to_las(counts, geo).assign(apportioned=True)
+    if incomplete is not None and len(incomplete):
+        units = _without(units, commissioner_to_units(incomplete, geo))
+        las = _without(las, commissioner_to_las(incomplete, geo))
     england = counts.assign(bridged=counts["vintage"] == PCT_YEAR).groupby("period_start", as_index=False).agg(
         count=("count", "sum"), fractional=("fractional", "any"), bridged=("bridged", "any"))
     england = england.assign(area_code=ENGLAND_CODE, apportioned=False)
