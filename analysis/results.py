@@ -23,9 +23,8 @@ from data.panels import indicator_panels
 from data.periods import align, period_label
 from data.store import DEMO_NOTICE, GENERATED_SOURCES, GEOGRAPHIES, Dataset
 from indicators.benchmark import Outcome, benchmark_many
-from indicators.glance import ASSURANCE_WORDS, recent_trend, spine_position, spine_summary, trend_words, variation_icon
+from indicators.glance import ASSURANCE_WORDS, assurance, recent_trend, spine_position, spine_summary, trend_words, variation_icon
 from indicators.spc import VARIATION_COLOURS
-from indicators.spc import summary as spc_summary
 from indicators.trend import TREND_COLUMNS, area_values, trend_spc, trend_table
 from matching.balance import THRESHOLDS
 from matching.select import K_DEFAULT, ComparatorSet, match
@@ -344,7 +343,6 @@ def _site_glance(checksum: str, site_id: str, geography: str = "la") -> pd.DataF
         england = float(latest["england_value"]) if pd.notna(latest["england_value"]) else np.nan
         spine = spine_summary(at_latest, england, polarity)
         chart = _site_spc(checksum, site_id, ind, geography)
-        icons = spc_summary(chart, england if np.isfinite(england) else None) if len(chart) else {}
         last = chart[chart["value"].notna()].tail(1) if len(chart) else chart
         row.update(period=latest["period_label"], value=float(latest["site_value"]),
                    ci_low=latest["site_ci_low"], ci_high=latest["site_ci_high"],
@@ -356,8 +354,8 @@ def _site_glance(checksum: str, site_id: str, geography: str = "la") -> pd.DataF
                    variation=variation_icon(last["variation"].iloc[0] if len(last) else None,
                                             float(last["value"].iloc[0]) if len(last) else np.nan,
                                             chart.attrs.get("mean", np.nan)),
-                   assurance=ASSURANCE_WORDS.get(icons.get("assurance")) if polarity != "none" else
-                   ASSURANCE_WORDS[None])
+                   assurance=ASSURANCE_WORDS.get(assurance(chart["value"] if len(chart) else [], polarity, england))
+                   if polarity != "none" else ASSURANCE_WORDS[None])
         rows.append(row)
     return pd.DataFrame(rows)
 

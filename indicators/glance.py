@@ -10,8 +10,15 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from indicators.spc import spc
+from indicators.spc import summary as spc_summary
+
 RECENT_POINTS = 5
 """Fingertips judges the recent trend on the last five points."""
+ASSURANCE_POINTS = 12
+"""[C] Assurance reads the XmR limits of the latest 12 points (three years of quarters), not the baseline's:
+the baseline describes the process before the Pioneer started, and a site whose process has since moved
+would otherwise be "consistently better than England" while its latest value is worse."""
 
 
 def spine_summary(values, england: float, polarity: str) -> dict:
@@ -103,6 +110,15 @@ def variation_icon(variation: str | None, value: float, mean: float) -> str:
 ASSURANCE_WORDS = {"consistently passes": "Consistently better than England",
                    "consistently fails": "Consistently worse than England",
                    "hit and miss": "Hit and miss against England", None: "No direction: no assurance"}
+
+
+def assurance(values: pd.Series, polarity: str, target: float | None, points: int = ASSURANCE_POINTS) -> str | None:
+    """Making Data Count assurance of the current process: the limits of the latest ``points`` values
+    (all when fewer; at least 2) against ``target``; None with no direction, no target or too few values."""
+    recent = pd.Series(values, dtype=float).dropna().tail(points)
+    if polarity == "none" or target is None or not math.isfinite(target) or len(recent) < 2:
+        return None
+    return spc_summary(spc(recent.reset_index(drop=True), polarity), target)["assurance"]
 
 
 def summarise_icons(frame: pd.DataFrame) -> pd.DataFrame:

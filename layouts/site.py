@@ -84,8 +84,9 @@ def _glance(ctx, sid: str, path_id: str, state) -> list:
                      className="table-responsive", id="site-glance"),
             html.P("Recent trend: the slope of the last five points, weighted by their precision, tested against no "
                    "change (p < 0.05). SPC icons (NHS Making Data Count): variation of the latest point on the XmR "
-                   "chart of the site's own series; assurance says whether the process limits sit wholly better, "
-                   "wholly worse, or either side of England's latest value.", className="small"),
+                   "chart of the site's own series; assurance says whether the limits of the latest 12 points sit "
+                   "wholly better, wholly worse, or either side of England's latest value (the chart's own limits "
+                   "come from the baseline before the start).", className="small"),
             html.Div(tables.html_table(icons, "Making Data Count summary: indicators by icon"),
                      className="table-responsive", id="mdc-summary")]
 

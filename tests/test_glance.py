@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from indicators.glance import (recent_trend, spine_position, spine_summary, summarise_icons, trend_words,
+from indicators.glance import (assurance, recent_trend, spine_position, spine_summary, summarise_icons, trend_words,
                                variation_icon)
 
 
@@ -49,3 +49,17 @@ def test_variation_icons_and_summary():
     assert table.values.tolist() == [["Variation", "Common cause variation", 2],
                                      ["Variation", "Special cause concern (high)", 1],
                                      ["Assurance", "Hit and miss against England", 3]]
+
+
+def test_assurance_reads_the_latest_points_not_the_baseline():
+    """A lower-is-better series that sat near 10 and has moved to near 30: against England at 20 the
+    baseline limits would pass, the current process (latest 12 points) consistently fails."""
+    wiggle = np.tile([-0.5, 0.5], 6)
+    values = pd.Series(np.concatenate([10 + wiggle, 30 + wiggle]))
+    assert assurance(values, "lower", 20.0) == "consistently fails"
+    assert assurance(values.iloc[:12], "lower", 20.0) == "consistently passes"
+    assert assurance(values, "higher", 20.0) == "consistently passes"
+    assert assurance(pd.Series([9.0, 31.0, 10.0, 29.0]), "lower", 20.0) == "hit and miss"
+    assert assurance(values, "none", 20.0) is None
+    assert assurance(values, "lower", float("nan")) is None
+    assert assurance(pd.Series([1.0]), "lower", 20.0) is None

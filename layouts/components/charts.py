@@ -366,7 +366,7 @@ def love_chart(spec: ChartSpec) -> Chart:
 
 
 def spine_chart(spec: ChartSpec) -> Chart:
-    """The site's latest value in each indicator against England's spread of local authorities (Fingertips)."""
+    """The site's latest value in each indicator against England's spread of the view's units (LAs or CCG units)."""
     from indicators.benchmark import Outcome
     from indicators.glance import spine_position
 
@@ -386,7 +386,8 @@ def spine_chart(spec: ChartSpec) -> Chart:
                      have.itertuples()]
     title = f"{site} against England: latest value in each indicator"
     fig = figures.spine_figure(have, title=title, source=ctx.source_line(), site_label=site)
-    note = ("Each row: the bar is England's spread of local authorities in that period (light grey: lowest to "
+    units = "CCG units" if spec.geo == "ccg" else "local authorities"
+    note = (f"Each row: the bar is England's spread of {units} in that period (light grey: lowest to "
             "highest; dark grey: the middle half), with England at the centre line and the worse end (or, with no "
             "direction, the lower end) on the left. The point is the site's latest value, coloured by whether its 95% "
             "interval is better (green), similar (yellow) or worse (vermillion) than England.")
