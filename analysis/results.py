@@ -20,7 +20,7 @@ from analysis.names import SiteNames
 from data.active import active_dataset
 from data.hes.disclosure import NOTICE as DISCLOSURE_NOTICE
 from data.panels import indicator_panels
-from data.periods import align, period_label
+from data.periods import containing_period, period_label
 from data.store import DEMO_NOTICE, GENERATED_SOURCES, GEOGRAPHIES, Dataset
 from indicators.benchmark import Outcome, benchmark_many
 from indicators.glance import ASSURANCE_WORDS, recent_trend, spine_position, spine_summary, trend_words, variation_icon
@@ -271,9 +271,14 @@ def intervention_labels(site_id: str, indicator_id: str) -> tuple[str, tuple[str
     ctx = context()
     freq = ctx.catalogue.at[indicator_id, "frequency"]
     site = ctx.dataset.sites.set_index("site_id").loc[site_id]
-    return (period_label(align(site["start"], freq), freq),
-            (period_label(align(site["transition_start"], freq), freq),
-             period_label(align(site["transition_end"], freq), freq)))
+    # The indicator's own periods: its years may be calendar years (deaths) or financial years.
+    panel = indicator_panels(ctx.dataset).get(indicator_id)
+    periods = panel.periods if panel is not None else pd.DatetimeIndex([])
+
+    def label(d) -> str:
+        return period_label(containing_period(periods, d, freq), freq)
+
+    return label(site["start"]), (label(site["transition_start"]), label(site["transition_end"]))
 
 
 @memo

@@ -14,7 +14,7 @@ import pandas as pd
 
 from analysis import results
 from analysis.cache import memo
-from data.periods import fy_label
+from data.periods import PERIODS_PER_YEAR, fy_label
 from data.reference import ENGLAND_CODE
 from layouts.components import grid
 from layouts.components.anonymise import comparator_labels
@@ -32,8 +32,11 @@ def _coverage_by_year(checksum: str, geography: str = "la") -> pd.DataFrame:
     ctx = results.context(geography)
     obs = ctx.dataset.observations
     obs = obs[(obs["area_code"] != ENGLAND_CODE) & obs["value"].notna()]
-    starts = obs["period_start"]
-    first_year = starts.dt.year.where(starts.dt.month >= 4, starts.dt.year - 1)
+    # A period counts in the financial year holding its midpoint: a calendar year (Jan-Dec 2014)
+    # in 2014/15, where nine of its months fall; months, quarters and financial years in their own.
+    months = obs["frequency"].map(PERIODS_PER_YEAR).rdiv(12).fillna(12)
+    middle = obs["period_start"] + pd.to_timedelta(months * 30.44 / 2, unit="D")
+    first_year = middle.dt.year.where(middle.dt.month >= 4, middle.dt.year - 1)
     years = first_year.map({y: fy_label(y) for y in first_year.unique()})
     counts = obs.assign(year=years).groupby(["indicator_id", "year"])["area_code"].nunique().unstack(fill_value=0)
     units = ctx.dataset.areas["area_code"] != ENGLAND_CODE
