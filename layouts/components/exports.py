@@ -142,6 +142,7 @@ def _effects_sheet(ctx, anon: bool) -> pd.DataFrame:
         "Upper 95% (units)": est["ci_high"], "Effect (% of expected)": est["effect_pct"],
         "Lower 95% (%)": [a for a, _ in pct], "Upper 95% (%)": [b for _, b in pct],
         "p value": est["p_value"], "p method": est["p_method"], "Pre-trend p": est["pre_trend_p"],
+        "Minimum detectable effect (% of expected, 80% power)": est["mde_pct"],
         "Comparators": est["n_comparators"], "Periods before": est["n_pre"], "Periods after": est["n_post"],
         "Comparator balance": [results.site_balance(s, i, ctx.dataset.geography).quality if m == "did" else ""
                                for s, i, m in zip(est["site_id"], est["indicator_id"], est["method"])],
