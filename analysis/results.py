@@ -19,7 +19,7 @@ from analysis.estimates import site_detail as estimates_site_detail
 from analysis.names import SiteNames
 from data.active import active_dataset
 from data.hes.disclosure import NOTICE as DISCLOSURE_NOTICE
-from data.panels import indicator_panels
+from data.panels import indicator_panels, left_out_periods
 from data.periods import containing_period, period_label
 from data.store import DEMO_NOTICE, GENERATED_SOURCES, GEOGRAPHIES, Dataset
 from indicators.benchmark import Outcome, benchmark_many
@@ -264,6 +264,26 @@ def site_trend(site_id: str, indicator_id: str, geography: str = "la") -> pd.Dat
     if frame is None:  # no data for this site and indicator in this dataset (e.g. a real dataset's gaps)
         return pd.DataFrame(columns=TREND_COLUMNS)
     return frame.copy()
+
+
+def left_out_note(site_id: str, indicator_id: str, geography: str = "la", anon: bool = False) -> str:
+    """Which of the site's periods are left out because a member did not report, in words ("" if none).
+
+    E.g. "Sep 2014 left out: 1 of 2 member LAs reported." (data.aggregate.MISSING_MEMBER_SHARE).
+    Anonymised, the counts are not given: a site's number of LAs can identify it.
+    """
+    ds = _dataset(geography)
+    panel = indicator_panels(ds).get(indicator_id)
+    gaps = left_out_periods(panel, site_id) if panel is not None else []
+    if not gaps:
+        return ""
+    units = "CCGs" if geography == "ccg" else "LAs"
+    shown = [f"{period_label(start, panel.frequency)} left out: "
+             + (f"a member {units[:-1]} did not report" if anon else f"{n} of {expected} member {units} reported")
+             for start, n, expected in gaps[:6]]
+    more = f"; and {len(gaps) - 6} more periods" if len(gaps) > 6 else ""
+    return ("; ".join(shown) + more + ". A site period is left out when members holding 5% or more of the "
+            "site's population are missing from it, so that part of the site does not stand in for the whole.")
 
 
 def intervention_labels(site_id: str, indicator_id: str) -> tuple[str, tuple[str, str]]:

@@ -6,7 +6,7 @@ import pandas as pd
 from dash import dcc, html
 
 from layouts.components import charts, page, readings, tables
-from analysis.results import (context, indicator_has_data, missing_estimate_reason, no_data_message,
+from analysis.results import (context, indicator_has_data, left_out_note, missing_estimate_reason, no_data_message,
                               overview_row, site_balance, site_detail, site_trend)
 from layouts.components.anonymise import comparator_labels
 from layouts.components.readings import format_p
@@ -69,6 +69,9 @@ def layout(site_id: str | None = None, indicator_id: str | None = None, **query)
     detail = site_detail(sid, indicator_id, state.geo)
     for kind, heading in DETAIL_CHARTS.items():
         body += [html.H2(heading, className="h4"), _block(specs[kind], state)]
+        gaps = left_out_note(sid, indicator_id, state.geo, state.anon) if kind == "trend" else ""
+        if gaps:
+            body.append(html.P(gaps, className="small", id="left-out-periods"))
         if kind == "event":
             r = detail["did"].iloc[0]
             balance = site_balance(sid, indicator_id, state.geo)
