@@ -120,26 +120,29 @@ def _placebo(dataset: Dataset, comps: Comparators, site_id: str, indicator_id: s
 # --- the table ------------------------------------------------------------------------------------------
 
 def estimates_table(dataset: Dataset, comparators: ComparatorSet | pd.DataFrame | None = None, *,
-                    k: int = K_DEFAULT, method: str = "mahalanobis", per_indicator: bool = True) -> pd.DataFrame:
+                    k: int = K_DEFAULT, method: str = "mahalanobis", per_indicator: bool = True,
+                    weighting: str = "whole") -> pd.DataFrame:
     """One row per site, indicator and method (did, its), plus pooled rows, in ``COLUMNS``.
 
     ``comparators``: a matching ComparatorSet, a comparator frame, or None to match now with
     ``k``, ``method`` and ``per_indicator`` ([C] default: per indicator, so the indicator's
     baseline level and slope are matched too). Computed every call: the dashboard keeps it in
-    analysis.results' memo, keyed by code version and dataset checksum.
+    analysis.results' memo, keyed by code version and dataset checksum. ``weighting``: how a
+    part-covered member counts in its site's series (data.panels.SITE_WEIGHTINGS; the comparators
+    are matched on the default, whole-member series either way).
     """
     comps = comparators_from(comparators, dataset, k=k, method=method, per_indicator=per_indicator)
-    return compute_estimates(dataset, comps, method=method)
+    return compute_estimates(dataset, comps, method=method, weighting=weighting)
 
 
 def compute_estimates(dataset: Dataset, comps: Comparators, *, method: str = "mahalanobis",
-                      alpha: float = ALPHA) -> pd.DataFrame:
+                      alpha: float = ALPHA, weighting: str = "whole") -> pd.DataFrame:
     """The full table for a validated comparator table.
 
     Columns are gathered as arrays block by block (a block: one indicator, one set of dates,
     one placebo design) and made into a frame once at the end.
     """
-    data = indicator_panels(dataset)
+    data = indicator_panels(dataset, weighting)
     sites = dataset.sites.set_index("site_id")
     pool = _pool(dataset)
     lookup = _comparator_lookup(comps)
@@ -441,7 +444,8 @@ def estimates_summary(table: pd.DataFrame) -> pd.DataFrame:
 
 def site_detail(dataset: Dataset, site_id: str, indicator_id: str,
                 comparators: ComparatorSet | pd.DataFrame | None = None, *, k: int = K_DEFAULT,
-                method: str = "mahalanobis", per_indicator: bool = True, alpha: float = ALPHA) -> dict[str, pd.DataFrame]:
+                method: str = "mahalanobis", per_indicator: bool = True, alpha: float = ALPHA,
+                weighting: str = "whole") -> dict[str, pd.DataFrame]:
     """Frames behind a site's charts for one indicator.
 
     ``series``: period_start, phase, site, comparator_mean, comparator_min, comparator_max;
@@ -452,7 +456,7 @@ def site_detail(dataset: Dataset, site_id: str, indicator_id: str,
     """
     if site_id not in set(dataset.sites["site_id"]):
         raise DataError(f"unknown site {site_id!r}", column="site_id")
-    data = indicator_panels(dataset)
+    data = indicator_panels(dataset, weighting)
     if indicator_id not in data:
         raise DataError(f"no observations for indicator {indicator_id!r}", column="indicator_id")
     d = data[indicator_id]

@@ -84,7 +84,9 @@ def site_aggregate(num: np.ndarray, den: np.ndarray, value: np.ndarray, members:
     the areas' populations; equal without).
     """
     usable, counted, c_num, c_den, wv, w = contributions(num, den, value)
-    _, _, left_out = missing_members(usable, members, np.ones(usable.shape[0]) if weights is None else weights)
+    # Membership, not its weight, decides which members are expected (a part-covered LA is a member).
+    _, _, left_out = missing_members(usable, (members > 0).astype(float),
+                                     np.ones(usable.shape[0]) if weights is None else weights)
     s_num, s_den = members @ c_num, members @ c_den
     n_counts = members @ counted.astype(float)
     n_any = members @ usable.astype(float)
@@ -94,14 +96,42 @@ def site_aggregate(num: np.ndarray, den: np.ndarray, value: np.ndarray, members:
             np.where(left_out, np.nan, site_value))
 
 
-def indicator_panels(dataset: Dataset) -> dict[str, IndicatorPanel]:
-    """Every indicator the dataset has observations for, by indicator_id (cached per dataset)."""
-    if "panels" not in dataset.derived:
-        dataset.derived["panels"] = _build(dataset)
-    return dataset.derived["panels"]
+SITE_WEIGHTINGS = ("whole", "population_share")
+"""How a member unit counts in its site's aggregate. ``whole`` [C, default]: every member in full,
+also one only part inside the footprint. ``population_share``: each member's numerator and
+denominator (or, for rates, its weight) times the share of its population inside the footprint
+(site_areas.population_share), i.e. the part is assumed to have its unit's rate and counts by its
+size. Prefer the CCG geography where the indicator exists on it: CCG units follow most footprints."""
 
 
-def _build(dataset: Dataset) -> dict[str, IndicatorPanel]:
+def indicator_panels(dataset: Dataset, weighting: str = "whole") -> dict[str, IndicatorPanel]:
+    """Every indicator the dataset has observations for, by indicator_id (cached per dataset and
+    weighting; see ``SITE_WEIGHTINGS``)."""
+    if weighting not in SITE_WEIGHTINGS:
+        raise DataError(f"site weighting {weighting!r} is not one of {SITE_WEIGHTINGS}")
+    key = "panels" if weighting == "whole" else f"panels-{weighting}"
+    if key not in dataset.derived:
+        dataset.derived[key] = _build(dataset, weighting)
+    return dataset.derived[key]
+
+
+def membership(site_ids: pd.Index, area_index: pd.Index, site_areas: pd.DataFrame, weighting: str = "whole"
+               ) -> np.ndarray:
+    """The (sites x areas) membership matrix: 1 per member, or its population share inside the
+    footprint with ``population_share`` (a member without a share counts in full)."""
+    members = np.zeros((len(site_ids), len(area_index)))
+    rows, cols = site_ids.get_indexer(site_areas["site_id"]), area_index.get_indexer(site_areas["area_code"])
+    ok = (rows >= 0) & (cols >= 0)
+    if weighting == "population_share":
+        share = pd.to_numeric(site_areas["population_share"], errors="coerce").to_numpy(dtype=float)
+        weight = np.where(np.isfinite(share) & (share > 0), np.minimum(share, 1.0), 1.0)
+    else:
+        weight = np.ones(len(site_areas))
+    members[rows[ok], cols[ok]] = weight[ok]
+    return members
+
+
+def _build(dataset: Dataset, weighting: str = "whole") -> dict[str, IndicatorPanel]:
     obs = dataset.observations
     area_codes, area_index = pd.factorize(obs["area_code"], sort=True)
     ind_codes, ind_index = pd.factorize(obs["indicator_id"], sort=True)
@@ -123,11 +153,7 @@ def _build(dataset: Dataset) -> dict[str, IndicatorPanel]:
 
     catalogue = dataset.catalogue.set_index("indicator_id")
     site_ids = pd.Index(dataset.sites["site_id"], name="site_id")
-    members = np.zeros((len(site_ids), len(area_index)))
-    sa = dataset.site_areas
-    rows, cols = site_ids.get_indexer(sa["site_id"]), area_index.get_indexer(sa["area_code"])
-    ok = (rows >= 0) & (cols >= 0)
-    members[rows[ok], cols[ok]] = 1.0
+    members = membership(site_ids, pd.Index(area_index), dataset.site_areas, weighting)
     area_index = pd.Index(area_index, name="area_code")
     weights = member_weights(area_population(dataset.areas), area_index)
 
@@ -149,7 +175,7 @@ def _build(dataset: Dataset) -> dict[str, IndicatorPanel]:
             mats.append(m)
         multiplier = float(catalogue.at[ind, "multiplier"])
         s_num, s_den, s_value = site_aggregate(*mats, members, multiplier, weights)
-        reported, expected, left_out = missing_members(np.isfinite(mats[2]), members, weights)
+        reported, expected, left_out = missing_members(np.isfinite(mats[2]), (members > 0).astype(float), weights)
         panels[str(ind)] = IndicatorPanel(
             indicator_id=str(ind), frequency=str(catalogue.at[ind, "frequency"]), multiplier=multiplier,
             periods=pd.DatetimeIndex(periods, name="period_start"), areas=area_index,
