@@ -52,3 +52,24 @@ def test_calendar_years_are_labelled_as_years_and_marked_on_their_own_axis(waves
 def test_tidy_csv_reads_a_calendar_year():
     assert tidy_period("2014") == (pd.Timestamp("2014-01-01"), "year")
     assert tidy_period("2014/15") == (pd.Timestamp("2014-04-01"), "year")
+
+
+def test_reingesting_calendar_years_replaces_the_old_financial_year_rows():
+    """A dataset built before calendar years kept their dates holds calendar 2014 as 2014-04-01; the
+    same file read now gives 2014-01-01. The new row replaces the old, never sits beside it."""
+    from data.ingest import merge_observations
+
+    def rows(starts, values, area="E08000035", ind="diupr_65"):
+        return pd.DataFrame({"indicator_id": ind, "area_code": area, "period_start": pd.to_datetime(starts),
+                             "frequency": "year", "numerator": float("nan"), "denominator": float("nan"),
+                             "value": values, "ci_low": float("nan"), "ci_high": float("nan"), "flag": "", "source": "x"})
+
+    old = pd.concat([rows(["2013-04-01", "2014-04-01"], [40.0, 41.0]),
+                     rows(["2013-04-01", "2014-04-01"], [5.0, 6.0], ind="falls_65")], ignore_index=True)
+    new = rows(["2013-01-01", "2014-01-01", "2015-01-01"], [40.0, 41.0, 42.0])
+    merged, added, changed = merge_observations(old, new)
+    deaths = merged[merged["indicator_id"] == "diupr_65"]
+    assert sorted(pd.to_datetime(deaths["period_start"]).dt.strftime("%Y-%m-%d")) == ["2013-01-01", "2014-01-01",
+                                                                                       "2015-01-01"]
+    assert len(merged[merged["indicator_id"] == "falls_65"]) == 2  # another indicator's years are untouched
+    assert (added, changed) == (3, 2)
