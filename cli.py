@@ -160,7 +160,7 @@ def cmd_estimates(args: argparse.Namespace) -> int:
             comparators = pd.read_csv(path, dtype={"site_id": str, "indicator_id": str, "comparator_code": str})
         except (ValueError, UnicodeDecodeError) as exc:
             raise DataError(f"cannot read comparator CSV ({exc})", file=str(path)) from exc
-    table = estimates_table(dataset, comparators, k=args.k, method=args.method)
+    table = estimates_table(dataset, comparators, k=args.k, method=args.method, weighting=args.weighting)
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(f".{out.name}.writing")
@@ -316,6 +316,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--method", default="mahalanobis", help="matching distance (default mahalanobis)")
     p.add_argument("--geography", choices=["la", "ccg"], default="la",
                    help="local authorities (default) or CCG units (indicators without CCG data say so in note)")
+    p.add_argument("--weighting", choices=["whole", "population_share"], default="whole",
+                   help="how an LA only partly inside a site's footprint counts: in full (default), or by the share "
+                        "of its population inside (site_areas population_share); prefer --geography ccg where "
+                        "the indicator exists on CCGs")
     p.set_defaults(func=cmd_estimates)
 
     p = sub.add_parser("ingest", help="load published files into a dataset (created if absent)")

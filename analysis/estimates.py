@@ -16,6 +16,9 @@ LAs' numerators over the sum of their denominators), "rates" (the source gives r
 DiD and ITS run on the published values, and a multi-LA site's value is the denominator-weighted
 mean of its LAs' rates, as data.aggregate computes it, equal weights where the source gives no
 denominator; the note says so), "mixed", or "" with no data.
+``mde_pct`` (DiD rows only): the minimum detectable effect at 80% power and two-sided 5%, from
+the placebo distribution (indicators.power), as a % of the same counterfactual as ``effect_pct``:
+what "no clear difference" could have missed.
 """
 from __future__ import annotations
 
@@ -33,13 +36,16 @@ from indicators import its as its_module
 from indicators import pooled as pooled_module
 from indicators.did import (PLACEBO_P_METHOD, POST, PRE, placebo_arrays, placebo_estimates, site_did, site_did_batch,
                             treatment_phase)
+from indicators.power import minimum_detectable_effect
 from matching.covariates import comparator_pool
 from matching.select import K_DEFAULT, ComparatorSet, PlaceboSet, match, placebo_set
 
 COLUMNS = ["site_id", "indicator_id", "method", "effect", "effect_pct", "ci_low", "ci_high", "p_value",
            "p_method", "pre_trend_p", "n_comparators", "n_pre", "n_post", "baseline_mean", "comparator_version",
-           "value_basis", "note"]
+           "value_basis", "note", "mde_pct"]
 ALPHA = 0.05
+POWER = 0.8
+"""[C] The power at which the minimum detectable effect (``mde_pct``) is stated."""
 
 
 # --- inputs ------------------------------------------------------------------------------------------
@@ -114,26 +120,29 @@ def _placebo(dataset: Dataset, comps: Comparators, site_id: str, indicator_id: s
 # --- the table ------------------------------------------------------------------------------------------
 
 def estimates_table(dataset: Dataset, comparators: ComparatorSet | pd.DataFrame | None = None, *,
-                    k: int = K_DEFAULT, method: str = "mahalanobis", per_indicator: bool = True) -> pd.DataFrame:
+                    k: int = K_DEFAULT, method: str = "mahalanobis", per_indicator: bool = True,
+                    weighting: str = "whole") -> pd.DataFrame:
     """One row per site, indicator and method (did, its), plus pooled rows, in ``COLUMNS``.
 
     ``comparators``: a matching ComparatorSet, a comparator frame, or None to match now with
     ``k``, ``method`` and ``per_indicator`` ([C] default: per indicator, so the indicator's
     baseline level and slope are matched too). Computed every call: the dashboard keeps it in
-    analysis.results' memo, keyed by code version and dataset checksum.
+    analysis.results' memo, keyed by code version and dataset checksum. ``weighting``: how a
+    part-covered member counts in its site's series (data.panels.SITE_WEIGHTINGS; the comparators
+    are matched on the default, whole-member series either way).
     """
     comps = comparators_from(comparators, dataset, k=k, method=method, per_indicator=per_indicator)
-    return compute_estimates(dataset, comps, method=method)
+    return compute_estimates(dataset, comps, method=method, weighting=weighting)
 
 
 def compute_estimates(dataset: Dataset, comps: Comparators, *, method: str = "mahalanobis",
-                      alpha: float = ALPHA) -> pd.DataFrame:
+                      alpha: float = ALPHA, weighting: str = "whole") -> pd.DataFrame:
     """The full table for a validated comparator table.
 
     Columns are gathered as arrays block by block (a block: one indicator, one set of dates,
     one placebo design) and made into a frame once at the end.
     """
-    data = indicator_panels(dataset)
+    data = indicator_panels(dataset, weighting)
     sites = dataset.sites.set_index("site_id")
     pool = _pool(dataset)
     lookup = _comparator_lookup(comps)
@@ -165,6 +174,7 @@ def compute_estimates(dataset: Dataset, comps: Comparators, *, method: str = "ma
                 idx[i, : len(codes)] = codes
             y_sites = site_values[[site_row[s] for s in present]]
             b = site_did_batch(y_sites, padded[idx], phase, draws, alpha)
+            mde = minimum_detectable_effect(draws[0], alpha, POWER) if draws is not None else np.nan
             basis_note = _basis_note(bases[ind], [n_members.get(s, 0) for s in present], d)
             n = len(present)
             blocks.append({
@@ -172,7 +182,7 @@ def compute_estimates(dataset: Dataset, comps: Comparators, *, method: str = "ma
                 "effect_pct": b["effect_pct"], "ci_low": b["ci_low"], "ci_high": b["ci_high"],
                 "p_value": b["p_value"], "p_method": [PLACEBO_P_METHOD] * n, "pre_trend_p": b["pre_trend_p"],
                 "n_comparators": b["n_comparators"], "n_pre": b["n_pre"], "n_post": b["n_post"],
-                "baseline_mean": b["baseline_mean"],
+                "baseline_mean": b["baseline_mean"], "mde_pct": mde_pct(mde, b["counterfactual_mean"]),
                 "note": _site_notes(y_sites, phase, periods, d.frequency, b["effect"], b["n_comparators"], "did",
                                     basis_note)})
             its = its_module.its_batch(y_sites, periods, d.frequency, phase, alpha=alpha)
@@ -182,7 +192,7 @@ def compute_estimates(dataset: Dataset, comps: Comparators, *, method: str = "ma
                 "p_value": its["p_value"],
                 "p_method": [f"{its_module.P_METHOD}, maxlags {m}" for m in its["maxlags"]],
                 "pre_trend_p": np.full(n, np.nan), "n_comparators": np.zeros(n, dtype=int), "n_pre": its["n_pre"],
-                "n_post": its["n_post"], "baseline_mean": its["baseline_mean"],
+                "n_post": its["n_post"], "baseline_mean": its["baseline_mean"], "mde_pct": np.full(n, np.nan),
                 "note": _site_notes(y_sites, phase, periods, d.frequency, its["effect"], None, "its", basis_note)})
         rows = _pooled_rows(ind, d, sites, pool, comps, alpha, bases.get(ind, ""), phases)
         blocks.append({col: [r[col] for r in rows] for col in rows[0]} if rows else {})
@@ -196,7 +206,7 @@ def compute_estimates(dataset: Dataset, comps: Comparators, *, method: str = "ma
     table = table[COLUMNS]
     for col in ("n_comparators", "n_pre", "n_post"):
         table[col] = table[col].astype("int64")
-    for col in ("effect", "effect_pct", "ci_low", "ci_high", "p_value", "pre_trend_p", "baseline_mean"):
+    for col in ("effect", "effect_pct", "ci_low", "ci_high", "p_value", "pre_trend_p", "baseline_mean", "mde_pct"):
         table[col] = table[col].astype(float)
     order = {"did": 0, "its": 1, "pooled": 2}
     sort = np.lexsort((table["method"].map(order).to_numpy(), pd.factorize(table["indicator_id"], sort=True)[0]))
@@ -204,6 +214,15 @@ def compute_estimates(dataset: Dataset, comps: Comparators, *, method: str = "ma
 
 
 _TEXT = ("site_id", "indicator_id", "method", "p_method", "note")
+
+
+def mde_pct(mde: float, counterfactual) -> np.ndarray:
+    """The minimum detectable effect as a % of each site's counterfactual mean (the scale of
+    ``effect_pct``); missing where either is missing or the placebos are too few to reach 5%."""
+    counterfactual = np.asarray(counterfactual, dtype=float)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        pct = mde / np.abs(counterfactual) * 100
+    return np.where(np.isfinite(pct) & (counterfactual != 0), pct, np.nan)
 
 
 def _comparator_lookup(comps: Comparators) -> dict[tuple, list[str]]:
@@ -278,7 +297,7 @@ def _pooled_rows(ind: str, d: IndicatorPanel, sites: pd.DataFrame, pool: list[st
                      "effect_pct": r["effect_pct"], "ci_low": r["ci_low"], "ci_high": r["ci_high"],
                      "p_value": r["p_value"], "p_method": pooled_module.P_METHOD, "pre_trend_p": np.nan,
                      "n_comparators": int(r["n_control"]), "n_pre": int(r["n_pre"]), "n_post": int(r["n_post"]),
-                     "baseline_mean": baseline})
+                     "baseline_mean": baseline, "mde_pct": np.nan})
     return rows
 
 
@@ -382,7 +401,7 @@ def _no_data_rows(ind: str, sites: pd.DataFrame, note: str = NO_DATA) -> pd.Data
         + [pooled_module.P_METHOD] * len(labels),
         "n_comparators": 0, "n_pre": 0, "n_post": 0, "note": note,
     })
-    for col in ("effect", "effect_pct", "ci_low", "ci_high", "p_value", "pre_trend_p", "baseline_mean"):
+    for col in ("effect", "effect_pct", "ci_low", "ci_high", "p_value", "pre_trend_p", "baseline_mean", "mde_pct"):
         frame[col] = np.nan
     return frame
 
@@ -425,7 +444,8 @@ def estimates_summary(table: pd.DataFrame) -> pd.DataFrame:
 
 def site_detail(dataset: Dataset, site_id: str, indicator_id: str,
                 comparators: ComparatorSet | pd.DataFrame | None = None, *, k: int = K_DEFAULT,
-                method: str = "mahalanobis", per_indicator: bool = True, alpha: float = ALPHA) -> dict[str, pd.DataFrame]:
+                method: str = "mahalanobis", per_indicator: bool = True, alpha: float = ALPHA,
+                weighting: str = "whole") -> dict[str, pd.DataFrame]:
     """Frames behind a site's charts for one indicator.
 
     ``series``: period_start, phase, site, comparator_mean, comparator_min, comparator_max;
@@ -436,7 +456,7 @@ def site_detail(dataset: Dataset, site_id: str, indicator_id: str,
     """
     if site_id not in set(dataset.sites["site_id"]):
         raise DataError(f"unknown site {site_id!r}", column="site_id")
-    data = indicator_panels(dataset)
+    data = indicator_panels(dataset, weighting)
     if indicator_id not in data:
         raise DataError(f"no observations for indicator {indicator_id!r}", column="indicator_id")
     d = data[indicator_id]
@@ -447,6 +467,7 @@ def site_detail(dataset: Dataset, site_id: str, indicator_id: str,
     codes, p_site, p_comp = placebo_arrays(d.area_frame, placebo.codes, placebo.order)
     draws = placebo_estimates(p_site, p_comp, phase)
     fit = _site_fit(site_id, indicator_id, d, phase, comps, draws, codes, alpha)
+    mde = minimum_detectable_effect(draws[0], alpha, POWER) if len(draws[0]) else np.nan
     comp_codes = [c for c in _comparator_codes(comps, site_id, indicator_id) if c in d.area_frame.index]
     comp_values = d.area_frame.loc[comp_codes]
     series = pd.DataFrame({
@@ -463,6 +484,7 @@ def site_detail(dataset: Dataset, site_id: str, indicator_id: str,
         "pre_trend_f": fit.pre_trend_f, "pre_trend_p": fit.pre_trend_p, "baseline_mean": fit.baseline_mean,
         "post_mean": fit.post_mean, "counterfactual_mean": fit.counterfactual_mean,
         "comparator_version": comps.version,
+        "mde": mde if np.isfinite(mde) else np.nan, "mde_pct": float(mde_pct(mde, fit.counterfactual_mean)),
     }])
     its_summary = pd.DataFrame([
         {"term": "level_change", "estimate": its.level_change, "ci_low": its.level_ci[0], "ci_high": its.level_ci[1],

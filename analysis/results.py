@@ -19,8 +19,8 @@ from analysis.estimates import site_detail as estimates_site_detail
 from analysis.names import SiteNames
 from data.active import active_dataset
 from data.hes.disclosure import NOTICE as DISCLOSURE_NOTICE
-from data.panels import indicator_panels
-from data.periods import align, period_label
+from data.panels import indicator_panels, left_out_periods
+from data.periods import containing_period, period_label
 from data.store import DEMO_NOTICE, GENERATED_SOURCES, GEOGRAPHIES, Dataset
 from indicators.benchmark import Outcome, benchmark_many
 from indicators.glance import ASSURANCE_WORDS, assurance, recent_trend, spine_position, spine_summary, trend_words, variation_icon
@@ -265,14 +265,39 @@ def site_trend(site_id: str, indicator_id: str, geography: str = "la") -> pd.Dat
     return frame.copy()
 
 
+def left_out_note(site_id: str, indicator_id: str, geography: str = "la", anon: bool = False) -> str:
+    """Which of the site's periods are left out because a member did not report, in words ("" if none).
+
+    E.g. "Sep 2014 left out: 1 of 2 member LAs reported." (data.aggregate.MISSING_MEMBER_SHARE).
+    Anonymised, the counts are not given: a site's number of LAs can identify it.
+    """
+    ds = _dataset(geography)
+    panel = indicator_panels(ds).get(indicator_id)
+    gaps = left_out_periods(panel, site_id) if panel is not None else []
+    if not gaps:
+        return ""
+    units = "CCGs" if geography == "ccg" else "LAs"
+    shown = [f"{period_label(start, panel.frequency)} left out: "
+             + (f"a member {units[:-1]} did not report" if anon else f"{n} of {expected} member {units} reported")
+             for start, n, expected in gaps[:6]]
+    more = f"; and {len(gaps) - 6} more periods" if len(gaps) > 6 else ""
+    return ("; ".join(shown) + more + ". A site period is left out when members holding 5% or more of the "
+            "site's population are missing from it, so that part of the site does not stand in for the whole.")
+
+
 def intervention_labels(site_id: str, indicator_id: str) -> tuple[str, tuple[str, str]]:
     """The start period and the transition period as the indicator's own period labels."""
     ctx = context()
     freq = ctx.catalogue.at[indicator_id, "frequency"]
     site = ctx.dataset.sites.set_index("site_id").loc[site_id]
-    return (period_label(align(site["start"], freq), freq),
-            (period_label(align(site["transition_start"], freq), freq),
-             period_label(align(site["transition_end"], freq), freq)))
+    # The indicator's own periods: its years may be calendar years (deaths) or financial years.
+    panel = indicator_panels(ctx.dataset).get(indicator_id)
+    periods = panel.periods if panel is not None else pd.DatetimeIndex([])
+
+    def label(d) -> str:
+        return period_label(containing_period(periods, d, freq), freq)
+
+    return label(site["start"]), (label(site["transition_start"]), label(site["transition_end"]))
 
 
 @memo

@@ -220,9 +220,30 @@ def merge_observations(old: pd.DataFrame, new: pd.DataFrame) -> tuple[pd.DataFra
     changed = int((present & differs).sum())
     keys_new = pd.MultiIndex.from_frame(new[KEY])
     keep_old = ~pd.MultiIndex.from_frame(old[KEY]).isin(keys_new)
+    superseded = _superseded_years(old, new)
+    changed += int((keep_old & superseded).sum())
+    keep_old &= ~superseded
     merged = pd.concat([old[keep_old], new], ignore_index=True).sort_values(KEY).reset_index(drop=True)
     merged["period_start"] = merged["period_start"].dt.date
     return merged, added, changed
+
+
+def _superseded_years(old: pd.DataFrame, new: pd.DataFrame) -> np.ndarray:
+    """Old yearly rows overlapped by a new yearly row of the same indicator and area that starts on
+    another day: the same year read again with its true dates (a calendar year stored as a
+    financial year before data.periods kept calendar years). The new row replaces the old one
+    rather than sitting beside it as a second, overlapping year."""
+    mask = np.zeros(len(old), dtype=bool)
+    is_year_old, is_year_new = (old["frequency"] == "year").to_numpy(), (new["frequency"] == "year").to_numpy()
+    if not is_year_old.any() or not is_year_new.any():
+        return mask
+    cols = ["indicator_id", "area_code", "period_start"]
+    pairs = old.loc[is_year_old, cols].assign(_row=np.nonzero(is_year_old)[0]).merge(
+        new.loc[is_year_new, cols], on=["indicator_id", "area_code"], suffixes=("", "_new"))
+    gap = (pairs["period_start_new"] - pairs["period_start"]).abs()
+    overlaps = (gap > pd.Timedelta(0)) & (gap < pd.Timedelta(days=365))
+    mask[pairs.loc[overlaps, "_row"].to_numpy()] = True
+    return mask
 
 
 def _per_indicator(obs: pd.DataFrame, reference: Reference) -> pd.DataFrame:

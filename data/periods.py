@@ -3,6 +3,11 @@
 English health and care data run April to March. A period is identified by its first day
 (``period_start``) and its frequency; labels follow the publications: "Apr 2014" (month),
 "2014/15 Q1" (quarter, Apr-Jun), "2014/15" (year).
+
+[C] A yearly period is twelve months from its first day, whatever that day is: financial years
+start on 1 April ("2014/15"), calendar years (deaths, from ONS registrations) on 1 January and are
+labelled "2014". A calendar year is never stored as a financial year: phasing reads the true
+dates, so a calendar year overlapping a site's transition is left out (``period_phase``).
 """
 from __future__ import annotations
 
@@ -56,8 +61,29 @@ def period_label(period_start: date | pd.Timestamp, frequency: str) -> str:
     if frequency == "quarter":
         return f"{fy_label(financial_year(d))} Q{fy_quarter(d)}"
     if frequency == "year":
-        return fy_label(financial_year(d))
+        return str(d.year) if is_calendar_year(d, frequency) else fy_label(financial_year(d))
     raise ValueError(f"unknown frequency {frequency!r}; expected one of {FREQUENCIES}")
+
+
+def is_calendar_year(period_start: date | pd.Timestamp, frequency: str) -> bool:
+    """A yearly period starting on 1 January (a calendar year, not a financial one)."""
+    d = pd.Timestamp(period_start)
+    return frequency == "year" and d.month == 1 and d.day == 1
+
+
+def containing_period(periods: pd.DatetimeIndex, d, frequency: str) -> pd.Timestamp:
+    """The period among ``periods`` (starts) that contains ``d``; the aligned financial period when
+    none does. Used to mark a date on a series whose years may be calendar or financial years."""
+    d = pd.Timestamp(d)
+    starts = pd.DatetimeIndex(periods)
+    if len(starts):
+        ends = starts + pd.DateOffset(months=_MONTHS_PER_PERIOD[frequency])
+        inside = (starts <= d) & (d < ends)
+        if inside.any():
+            return starts[inside][0]
+        if all(is_calendar_year(s, frequency) for s in starts):
+            return pd.Timestamp(d.year, 1, 1)
+    return align(d, frequency)
 
 
 def period_labels(starts: pd.Series | list, frequency: str) -> list[str]:

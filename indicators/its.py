@@ -132,6 +132,9 @@ def segmented_regression(series: pd.Series, frequency: str, phase: np.ndarray,
 
     level, _, level_ci, level_p = coef("level_change")
     slope, _, slope_ci, slope_p = coef("slope_change")
+    if not np.any(x[:, cols.index("slope_change")] != 0):
+        # One period after the start: a change of slope is not identified (not "zero").
+        slope, slope_ci, slope_p = float("nan"), (float("nan"), float("nan")), float("nan")
     post_rows = design.to_numpy()[phase == POST]
     mean_c = np.zeros(len(cols))
     if len(post_rows):

@@ -21,7 +21,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from data.aggregate import aggregate
+from data.aggregate import aggregate, area_population
 from data.errors import DataError
 from data.periods import period_label, period_phase
 from data.reference import ENGLAND_CODE
@@ -108,7 +108,8 @@ def site_values(dataset, indicator_id: str | list[str] | None = None, level: flo
 
     Columns: site_id, indicator_id, period_start, frequency, period_label, phase, numerator,
     denominator, value, ci_low, ci_high, n_areas, n_expected, flag ("incomplete" when a member LA
-    did not report, "rate_only" when aggregated from rates).
+    did not report, "member_missing" when the period is left out for it (data.aggregate),
+    "rate_only" when aggregated from rates).
     """
     indicator_ids = [indicator_id] if isinstance(indicator_id, str) else indicator_id
     for ind in indicator_ids or []:
@@ -117,7 +118,8 @@ def site_values(dataset, indicator_id: str | list[str] | None = None, level: flo
     members = dataset.site_areas[dataset.site_areas["site_id"].isin(sites["site_id"])]
     obs = _area_observations(dataset, indicator_ids)
     obs = obs[obs["area_code"] != ENGLAND_CODE]
-    agg = aggregate(obs, members.rename(columns={"site_id": "group"}), _multipliers(dataset))
+    agg = aggregate(obs, members.rename(columns={"site_id": "group"}), _multipliers(dataset),
+                    area_population(dataset.areas))
     agg = agg.rename(columns={"group": "site_id"})
     if agg.empty:  # no data for these indicators: the right columns, no rows
         types = {"period_start": obs["period_start"].dtype, "n_areas": "int64", "n_expected": "int64"}
@@ -148,7 +150,7 @@ def england_values(dataset, indicator_ids: list[str] | None = None, level: float
     if missing_inds:
         las = obs[obs["indicator_id"].isin(missing_inds) & (obs["area_code"] != ENGLAND_CODE)]
         members = pd.DataFrame({"group": "england", "area_code": dataset.areas["area_code"]})
-        summed = aggregate(las, members, _multipliers(dataset))
+        summed = aggregate(las, members, _multipliers(dataset), leave_out_missing=False)  # a total: flagged only
         frames.append(summed.drop(columns=["group", "n_areas", "n_expected"]).assign(
             ci_low=np.nan, ci_high=np.nan, england_basis="sum of LAs"))
     cols = ["indicator_id", "period_start", "frequency", "numerator", "denominator", "value", "ci_low",

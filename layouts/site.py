@@ -147,4 +147,13 @@ def _areas(ctx, sid: str) -> html.Div:
                       "dilute any change")
         items.append(html.Li(label, className="text-warning-emphasis" if a.coverage == "part" else ""))
     heading = "CCG units (2019/20 successors):" if ccg else "Local authorities:"
-    return html.Div([html.P(heading, className="mb-0"), html.Ul(items, id="site-areas")])
+    parts = [html.P(heading, className="mb-0"), html.Ul(items, id="site-areas")]
+    if not ccg and (areas["coverage"] == "part").any():
+        parts.append(html.P(PART_LA_NOTE, className="small", id="site-part-note"))
+    return html.Div(parts)
+
+
+PART_LA_NOTE = ("Part-covered local authorities count in full in these figures. Weighting each by the share of its "
+                "population inside the site is an option for the estimates (pioneers estimates --weighting "
+                "population_share). Where an indicator is published by CCG (emergency admissions), the CCG view "
+                "follows the site's footprint more closely and is the better basis.")

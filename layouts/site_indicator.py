@@ -6,7 +6,7 @@ import pandas as pd
 from dash import dcc, html
 
 from layouts.components import charts, page, readings, tables
-from analysis.results import (context, indicator_has_data, missing_estimate_reason, no_data_message,
+from analysis.results import (context, indicator_has_data, left_out_note, missing_estimate_reason, no_data_message,
                               overview_row, site_balance, site_detail, site_trend)
 from layouts.components.anonymise import comparator_labels
 from layouts.components.readings import format_p
@@ -69,11 +69,15 @@ def layout(site_id: str | None = None, indicator_id: str | None = None, **query)
     detail = site_detail(sid, indicator_id, state.geo)
     for kind, heading in DETAIL_CHARTS.items():
         body += [html.H2(heading, className="h4"), _block(specs[kind], state)]
+        gaps = left_out_note(sid, indicator_id, state.geo, state.anon) if kind == "trend" else ""
+        if gaps:
+            body.append(html.P(gaps, className="small", id="left-out-periods"))
         if kind == "event":
             r = detail["did"].iloc[0]
             balance = site_balance(sid, indicator_id, state.geo)
             body.append(html.P(readings.did_reading(cat["short_name"], r["effect_pct"], r["ci_low"], r["ci_high"],
-                                                    r["p_value"], cat["polarity"], balance=balance.quality),
+                                                    r["p_value"], cat["polarity"], balance=balance.quality,
+                                                    mde_pct=r.get("mde_pct")),
                                className="fw-semibold", id="did-reading"))
             body.append(_balance_note(ctx, sid, indicator_id, detail, balance, name, state.anon))
             body.append(tables.html_table(_did_numbers(detail["did"], cat["unit"]), "Difference-in-differences"))
@@ -107,13 +111,24 @@ def _did_numbers(did, unit: str):
     words = readings.unit_words(unit)
     return pd.DataFrame({"Measure": ["Effect (indicator units)", "Effect (relative, % of expected)",
                                      "95% placebo interval (relative)", "95% placebo interval (indicator units)",
-                                     "p (placebo-in-space, exploratory)", "Cluster-robust interval (likely too narrow)",
+                                     "p (placebo-in-space, exploratory)",
+                                     "Smallest detectable effect (80% power, 5% two-sided; from the placebos)",
+                                     "Cluster-robust interval (likely too narrow)",
                                      "Pre-trend test p", "Comparator set version"],
                          "Value": [f"{r['effect']:+.2f} {words}", f"{r['effect_pct']:+.1f}%",
                                    f"{low_pct:+.1f}% to {high_pct:+.1f}%",
                                    f"{r['ci_low']:.2f} to {r['ci_high']:.2f} {words}", format_p(r["p_value"]),
+                                   _mde_text(r),
                                    f"{r['cluster_ci_low']:.2f} to {r['cluster_ci_high']:.2f}",
                                    format_p(r["pre_trend_p"]), str(r["comparator_version"])]})
+
+
+def _mde_text(r) -> str:
+    """The minimum detectable effect, relative and in the indicator's units ("" when there are too few placebos)."""
+    pct, units = r.get("mde_pct", float("nan")), r.get("mde", float("nan"))
+    if pd.isna(pct):
+        return "not available (too few placebo areas)"
+    return f"{pct:.1f}% ({units:.2f} in indicator units)"
 
 
 def _its_numbers(summary, unit: str):
@@ -121,7 +136,8 @@ def _its_numbers(summary, unit: str):
              "mean_post_effect": "Mean effect after the start"}
     return pd.DataFrame({"Term": summary["term"].map(names).fillna(summary["term"]),
                          f"Estimate ({unit})": summary["estimate"].round(2),
-                         "95% interval": [f"{a:.2f} to {b:.2f}" for a, b in zip(summary["ci_low"], summary["ci_high"])],
+                         "95% interval": [f"{a:.2f} to {b:.2f}" if pd.notna(a) else "not identified (one period after the start)"
+                                          for a, b in zip(summary["ci_low"], summary["ci_high"])],
                          "p": summary["p_value"].map(format_p)})
 
 

@@ -75,7 +75,7 @@ def test_site_aggregation_matches_data_aggregate(demo):
 
     data = indicator_panels(demo)
     obs = demo.observations[demo.observations["area_code"] != "E92000001"]
-    ref = aggregate_sites(obs, demo.site_areas, demo.catalogue)
+    ref = aggregate_sites(obs, demo.site_areas, demo.catalogue, demo.areas.set_index("area_code")["population"])
     for ind in ("ea_all", "falls_65", "dtoc"):
         wide = ref[ref["indicator_id"] == ind].pivot(index="site_id", columns="period_start", values="value")
         ours = data[ind].site_frame.reindex(index=wide.index, columns=wide.columns)

@@ -116,11 +116,11 @@ def test_fingertips_export_keeps_totals_and_reads_counts(real_dir, context):
     path = real_dir / "fingertips_countyua_export_campylobacter_2015" / "indicators-CountyUA.data.csv"
     result = fingertips.load(path, ctx)
     obs = result.observations.set_index(["area_code", "period_start"])
-    hartlepool = obs.loc[("E06000001", pd.Timestamp("2015-04-01"))]
+    hartlepool = obs.loc[("E06000001", pd.Timestamp("2015-01-01"))]  # calendar 2015
     assert (hartlepool["numerator"], hartlepool["denominator"]) == (132, 92_493)
     assert round(hartlepool["value"], 1) == 142.7
-    assert obs.loc[(ENGLAND_CODE, pd.Timestamp("2015-04-01")), "numerator"] == 51_897
-    assert obs.loc[("E10000016", pd.Timestamp("2015-04-01")), "denominator"] == 1_524_719  # Kent
+    assert obs.loc[(ENGLAND_CODE, pd.Timestamp("2015-01-01")), "numerator"] == 51_897
+    assert obs.loc[("E10000016", pd.Timestamp("2015-01-01")), "denominator"] == 1_524_719  # Kent
     codes = result.observations["area_code"]
     assert codes.str.startswith("E12").sum() == 27 and (codes == ENGLAND_CODE).sum() == 3
     assert codes[~codes.str.startswith(("E12", "E92"))].nunique() == 152
@@ -148,12 +148,13 @@ def test_fingertips_extract_falls_england_and_counties(real_dir, context):
 def test_fingertips_extract_diupr_england_2001(real_dir, context):
     result = fingertips.load(real_dir / "trafford_gm_fingertips_ascof_dtoc" / "deaths_at_home.csv", context)
     obs = result.observations.set_index(["area_code", "period_start"])["value"]
-    assert obs[(ENGLAND_CODE, pd.Timestamp("2001-04-01"))] == 38.3
+    assert obs[(ENGLAND_CODE, pd.Timestamp("2001-01-01"))] == 38.3  # calendar 2001, from 1 January
+    assert result.source["vintage"] == "2001 to 2016"
     assert result.observations["area_code"].str.startswith("E10").sum() == 27 * 16
 
 
 def test_fingertips_periods():
-    assert fingertips.period_start("2015") == (pd.Timestamp("2015-04-01"), "")
+    assert fingertips.period_start("2015") == (pd.Timestamp("2015-01-01"), "")  # a calendar year keeps its dates
     assert fingertips.period_start("2015/16") == (pd.Timestamp("2015-04-01"), "")
-    assert fingertips.period_start("2015 - 17") == (pd.Timestamp("2016-04-01"), "estimated")
+    assert fingertips.period_start("2015 - 17") == (pd.Timestamp("2016-01-01"), "estimated")
     assert fingertips.period_start("2015/17") is None

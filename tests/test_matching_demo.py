@@ -58,6 +58,11 @@ def _direct_baseline(demo, codes, indicator, end_last_start):
     obs = demo.observations
     rows = obs[obs["area_code"].isin(codes) & (obs["indicator_id"] == indicator) & obs["numerator"].notna()
                & (pd.to_datetime(obs["period_start"]) <= pd.Timestamp(end_last_start))]
+    # A period with a member missing is left out of the site's series (data.aggregate.missing_members:
+    # every member here holds more than 5% of its site's population, so any gap leaves the period out).
+    reporting = obs[obs["area_code"].isin(codes) & (obs["indicator_id"] == indicator) & obs["value"].notna()]
+    complete = reporting.groupby("period_start")["area_code"].nunique() == reporting["area_code"].nunique()
+    rows = rows[rows["period_start"].map(complete).fillna(False).astype(bool)]
     per = rows.groupby("period_start")[["numerator", "denominator"]].sum()
     mult = demo.catalogue.set_index("indicator_id").at[indicator, "multiplier"]
     level = per["numerator"].sum() / per["denominator"].sum() * mult
@@ -71,7 +76,7 @@ def test_baseline_level_and_slope_from_site_aggregate_counts(demo):
     cov = unit_covariates(demo, "ea_all")
     members = demo.site_areas.loc[demo.site_areas["site_id"] == "greater-manchester", "area_code"]
     level, slope, n = _direct_baseline(demo, members, "ea_all", "2014-10-01")
-    assert n == 19
+    assert n == 18  # 19 quarters to Oct-Dec 2014, one with a member borough missing (left out)
     assert_allclose(cov.at["greater-manchester", "baseline_level"], level, rtol=1e-10)
     assert_allclose(cov.at["greater-manchester", "baseline_slope"], slope, rtol=1e-8)
     # A wave 1 site (Leeds) and a yearly indicator: 2010/11 to 2012/13 before 1 Apr 2013.

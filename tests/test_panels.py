@@ -51,7 +51,7 @@ def test_panels_hold_every_la_and_site_series_of_the_demo(demo):
     assert panels is indicator_panels(demo)  # built once per dataset
     assert set(panels) == set(demo.catalogue["indicator_id"])
     obs = demo.observations[demo.observations["area_code"] != "E92000001"]
-    ref = aggregate_sites(obs, demo.site_areas, demo.catalogue)
+    ref = aggregate_sites(obs, demo.site_areas, demo.catalogue, demo.areas.set_index("area_code")["population"])
     for ind, p in panels.items():
         assert "E92000001" not in p.areas
         wide = ref[ref["indicator_id"] == ind].pivot(index="site_id", columns="period_start", values="value")

@@ -24,6 +24,7 @@ from data.errors import DataError
 from data.loaders import LoadContext, LoadResult, finish, join_flags
 from data.loaders.geography import resolve
 from data.loaders.population import attach_denominator, estimate_year
+from data.periods import period_label
 from data.loaders.reading import (Problems, find_columns, numbers, read_csv_strings, source_vintage, usable_rows)
 from data.reference import ENGLAND_CODE, REFERENCE_DIR
 
@@ -49,16 +50,19 @@ EXTRACT = {
     "indicator": ("indicator", "IndicatorName", "indicator_name"),
 }
 TOTAL_AGE = "All ages"
-CALENDAR_YEAR_OFFSET = 0
-"""[C] A calendar year Y is stored as the financial year Y/Y+1, the one sharing most of its months."""
 
 
-def period_start(text: str, calendar_year_offset: int = CALENDAR_YEAR_OFFSET) -> tuple[pd.Timestamp, str] | None:
-    """'2015' -> 2015/16; '2015/16' -> 2015/16; '2015 - 17' (pooled years) -> middle year, flagged estimated."""
+def period_start(text: str) -> tuple[pd.Timestamp, str] | None:
+    """'2015' -> calendar year 2015 (from 1 January); '2015/16' -> financial year 2015/16;
+    '2015 - 17' (pooled calendar years) -> the middle calendar year, flagged estimated.
+
+    A calendar year keeps its true dates (data.periods), so phasing leaves out a year that
+    overlaps a site's transition instead of counting it as the financial year it mostly shares.
+    """
     t = str(text).strip()
     m = re.fullmatch(r"(\d{4})", t)
     if m:
-        return pd.Timestamp(int(m.group(1)) + calendar_year_offset, 4, 1), ""
+        return pd.Timestamp(int(m.group(1)), 1, 1), ""
     m = re.fullmatch(r"(\d{4})\s*/\s*(\d{2})", t)
     if m and (int(m.group(1)) + 1) % 100 == int(m.group(2)):
         return pd.Timestamp(int(m.group(1)), 4, 1), ""
@@ -67,7 +71,7 @@ def period_start(text: str, calendar_year_offset: int = CALENDAR_YEAR_OFFSET) ->
         first = int(m.group(1))
         last = first // 100 * 100 + int(m.group(2))
         if last > first:
-            return pd.Timestamp((first + last) // 2 + calendar_year_offset, 4, 1), "estimated"
+            return pd.Timestamp((first + last) // 2, 1, 1), "estimated"
     return None
 
 
@@ -190,7 +194,7 @@ def load(path: Path, context: LoadContext) -> LoadResult:
     first, last = obs["period_start"].min(), obs["period_start"].max()
     source = {"kind": "fingertips", "name": "OHID Fingertips", "layout": layout,
               "indicators": sorted(set(source_id[keep])), **source_vintage(path),
-              "vintage": f"{first.year}/{(first.year + 1) % 100:02d} to {last.year}/{(last.year + 1) % 100:02d}"}
+              "vintage": f"{period_label(first, 'year')} to {period_label(last, 'year')}"}
     return LoadResult(observations=finish(obs, f"Fingertips: {path.name}", context.multipliers()),
                       rows_read=rows_read, skipped=skipped, source=source)
 

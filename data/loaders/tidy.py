@@ -21,7 +21,8 @@ import pandas as pd
 from data.loaders import LoadContext, LoadResult, finish
 from data.loaders.reading import (Problems, check_field_sizes, file_rows, find_columns, map_distinct, numbers,
                                   read_csv_strings, short_rows, source_vintage, stripped)
-from data.periods import PLAUSIBLE_RANGE, PeriodOutOfRange, align, check_plausible_year, parse_period
+from data.periods import (PLAUSIBLE_RANGE, PeriodOutOfRange, align, check_plausible_year, is_calendar_year,
+                          parse_period)
 from data.reference import ENGLAND_CODE
 from data.schema import FLAGS
 
@@ -47,6 +48,10 @@ def _parse(text: str) -> tuple[pd.Timestamp, str]:
     if m and 1 <= int(m.group(2)) <= 12:
         check_plausible_year(text, int(m.group(1)), int(m.group(2)))
         return pd.Timestamp(int(m.group(1)), int(m.group(2)), 1), "month"
+    m = re.fullmatch(r"\s*(\d{4})\s*", text)
+    if m:  # a calendar year, January to December (deaths are registered by calendar year)
+        check_plausible_year(text, int(m.group(1)), 1)
+        return pd.Timestamp(int(m.group(1)), 1, 1), "year"
     return parse_period(text)
 
 
@@ -83,7 +88,7 @@ def load(path: Path, context: LoadContext) -> LoadResult:
     for text in pd.unique(get["period"]):
         try:
             start, freq = _parse(text)
-            parsed[text] = (start, freq) if align(start, freq) == start else None
+            parsed[text] = (start, freq) if align(start, freq) == start or is_calendar_year(start, freq) else None
         except PeriodOutOfRange:
             parsed[text] = None
             out_of_range.add(text)

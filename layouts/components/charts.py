@@ -103,7 +103,8 @@ def trend_chart(spec: ChartSpec) -> Chart:
     title = f"{cat['short_name'] if spec.compact else cat['name']}: {site}" + _where(spec)
     opts = figures.TrendOptions(title=title, site_label=site, indicator_name=cat["name"], unit=cat["unit"],
                                 source=ctx.source_line(spec.indicator_id), start_label=start, transition=transition,
-                                compact=spec.compact, period_title=figures.period_axis_title(cat["frequency"]),
+                                compact=spec.compact,
+                                period_title=figures.period_axis_title(cat["frequency"], frame["period_label"].tolist()),
                                 show_counts=not spec.anon)
     note = (f"Blue solid line: {site}, with 95% confidence whiskers; orange dots and shaded band: its matched "
             "comparators' mean and range; black long dashes: England. Grey band: transition period; red dashed line: "
@@ -175,7 +176,8 @@ def event_chart(spec: ChartSpec) -> Chart:
     start, transition = results.intervention_labels(site_id, spec.indicator_id)
     title = f"{cat['short_name']}, {site}: difference from matched comparators, period by period" + _where(spec)
     fig = figures.event_study_figure(frame, title=title, unit=cat["unit"], source=ctx.source_line(spec.indicator_id),
-                                     x_title=figures.period_axis_title(cat["frequency"]), start_label=start,
+                                     x_title=figures.period_axis_title(cat["frequency"], frame["period_label"].tolist()),
+                                     start_label=start,
                                      transition=transition)
     note = event_study_note(frame)
     return Chart(fig, figures.event_study_table(frame, cat["unit"]), title,
@@ -202,7 +204,7 @@ def its_chart(spec: ChartSpec) -> Chart:
     title = f"{cat['short_name']}, {site}: change in trend after the Pioneer start" + _where(spec)
     fig = figures.its_figure(frame, title=title, unit=cat["unit"], site_label=site,
                              source=ctx.source_line(spec.indicator_id), start_label=start, transition=transition,
-                             x_title=figures.period_axis_title(cat["frequency"]))
+                             x_title=figures.period_axis_title(cat["frequency"], frame["period_label"].tolist()))
     note = ("Blue points: the site's values; blue line: the fitted segmented regression; orange dots: the "
             "pre-Pioneer trend carried forward (what the fit expects without a change). Grey band: transition.")
     return Chart(fig, figures.its_table(frame, site), title, _file_stem("change-in-trend", spec.indicator_id, site), note)
@@ -216,7 +218,7 @@ def spc_chart(spec: ChartSpec) -> Chart:
     title = f"{cat['short_name']}, {site}: statistical process control (XmR)" + _where(spec)
     fig = figures.spc_figure(chart, title=title, unit=cat["unit"], source=ctx.source_line(spec.indicator_id),
                              start_label=start, transition=transition,
-                             x_title=figures.period_axis_title(cat["frequency"]))
+                             x_title=figures.period_axis_title(cat["frequency"], chart["period_label"].tolist()))
     note = ("Mean and process limits from the pre-Pioneer periods. Point colour shows the variation type: "
             "light blue improvement, orange concern, purple a special cause where no direction is better, "
             "grey common cause.")

@@ -14,7 +14,7 @@ import pandas as pd
 
 from analysis import results
 from analysis.cache import memo
-from data.periods import fy_label
+from data.periods import PERIODS_PER_YEAR, fy_label
 from data.reference import ENGLAND_CODE
 from layouts.components import grid
 from layouts.components.anonymise import comparator_labels
@@ -32,8 +32,11 @@ def _coverage_by_year(checksum: str, geography: str = "la") -> pd.DataFrame:
     ctx = results.context(geography)
     obs = ctx.dataset.observations
     obs = obs[(obs["area_code"] != ENGLAND_CODE) & obs["value"].notna()]
-    starts = obs["period_start"]
-    first_year = starts.dt.year.where(starts.dt.month >= 4, starts.dt.year - 1)
+    # A period counts in the financial year holding its midpoint: a calendar year (Jan-Dec 2014)
+    # in 2014/15, where nine of its months fall; months, quarters and financial years in their own.
+    months = obs["frequency"].map(PERIODS_PER_YEAR).rdiv(12).fillna(12)
+    middle = obs["period_start"] + pd.to_timedelta(months * 30.44 / 2, unit="D")
+    first_year = middle.dt.year.where(middle.dt.month >= 4, middle.dt.year - 1)
     years = first_year.map({y: fy_label(y) for y in first_year.unique()})
     counts = obs.assign(year=years).groupby(["indicator_id", "year"])["area_code"].nunique().unstack(fill_value=0)
     units = ctx.dataset.areas["area_code"] != ENGLAND_CODE
@@ -139,6 +142,7 @@ def _effects_sheet(ctx, anon: bool) -> pd.DataFrame:
         "Upper 95% (units)": est["ci_high"], "Effect (% of expected)": est["effect_pct"],
         "Lower 95% (%)": [a for a, _ in pct], "Upper 95% (%)": [b for _, b in pct],
         "p value": est["p_value"], "p method": est["p_method"], "Pre-trend p": est["pre_trend_p"],
+        "Minimum detectable effect (% of expected, 80% power)": est["mde_pct"],
         "Comparators": est["n_comparators"], "Periods before": est["n_pre"], "Periods after": est["n_post"],
         "Comparator balance": [results.site_balance(s, i, ctx.dataset.geography).quality if m == "did" else ""
                                for s, i, m in zip(est["site_id"], est["indicator_id"], est["method"])],

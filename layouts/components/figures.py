@@ -51,8 +51,12 @@ class TrendOptions:
 PERIOD_TITLES = {"month": "Month", "quarter": "Quarter (financial year)", "year": "Financial year"}
 
 
-def period_axis_title(frequency: str) -> str:
-    """The x-axis title for an indicator's periods: a monthly axis is not "financial year"."""
+def period_axis_title(frequency: str, labels=None) -> str:
+    """The x-axis title for an indicator's periods: a monthly axis is not "financial year", and
+    yearly periods labelled "2014" (deaths, by calendar year; data.periods) are calendar years."""
+    if frequency == "year" and labels is not None and len(labels) and all(
+            isinstance(x, str) and x.isdigit() for x in labels):
+        return "Calendar year"
     return PERIOD_TITLES.get(frequency, "Period")
 
 

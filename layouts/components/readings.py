@@ -13,11 +13,32 @@ def format_p(p_value) -> str:
     return "p < 0.01" if p_value < 0.01 else f"p = {p_value:.2f}"
 
 
+def _missing(v) -> bool:
+    return v is None or (isinstance(v, float) and math.isnan(v))
+
+
+def detectable_reading(effect_pct: float, ci_low: float, ci_high: float, mde_pct: float | None) -> str:
+    """What the comparison could have shown, in words ("" without a minimum detectable effect).
+
+    E.g. "No clear difference; this comparison could not have detected an effect smaller than 9%."
+    so that "could be chance" is not read as "nothing happened".
+    """
+    if any(_missing(v) for v in (effect_pct, ci_low, ci_high, mde_pct)) or not math.isfinite(mde_pct):
+        return ""
+    size = f"{mde_pct:.0f}%" if mde_pct >= 10 else f"{mde_pct:.1f}%"
+    if ci_low > 0 or ci_high < 0:
+        return (f"This comparison detects an effect of {size} or more 80% of the time; smaller ones "
+                "it would often miss.")
+    return f"No clear difference; this comparison could not have detected an effect smaller than {size}."
+
+
 def did_reading(short_name: str, effect_pct: float, ci_low: float, ci_high: float, p_value: float,
-                polarity: str, reason: str = "", balance: str = "") -> str:
+                polarity: str, reason: str = "", balance: str = "", mde_pct: float | None = None) -> str:
     """E.g. "Emergency admissions: 3.0% lower than expected from similar areas; this could be chance (p = 0.45)."
 
     "Expected" is the site's counterfactual: its own baseline moved as its matched comparators moved.
+    With ``mde_pct`` (the minimum detectable effect, analysis.estimates) it adds what the comparison
+    could have detected (``detectable_reading``).
     """
     if any(v is None or (isinstance(v, float) and math.isnan(v)) for v in (effect_pct, ci_low, ci_high)):
         why = reason if isinstance(reason, str) and reason else "too few periods or comparators"
@@ -40,7 +61,9 @@ def did_reading(short_name: str, effect_pct: float, ci_low: float, ci_high: floa
         areas = "its comparators"
         caution = (" But the comparators are poorly matched to the site, so the difference may reflect how the "
                    "areas differ rather than the Pioneer")
-    return f"{short_name}: {size} {direction} than expected from {areas}; {verdict}{p}.{caution and caution + '.'}"
+    detectable = detectable_reading(effect_pct, ci_low, ci_high, mde_pct)
+    return (f"{short_name}: {size} {direction} than expected from {areas}; {verdict}{p}.{caution and caution + '.'}"
+            + (f" {detectable}" if detectable else ""))
 
 
 METHOD_QUESTIONS = {
@@ -110,13 +133,19 @@ def effects_table(estimates: pd.DataFrame, catalogue: pd.DataFrame,
             "95% interval (units)": (f"{r.ci_low:.2f} to {r.ci_high:.2f}" if pd.notna(r.ci_low) else ""),
             "p (placebo, exploratory)": format_p(r.p_value),
             "Pre-trend p": format_p(r.pre_trend_p),
+            "Smallest detectable effect (80% power)": _mde_words(getattr(r, "mde_pct", math.nan)),
             "Comparators": {"good": "well matched", "acceptable": "acceptably matched",
                             "poor": "poorly matched"}.get(quality, ""),
             "What it means": (f"{cat['short_name']}: {r.note}." if _unavailable(r) else
                               did_reading(cat["short_name"], r.effect_pct, r.ci_low, r.ci_high, r.p_value,
-                                          cat["polarity"], getattr(r, "note", ""), balance=quality)),
+                                          cat["polarity"], getattr(r, "note", ""), balance=quality,
+                                          mde_pct=getattr(r, "mde_pct", None))),
         })
     return pd.DataFrame(rows)
+
+
+def _mde_words(mde_pct) -> str:
+    return f"{mde_pct:.1f}%" if not _missing(mde_pct) and math.isfinite(mde_pct) else ""
 
 
 def its_reading(short_name: str, effect_pct: float, ci_low: float, ci_high: float, p_value: float,
