@@ -41,7 +41,7 @@ import pandas as pd
 
 from data.errors import DataError
 from data.store import Dataset
-from matching.balance import THRESHOLDS, balance_frame
+from matching.balance import THRESHOLDS, balance_frame, rate_smd
 from matching.covariates import (
     BASELINE, DEMOGRAPHIC, _cache, comparator_pool, covariate_matrix, site_baseline_ends, units_with_data,
 )
@@ -242,8 +242,10 @@ def _match_arrays(treated_names: np.ndarray, treated_X: np.ndarray, pool_codes: 
     used = np.flatnonzero(ok)
     if caliper is not None:
         for row in np.flatnonzero(~keep.all(axis=1)):
-            warnings.append(f"{treated_names[used[row]]}: only {int(keep[row].sum())} of {k} candidates within "
-                            f"caliper {caliper:g} ({method} distance; nearest is {dist[row, 0]:.3g})")
+            within = int(keep[row].sum())
+            short = "no comparator" if not within else f"only {within} of {k} candidates"
+            warnings.append(f"{treated_names[used[row]]}: {short} within caliper {caliper:g} ({method} distance; "
+                            f"nearest is {dist[row, 0]:.3g})")
     return _Matched(pool_codes, pool_X, used, order, dist, keep, warnings)
 
 
@@ -302,10 +304,17 @@ class ComparatorSet:
     params: dict
     warnings: tuple[str, ...] = ()
     _contexts: tuple = field(default=(), repr=False)
+    _balance: pd.DataFrame | None = field(default=None, repr=False)  # k by balance: the chosen k's rows
 
     def balance(self, thresholds: tuple[float, float] = THRESHOLDS) -> pd.DataFrame:
         """Balance of every site (and indicator) and covariate (see matching.balance), with
         indicator_id and version columns."""
+        if self._balance is not None:
+            out = self._balance.copy()
+            out["balance_before"] = rate_smd(out["smd_before"], thresholds)
+            out["balance_after"] = rate_smd(out["smd_after"], thresholds)
+            out["version"] = self.version
+            return out
         frames = []
         for indicator_id, names, site_X, m, columns in self._contexts:
             comparator_mean = np.full(site_X.shape, np.nan)
@@ -623,3 +632,70 @@ def placebo_set(dataset: Dataset, site_id: str, indicator_id: str | None = None,
             found = PlaceboSet(names, order, dist, tuple(design.columns))
         cache[key] = found
     return cache[key]
+
+
+# ---------------------------------------------------------------------------------------------
+# k chosen by balance as well as by count.
+
+def k_by_balance(worst_smd: Mapping[int, float], threshold: float = THRESHOLDS[1]) -> int:
+    """The k to use for one site (and indicator), from each candidate k's largest |SMD| after matching.
+
+    [C] The rule: the largest k whose comparators keep every |SMD| below ``threshold`` (more
+    comparators, less noise, as long as they stay alike); when no k does, the k with the smallest
+    largest |SMD| (ties: the larger k). A k whose balance cannot be computed is never chosen unless
+    none can be (then the largest).
+    """
+    if not worst_smd:
+        raise DataError("k by balance needs at least one candidate k")
+    ks = sorted(worst_smd)
+    finite = {k: float(v) for k, v in worst_smd.items() if np.isfinite(v)}
+    if not finite:
+        return ks[-1]
+    under = [k for k, v in finite.items() if v < threshold]
+    if under:
+        return max(under)
+    best = min(finite.values())
+    return max(k for k, v in finite.items() if np.isclose(v, best, rtol=0, atol=1e-12))
+
+
+def match_k_by_balance(dataset: Dataset, *, ks: Iterable[int] | None = None, threshold: float = THRESHOLDS[1],
+                       **settings) -> ComparatorSet:
+    """Comparator sets whose k is chosen per site (and indicator) by ``k_by_balance``.
+
+    ``settings`` are ``match``'s (not k). The table and balance rows are those of each cell's chosen
+    k; ``params["k"]`` is "auto by balance" and ``params["chosen_k"]`` maps "site|indicator" to k.
+    """
+    ks = list(range(K_RANGE[0], K_RANGE[1] + 1)) if ks is None else sorted(set(ks))
+    for k in ks:
+        _check_k(k)
+    sets = {k: match(dataset, k=k, **settings) for k in ks}
+    balances = {k: cs.balance() for k, cs in sets.items()}
+
+    def cells(frame: pd.DataFrame) -> list[tuple[str, str]]:
+        return list(zip(frame["site_id"], frame["indicator_id"].astype(object).fillna("")))
+
+    worst: dict[tuple[str, str], dict[int, float]] = {}
+    for k, b in balances.items():
+        for cell, a in zip(cells(b), b["smd_after"].abs().to_numpy(dtype=float)):
+            seen = worst.setdefault(cell, {})
+            seen[k] = np.nanmax([seen.get(k, np.nan), a]) if np.isfinite(a) or k not in seen else seen[k]
+    chosen = {cell: k_by_balance(by_k, threshold) for cell, by_k in worst.items()}
+
+    def of_chosen(frames: dict[int, pd.DataFrame]) -> pd.DataFrame:
+        return pd.concat([f[[chosen.get(c) == k for c in cells(f)]] for k, f in frames.items()], ignore_index=True)
+
+    def relevant(warning: str, k: int) -> bool:  # a caliper shortfall counts only at the site's chosen k
+        site = warning.split(":", 1)[0]
+        return "caliper" not in warning or any(s == site and c == k for (s, _), c in chosen.items())
+
+    params = {**sets[ks[0]].params, "k": "auto by balance", "k_candidates": ks, "k_threshold": threshold,
+              "chosen_k": {f"{s}|{i}": int(k) for (s, i), k in sorted(chosen.items())}}
+    version = comparator_version(params)
+    table = of_chosen({k: cs.table for k, cs in sets.items()}).assign(version=version)
+    table["indicator_id"] = table["indicator_id"].astype("string")
+    table = table.sort_values(["site_id", "indicator_id", "rank"], na_position="first",
+                              kind="stable").reset_index(drop=True)
+    balance = of_chosen(balances).sort_values(["site_id", "indicator_id"], na_position="first",
+                                              kind="stable").reset_index(drop=True)
+    warnings = tuple(dict.fromkeys(w for k in ks for w in sets[k].warnings if relevant(w, k)))
+    return ComparatorSet(table=table, version=version, params=params, warnings=warnings, _balance=balance)

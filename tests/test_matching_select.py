@@ -144,7 +144,7 @@ def test_caliper_warns_naming_the_site_and_keeps_only_close_candidates():
     out, warnings = match_units(sites, pool, k=3, caliper=caliper, return_warnings=True)
     assert out[out["unit"] == "close"]["comparator_code"].tolist() == ["L2", "L1", "L3"]
     assert (out["unit"] == "far").sum() == 0
-    assert len(warnings) == 1 and warnings[0].startswith("far: only 0 of 3") and "caliper" in warnings[0]
+    assert len(warnings) == 1 and warnings[0].startswith("far: no comparator within caliper") and "caliper" in warnings[0]
     assert out.attrs["warnings"] == warnings
     partial = match_units(_frame({"edge": [4.5]}, ["x"]), pool, k=3, caliper=caliper)
     assert partial["comparator_code"].tolist() == ["L4"]
