@@ -26,7 +26,7 @@ SITE_PATHS = ["/site/barnsley", "/site/barnsley/indicator/ea_all", "/site/greate
 SEARCHES = ["", "?anon=0", "?anon=false&present=1", "?basis=its&anon=", "?utm_source=1&anon=no",
             "?geo=ccg&anon=0", "?geo=Barnsley"]
 CHART_KINDS = ["trend", "site_multiples", "event", "its", "spc", "caterpillar", "funnel", "indicator_multiples",
-               "pooled", "love"]
+               "pooled", "love", "site_love", "sensitivity"]
 
 
 @pytest.fixture(scope="module")

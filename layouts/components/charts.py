@@ -359,10 +359,44 @@ def love_chart(spec: ChartSpec) -> Chart:
     summary = balance_summary_by_covariate(cs.balance())
     title = f"Balance of the comparator sets: {spec.method}, k = {spec.k} (version {cs.version})" + _where(spec)
     fig = figures.love_figure(summary, title=title, source=ctx.source_line())
-    note = ("Open vermillion circles: how far the sites are from the whole pool before matching; blue dots: how "
+    note = ("Open vermillion circles: how far the sites are from the whole pool before matching; blue diamonds: how "
             "far they are from their comparators after. Left of the solid line (0.1) is good balance; left of the "
             "dashed line (0.25) acceptable.")
     return Chart(fig, figures.love_table(summary), title, _file_stem("balance", spec.method, f"k{spec.k}"), note)
+
+
+def site_love_chart(spec: ChartSpec) -> Chart:
+    """One site's balance for one indicator: the comparators behind its estimate, before and after matching."""
+    ctx = results.context(spec.geo)
+    site_id, site = site_id_of(spec), _site_word(spec)
+    balance = results.site_love(site_id, spec.indicator_id, spec.geo)
+    if balance.empty:
+        raise ChartUnavailable("no comparator set for this site and indicator")
+    cat = ctx.catalogue.loc[spec.indicator_id]
+    title = f"Balance of {site}'s comparators for {cat['short_name']}" + _where(spec)
+    fig = figures.love_figure(balance, title=title, source=ctx.source_line(spec.indicator_id),
+                              x_title="Absolute standardised mean difference (pool SD units)")
+    note = ("Open vermillion circles: how far the site is from the whole pool of candidate areas before matching; "
+            "blue diamonds: how far it is from the mean of its comparators after. Left of the solid line (0.1) is "
+            "good balance; left of the dashed line (0.25) acceptable; beyond it the comparators are unlike the site "
+            "on that characteristic.")
+    return Chart(fig, figures.site_love_table(balance), title,
+                 _file_stem("balance", spec.indicator_id, "anonymised" if spec.anon else site), note)
+
+
+def sensitivity_chart(spec: ChartSpec) -> Chart:
+    """The estimate under each analysis choice (analysis.sensitivity), as a forest plot."""
+    ctx = results.context(spec.geo)
+    site_id, site = site_id_of(spec), _site_word(spec)
+    table, verdict = results.sensitivity(site_id, spec.indicator_id, spec.geo)
+    cat = ctx.catalogue.loc[spec.indicator_id]
+    title = f"{cat['short_name']}: {site}'s estimate under different analysis choices" + _where(spec)
+    fig = figures.sensitivity_figure(table, title=title, source=ctx.source_line(spec.indicator_id))
+    note = ("Blue square: the main estimate (matched DiD, k = 5, Mahalanobis, transition period left out); orange "
+            "circles: the same estimate with one choice changed; whiskers: 95% placebo intervals; dashed line: no "
+            f"effect. {verdict}")
+    return Chart(fig, figures.sensitivity_view_table(table), title,
+                 _file_stem("sensitivity", spec.indicator_id, "anonymised" if spec.anon else site), note)
 
 
 def spine_chart(spec: ChartSpec) -> Chart:
@@ -396,7 +430,7 @@ def spine_chart(spec: ChartSpec) -> Chart:
 BUILDERS = {"spine": spine_chart, "trend": trend_chart, "site_multiples": site_multiples_chart,
             "indicator_multiples": indicator_multiples_chart, "event": event_chart, "its": its_chart,
             "spc": spc_chart, "caterpillar": caterpillar_chart, "pooled": pooled_chart, "funnel": funnel_chart,
-            "love": love_chart}
+            "love": love_chart, "site_love": site_love_chart, "sensitivity": sensitivity_chart}
 
 
 # --- slide takeaways: one plain-words line from the estimates, naming no site ------------------------
