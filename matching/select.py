@@ -674,12 +674,17 @@ def match_k_by_balance(dataset: Dataset, *, ks: Iterable[int] | None = None, thr
     def cells(frame: pd.DataFrame) -> list[tuple[str, str]]:
         return list(zip(frame["site_id"], frame["indicator_id"].astype(object).fillna("")))
 
+    # A k counts for a cell only when the caliper left it all k comparators; a cell short at every k gets
+    # the smallest k (more would add nothing: the same few comparators).
     worst: dict[tuple[str, str], dict[int, float]] = {}
     for k, b in balances.items():
-        for cell, a in zip(cells(b), b["smd_after"].abs().to_numpy(dtype=float)):
+        a = b["smd_after"].abs().to_numpy(dtype=float)
+        full = b["n_comparators"].to_numpy() == k
+        for cell, value, ok in zip(cells(b), a, full):
             seen = worst.setdefault(cell, {})
-            seen[k] = np.nanmax([seen.get(k, np.nan), a]) if np.isfinite(a) or k not in seen else seen[k]
-    chosen = {cell: k_by_balance(by_k, threshold) for cell, by_k in worst.items()}
+            if ok and not value <= seen.get(k, -np.inf):  # the largest |SMD| of the cell's covariates
+                seen[k] = value if np.isfinite(value) else seen.get(k, np.nan)
+    chosen = {cell: k_by_balance(by_k, threshold) if by_k else min(ks) for cell, by_k in worst.items()}
 
     def of_chosen(frames: dict[int, pd.DataFrame]) -> pd.DataFrame:
         return pd.concat([f[[chosen.get(c) == k for c in cells(f)]] for k, f in frames.items()], ignore_index=True)

@@ -126,3 +126,38 @@ def test_site_love_plot_draws_the_sites_balance_rows(active_demo):
     slug = ctx.names.path_id("leeds", True)
     anon = charts.build(charts.ChartSpec("site_love", site=slug, indicator_id="ea_all", anon=True))
     assert "Leeds" not in anon.title and "leeds" not in anon.filename.lower()
+
+
+def test_url_keeps_caliper_and_k_auto_and_forged_values_fall_back():
+    from layouts.components.urlstate import parse_query, to_query
+
+    state = parse_query("?kauto=1&caliper=1.25")
+    assert (state.kauto, state.caliper) == (True, 1.25) and parse_query(to_query(state)) == state
+    for forged in ("nan", "inf", "-1", "1e300", "abc", "0"):
+        assert parse_query(f"?caliper={forged}").caliper == 0.0
+
+
+def test_matching_page_names_sites_without_a_comparator_within_the_caliper(active_demo):
+    import json
+
+    from tests.serving_support import shared_app
+
+    shared_app()  # the pages register with the app
+
+    from analysis import results
+    from layouts.components.anonymise import find_real_names, real_names
+    from layouts.matching import recompute_matching, within_words
+
+    assert within_words(0, 5, 0.5, "mahalanobis") == "no comparator within 0.5 (mahalanobis distance): no good match"
+    assert within_words(2, 5, 0.5, "mahalanobis").startswith("only 2 of 5 within 0.5")
+    covariates = ["log_population", "share_65", "deprivation", "density"]
+    out = json.dumps(recompute_matching("mahalanobis", 5, covariates, ["auto"], 0.9, "?anon=1").to_plotly_json(),
+                     default=lambda o: o.to_plotly_json() if hasattr(o, "to_plotly_json") else str(o))
+    assert "no good match" in out and "k (auto by balance)" in out and "Within the caliper" in out
+    ds = results.context().dataset
+    assert find_real_names(out, real_names(ds.sites, ds.areas)) == []
+    named = json.dumps(recompute_matching("mahalanobis", 5, covariates, [], 0.9, "").to_plotly_json(),
+                       default=lambda o: o.to_plotly_json() if hasattr(o, "to_plotly_json") else str(o))
+    assert "Greater Manchester" in named and "no comparator within caliper 0.9" in named  # warnings, named mode
+    bad = recompute_matching("mahalanobis", 5, covariates, [], -2, "")
+    assert "caliper above 0" in str(bad.children)
