@@ -130,4 +130,7 @@ def stability_verdict(table: pd.DataFrame) -> str:
     if len(signs) <= 1:
         return ("Partly stable: all variants agree in sign, but some estimates lie outside other variants' 95% "
                 "intervals, so the size depends on the choices." + tail)
+    if within:
+        return ("Unclear direction: the variants disagree in sign, though each lies within every other's 95% "
+                "interval; no choice gives a clear effect." + tail)
     return "Not stable: the variants disagree in sign, so the estimate depends on the analysis choices." + tail
