@@ -66,7 +66,7 @@ def test_stability_verdict_by_hand():
     assert stability_verdict(_table([-1.0, -1.2], [-2.0, -2.1], [-0.1, -0.3])).startswith("Stable")
     # Same sign, but -3 lies outside the first interval.
     assert stability_verdict(_table([-1.0, -3.0], [-2.0, -4.0], [-0.1, -2.5])).startswith("Partly stable")
-    assert stability_verdict(_table([-1.0, 0.5], [-2.0, -0.5], [0.5, 1.5])).startswith("Unclear direction")
+    assert stability_verdict(_table([-0.2, 0.3], [-2.0, -1.5], [1.5, 2.0])).startswith("Unclear direction")
     assert stability_verdict(_table([-1.0, 2.0], [-2.0, 1.5], [-0.5, 2.5])).startswith("Not stable")
     assert stability_verdict(_table([-1.0, np.nan], [-2.0, np.nan], [0.5, np.nan])).startswith("Too few")
 
