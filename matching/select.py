@@ -143,26 +143,34 @@ def balanced_subset(site_s: np.ndarray, candidates_s: np.ndarray, k: int, allowe
         total[ok] += candidates_s[rows[ok], pick[ok]]
         taken[rows[ok], pick[ok]] = True
     full = (chosen >= 0).all(axis=1)
+    sq = (candidates_s ** 2).sum(axis=2)  # (n, m)
     for _ in range(max_swaps):
         if not full.any():
             break
-        current = (((total / k) - site_s) ** 2).sum(axis=1)
-        out = candidates_s[rows[:, None], np.maximum(chosen, 0)]  # (n, k, d)
-        # swap slot a out, candidate b in: (n, k, m)
-        new_total = total[:, None, None, :] - out[:, :, None, :] + candidates_s[:, None, :, :]
-        err = (((new_total / k) - site_s[:, None, None, :]) ** 2).sum(axis=3)
+        # Swapping chosen slot a for candidate b moves the mean by (c_b - c_a) / k, so with r = mean - site
+        # the new error is |r|^2 + 2 r.(c_b - c_a) / k + |c_b - c_a|^2 / k^2, from dot products only.
+        r = total / k - site_s
+        current = (r ** 2).sum(axis=1)
+        slot = np.maximum(chosen, 0)
+        out = candidates_s[rows[:, None], slot]  # (n, k, d)
+        r_in = np.einsum("nd,nmd->nm", r, candidates_s)
+        r_out = np.einsum("nd,nkd->nk", r, out)
+        cross = np.einsum("nkd,nmd->nkm", out, candidates_s)
+        gap = sq[:, None, :] + sq[rows[:, None], slot][:, :, None] - 2 * cross
+        err = current[:, None, None] + 2 * (r_in[:, None, :] - r_out[:, :, None]) / k + gap / k ** 2
         err = np.where(taken[:, None, :] | ~full[:, None, None], np.inf, err)
         flat = err.reshape(n, -1)
         best = np.argmin(np.round(flat, _TIE_DECIMALS), axis=1)
         better = flat[rows, best] < current - 1e-12
         if not better.any():
             break
-        a, b = np.divmod(best, m)
-        for i in np.flatnonzero(better):
-            taken[i, chosen[i, a[i]]] = False
-            total[i] += candidates_s[i, b[i]] - candidates_s[i, chosen[i, a[i]]]
-            chosen[i, a[i]] = b[i]
-            taken[i, b[i]] = True
+        i = np.flatnonzero(better)  # one swap per site, so these updates never collide
+        a, b = np.divmod(best[i], m)
+        old = chosen[i, a]
+        taken[i, old] = False
+        total[i] += candidates_s[i, b] - candidates_s[i, old]
+        chosen[i, a] = b
+        taken[i, b] = True
     return chosen
 
 
