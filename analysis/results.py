@@ -284,7 +284,9 @@ def site_love(site_id: str, indicator_id: str, geography: str = "la") -> pd.Data
 
 @memo
 def _sensitivity(checksum: str, site_id: str, indicator_id: str, geography: str = "la") -> pd.DataFrame:
-    return sensitivity_table(_dataset(geography), site_id, indicator_id)
+    # The variants' comparator sets are the memoised ones, so the main variant uses the estimates' own set.
+    return sensitivity_table(_dataset(geography), site_id, indicator_id, comparator_sets=lambda k, method:
+                             comparator_set(checksum, k, method, geography=geography))
 
 
 def sensitivity(site_id: str, indicator_id: str, geography: str = "la") -> tuple[pd.DataFrame, str]:

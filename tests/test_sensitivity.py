@@ -86,3 +86,13 @@ def test_page_shows_forest_plot_table_and_verdict(demo_dir):
     slug = results.context().names.path_id("leeds", True)
     anon = charts.build(charts.ChartSpec("sensitivity", site=slug, indicator_id="ea_all", anon=True))
     assert "Leeds" not in anon.title and "leeds" not in anon.filename.lower()
+
+
+def test_memoised_comparator_sets_give_the_same_table(demo, leeds):
+    from matching.select import match
+
+    sets = {}
+    given = sensitivity_table(demo, "leeds", "ea_all", comparator_sets=lambda k, method: sets.setdefault(
+        (k, method), match(demo, k=k, method=method, per_indicator=True)))
+    assert sorted(sets) == [(3, "mahalanobis"), (5, "euclidean"), (5, "mahalanobis"), (10, "mahalanobis")]
+    pd.testing.assert_frame_equal(given, leeds)
