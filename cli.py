@@ -15,7 +15,7 @@ import sys
 from pathlib import Path
 
 from data.errors import DataError
-from matching.select import K_DEFAULT, K_RANGE
+from matching.select import K_DEFAULT, K_RANGE, RULE_DEFAULT, RULES
 
 DEFAULT_DEMO_DIR = Path(os.environ.get("PIONEERS_DEMO_DIR", Path.home() / ".cache" / "pioneers" / "demo"))
 DEFAULT_SEED = 2013
@@ -119,13 +119,25 @@ def _write_csv_atomic(frame, out: Path) -> None:
         raise
 
 
+def _k_or_auto(text: str) -> int | str:
+    """--k: a whole number (checked by matching) or "auto" (k by balance)."""
+    if text.strip().lower() == "auto":
+        return "auto"
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"k must be a whole number from {K_RANGE[0]} to {K_RANGE[1]} or 'auto'; "
+                                         "got a value that is neither") from None
+
+
 def cmd_match(args: argparse.Namespace) -> int:
     from data.store import load_dataset
     from matching.balance import balance_summary
-    from matching.select import match
+    from matching.select import match, match_k_by_balance
 
     dataset = load_dataset(args.data).on(args.geography)
-    sets = match(dataset, k=args.k, method=args.method, per_indicator=args.per_indicator, caliper=args.caliper)
+    settings = dict(method=args.method, per_indicator=args.per_indicator, caliper=args.caliper, rule=args.rule)
+    sets = match_k_by_balance(dataset, **settings) if args.k == "auto" else match(dataset, k=args.k, **settings)
     table = sets.table.assign(indicator_id=sets.table["indicator_id"].fillna(""))
     balance = sets.balance() if args.balance else None
     _write_csv_atomic(table, args.out)
@@ -298,11 +310,17 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("match", help="choose each Pioneer's nearest non-Pioneer comparator LAs")
     p.add_argument("--data", required=True, type=Path, help="dataset directory")
     p.add_argument("--out", required=True, type=Path, help="CSV of comparator sets (written atomically)")
-    p.add_argument("--k", type=int, default=K_DEFAULT, help=f"comparators per site, {K_RANGE[0]}-{K_RANGE[1]} (default {K_DEFAULT})")
+    p.add_argument("--k", type=_k_or_auto, default=K_DEFAULT,
+                   help=f"comparators per site, {K_RANGE[0]}-{K_RANGE[1]} (default {K_DEFAULT}), or 'auto': per site "
+                        "(and indicator) the largest k whose comparators keep every |SMD| < 0.25")
     p.add_argument("--method", choices=["mahalanobis", "euclidean"], default="mahalanobis")
+    p.add_argument("--rule", choices=list(RULES), default=RULE_DEFAULT,
+                   help="balanced (default): the k of the 3k nearest whose mean is most like the site; "
+                        "nearest: the k nearest (matching algorithm 2)")
     p.add_argument("--per-indicator", action="store_true",
                    help="one set per site and indicator, adding baseline level and slope")
-    p.add_argument("--caliper", type=float, default=None, help="maximum distance; sites short of k are warned")
+    p.add_argument("--caliper", type=float, default=None,
+                   help="maximum distance (the method's units); sites short of k are warned, and get fewer comparators")
     p.add_argument("--balance", type=Path, default=None, help="also write the balance table (CSV)")
     p.add_argument("--geography", choices=["la", "ccg"], default="la",
                    help="local authorities (default) or CCG units, with non-Pioneer CCG units as the pool")

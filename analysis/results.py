@@ -17,6 +17,7 @@ from analysis.cache import memo
 from analysis.estimates import NO_DATA, NOT_ON_CCG, estimates_table, pooled_detail
 from analysis.estimates import site_detail as estimates_site_detail
 from analysis.names import SiteNames
+from analysis.sensitivity import sensitivity_table, stability_verdict
 from data.active import active_dataset
 from data.hes.disclosure import NOTICE as DISCLOSURE_NOTICE
 from data.panels import indicator_panels, left_out_periods
@@ -27,7 +28,7 @@ from indicators.glance import ASSURANCE_WORDS, assurance, recent_trend, spine_po
 from indicators.spc import VARIATION_COLOURS
 from indicators.trend import TREND_COLUMNS, area_values, trend_spc, trend_table
 from matching.balance import THRESHOLDS
-from matching.select import K_DEFAULT, ComparatorSet, match
+from matching.select import K_DEFAULT, ComparatorSet, match, match_k_by_balance
 
 DEFAULT_METHOD = "mahalanobis"
 PER_INDICATOR = True  # [C] as analysis.estimates: match on each indicator's baseline level and slope too
@@ -97,6 +98,24 @@ def comparator_set(checksum: str, k: int = K_DEFAULT, method: str = DEFAULT_METH
                    covariates: tuple[str, ...] | None = None, per_indicator: bool = PER_INDICATOR,
                    geography: str = "la") -> ComparatorSet:
     return match(_dataset(geography), k=k, method=method, per_indicator=per_indicator,
+                 covariates=list(covariates) if covariates else None)
+
+
+@memo
+def comparator_set_by_balance(checksum: str, method: str = DEFAULT_METHOD, covariates: tuple[str, ...] | None = None,
+                              per_indicator: bool = PER_INDICATOR, caliper: float | None = None,
+                              geography: str = "la") -> ComparatorSet:
+    """Comparator sets with k chosen per site (and indicator) by balance (matching.select.k_by_balance)."""
+    return match_k_by_balance(_dataset(geography), method=method, per_indicator=per_indicator, caliper=caliper,
+                              covariates=list(covariates) if covariates else None)
+
+
+@memo
+def comparator_set_within(checksum: str, k: int = K_DEFAULT, method: str = DEFAULT_METHOD,
+                          covariates: tuple[str, ...] | None = None, per_indicator: bool = PER_INDICATOR,
+                          caliper: float | None = None, geography: str = "la") -> ComparatorSet:
+    """Comparator sets with a caliper (the matching page's choice): a site gets only candidates within it."""
+    return match(_dataset(geography), k=k, method=method, per_indicator=per_indicator, caliper=caliper,
                  covariates=list(covariates) if covariates else None)
 
 
@@ -244,6 +263,35 @@ def _balance(checksum: str, geography: str = "la") -> dict[tuple[str, str], Bala
 def site_balance(site_id: str, indicator_id: str, geography: str = "la") -> Balance:
     """Balance of the comparator set behind this site's estimate for this indicator."""
     return _balance(active_dataset().checksum, geography).get((site_id, indicator_id), Balance("", 0, 0, np.nan, ()))
+
+
+@memo
+def _balance_rows(checksum: str, geography: str = "la") -> pd.DataFrame:
+    return comparator_set(checksum, geography=geography).balance()
+
+
+def site_love(site_id: str, indicator_id: str, geography: str = "la") -> pd.DataFrame:
+    """Balance of the comparators behind this site's estimate, per covariate: covariate, abs_before (site vs
+    the whole pool), abs_after (site vs its comparators), rating_after, n_comparators. Empty without a set."""
+    b = _balance_rows(active_dataset().checksum, geography)
+    part = b[(b["site_id"] == site_id) & (b["indicator_id"] == indicator_id)]
+    return pd.DataFrame({"covariate": part["covariate"].to_numpy(), "abs_before": part["smd_before"].abs().to_numpy(),
+                         "abs_after": part["smd_after"].abs().to_numpy(),
+                         "rating_after": part["balance_after"].to_numpy(),
+                         "n_comparators": part["n_comparators"].to_numpy()})
+
+
+@memo
+def _sensitivity(checksum: str, site_id: str, indicator_id: str, geography: str = "la") -> pd.DataFrame:
+    # The variants' comparator sets are the memoised ones, so the main variant uses the estimates' own set.
+    return sensitivity_table(_dataset(geography), site_id, indicator_id, comparator_sets=lambda k, method:
+                             comparator_set(checksum, k, method, geography=geography))
+
+
+def sensitivity(site_id: str, indicator_id: str, geography: str = "la") -> tuple[pd.DataFrame, str]:
+    """The estimate under each analysis.sensitivity variant, and a one-line verdict on its stability."""
+    table = _sensitivity(active_dataset().checksum, site_id, indicator_id, geography)
+    return table.copy(), stability_verdict(table)
 
 
 def all_site_trends(geography: str = "la") -> pd.DataFrame:

@@ -138,7 +138,9 @@ def main() -> None:
                     "inputs": [{"id": "match-method", "property": "value", "value": "mahalanobis"},
                                {"id": "match-k", "property": "value", "value": k[0]},
                                {"id": "match-covariates", "property": "value",
-                                "value": ["log_population", "share_65", "deprivation", "density"]}],
+                                "value": ["log_population", "share_65", "deprivation", "density"]},
+                               {"id": "match-kauto", "property": "value", "value": []},
+                               {"id": "match-caliper", "property": "value", "value": None}],
                     "state": [{"id": "url", "property": "search", "value": q("")}],
                     "changedPropIds": ["match-k.value"]}
             dash_http.post(base, body)

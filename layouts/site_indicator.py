@@ -7,13 +7,16 @@ from dash import dcc, html
 
 from layouts.components import charts, page, readings, tables
 from analysis.results import (context, indicator_has_data, left_out_note, missing_estimate_reason, no_data_message,
-                              overview_row, site_balance, site_detail, site_trend)
+                              overview_row, sensitivity, site_balance, site_detail, site_trend)
 from layouts.components.anonymise import comparator_labels
 from layouts.components.readings import format_p
 from layouts.components.urlstate import href, parse_query
 
 DETAIL_CHARTS = {"trend": "Trend against comparators and England", "event": "Event study",
                  "its": "Change in trend (interrupted time series)", "spc": "Statistical process control"}
+ESTIMATE_CHARTS = {"site_love": "Balance of the comparators (love plot)",
+                   "sensitivity": "Sensitivity: the estimate under different analysis choices"}
+"""Shown after the DiD numbers, only where there is an estimate."""
 
 
 def title(site_id: str | None = None, indicator_id: str | None = None, **_):
@@ -43,9 +46,9 @@ def layout(site_id: str | None = None, indicator_id: str | None = None, **query)
     path_id = ctx.names.path_id(sid, state.anon)
     here = f"/site/{path_id}/indicator/{indicator_id}"
     specs = {kind: charts.ChartSpec(kind, site=path_id, indicator_id=indicator_id, anon=state.anon, geo=state.geo)
-             for kind in DETAIL_CHARTS}
+             for kind in {**DETAIL_CHARTS, **ESTIMATE_CHARTS}}
     if state.present:
-        kind = state.chart if state.chart in DETAIL_CHARTS else "trend"
+        kind = state.chart if state.chart in specs else "trend"
         return html.Div([page.present_exit(state, here), _block(specs[kind], state)])
     cat = ctx.catalogue.loc[indicator_id]
     name = ctx.names.display(sid, state.anon)
@@ -81,6 +84,10 @@ def layout(site_id: str | None = None, indicator_id: str | None = None, **query)
                                className="fw-semibold", id="did-reading"))
             body.append(_balance_note(ctx, sid, indicator_id, detail, balance, name, state.anon))
             body.append(tables.html_table(_did_numbers(detail["did"], cat["unit"]), "Difference-in-differences"))
+            for extra, extra_heading in ESTIMATE_CHARTS.items():
+                body += [html.H2(extra_heading, className="h4"), _block(specs[extra], state)]
+            body.append(html.P(sensitivity(sid, indicator_id, state.geo)[1], className="fw-semibold",
+                               id="sensitivity-verdict"))
         if kind == "its":
             body.append(tables.html_table(_its_numbers(detail["its_summary"], cat["unit"]),
                                           "Change in trend: segmented regression with Newey-West errors"))
@@ -145,5 +152,5 @@ def _block(spec: charts.ChartSpec, state) -> html.Div:
     try:
         chart = charts.build(spec)
     except charts.ChartUnavailable as exc:
-        return page.unavailable(DETAIL_CHARTS[spec.kind], str(exc))
+        return page.unavailable({**DETAIL_CHARTS, **ESTIMATE_CHARTS}[spec.kind], str(exc))
     return page.chart_block(chart, spec, state)

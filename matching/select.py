@@ -9,6 +9,24 @@ is one unit and has no spread of its own):
 Matching is with replacement across sites (an LA may serve several Pioneers). Ties are broken by
 area code so the order of the pool never matters. A caliper (in the method's distance units)
 drops candidates farther than it, and the site is named in a warning when fewer than k remain.
+
+Why the rule is "balanced" and not plain nearest neighbours (algorithm 3). Balance is judged on
+the comparators' *mean* (matching.balance: site minus comparator mean, in pool SDs), and DiD
+needs that mean to move like the site before the start. Plain k-nearest picks each comparator
+close to the site but does nothing to stop all k falling on the same side of it: on the real
+data every covariate's mean |SMD| after matching stayed above 0.25, and only 11% of site x
+indicator cells had every |SMD| < 0.25. The balanced rule keeps the distance as the gate (only
+a site's ``CANDIDATES * k`` nearest LAs, within the caliper, may be chosen, so no comparator is
+far from the site) and among those picks the k whose mean is closest to the site on the
+standardised covariates (greedy, then pairwise swaps until none helps; ties to the nearer LA).
+Priority: the indicator's own baseline level and slope are matched on together with the
+structural covariates with equal weight per pool SD: the level and slope are what the parallel
+trends assumption is about, the structural covariates are what makes a site's future trend like
+its comparators'; weighting level and slope more (tried: x2, x4, x9 in euclidean) bought them
+little and cost population and deprivation more (benchmarks/bench_balance.py prints the
+figures). No caliper by default: the largest sites (e.g. Greater Manchester) are bigger than any
+LA, so a caliper would leave them without any estimate; the pages instead say which sites have
+no comparator within a distance, and a caliper can be set on the matching page, URL and CLI.
 """
 from __future__ import annotations
 
@@ -23,7 +41,7 @@ import pandas as pd
 
 from data.errors import DataError
 from data.store import Dataset
-from matching.balance import THRESHOLDS, balance_frame
+from matching.balance import THRESHOLDS, balance_frame, rate_smd
 from matching.covariates import (
     BASELINE, DEMOGRAPHIC, _cache, comparator_pool, covariate_matrix, site_baseline_ends, units_with_data,
 )
@@ -31,8 +49,12 @@ from matching.covariates import (
 METHODS = ("mahalanobis", "euclidean")
 K_RANGE = (3, 15)  # [C] comparators per site a person may choose (the matching page, the URL, the CLI)
 K_DEFAULT = 5  # [C] comparators per site: the one default for pages, URLs, the CLI and the estimates
-ALGORITHM_VERSION = 2
-"""Bump when the selection rule changes, so old comparator-set versions are not reused."""
+RULES = ("balanced", "nearest")
+RULE_DEFAULT = "balanced"  # [C] see the module docstring; "nearest" reproduces algorithm 2
+CANDIDATES = 3  # [C] the balanced rule chooses k among each site's CANDIDATES * k nearest
+ALGORITHM_VERSION = 3
+"""Bump when the selection rule changes, so old comparator-set versions are not reused.
+3: the balanced rule (k chosen among the 3k nearest so that their mean is like the site)."""
 _TIE_DECIMALS = 9
 
 
@@ -98,6 +120,90 @@ def _weights_vector(columns: list[str], weights: Mapping[str, float] | None, met
     return w
 
 
+def balanced_subset(site_s: np.ndarray, candidates_s: np.ndarray, k: int, allowed: np.ndarray | None = None,
+                    max_swaps: int = 50) -> np.ndarray:
+    """For each site, the k of its candidates whose mean is closest to it (squared Euclidean distance on
+    standardised covariates): greedy forward choice, then the best single swap while one improves it.
+
+    ``site_s``: (n, d); ``candidates_s``: (n, m, d), nearest first; ``allowed``: (n, m) (caliper).
+    Returns (n, k) candidate positions (-1 where fewer than k are allowed). Ties go to the nearer candidate.
+    """
+    n, m, _ = candidates_s.shape
+    allowed = np.ones((n, m), dtype=bool) if allowed is None else allowed.copy()
+    chosen = np.full((n, k), -1)
+    total = np.zeros_like(site_s)
+    taken = ~allowed
+    rows = np.arange(n)
+    for j in range(k):
+        err = (((total[:, None, :] + candidates_s) / (j + 1) - site_s[:, None, :]) ** 2).sum(axis=2)
+        err = np.round(np.where(taken, np.inf, err), _TIE_DECIMALS)
+        pick = np.argmin(err, axis=1)
+        ok = np.isfinite(err[rows, pick])
+        chosen[ok, j] = pick[ok]
+        total[ok] += candidates_s[rows[ok], pick[ok]]
+        taken[rows[ok], pick[ok]] = True
+    full = (chosen >= 0).all(axis=1)
+    sq = (candidates_s ** 2).sum(axis=2)  # (n, m)
+    for _ in range(max_swaps):
+        if not full.any():
+            break
+        # Swapping chosen slot a for candidate b moves the mean by (c_b - c_a) / k, so with r = mean - site
+        # the new error is |r|^2 + 2 r.(c_b - c_a) / k + |c_b - c_a|^2 / k^2, from dot products only.
+        r = total / k - site_s
+        current = (r ** 2).sum(axis=1)
+        slot = np.maximum(chosen, 0)
+        out = candidates_s[rows[:, None], slot]  # (n, k, d)
+        r_in = np.einsum("nd,nmd->nm", r, candidates_s)
+        r_out = np.einsum("nd,nkd->nk", r, out)
+        cross = np.einsum("nkd,nmd->nkm", out, candidates_s)
+        gap = sq[:, None, :] + sq[rows[:, None], slot][:, :, None] - 2 * cross
+        err = current[:, None, None] + 2 * (r_in[:, None, :] - r_out[:, :, None]) / k + gap / k ** 2
+        err = np.where(taken[:, None, :] | ~full[:, None, None], np.inf, err)
+        flat = err.reshape(n, -1)
+        best = np.argmin(np.round(flat, _TIE_DECIMALS), axis=1)
+        better = flat[rows, best] < current - 1e-12
+        if not better.any():
+            break
+        i = np.flatnonzero(better)  # one swap per site, so these updates never collide
+        a, b = np.divmod(best[i], m)
+        old = chosen[i, a]
+        taken[i, old] = False
+        total[i] += candidates_s[i, b] - candidates_s[i, old]
+        chosen[i, a] = b
+        taken[i, b] = True
+    return chosen
+
+
+def select_comparators(treated_z: np.ndarray, pool_z: np.ndarray, treated_s: np.ndarray, pool_s: np.ndarray,
+                       k: int, rule: str = RULE_DEFAULT, caliper: float | None = None, *,
+                       exclude: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(order, dist, keep), each (n, k), nearest first: the rule's comparators among the pool.
+
+    ``*_z``: the method's distance space (pool_transform); ``*_s``: covariates in pool SDs (balance's
+    scale). "nearest": the k nearest; "balanced": see the module docstring. ``keep`` is False where a
+    slot has no candidate within the caliper.
+    """
+    if rule not in RULES:
+        raise DataError(f"matching rule {rule!r} is not one of {RULES}")
+    if rule == "nearest":
+        order, dist = nearest(treated_z, pool_z, k, exclude=exclude)
+        keep = np.ones(order.shape, dtype=bool) if caliper is None else dist <= caliper
+        return order, dist, keep
+    m = min(CANDIDATES * k, len(pool_z) - (exclude is not None))
+    cand, cdist = nearest(treated_z, pool_z, m, exclude=exclude)
+    allowed = np.ones(cand.shape, dtype=bool) if caliper is None else cdist <= caliper
+    pick = balanced_subset(treated_s, pool_s[cand], k, allowed)
+    keep = pick >= 0
+    pick = np.where(keep, pick, 0)
+    order = np.take_along_axis(cand, pick, axis=1)
+    dist = np.where(keep, np.take_along_axis(cdist, pick, axis=1), np.inf)
+    # nearest first among the chosen (ties: lower pool index); unfilled slots last
+    sort = np.lexsort((order, np.round(dist, _TIE_DECIMALS)), axis=1)
+    order, dist, keep = (np.take_along_axis(a, sort, axis=1) for a in (order, dist, keep))
+    dist = np.where(keep, dist, np.take_along_axis(cdist, np.zeros_like(pick), axis=1))
+    return order, dist, keep
+
+
 @dataclass(frozen=True)
 class _Matched:
     """Array form of one matching run: row i of ``order``/``dist`` belongs to ``treated[used[i]]``."""
@@ -111,8 +217,14 @@ class _Matched:
     warnings: list[str]
 
 
+def _standardised(X: np.ndarray, pool_X: np.ndarray) -> np.ndarray:
+    """Covariates in pool SDs from the pool mean: the scale balance is judged on."""
+    return (X - pool_X.mean(axis=0)) / pool_X.std(axis=0, ddof=1)
+
+
 def _match_arrays(treated_names: np.ndarray, treated_X: np.ndarray, pool_codes: np.ndarray, pool_X: np.ndarray,
-                  columns: list[str], k: int, method: str, w: np.ndarray | None, caliper: float | None) -> _Matched:
+                  columns: list[str], k: int, method: str, w: np.ndarray | None, caliper: float | None,
+                  rule: str = RULE_DEFAULT) -> _Matched:
     warnings: list[str] = []
     if caliper is not None and not caliper > 0:
         raise DataError(f"caliper must be a positive distance; got {caliper!r}")
@@ -132,14 +244,16 @@ def _match_arrays(treated_names: np.ndarray, treated_X: np.ndarray, pool_codes: 
         missing = [c for c, v in zip(columns, treated_X[i]) if np.isnan(v)]
         warnings.append(f"{treated_names[i]}: no comparators, covariate(s) {missing} missing")
     centre, A = pool_transform(pool_X, method, w, columns)
-    order, dist = nearest((treated_X[ok] - centre) @ A, (pool_X - centre) @ A, k)
+    order, dist, keep = select_comparators((treated_X[ok] - centre) @ A, (pool_X - centre) @ A,
+                                           _standardised(treated_X[ok], pool_X), _standardised(pool_X, pool_X),
+                                           k, rule, caliper)
     used = np.flatnonzero(ok)
-    keep = np.ones(order.shape, dtype=bool)
     if caliper is not None:
-        keep = dist <= caliper
         for row in np.flatnonzero(~keep.all(axis=1)):
-            warnings.append(f"{treated_names[used[row]]}: only {int(keep[row].sum())} of {k} candidates within "
-                            f"caliper {caliper:g} ({method} distance; nearest is {dist[row, 0]:.3g})")
+            within = int(keep[row].sum())
+            short = "no comparator" if not within else f"only {within} of {k} candidates"
+            warnings.append(f"{treated_names[used[row]]}: {short} within caliper {caliper:g} ({method} distance; "
+                            f"nearest is {dist[row, 0]:.3g})")
     return _Matched(pool_codes, pool_X, used, order, dist, keep, warnings)
 
 
@@ -156,7 +270,7 @@ def _long(m: _Matched, treated_names: np.ndarray) -> dict[str, np.ndarray]:
 
 def match_units(treated: pd.DataFrame, pool: pd.DataFrame, k: int = K_DEFAULT, method: str = "mahalanobis",
                 weights: dict | None = None, caliper: float | None = None, *,
-                return_warnings: bool = False):
+                return_warnings: bool = False, rule: str = RULE_DEFAULT):
     """Each treated unit's k nearest pool units on the treated frame's covariate columns.
 
     ``treated`` and ``pool`` are indexed by unit and hold those numeric columns. Returns a frame
@@ -174,7 +288,7 @@ def match_units(treated: pd.DataFrame, pool: pd.DataFrame, k: int = K_DEFAULT, m
     w = _weights_vector(columns, weights, method)
     names = treated.index.to_numpy()
     m = _match_arrays(names, treated.to_numpy(dtype=float), pool.index.to_numpy(),
-                      pool[columns].to_numpy(dtype=float), columns, k, method, w, caliper)
+                      pool[columns].to_numpy(dtype=float), columns, k, method, w, caliper, rule)
     frame = pd.DataFrame(_long(m, names))
     frame.attrs["warnings"] = m.warnings
     return (frame, m.warnings) if return_warnings else frame
@@ -198,10 +312,17 @@ class ComparatorSet:
     params: dict
     warnings: tuple[str, ...] = ()
     _contexts: tuple = field(default=(), repr=False)
+    _balance: pd.DataFrame | None = field(default=None, repr=False)  # k by balance: the chosen k's rows
 
     def balance(self, thresholds: tuple[float, float] = THRESHOLDS) -> pd.DataFrame:
         """Balance of every site (and indicator) and covariate (see matching.balance), with
         indicator_id and version columns."""
+        if self._balance is not None:
+            out = self._balance.copy()
+            out["balance_before"] = rate_smd(out["smd_before"], thresholds)
+            out["balance_after"] = rate_smd(out["smd_after"], thresholds)
+            out["version"] = self.version
+            return out
         frames = []
         for indicator_id, names, site_X, m, columns in self._contexts:
             comparator_mean = np.full(site_X.shape, np.nan)
@@ -353,7 +474,7 @@ def _site_design(dataset: Dataset, site_id: str, indicator_id: str | None, end: 
 def match(dataset: Dataset, *, k: int = K_DEFAULT, method: str = "mahalanobis", per_indicator: bool = False,
           caliper: float | None = None, weights: dict | None = None, covariates: list[str] | None = None,
           pool: Iterable[str] | None = None, baseline_column: str = "transition_start",
-          indicators: Iterable[str] | None = None) -> ComparatorSet:
+          indicators: Iterable[str] | None = None, rule: str = RULE_DEFAULT) -> ComparatorSet:
     """Comparator sets for every site: one per site on the demographic covariates, or with
     ``per_indicator`` one per site and indicator, adding the indicator's baseline level and slope
     measured before each site's ``baseline_column`` date ([C]: transition_start by default).
@@ -369,6 +490,8 @@ def match(dataset: Dataset, *, k: int = K_DEFAULT, method: str = "mahalanobis", 
     _check_k(k)
     if method not in METHODS:
         raise DataError(f"matching method {method!r} is not one of {METHODS}")
+    if rule not in RULES:
+        raise DataError(f"matching rule {rule!r} is not one of {RULES}")
     columns = _covariate_list(covariates, per_indicator)
     w = _weights_vector(columns, weights, method)
     codes = comparator_pool(dataset, pool)
@@ -382,7 +505,7 @@ def match(dataset: Dataset, *, k: int = K_DEFAULT, method: str = "mahalanobis", 
     else:
         wanted = [None]
     params = {
-        "algorithm": ALGORITHM_VERSION, "method": method, "k": int(k), "per_indicator": bool(per_indicator),
+        "algorithm": ALGORITHM_VERSION, "rule": rule, "method": method, "k": int(k), "per_indicator": bool(per_indicator),
         "caliper": None if caliper is None else float(caliper),
         "weights": None if w is None else dict(zip(columns, w.tolist())),
         "covariates": columns, "baseline_column": baseline_column,
@@ -426,7 +549,7 @@ def match(dataset: Dataset, *, k: int = K_DEFAULT, method: str = "mahalanobis", 
                 names = np.asarray(members, dtype=object)
                 site_X = _rows(matrix, members, design.columns)
                 m = _match_arrays(names, site_X, design.pool_codes, design.pool_X, design.columns, k, method,
-                                  _subset_weights(design.columns, weights, method), caliper)
+                                  _subset_weights(design.columns, weights, method), caliper, rule)
                 warnings.extend(f"{text}{where}" for text in m.warnings)
                 long = _long(m, names)
                 parts["site_id"].append(long["unit"])
@@ -480,9 +603,9 @@ class PlaceboSet:
 def placebo_set(dataset: Dataset, site_id: str, indicator_id: str | None = None, k: int = K_DEFAULT,
                 method: str = "mahalanobis", weights: dict | None = None,
                 covariates: list[str] | None = None, pool: Iterable[str] | None = None,
-                baseline_column: str = "transition_start") -> PlaceboSet:
+                baseline_column: str = "transition_start", rule: str = RULE_DEFAULT) -> PlaceboSet:
     """Placebo-in-space comparators: every pool LA, given ``site_id``'s baseline dates, matched to
-    its k nearest LAs of the pool minus itself, with the pool transform the site was matched with.
+    its k comparators from the pool minus itself by the same rule, with the pool transform the site was matched with.
 
     Sites sharing a baseline date and design share the answer (the same object), cached per
     dataset, date, indicator and settings.
@@ -499,7 +622,9 @@ def placebo_set(dataset: Dataset, site_id: str, indicator_id: str | None = None,
     end = pd.Timestamp(ends[site_id])
     design, _ = _site_design(dataset, site_id, indicator_id, end, columns, codes)
     w = _subset_weights(design.columns, weights, method)
-    key = ("placebo", end if indicator_id else None, indicator_id, int(k), method,
+    if rule not in RULES:
+        raise DataError(f"matching rule {rule!r} is not one of {RULES}")
+    key = ("placebo", rule, end if indicator_id else None, indicator_id, int(k), method,
            None if w is None else tuple(w), tuple(design.columns), tuple(codes))
     cache = _cache(dataset)
     if key not in cache:
@@ -510,7 +635,80 @@ def placebo_set(dataset: Dataset, site_id: str, indicator_id: str | None = None,
         else:
             centre, A = pool_transform(X, method, w, design.columns)
             Z = (X - centre) @ A
-            order, dist = nearest(Z, Z, k, exclude=np.arange(len(Z)))
+            S = _standardised(X, X)
+            order, dist, _ = select_comparators(Z, Z, S, S, k, rule, exclude=np.arange(len(Z)))
             found = PlaceboSet(names, order, dist, tuple(design.columns))
         cache[key] = found
     return cache[key]
+
+
+# ---------------------------------------------------------------------------------------------
+# k chosen by balance as well as by count.
+
+def k_by_balance(worst_smd: Mapping[int, float], threshold: float = THRESHOLDS[1]) -> int:
+    """The k to use for one site (and indicator), from each candidate k's largest |SMD| after matching.
+
+    [C] The rule: the largest k whose comparators keep every |SMD| below ``threshold`` (more
+    comparators, less noise, as long as they stay alike); when no k does, the k with the smallest
+    largest |SMD| (ties: the larger k). A k whose balance cannot be computed is never chosen unless
+    none can be (then the largest).
+    """
+    if not worst_smd:
+        raise DataError("k by balance needs at least one candidate k")
+    ks = sorted(worst_smd)
+    finite = {k: float(v) for k, v in worst_smd.items() if np.isfinite(v)}
+    if not finite:
+        return ks[-1]
+    under = [k for k, v in finite.items() if v < threshold]
+    if under:
+        return max(under)
+    best = min(finite.values())
+    return max(k for k, v in finite.items() if np.isclose(v, best, rtol=0, atol=1e-12))
+
+
+def match_k_by_balance(dataset: Dataset, *, ks: Iterable[int] | None = None, threshold: float = THRESHOLDS[1],
+                       **settings) -> ComparatorSet:
+    """Comparator sets whose k is chosen per site (and indicator) by ``k_by_balance``.
+
+    ``settings`` are ``match``'s (not k). The table and balance rows are those of each cell's chosen
+    k; ``params["k"]`` is "auto by balance" and ``params["chosen_k"]`` maps "site|indicator" to k.
+    """
+    ks = list(range(K_RANGE[0], K_RANGE[1] + 1)) if ks is None else sorted(set(ks))
+    for k in ks:
+        _check_k(k)
+    sets = {k: match(dataset, k=k, **settings) for k in ks}
+    balances = {k: cs.balance() for k, cs in sets.items()}
+
+    def cells(frame: pd.DataFrame) -> list[tuple[str, str]]:
+        return list(zip(frame["site_id"], frame["indicator_id"].astype(object).fillna("")))
+
+    # A k counts for a cell only when the caliper left it all k comparators; a cell short at every k gets
+    # the smallest k (more would add nothing: the same few comparators).
+    worst: dict[tuple[str, str], dict[int, float]] = {}
+    for k, b in balances.items():
+        a = b["smd_after"].abs().to_numpy(dtype=float)
+        full = b["n_comparators"].to_numpy() == k
+        for cell, value, ok in zip(cells(b), a, full):
+            seen = worst.setdefault(cell, {})
+            if ok and not value <= seen.get(k, -np.inf):  # the largest |SMD| of the cell's covariates
+                seen[k] = value if np.isfinite(value) else seen.get(k, np.nan)
+    chosen = {cell: k_by_balance(by_k, threshold) if by_k else min(ks) for cell, by_k in worst.items()}
+
+    def of_chosen(frames: dict[int, pd.DataFrame]) -> pd.DataFrame:
+        return pd.concat([f[[chosen.get(c) == k for c in cells(f)]] for k, f in frames.items()], ignore_index=True)
+
+    def relevant(warning: str, k: int) -> bool:  # a caliper shortfall counts only at the site's chosen k
+        site = warning.split(":", 1)[0]
+        return "caliper" not in warning or any(s == site and c == k for (s, _), c in chosen.items())
+
+    params = {**sets[ks[0]].params, "k": "auto by balance", "k_candidates": ks, "k_threshold": threshold,
+              "chosen_k": {f"{s}|{i}": int(k) for (s, i), k in sorted(chosen.items())}}
+    version = comparator_version(params)
+    table = of_chosen({k: cs.table for k, cs in sets.items()}).assign(version=version)
+    table["indicator_id"] = table["indicator_id"].astype("string")
+    table = table.sort_values(["site_id", "indicator_id", "rank"], na_position="first",
+                              kind="stable").reset_index(drop=True)
+    balance = of_chosen(balances).sort_values(["site_id", "indicator_id"], na_position="first",
+                                              kind="stable").reset_index(drop=True)
+    warnings = tuple(dict.fromkeys(w for k in ks for w in sets[k].warnings if relevant(w, k)))
+    return ComparatorSet(table=table, version=version, params=params, warnings=warnings, _balance=balance)

@@ -92,7 +92,7 @@ def test_matching_presentation_link_opens_the_balance_chart(app):
     from layouts.matching import recompute_matching
     from matching.covariates import DEMOGRAPHIC
 
-    out = recompute_matching("euclidean", 7, list(DEMOGRAPHIC), "")
+    out = recompute_matching("euclidean", 7, list(DEMOGRAPHIC), [], None, "")
     [(key, link)] = present_links(out)
     shown = graphs(render(link))
     assert [g["props"]["id"]["key"] for g in shown] == [key]

@@ -124,10 +124,17 @@ def test_per_site_sets_agree_with_scipy_mahalanobis(demo, per_site):
     VI = np.linalg.inv(np.cov(pool.to_numpy(), rowvar=False))
     D = cdist(cov.loc[["kent"]].to_numpy(), pool.to_numpy(), metric="mahalanobis", VI=VI)[0]
     order = np.argsort(D)[:5]
-    kent = per_site.table[per_site.table["site_id"] == "kent"]
+    nearest = match(demo, rule="nearest")  # the distance itself, checked on the plain nearest-neighbour rule
+    kent = nearest.table[nearest.table["site_id"] == "kent"]
     assert kent["comparator_code"].tolist() == pool.index[order].tolist()
     assert_allclose(kent["distance"], D[order], rtol=1e-9)
-    assert per_site.comparators("kent") == pool.index[order].tolist()
+    assert nearest.comparators("kent") == pool.index[order].tolist()
+    # The balanced rule (the default) chooses among the site's 3k nearest, and reports their true distances.
+    chosen = per_site.table[per_site.table["site_id"] == "kent"]
+    within = pool.index[np.argsort(D)[:15]]
+    assert set(chosen["comparator_code"]) <= set(within) and len(chosen) == 5
+    assert_allclose(chosen["distance"], D[pool.index.get_indexer(chosen["comparator_code"])], rtol=1e-9)
+    assert chosen["distance"].is_monotonic_increasing
 
 
 def test_matching_improves_balance_for_every_site(per_site, per_indicator):
@@ -198,7 +205,7 @@ def test_caliper_names_the_sites_it_cannot_serve(demo):
 def test_placebo_set_frame(demo):
     pool = comparator_pool(demo)
     pioneers = set(demo.site_areas["area_code"])
-    out = placebo_set(demo, "leeds", "ea_all", k=5).frame()
+    out = placebo_set(demo, "leeds", "ea_all", k=5, rule="nearest").frame()
     assert list(out.columns) == ["area_code", "comparator_code", "rank", "distance"]
     assert set(out["area_code"]) == set(pool)
     assert (out.groupby("area_code").size() == 5).all()
@@ -215,10 +222,10 @@ def test_placebo_set_frame(demo):
     assert mine["comparator_code"].tolist() == [pool[j] for j in order]
     assert_allclose(mine["distance"], D[i, order], rtol=1e-9)
     # Sites sharing dates share the answer; a wave 2 site has its own baseline window.
-    pd.testing.assert_frame_equal(out, placebo_set(demo, "kent", "ea_all", k=5).frame())
-    assert not out.equals(placebo_set(demo, "sheffield", "ea_all", k=5).frame())
+    pd.testing.assert_frame_equal(out, placebo_set(demo, "kent", "ea_all", k=5, rule="nearest").frame())
+    assert not out.equals(placebo_set(demo, "sheffield", "ea_all", k=5, rule="nearest").frame())
     out["rank"] = -1  # a caller's edit never reaches the cache
-    assert (placebo_set(demo, "leeds", "ea_all", k=5).frame()["rank"] > 0).all()
+    assert (placebo_set(demo, "leeds", "ea_all", k=5, rule="nearest").frame()["rank"] > 0).all()
     per_site = placebo_set(demo, "leeds", k=4, method="euclidean").frame()
     assert (per_site.groupby("area_code").size() == 4).all()
 

@@ -22,7 +22,7 @@ def test_one_covariate_known_answer():
     pool = _frame({"L0": [0.0], "L1": [1.0], "L2": [2.0], "L3": [3.0], "L4": [4.0]}, ["x"])
     site = _frame({"S": [1.2]}, ["x"])
     for method in ("mahalanobis", "euclidean"):
-        out = match_units(site, pool, k=3, method=method)
+        out = match_units(site, pool, k=3, method=method, rule="nearest")
         assert out["comparator_code"].tolist() == ["L1", "L2", "L0"]
         assert out["rank"].tolist() == [1, 2, 3]
         assert_allclose(out["distance"], np.array([0.2, 0.8, 1.2]) / np.sqrt(2.5), rtol=1e-12)
@@ -61,7 +61,7 @@ def random_pool():
 
 def test_mahalanobis_agrees_with_brute_force_and_scipy(random_pool):
     sites, pool = random_pool
-    out = match_units(sites, pool, k=7)
+    out = match_units(sites, pool, k=7, rule="nearest")
     VI = np.linalg.inv(np.cov(pool.to_numpy(), rowvar=False))
     D = cdist(sites.to_numpy(), pool.to_numpy(), metric="mahalanobis", VI=VI)
     # Brute force by the definition, for one site, as a second independent route.
@@ -79,7 +79,7 @@ def test_agrees_with_sklearn_nearest_neighbors(random_pool):
     cols = list(pool.columns)
     for method, weights in (("mahalanobis", None), ("euclidean", None),
                             ("euclidean", {"log_population": 2.0, "share_65": 0.5, "deprivation": 1.0, "density": 3.0})):
-        out = match_units(sites, pool, k=5, method=method, weights=weights)
+        out = match_units(sites, pool, k=5, method=method, weights=weights, rule="nearest")
         w = None if weights is None else np.array([weights[c] for c in cols])
         centre, A = pool_transform(pool.to_numpy(), method, w, cols)
         Zp, Zs = (pool.to_numpy() - centre) @ A, (sites.to_numpy() - centre) @ A
@@ -90,7 +90,7 @@ def test_agrees_with_sklearn_nearest_neighbors(random_pool):
     VI = np.linalg.inv(np.cov(pool.to_numpy(), rowvar=False))
     nn = NearestNeighbors(n_neighbors=5, algorithm="brute", metric="mahalanobis", metric_params={"VI": VI})
     dist, idx = nn.fit(pool.to_numpy()).kneighbors(sites.to_numpy())
-    out = match_units(sites, pool, k=5)
+    out = match_units(sites, pool, k=5, rule="nearest")
     assert out["comparator_code"].tolist() == pool.index.to_numpy()[idx].ravel().tolist()
     assert_allclose(out["distance"], dist.ravel(), rtol=1e-8)
 
@@ -98,7 +98,7 @@ def test_agrees_with_sklearn_nearest_neighbors(random_pool):
 def test_standardised_euclidean_by_hand(random_pool):
     sites, pool = random_pool
     weights = {"log_population": 2.0, "density": 0.0}
-    out = match_units(sites, pool, k=4, method="euclidean", weights=weights)
+    out = match_units(sites, pool, k=4, method="euclidean", weights=weights, rule="nearest")
     sd = pool.std(ddof=1)
     w = pd.Series({"log_population": 2.0, "share_65": 1.0, "deprivation": 1.0, "density": 0.0})
     d = np.sqrt((((sites.iloc[[2]].to_numpy() - pool.to_numpy()) / sd.to_numpy()) ** 2 * w.to_numpy()).sum(axis=1))
@@ -108,7 +108,7 @@ def test_standardised_euclidean_by_hand(random_pool):
     assert_allclose(mine["distance"], d[order], rtol=1e-10)
     # A zero weight is the same as leaving the covariate out.
     without = match_units(sites.drop(columns="density"), pool, k=4, method="euclidean",
-                          weights={"log_population": 2.0})
+                          weights={"log_population": 2.0}, rule="nearest")
     assert without["comparator_code"].tolist() == out["comparator_code"].tolist()
 
 
@@ -144,7 +144,7 @@ def test_caliper_warns_naming_the_site_and_keeps_only_close_candidates():
     out, warnings = match_units(sites, pool, k=3, caliper=caliper, return_warnings=True)
     assert out[out["unit"] == "close"]["comparator_code"].tolist() == ["L2", "L1", "L3"]
     assert (out["unit"] == "far").sum() == 0
-    assert len(warnings) == 1 and warnings[0].startswith("far: only 0 of 3") and "caliper" in warnings[0]
+    assert len(warnings) == 1 and warnings[0].startswith("far: no comparator within caliper") and "caliper" in warnings[0]
     assert out.attrs["warnings"] == warnings
     partial = match_units(_frame({"edge": [4.5]}, ["x"]), pool, k=3, caliper=caliper)
     assert partial["comparator_code"].tolist() == ["L4"]

@@ -26,7 +26,7 @@ SITE_PATHS = ["/site/barnsley", "/site/barnsley/indicator/ea_all", "/site/greate
 SEARCHES = ["", "?anon=0", "?anon=false&present=1", "?basis=its&anon=", "?utm_source=1&anon=no",
             "?geo=ccg&anon=0", "?geo=Barnsley"]
 CHART_KINDS = ["trend", "site_multiples", "event", "its", "spc", "caterpillar", "funnel", "indicator_multiples",
-               "pooled", "love"]
+               "pooled", "love", "site_love", "sensitivity"]
 
 
 @pytest.fixture(scope="module")
@@ -281,11 +281,13 @@ def test_deep_health_check_finds_corruption_the_fast_check_cannot(own, client):
 
 # ---- 12. forged values: 400 with a plain message, not a data fault -------------------------------
 
-def _matching_body(method, k, covariates):
+def _matching_body(method, k, covariates, kauto=None, caliper=None):
     return {"output": "match-output.children", "outputs": {"id": "match-output", "property": "children"},
             "inputs": [{"id": "match-method", "property": "value", "value": method},
                        {"id": "match-k", "property": "value", "value": k},
-                       {"id": "match-covariates", "property": "value", "value": covariates}],
+                       {"id": "match-covariates", "property": "value", "value": covariates},
+                       {"id": "match-kauto", "property": "value", "value": kauto or []},
+                       {"id": "match-caliper", "property": "value", "value": caliper}],
             "state": [{"id": "url", "property": "search", "value": ""}],
             "changedPropIds": ["match-method.value"]}
 
@@ -295,13 +297,17 @@ def _matching_body(method, k, covariates):
     _matching_body([], 5, ["deprivation"]),
     _matching_body("mahalanobis", 5, "deprivation"),
     _matching_body("mahalanobis", {"x": 1}, ["deprivation"]),
+    _matching_body("mahalanobis", 5, ["deprivation"], kauto=["yes"]),
+    _matching_body("mahalanobis", 5, ["deprivation"], caliper={"x": 1}),
     csv_download_body('{"kind":"love","k":1000000,"method":"mahalanobis"}'),
+    csv_download_body('{"kind":"love","caliper":1e300,"method":"mahalanobis"}'),
     csv_download_body('{"kind":"trend","method":"foo"}'),
     csv_download_body("not json"),
     csv_download_body('{"kind":"trend","site":["barnsley"]}'),
     csv_download_body('{"kind":"trend","extra":1}'),
     download_body("package-download", "package-button", ["?anon=1"]),
-], ids=["method foo", "method []", "covariates text", "k object", "k 10^6 in a key", "method in a key",
+], ids=["method foo", "method []", "covariates text", "k object", "kauto forged", "caliper object",
+        "k 10^6 in a key", "caliper 1e300 in a key", "method in a key",
         "key not JSON", "site a list", "unknown field", "search a list"])
 def test_forged_values_get_400_not_a_data_fault(body, client):
     r = client.post("/_dash-update-component", json=body)

@@ -18,7 +18,7 @@ from indicators.benchmark import Outcome
 from indicators.ci import ci_for
 from layouts.components import figures
 from layouts.components.anonymise import BANDING_RULE, anonymised_only, denominator_band
-from layouts.components.urlstate import ForgedRequest
+from layouts.components.urlstate import CALIPER_MAX, ForgedRequest
 from matching.select import K_DEFAULT, K_RANGE, METHODS
 
 
@@ -33,6 +33,8 @@ class ChartSpec:
     method: str = "mahalanobis"
     covariates: str = ""  # comma-joined, "" = the package default
     geo: str = "la"  # the geography: local authorities or CCG units (data.store.GEOGRAPHIES)
+    kauto: bool = False  # k chosen per site by balance (matching.select.k_by_balance)
+    caliper: float = 0.0  # the matching caliper; 0 = none
 
     def __post_init__(self) -> None:
         if self.geo not in GEOGRAPHIES:  # a forged download key: refused like any other bad key
@@ -52,9 +54,10 @@ class ChartSpec:
         except (TypeError, ValueError, RecursionError):
             spec = None
         types = {"kind": str, "site": str, "indicator_id": str, "anon": bool, "compact": bool, "k": int,
-                 "method": str, "covariates": str, "geo": str}
+                 "method": str, "covariates": str, "geo": str, "kauto": bool, "caliper": float}
         if (spec is None or any(type(getattr(spec, f)) is not t for f, t in types.items())
-                or spec.kind not in BUILDERS or spec.method not in METHODS or not K_RANGE[0] <= spec.k <= K_RANGE[1]):
+                or spec.kind not in BUILDERS or spec.method not in METHODS or not K_RANGE[0] <= spec.k <= K_RANGE[1]
+                or not 0 <= spec.caliper <= CALIPER_MAX):
             raise ForgedRequest("the chart's download key is not one this dashboard made")
         return spec
 
@@ -354,17 +357,71 @@ def balance_summary_by_covariate(b: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["covariate", "abs_before", "abs_after", "n_good"])
 
 
-def love_chart(spec: ChartSpec) -> Chart:
+def matching_set(spec: ChartSpec):
+    """The matching page's per-site comparator sets for a spec's method, k (or k by balance) and caliper."""
     ctx = results.context(spec.geo)
     covs = tuple(spec.covariates.split(",")) if spec.covariates else None
-    cs = results.comparator_set(ctx.dataset.checksum, spec.k, spec.method, covs, False, geography=spec.geo)
+    caliper = spec.caliper or None
+    if spec.kauto:
+        return results.comparator_set_by_balance(ctx.dataset.checksum, spec.method, covs, False, caliper,
+                                                 geography=spec.geo)
+    if caliper:
+        return results.comparator_set_within(ctx.dataset.checksum, spec.k, spec.method, covs, False, caliper,
+                                             geography=spec.geo)
+    return results.comparator_set(ctx.dataset.checksum, spec.k, spec.method, covs, False, geography=spec.geo)
+
+
+def matching_words(spec: ChartSpec) -> str:
+    """The matching choices in words, for titles: "mahalanobis, k = 5" / "k auto by balance", with the caliper."""
+    k = "k auto by balance" if spec.kauto else f"k = {spec.k}"
+    return f"{spec.method}, {k}" + (f", caliper {spec.caliper:g}" if spec.caliper else "")
+
+
+def love_chart(spec: ChartSpec) -> Chart:
+    ctx = results.context(spec.geo)
+    cs = matching_set(spec)
     summary = balance_summary_by_covariate(cs.balance())
-    title = f"Balance of the comparator sets: {spec.method}, k = {spec.k} (version {cs.version})" + _where(spec)
+    title = f"Balance of the comparator sets: {matching_words(spec)} (version {cs.version})" + _where(spec)
     fig = figures.love_figure(summary, title=title, source=ctx.source_line())
-    note = ("Open vermillion circles: how far the sites are from the whole pool before matching; blue dots: how "
+    note = ("Open vermillion circles: how far the sites are from the whole pool before matching; blue diamonds: how "
             "far they are from their comparators after. Left of the solid line (0.1) is good balance; left of the "
             "dashed line (0.25) acceptable.")
-    return Chart(fig, figures.love_table(summary), title, _file_stem("balance", spec.method, f"k{spec.k}"), note)
+    return Chart(fig, figures.love_table(summary), title, _file_stem("balance", spec.method, "kauto" if spec.kauto else f"k{spec.k}",
+                                                               f"caliper{spec.caliper:g}" if spec.caliper else ""), note)
+
+
+def site_love_chart(spec: ChartSpec) -> Chart:
+    """One site's balance for one indicator: the comparators behind its estimate, before and after matching."""
+    ctx = results.context(spec.geo)
+    site_id, site = site_id_of(spec), _site_word(spec)
+    balance = results.site_love(site_id, spec.indicator_id, spec.geo)
+    if balance.empty:
+        raise ChartUnavailable("no comparator set for this site and indicator")
+    cat = ctx.catalogue.loc[spec.indicator_id]
+    title = f"Balance of {site}'s comparators for {cat['short_name']}" + _where(spec)
+    fig = figures.love_figure(balance, title=title, source=ctx.source_line(spec.indicator_id),
+                              x_title="Absolute standardised mean difference (pool SD units)")
+    note = ("Open vermillion circles: how far the site is from the whole pool of candidate areas before matching; "
+            "blue diamonds: how far it is from the mean of its comparators after. Left of the solid line (0.1) is "
+            "good balance; left of the dashed line (0.25) acceptable; beyond it the comparators are unlike the site "
+            "on that characteristic.")
+    return Chart(fig, figures.site_love_table(balance), title,
+                 _file_stem("balance", spec.indicator_id, "anonymised" if spec.anon else site), note)
+
+
+def sensitivity_chart(spec: ChartSpec) -> Chart:
+    """The estimate under each analysis choice (analysis.sensitivity), as a forest plot."""
+    ctx = results.context(spec.geo)
+    site_id, site = site_id_of(spec), _site_word(spec)
+    table, verdict = results.sensitivity(site_id, spec.indicator_id, spec.geo)
+    cat = ctx.catalogue.loc[spec.indicator_id]
+    title = f"{cat['short_name']}: {site}'s estimate under different analysis choices" + _where(spec)
+    fig = figures.sensitivity_figure(table, title=title, source=ctx.source_line(spec.indicator_id))
+    note = ("Blue square: the main estimate (matched DiD, k = 5, Mahalanobis, transition period left out); orange "
+            "circles: the same estimate with one choice changed; whiskers: 95% placebo intervals; dashed line: no "
+            f"effect. {verdict}")
+    return Chart(fig, figures.sensitivity_view_table(table), title,
+                 _file_stem("sensitivity", spec.indicator_id, "anonymised" if spec.anon else site), note)
 
 
 def spine_chart(spec: ChartSpec) -> Chart:
@@ -399,7 +456,7 @@ def spine_chart(spec: ChartSpec) -> Chart:
 BUILDERS = {"spine": spine_chart, "trend": trend_chart, "site_multiples": site_multiples_chart,
             "indicator_multiples": indicator_multiples_chart, "event": event_chart, "its": its_chart,
             "spc": spc_chart, "caterpillar": caterpillar_chart, "pooled": pooled_chart, "funnel": funnel_chart,
-            "love": love_chart}
+            "love": love_chart, "site_love": site_love_chart, "sensitivity": sensitivity_chart}
 
 
 # --- slide takeaways: one plain-words line from the estimates, naming no site ------------------------

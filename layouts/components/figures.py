@@ -734,11 +734,12 @@ def covariate_label(name: str) -> str:
     return COVARIATE_LABELS.get(name, name.replace("_", " "))
 
 
-def love_figure(balance: pd.DataFrame, *, title: str, source: str, thresholds: tuple[float, float] = (0.1, 0.25)
-                ) -> go.Figure:
-    """Love plot: |SMD| of each covariate before and after matching, averaged over sites.
+def love_figure(balance: pd.DataFrame, *, title: str, source: str, thresholds: tuple[float, float] = (0.1, 0.25),
+                x_title: str = "Mean absolute standardised mean difference (pool SD units)") -> go.Figure:
+    """Love plot: |SMD| of each covariate before and after matching (averaged over sites, or one site's).
 
-    ``balance``: covariate, abs_before, abs_after (one row per covariate).
+    ``balance``: covariate, abs_before, abs_after (one row per covariate). Before and after differ in
+    shape (open circle, filled diamond) as well as colour.
     """
     f = balance.sort_values("abs_before")
     labels = [covariate_label(c) for c in f["covariate"]]
@@ -747,10 +748,10 @@ def love_figure(balance: pd.DataFrame, *, title: str, source: str, thresholds: t
          "name": "Before matching (site vs whole pool)", "marker": {"color": OKABE_ITO["vermillion"], "size": 10,
                                                                      "symbol": "circle-open"}},
         {"type": "scatter", "x": _values(f["abs_after"]), "y": labels, "mode": "markers",
-         "name": "After matching (site vs its comparators)", "marker": {"color": OKABE_ITO["blue"], "size": 10}},
+         "name": "After matching (site vs its comparators)", "marker": {"color": OKABE_ITO["blue"], "size": 11,
+                                                                          "symbol": "diamond"}},
     ]
-    layout = _layout(title, "Mean absolute standardised mean difference (pool SD units)", "", source,
-                     category_x=False)
+    layout = _layout(title, x_title, "", source, category_x=False)
     layout["yaxis"].update(type="category", title={"text": None}, automargin=True)
     layout["xaxis"].update(rangemode="tozero")
     layout["shapes"] = [{"type": "line", "xref": "x", "x0": t, "x1": t, "yref": "paper", "y0": 0, "y1": 1,
@@ -764,6 +765,58 @@ def love_table(balance: pd.DataFrame) -> pd.DataFrame:
     f = balance.sort_values("abs_before")
     return pd.DataFrame({"Covariate": [covariate_label(c) for c in f["covariate"]], "Mean |SMD| before": f["abs_before"].round(3),
                          "Mean |SMD| after": f["abs_after"].round(3), "Sites rated good after": f["n_good"]})
+
+
+def site_love_table(balance: pd.DataFrame) -> pd.DataFrame:
+    """One site's love plot as a table: |SMD| before and after, and the rating after."""
+    f = balance.sort_values("abs_before")
+    return pd.DataFrame({"Covariate": [covariate_label(c) for c in f["covariate"]],
+                         "|SMD| before (site vs pool)": f["abs_before"].round(3),
+                         "|SMD| after (site vs comparators)": f["abs_after"].round(3),
+                         "Balance after": f["rating_after"].to_numpy()})
+
+
+def sensitivity_figure(table: pd.DataFrame, *, title: str, source: str) -> go.Figure:
+    """Forest plot: the effect (% of expected) and its 95% interval under each variant, the main estimate
+    as a square, the others as circles (shape as well as colour), with a line at no effect.
+
+    ``table``: analysis.sensitivity COLUMNS, one row per variant, in display order (top first)."""
+    f = table.iloc[::-1].reset_index(drop=True)
+    traces = []
+    for main, name, colour, symbol in ((True, "Main estimate", OKABE_ITO["blue"], "square"),
+                                       (False, "Other choices", OKABE_ITO["orange"], "circle")):
+        part = f[f["is_main"] == main]
+        if part.empty:
+            continue
+        eff = part["effect_pct"].astype(float)
+        traces.append({"type": "scatter", "x": _values(eff), "y": part["variant"].tolist(), "mode": "markers",
+                       "name": name, "marker": {"color": colour, "size": 11, "symbol": symbol},
+                       "error_x": {"type": "data", "symmetric": False, "color": colour, "thickness": 2,
+                                   "array": _values(part["ci_high_pct"].astype(float) - eff),
+                                   "arrayminus": _values(eff - part["ci_low_pct"].astype(float))},
+                       "hovertemplate": "%{y}: %{x:+.1f}%<extra></extra>"})
+    layout = _layout(title, "Effect, % of the expected value (95% placebo interval)", "", source, category_x=False)
+    layout["yaxis"].update(type="category", title={"text": None}, automargin=True,
+                           categoryorder="array", categoryarray=f["variant"].tolist())
+    layout["shapes"] = [{"type": "line", "xref": "x", "x0": 0, "x1": 0, "yref": "paper", "y0": 0, "y1": 1,
+                         "line": {"color": "#444", "width": 1, "dash": "dash"}}]
+    layout["hovermode"] = "closest"
+    return _figure(traces, layout)
+
+
+def sensitivity_view_table(table: pd.DataFrame) -> pd.DataFrame:
+    """The forest plot as a table: each variant's choices, estimate, interval and p."""
+    def pct(v: float) -> str:
+        return f"{v:+.1f}%" if np.isfinite(v) else "not estimated"
+
+    return pd.DataFrame({
+        "Variant": table["variant"], "Estimator": table["estimator"].str.upper(), "k": table["k"],
+        "Distance": table["method"].str.title(), "Transition period": table["transition"],
+        "Effect (% of expected)": [pct(float(v)) for v in table["effect_pct"]],
+        "95% interval": [f"{a:+.1f}% to {b:+.1f}%" if np.isfinite(a) and np.isfinite(b) else ""
+                         for a, b in zip(table["ci_low_pct"].astype(float), table["ci_high_pct"].astype(float))],
+        "p": [f"{p:.3f}" if np.isfinite(p) else "" for p in table["p_value"].astype(float)],
+        "Comparators": table["n_comparators"], "Note": table["note"]})
 
 
 # --- spine chart (Fingertips): each indicator's site value against England's range -----------------

@@ -45,6 +45,8 @@ class ViewState:
     k: int = K_DEFAULT
     method: str = "mahalanobis"
     geo: str = "la"
+    kauto: bool = False  # the matching page's "k: auto by balance"
+    caliper: float = 0.0  # the matching page's caliper (method distance units); 0 = none
 
     def __post_init__(self) -> None:
         if anonymised_only() and not self.anon:  # an anonymised-only server: no state can name a site
@@ -52,6 +54,7 @@ class ViewState:
 
 
 DEFAULT = ViewState()
+CALIPER_MAX = 10.0  # a caliper beyond this excludes nothing a real pool holds
 _TRUE = {"1", "true", "yes", "on"}
 _PLAIN_WORD = re.compile(r"[A-Za-z]{1,20}")
 
@@ -70,7 +73,13 @@ def parse_query(search: str | dict | None) -> ViewState:
         k = int(pairs.get("k", DEFAULT.k))
     except ValueError:
         k = DEFAULT.k
+    try:
+        caliper = round(float(pairs.get("caliper", 0.0)), 2)
+    except ValueError:
+        caliper = 0.0
     return ViewState(
+        kauto=pairs.get("kauto", "").lower() in _TRUE,
+        caliper=caliper if 0 < caliper <= CALIPER_MAX else 0.0,  # a forged caliper falls back to none
         anon=pairs.get("anon", "").lower() in _TRUE,
         present=pairs.get("present", "").lower() in _TRUE,
         basis=basis if basis in BASES else DEFAULT.basis,

@@ -97,7 +97,9 @@ def test_bulk_http_scan_finds_no_real_name(server, demo, names, forbidden):
     body = {"output": "match-output.children", "outputs": {"id": "match-output", "property": "children"},
             "inputs": [{"id": "match-method", "property": "value", "value": "euclidean"},
                        {"id": "match-k", "property": "value", "value": 7},
-                       {"id": "match-covariates", "property": "value", "value": ["share_65", "deprivation"]}],
+                       {"id": "match-covariates", "property": "value", "value": ["share_65", "deprivation"]},
+                       {"id": "match-kauto", "property": "value", "value": ["auto"]},
+                       {"id": "match-caliper", "property": "value", "value": 1.0}],
             "state": [{"id": "url", "property": "search", "value": "?anon=1"}],
             "changedPropIds": ["match-k.value"]}
     _scan("matching callback", json.dumps(dash_http.post(server, body)), forbidden, leaks)
@@ -149,7 +151,9 @@ def test_ccg_geography_scan_finds_no_ccg_name(server, names, forbidden):
     body = {"output": "match-output.children", "outputs": {"id": "match-output", "property": "children"},
             "inputs": [{"id": "match-method", "property": "value", "value": "mahalanobis"},
                        {"id": "match-k", "property": "value", "value": 5},
-                       {"id": "match-covariates", "property": "value", "value": ["log_population", "deprivation"]}],
+                       {"id": "match-covariates", "property": "value", "value": ["log_population", "deprivation"]},
+                       {"id": "match-kauto", "property": "value", "value": []},
+                       {"id": "match-caliper", "property": "value", "value": None}],
             "state": [{"id": "url", "property": "search", "value": "?anon=1&geo=ccg"}],
             "changedPropIds": ["match-k.value"]}
     _scan("matching callback on CCGs", json.dumps(dash_http.post(server, body)), forbidden, leaks)
