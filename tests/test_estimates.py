@@ -145,6 +145,7 @@ def test_cli_estimates(demo_dir, tmp_path, table):
     assert res.returncode == 0, res.stderr
     written = pd.read_csv(out)
     assert list(written.columns) == COLUMNS and len(written) == len(table)
+    assert (written["method"] == "scm").sum() == 300 and written.loc[written["method"] == "scm", "pre_fit"].notna().all()
     bad = subprocess.run([sys.executable, "-m", "cli", "estimates", "--data", str(demo_dir), "--out", str(out),
                           "--comparators", str(tmp_path / "none.csv")], capture_output=True, text=True, env=env,
                          cwd=str(__import__("pathlib").Path(__file__).parents[1]))
