@@ -85,3 +85,14 @@ def test_exports_carry_the_scm_rows(demo_dir, page):
     assert len(scm) == 300 and (scm["Method"] == "Synthetic control").all()
     assert scm["Pre-period fit (SCM)"].isin(["good", "poor"]).all()
     assert not scm["Site"].isin(list(context().names.names.values())).any()
+
+
+def test_scm_slide_has_a_takeaway_naming_no_site(demo_dir, page):
+    from layouts.components import charts
+
+    text = charts.takeaway(charts.ChartSpec("scm", site="pioneer-c", indicator_id="ea_all", anon=True))
+    assert text.startswith("Emergency admissions") and "synthetic control" in text
+    assert "Barnsley" not in text
+    slide = json.dumps(page(site_id="pioneer-c", indicator_id="ea_all", anon="1", present="1", chart="scm"),
+                       cls=plotly.utils.PlotlyJSONEncoder)
+    assert "against its synthetic control" in slide and "Barnsley" not in slide

@@ -444,6 +444,15 @@ def _its_takeaway(spec: ChartSpec) -> str:
                        r.get("ci_high", np.nan), r.get("p_value", np.nan), cat["polarity"])
 
 
+def _scm_takeaway(spec: ChartSpec) -> str:
+    from layouts.components.readings import scm_reading
+
+    ctx, cat = _detail_context(spec)
+    r = results.overview_row("scm", site_id_of(spec), spec.indicator_id, spec.geo)
+    return scm_reading(cat["short_name"], r.get("effect_pct", np.nan), r.get("effect", np.nan),
+                       r.get("ci_low", np.nan), r.get("ci_high", np.nan), r.get("p_value", np.nan), cat["polarity"])
+
+
 def _spc_takeaway(spec: ChartSpec) -> str:
     ctx, cat = _detail_context(spec)
     r = results.overview_row("spc", site_id_of(spec), spec.indicator_id, spec.geo)
@@ -512,7 +521,7 @@ def _in_sentence(label) -> str:
 TAKEAWAYS = {"spine": _spine_takeaway, "trend": _did_takeaway, "event": _did_takeaway, "its": _its_takeaway, "spc": _spc_takeaway,
              "site_multiples": _site_multiples_takeaway, "indicator_multiples": _across_sites_takeaway,
              "caterpillar": _across_sites_takeaway, "pooled": _across_sites_takeaway, "funnel": _funnel_takeaway,
-             "love": _love_takeaway}
+             "love": _love_takeaway, "scm": _scm_takeaway}
 
 
 def takeaway(spec: ChartSpec) -> str:
