@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import pysyncon
 import pytest
 
 from analysis.synthetic import donor_design, scm_site
@@ -88,7 +89,6 @@ def test_rank_p_value_and_poor_fit_rule():
 def test_unpenalised_case_agrees_with_pysyncon(demo):
     """The same panel (demo, one site, monthly delayed transfers, 20 pool LAs) through pysyncon's Synth
     with V fixed to the identity on the demeaned pre-period outcomes: that is this estimator with zeta = 0."""
-    pysyncon = pytest.importorskip("pysyncon", reason="pysyncon is in the test extra")
     d = indicator_panels(demo)["dtoc"]
     site = demo.sites.set_index("site_id").loc["barnsley"]
     phase = treatment_phase(d.area_frame.columns, d.frequency, site["start"], site["transition_start"],
