@@ -6,7 +6,9 @@ dashboard memoises it in analysis.results, keyed by code version and dataset che
 
 Rows: ``method="did"`` (one per site and indicator; the interval is the placebo-in-space one),
 ``method="its"`` (change in trend on the site's own series; HAC interval) and
-``method="pooled"`` (``site_id`` all, wave1, wave2; Callaway-Sant'Anna style).
+``method="pooled"`` (``site_id`` all, wave1, wave2; Callaway-Sant'Anna style) and
+``method="scm"`` (synthetic control over the whole pool, analysis.synthetic; its own columns
+``pre_rmspe`` and ``pre_fit``, missing or "" on other rows).
 
 Every catalogue indicator gets its rows, whatever the data hold. Where no estimate can be made
 (no data for the indicator, none for the site's LAs, nothing before the site's start or after
@@ -28,6 +30,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from analysis import synthetic
 from data.errors import DataError
 from data.panels import IndicatorPanel, indicator_panels
 from data.periods import period_label
@@ -37,12 +40,13 @@ from indicators import pooled as pooled_module
 from indicators.did import (PLACEBO_P_METHOD, POST, PRE, placebo_arrays, placebo_estimates, site_did, site_did_batch,
                             treatment_phase)
 from indicators.power import minimum_detectable_effect
+from indicators.scm import P_METHOD as SCM_P_METHOD
 from matching.covariates import comparator_pool
 from matching.select import K_DEFAULT, ComparatorSet, PlaceboSet, match, placebo_set
 
 COLUMNS = ["site_id", "indicator_id", "method", "effect", "effect_pct", "ci_low", "ci_high", "p_value",
            "p_method", "pre_trend_p", "n_comparators", "n_pre", "n_post", "baseline_mean", "comparator_version",
-           "value_basis", "note", "mde_pct"]
+           "value_basis", "note", "mde_pct", "pre_rmspe", "pre_fit"]
 ALPHA = 0.05
 POWER = 0.8
 """[C] The power at which the minimum detectable effect (``mde_pct``) is stated."""
@@ -194,11 +198,21 @@ def compute_estimates(dataset: Dataset, comps: Comparators, *, method: str = "ma
                 "pre_trend_p": np.full(n, np.nan), "n_comparators": np.zeros(n, dtype=int), "n_pre": its["n_pre"],
                 "n_post": its["n_post"], "baseline_mean": its["baseline_mean"], "mde_pct": np.full(n, np.nan),
                 "note": _site_notes(y_sites, phase, periods, d.frequency, its["effect"], None, "its", basis_note)})
+        for dates, members in groups.items():  # synthetic control: placebos shared by every site with these dates
+            present = [s for s in members if s in site_row]
+            if dates not in phases:
+                phases[dates] = treatment_phase(periods, d.frequency, *dates)
+            fit = synthetic.scm_group(d, pool, present, phases[dates], alpha)
+            basis_note = _basis_note(bases[ind], [n_members.get(s, 0) for s in present], d)
+            notes = _site_notes(site_values[[site_row[s] for s in present]], phases[dates], periods, d.frequency,
+                                fit["effect"], fit["n_donors"], "did", basis_note)
+            blocks.append(synthetic.scm_block(ind, fit, present, notes))
         rows = _pooled_rows(ind, d, sites, pool, comps, alpha, bases.get(ind, ""), phases)
         blocks.append({col: [r[col] for r in rows] for col in rows[0]} if rows else {})
     columns = [c for c in COLUMNS if c not in ("comparator_version", "value_basis")]
-    gathered = {col: np.concatenate([np.asarray(b[col], dtype=object if col in _TEXT else None)
-                                     for b in blocks if len(b)]) for col in columns}
+    gathered = {col: np.concatenate([np.asarray(b[col], dtype=object if col in _TEXT else None) if col in b
+                                     else _absent(col, len(b["site_id"])) for b in blocks if len(b)])
+                 for col in columns}
     table = pd.DataFrame(gathered)
     table["comparator_version"] = comps.version
     table["value_basis"] = [bases.get(i, "") for i in table["indicator_id"]]
@@ -206,14 +220,20 @@ def compute_estimates(dataset: Dataset, comps: Comparators, *, method: str = "ma
     table = table[COLUMNS]
     for col in ("n_comparators", "n_pre", "n_post"):
         table[col] = table[col].astype("int64")
-    for col in ("effect", "effect_pct", "ci_low", "ci_high", "p_value", "pre_trend_p", "baseline_mean", "mde_pct"):
+    for col in ("effect", "effect_pct", "ci_low", "ci_high", "p_value", "pre_trend_p", "baseline_mean", "mde_pct",
+                "pre_rmspe"):
         table[col] = table[col].astype(float)
-    order = {"did": 0, "its": 1, "pooled": 2}
+    order = {"did": 0, "its": 1, "scm": 2, "pooled": 3}
     sort = np.lexsort((table["method"].map(order).to_numpy(), pd.factorize(table["indicator_id"], sort=True)[0]))
     return table.take(sort).reset_index(drop=True)
 
 
-_TEXT = ("site_id", "indicator_id", "method", "p_method", "note")
+_TEXT = ("site_id", "indicator_id", "method", "p_method", "note", "pre_fit")
+
+
+def _absent(col: str, n: int) -> np.ndarray:
+    """A column a block does not fill (the SCM-only ones on DiD, ITS and pooled rows)."""
+    return np.full(n, "", dtype=object) if col in _TEXT else np.full(n, np.nan)
 
 
 def mde_pct(mde: float, counterfactual) -> np.ndarray:
@@ -395,13 +415,15 @@ def _no_data_rows(ind: str, sites: pd.DataFrame, note: str = NO_DATA) -> pd.Data
     labels = ["all", *sorted(set(cohort_of))]
     site_ids = list(sites.index)
     frame = pd.DataFrame({
-        "site_id": site_ids * 2 + labels, "indicator_id": ind,
-        "method": ["did"] * len(site_ids) + ["its"] * len(site_ids) + ["pooled"] * len(labels),
+        "site_id": site_ids * 3 + labels, "indicator_id": ind,
+        "method": ["did"] * len(site_ids) + ["its"] * len(site_ids) + ["scm"] * len(site_ids)
+        + ["pooled"] * len(labels),
         "p_method": [PLACEBO_P_METHOD] * len(site_ids) + [its_module.P_METHOD] * len(site_ids)
-        + [pooled_module.P_METHOD] * len(labels),
-        "n_comparators": 0, "n_pre": 0, "n_post": 0, "note": note,
+        + [SCM_P_METHOD] * len(site_ids) + [pooled_module.P_METHOD] * len(labels),
+        "n_comparators": 0, "n_pre": 0, "n_post": 0, "note": note, "pre_fit": "",
     })
-    for col in ("effect", "effect_pct", "ci_low", "ci_high", "p_value", "pre_trend_p", "baseline_mean", "mde_pct"):
+    for col in ("effect", "effect_pct", "ci_low", "ci_high", "p_value", "pre_trend_p", "baseline_mean", "mde_pct",
+                "pre_rmspe"):
         frame[col] = np.nan
     return frame
 

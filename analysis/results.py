@@ -18,6 +18,7 @@ from analysis.estimates import NO_DATA, NOT_ON_CCG, estimates_table, pooled_deta
 from analysis.estimates import site_detail as estimates_site_detail
 from analysis.names import SiteNames
 from analysis.sensitivity import sensitivity_table, stability_verdict
+from analysis.synthetic import scm_site
 from data.active import active_dataset
 from data.hes.disclosure import NOTICE as DISCLOSURE_NOTICE
 from data.panels import indicator_panels, left_out_periods
@@ -359,6 +360,16 @@ def site_detail(site_id: str, indicator_id: str, geography: str = "la") -> dict[
 
 
 @memo
+def _scm_detail(checksum: str, site_id: str, indicator_id: str, geography: str = "la") -> dict[str, pd.DataFrame]:
+    return scm_site(_dataset(geography), site_id, indicator_id)
+
+
+def scm_detail(site_id: str, indicator_id: str, geography: str = "la") -> dict[str, pd.DataFrame]:
+    """A site's synthetic control for one indicator (analysis.synthetic.scm_site): summary, series, weights."""
+    return _scm_detail(active_dataset().checksum, site_id, indicator_id, geography)
+
+
+@memo
 def _pooled(checksum: str, indicator_id: str, geography: str = "la") -> dict[str, pd.DataFrame]:
     return pooled_detail(_dataset(geography), indicator_id)
 
@@ -442,6 +453,9 @@ OUTCOME_WORDS = {
     "its": {Outcome.BETTER: "trend improved", Outcome.SIMILAR: "no clear change in trend",
             Outcome.WORSE: "trend worsened", Outcome.LOWER: "trend fell", Outcome.HIGHER: "trend rose",
             Outcome.NOT_COMPARED: "not estimated"},
+    "scm": {Outcome.BETTER: "better than its synthetic control", Outcome.SIMILAR: "no clear difference",
+            Outcome.WORSE: "worse than its synthetic control", Outcome.LOWER: "lower than its synthetic control",
+            Outcome.HIGHER: "higher than its synthetic control", Outcome.NOT_COMPARED: "not estimated"},
     "england": {o: o.label for o in Outcome},
     "spc": {Outcome.BETTER: "improvement (special cause)", Outcome.SIMILAR: "common cause variation",
             Outcome.WORSE: "concern (special cause)", Outcome.HIGHER: "special cause (no preferred direction)",
@@ -471,7 +485,7 @@ def with_outcome_words(frame: pd.DataFrame, basis: str) -> pd.DataFrame:
 def _overview(checksum: str, basis: str, geography: str = "la") -> pd.DataFrame:
     ctx = _context(checksum, geography)
     polarity = ctx.catalogue["polarity"]
-    if basis in ("did", "its"):
+    if basis in ("did", "its", "scm"):
         est = _estimates(checksum, geography)
         rows = est[est["method"] == basis].reset_index(drop=True)
         outcome = effect_outcomes(rows["ci_low"].to_numpy(), rows["ci_high"].to_numpy(),
@@ -563,6 +577,6 @@ def warm() -> None:
     for geography in GEOGRAPHIES:
         if geography != "la" and not len(active_dataset().units(geography)):
             continue  # a dataset without CCG units: its CCG pages say so, nothing to compute
-        for basis in ("did", "its", "england", "spc"):
+        for basis in ("did", "its", "scm", "england", "spc"):
             overview(basis, geography)
         pooled_overview(geography)

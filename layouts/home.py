@@ -23,6 +23,9 @@ CELL_MEANING = {
            "(95% placebo interval), given which direction is good.",
     "its": "Each cell: the change in the site's own trend after its start, as % of the pre-Pioneer trend carried "
            "forward; colour says whether the trend clearly improved or worsened (95% interval).",
+    "scm": "Each cell: the estimated effect of Pioneer status, as % of the site's synthetic control (a weighted "
+           "blend of non-Pioneer areas fitted to the site's own pre-Pioneer series); colour says whether that is "
+           "better, worse or no clear difference (95% placebo interval), given which direction is good.",
     "england": "Each cell: how far the site's latest value is above (+) or below (-) England's, in %; colour says "
                "whether its 95% interval is entirely better or worse than England (the Fingertips rule).",
     "spc": "Each cell: the latest value against the site's own pre-Pioneer mean, in %; colour says whether the "

@@ -2,21 +2,24 @@
 from __future__ import annotations
 
 import dash
+import dash_bootstrap_components as dbc
 import pandas as pd
 from dash import dcc, html
 
 from layouts.components import charts, page, readings, tables
 from analysis.results import (context, indicator_has_data, left_out_note, missing_estimate_reason, no_data_message,
-                              overview_row, sensitivity, site_balance, site_detail, site_trend)
-from layouts.components.anonymise import comparator_labels
+                              overview_row, scm_detail, sensitivity, site_balance, site_detail, site_trend)
+from layouts.components.anonymise import anonymised_only, comparator_labels
 from layouts.components.readings import format_p
-from layouts.components.urlstate import href, parse_query
+from layouts.components.urlstate import ESTIMATORS, href, parse_query
 
 DETAIL_CHARTS = {"trend": "Trend against comparators and England", "event": "Event study",
                  "its": "Change in trend (interrupted time series)", "spc": "Statistical process control"}
 ESTIMATE_CHARTS = {"site_love": "Balance of the comparators (love plot)",
                    "sensitivity": "Sensitivity: the estimate under different analysis choices"}
 """Shown after the DiD numbers, only where there is an estimate."""
+SCM_CHART = "Synthetic control: the site against a weighted blend of non-Pioneer areas"
+TOP_DONORS = 10
 
 
 def title(site_id: str | None = None, indicator_id: str | None = None, **_):
@@ -46,7 +49,7 @@ def layout(site_id: str | None = None, indicator_id: str | None = None, **query)
     path_id = ctx.names.path_id(sid, state.anon)
     here = f"/site/{path_id}/indicator/{indicator_id}"
     specs = {kind: charts.ChartSpec(kind, site=path_id, indicator_id=indicator_id, anon=state.anon, geo=state.geo)
-             for kind in {**DETAIL_CHARTS, **ESTIMATE_CHARTS}}
+             for kind in [*DETAIL_CHARTS, *ESTIMATE_CHARTS, "scm"]}
     if state.present:
         kind = state.chart if state.chart in specs else "trend"
         return html.Div([page.present_exit(state, here), _block(specs[kind], state)])
@@ -55,7 +58,7 @@ def layout(site_id: str | None = None, indicator_id: str | None = None, **query)
     body = [html.H1(f"{cat['name']}: {name}", className="h3"),
             html.P([dcc.Link(f"All indicators for {name}", href=href(f"/site/{path_id}", state)), " · ",
                     dcc.Link("All sites for this indicator", href=href(f"/indicator/{indicator_id}", state))]),
-            html.P(cat["definition"], className="small")]
+            html.P(cat["definition"], className="small"), _estimator_switch(here, state)]
     if not indicator_has_data(indicator_id, state.geo):
         body.append(html.P(f"No estimate for {name}. {no_data_message(indicator_id, state.geo)}", className="alert alert-secondary",
                            id="no-estimate"))
@@ -71,6 +74,9 @@ def layout(site_id: str | None = None, indicator_id: str | None = None, **query)
         return html.Div(body)
     detail = site_detail(sid, indicator_id, state.geo)
     for kind, heading in DETAIL_CHARTS.items():
+        if kind == "event" and state.est == "scm":
+            body += _scm_section(ctx, sid, indicator_id, specs["scm"], state, name)
+            continue
         body += [html.H2(heading, className="h4"), _block(specs[kind], state)]
         gaps = left_out_note(sid, indicator_id, state.geo, state.anon) if kind == "trend" else ""
         if gaps:
@@ -96,6 +102,62 @@ def layout(site_id: str | None = None, indicator_id: str | None = None, **query)
             if both:
                 body.append(html.P(both, className="alert alert-info small", id="methods-reading"))
     return html.Div(body)
+
+
+def _estimator_switch(here: str, state) -> dbc.Nav:
+    """Matched DiD | synthetic control, kept in the URL as ``est``."""
+    return dbc.Nav([html.Span("Estimator:", className="me-2 align-self-center small")] + [
+        dbc.NavItem(dcc.Link(label, href=href(here, state, est=key), id=f"est-{key}",
+                             className="nav-link" + (" active" if key == state.est else ""),
+                             title=f"{label}{' (selected)' if key == state.est else ''}"))
+        for key, label in ESTIMATORS.items()], pills=True, className="mb-2", id="estimator-nav")
+
+
+def _scm_section(ctx, sid: str, indicator_id: str, spec: charts.ChartSpec, state, name: str) -> list:
+    """The synthetic-control view: chart (with its table), the fit in words, the numbers, the top donors."""
+    cat = ctx.catalogue.loc[indicator_id]
+    detail = scm_detail(sid, indicator_id, state.geo)
+    r = detail["summary"].iloc[0]
+    out = [html.H2(SCM_CHART, className="h4"), _block(spec, state)]
+    if pd.isna(r["effect"]):
+        out.append(html.P(f"No synthetic-control estimate for {name}: {r['fit_words']}.",
+                          className="alert alert-secondary", id="scm-reading"))
+        return out
+    out.append(html.P(readings.scm_reading(cat["short_name"], r["effect_pct"], r["effect"], r["ci_low"],
+                                           r["ci_high"], r["p_value"], cat["polarity"]),
+                      className="fw-semibold", id="scm-reading"))
+    poor = r["pre_fit"] == "poor"
+    out.append(html.P(r["fit_words"][:1].upper() + r["fit_words"][1:] + ".",
+                      className="alert alert-warning small" if poor else "small", id="scm-fit"))
+    out.append(tables.html_table(_scm_numbers(r, cat["unit"]), "Synthetic control"))
+    out.append(tables.html_table(_donor_table(ctx, detail["weights"], state.anon),
+                                 f"Synthetic control weights: the {TOP_DONORS} largest of {int(r['n_donors'])} donors "
+                                 "with weight above 0.001"))
+    return out
+
+
+def _scm_numbers(r, unit: str) -> pd.DataFrame:
+    low_pct, high_pct = readings.relative_interval(r["effect"], r["effect_pct"], r["ci_low"], r["ci_high"])
+    words = readings.unit_words(unit)
+    return pd.DataFrame({"Measure": ["Effect (indicator units)", "Effect (relative, % of synthetic control)",
+                                     "95% placebo interval (relative)", "95% placebo interval (indicator units)",
+                                     "p (placebo RMSPE rank, exploratory)", "Pre-period fit error (RMSPE)",
+                                     "Pre-period fit", "Donors with weight", "Placebo refits"],
+                         "Value": [f"{r['effect']:+.2f} {words}", f"{r['effect_pct']:+.1f}%",
+                                   f"{low_pct:+.1f}% to {high_pct:+.1f}%",
+                                   f"{r['ci_low']:.2f} to {r['ci_high']:.2f} {words}", format_p(r["p_value"]),
+                                   f"{r['pre_rmspe']:.3g} ({r['pre_rmspe_pct']:.1f}% of the pre-period mean)",
+                                   r["pre_fit"], str(int(r["n_donors"])), str(int(r["n_placebo"]))]})
+
+
+def _donor_table(ctx, weights: pd.DataFrame, anon: bool) -> pd.DataFrame:
+    """Largest weights first; anonymised, donors are numbered, never named or coded."""
+    top = weights.head(TOP_DONORS)
+    if anon or anonymised_only():
+        labels = [f"Donor {i}" for i in range(1, len(top) + 1)]
+    else:
+        labels = [ctx.area_names.get(c, c) for c in top["area_code"]]
+    return pd.DataFrame({"Donor": labels, "Weight": [f"{w:.3f}" for w in top["weight"]]})
 
 
 def _balance_note(ctx, sid: str, indicator_id: str, detail, balance, name: str, anon: bool) -> html.Div:

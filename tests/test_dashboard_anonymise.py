@@ -58,3 +58,47 @@ def test_scanner_finds_whole_names_only(demo):
     assert find_real_names("Pioneer C against Comparator 3", forbidden) == []
     assert find_real_names("hover: Barnsley 2014/15", forbidden) == ["Barnsley"]
     assert "Kent" not in find_real_names("Kentish", forbidden)
+
+
+# --- the synthetic-control view (est=scm): page, figure, tables and its CSV name no one ------------------
+
+def _scm_view_texts(demo_dir, site_path: str, indicator_id: str, anon: bool) -> list[str]:
+    """Everything the SCM view sends: the page layout JSON (figures, tables, links, headings), the page
+    title, and the chart's CSV download (rows, headers, file name, title)."""
+    import json
+
+    import dash
+    import plotly
+
+    from data.active import set_active_dataset
+    from layouts.components import charts
+    from tests.serving_support import shared_app
+
+    set_active_dataset(demo_dir)
+    shared_app()
+    page = dash.page_registry["layouts.site_indicator"]
+    query = {"est": "scm", **({"anon": "1"} if anon else {})}
+    layout = page["layout"](site_id=site_path, indicator_id=indicator_id, **query)
+    texts = [json.dumps(layout, cls=plotly.utils.PlotlyJSONEncoder), page["title"](site_id=site_path,
+                                                                                 indicator_id=indicator_id)]
+    chart = charts.build(charts.ChartSpec("scm", site=site_path, indicator_id=indicator_id, anon=anon))
+    texts += [chart.table.to_csv(index=False), chart.filename, chart.title, chart.colour_note]
+    return texts
+
+
+@pytest.mark.parametrize("site_id", ["barnsley", "greater-manchester", "waltham-forest-elc"])
+@pytest.mark.parametrize("indicator_id", ["ea_all", "dtoc"])
+def test_scm_view_names_no_site_or_donor_when_anonymised(demo_dir, demo, names, site_id, indicator_id):
+    forbidden = real_names(demo.sites, demo.areas)
+    texts = _scm_view_texts(demo_dir, names.path_id(site_id, anon=True), indicator_id, anon=True)
+    found = [n for t in texts for n in find_real_names(t, forbidden)]
+    assert found == []
+    assert '"Donor 1"' in texts[0] and "scm-reading" in texts[0]
+
+
+def test_scm_view_scan_finds_donor_names_when_named(demo_dir, demo):
+    """Negative control: the same view with names on does show the site and its donors."""
+    forbidden = real_names(demo.sites, demo.areas)
+    texts = _scm_view_texts(demo_dir, "barnsley", "ea_all", anon=False)
+    found = {n for t in texts for n in find_real_names(t, forbidden)}
+    assert "Barnsley" in found and len(found) > 5  # the site and its named donors

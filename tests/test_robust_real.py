@@ -82,7 +82,9 @@ def test_estimates_table_on_real_data(real_built, table):
     diupr_multi = table[(table["indicator_id"] == "diupr_65") & (table["site_id"] == "greater-manchester")]
     assert diupr_multi["note"].str.contains("unweighted mean").all()  # the source gives no denominators
     dtoc = table[table["indicator_id"] == "dtoc"]
-    assert (dtoc["value_basis"] == "counts").all() and (dtoc["note"] == "").all()
+    poor_fit = dtoc["pre_fit"] == "poor"  # a synthetic control's poor pre-period fit is said in its note
+    assert (dtoc["value_basis"] == "counts").all() and (dtoc.loc[~poor_fit, "note"] == "").all()
+    assert dtoc.loc[poor_fit, "note"].str.startswith("poor pre-period fit").all()
     for ind in POST_ONLY:
         rows = table[table["indicator_id"] == ind]
         assert rows[["effect", "effect_pct", "ci_low", "ci_high", "p_value"]].isna().all().all()
@@ -90,7 +92,7 @@ def test_estimates_table_on_real_data(real_built, table):
         assert (site_rows["note"] == "no data before the site's start: 2017/18 onwards only").all(), ind
         assert rows.loc[rows["site_id"] == "wave2", "note"].iloc[0] == "no data before wave 2's start: 2017/18 onwards only"
     missing = table[~table["indicator_id"].isin(WITH_PRE + POST_ONLY)]
-    assert len(missing) == 6 * 53 and (missing["note"] == NO_DATA).all() and missing["effect"].isna().all()
+    assert len(missing) == 6 * 78 and (missing["note"] == NO_DATA).all() and missing["effect"].isna().all()
     did = dtoc[dtoc["method"] == "did"].set_index("site_id")
     with pd.option_context("display.width", 200):
         print("\nReal DTOC DiD (delayed days per 100,000 18+ per month):")
@@ -154,10 +156,10 @@ def test_cli_estimates_on_real_data(real_built_dir, tmp_path):
                          cwd=ROOT, capture_output=True, text=True, env=env, timeout=300)
     assert run.returncode == 0, run.stderr
     written = pd.read_csv(out, keep_default_na=False, na_values=[""])
-    assert list(written.columns) == COLUMNS and len(written) == 636
+    assert list(written.columns) == COLUMNS and len(written) == 936  # 12 x (25 x did, its, scm + 3 pooled)
     lines = run.stdout.splitlines()
     assert any("with_estimate" in line and "without_estimate" in line for line in lines)
     dtoc_line = next(line for line in lines if line.strip().startswith("dtoc"))
-    assert dtoc_line.split()[1:4] == ["53", "53", "0"]
+    assert dtoc_line.split()[1:4] == ["78", "78", "0"]
     care_line = next(line for line in lines if line.strip().startswith("care_home_65"))
-    assert care_line.split()[1:4] == ["53", "0", "53"] and "no data before the site's start" in care_line
+    assert care_line.split()[1:4] == ["78", "0", "78"] and "no data before the site's start" in care_line

@@ -105,7 +105,10 @@ def test_estimates_give_notes_not_exceptions(awkward, awkward_table):
     multi = falls[(falls["method"] == "did") & falls["site_id"].isin(["cheshire", "nw-london"])]
     assert multi["note"].str.contains("denominator-weighted mean").all()
     assert (t.loc[t["indicator_id"] == "dtoc", "value_basis"] == "counts").all()
-    assert (t.loc[t["indicator_id"] == "dtoc", "note"] == "").all()
+    dtoc = t[t["indicator_id"] == "dtoc"]
+    poor_fit = dtoc["pre_fit"] == "poor"  # a synthetic control's poor pre-period fit is said in its note
+    assert (dtoc.loc[~poor_fit, "note"] == "").all()
+    assert dtoc.loc[poor_fit, "note"].str.startswith("poor pre-period fit").all()
 
 
 def test_rate_only_did_equals_the_count_based_did(demo, awkward, tmp_path):

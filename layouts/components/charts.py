@@ -213,6 +213,28 @@ def its_chart(spec: ChartSpec) -> Chart:
     return Chart(fig, figures.its_table(frame, site), title, _file_stem("change-in-trend", spec.indicator_id, site), note)
 
 
+def scm_chart(spec: ChartSpec) -> Chart:
+    ctx, cat = _detail_context(spec)
+    site_id, site = site_id_of(spec), _site_word(spec)
+    if not results.indicator_has_data(spec.indicator_id, spec.geo):
+        raise ChartUnavailable(results.no_data_message(spec.indicator_id, spec.geo))
+    frame = results.scm_detail(site_id, spec.indicator_id, spec.geo)["series"].copy()
+    trend = results.site_trend(site_id, spec.indicator_id, spec.geo)
+    frame["period_label"] = frame["period_start"].map(dict(zip(trend["period_start"], trend["period_label"])))
+    frame["period_label"] = frame["period_label"].fillna(frame["period_start"].dt.strftime("%b %Y"))
+    start, transition = results.intervention_labels(site_id, spec.indicator_id)
+    title = f"{cat['short_name']}, {site}: against its synthetic control" + _where(spec)
+    fig = figures.scm_figure(frame, title=title, unit=cat["unit"], site_label=site,
+                             source=ctx.source_line(spec.indicator_id), start_label=start, transition=transition,
+                             x_title=figures.period_axis_title(cat["frequency"]))
+    note = ("Blue solid line with points: the site; orange dashed line: its synthetic control, a weighted blend of "
+            "non-Pioneer areas fitted to the site's series before the start and shifted to its level. Before the "
+            "start the gap between them shows the fit; after it, the estimated effect. Grey band: transition; red "
+            "dashed line: Pioneer start.")
+    return Chart(fig, figures.scm_table(frame, site), title, _file_stem("synthetic-control", spec.indicator_id, site),
+                 note)
+
+
 def spc_chart(spec: ChartSpec) -> Chart:
     ctx, cat = _detail_context(spec)
     site_id, site = site_id_of(spec), _site_word(spec)
@@ -456,7 +478,7 @@ def spine_chart(spec: ChartSpec) -> Chart:
 BUILDERS = {"spine": spine_chart, "trend": trend_chart, "site_multiples": site_multiples_chart,
             "indicator_multiples": indicator_multiples_chart, "event": event_chart, "its": its_chart,
             "spc": spc_chart, "caterpillar": caterpillar_chart, "pooled": pooled_chart, "funnel": funnel_chart,
-            "love": love_chart, "site_love": site_love_chart, "sensitivity": sensitivity_chart}
+            "love": love_chart, "site_love": site_love_chart, "sensitivity": sensitivity_chart, "scm": scm_chart}
 
 
 # --- slide takeaways: one plain-words line from the estimates, naming no site ------------------------
@@ -480,6 +502,15 @@ def _its_takeaway(spec: ChartSpec) -> str:
     r = results.overview_row("its", site_id_of(spec), spec.indicator_id, spec.geo)
     return its_reading(cat["short_name"], r.get("effect_pct", np.nan), r.get("ci_low", np.nan),
                        r.get("ci_high", np.nan), r.get("p_value", np.nan), cat["polarity"])
+
+
+def _scm_takeaway(spec: ChartSpec) -> str:
+    from layouts.components.readings import scm_reading
+
+    ctx, cat = _detail_context(spec)
+    r = results.overview_row("scm", site_id_of(spec), spec.indicator_id, spec.geo)
+    return scm_reading(cat["short_name"], r.get("effect_pct", np.nan), r.get("effect", np.nan),
+                       r.get("ci_low", np.nan), r.get("ci_high", np.nan), r.get("p_value", np.nan), cat["polarity"])
 
 
 def _spc_takeaway(spec: ChartSpec) -> str:
@@ -550,7 +581,7 @@ def _in_sentence(label) -> str:
 TAKEAWAYS = {"spine": _spine_takeaway, "trend": _did_takeaway, "event": _did_takeaway, "its": _its_takeaway, "spc": _spc_takeaway,
              "site_multiples": _site_multiples_takeaway, "indicator_multiples": _across_sites_takeaway,
              "caterpillar": _across_sites_takeaway, "pooled": _across_sites_takeaway, "funnel": _funnel_takeaway,
-             "love": _love_takeaway}
+             "love": _love_takeaway, "scm": _scm_takeaway}
 
 
 def takeaway(spec: ChartSpec) -> str:

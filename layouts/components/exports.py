@@ -64,6 +64,12 @@ METHOD_NOTES = [
     ("Change in trend (interrupted time series)", "Segmented regression on the site's own series with level and "
      "slope change and quarter-of-year terms, Newey-West standard errors; effect = mean difference after the start "
      "from the pre-Pioneer trend carried forward."),
+    ("Synthetic control", "Each site against a weighted blend of every non-Pioneer area with complete data (weights "
+     "on the simplex, fitted to the site's pre-Pioneer series with an intercept and synthetic DiD's ridge penalty, "
+     "Arkhangelsky et al. 2021); effect = change in the site's gap to it, as % of the synthetic counterfactual. "
+     "p = rank of the site's post/pre RMSPE ratio among placebo refits of every donor (Abadie et al. 2010); 95% "
+     "interval from the placebo effects. Pre-period fit flagged poor above the placebos' 90th percentile or 10% "
+     "of the site's mean."),
     ("Pooled effect", "Callaway and Sant'Anna group-time effects by wave against never-Pioneer areas, aggregated over "
      "all Pioneers and by wave; influence-function normal intervals."),
     ("England benchmark", "Fingertips rule: the site's 95% interval entirely below England's value is lower, entirely "
@@ -80,7 +86,7 @@ METHOD_NOTES = [
 SHEET_NOTES = [
     ("Overview", "The overview grid's numbers on the chosen basis: % per site (rows) and indicator (columns), as numbers."),
     ("Overview outcomes", "The same cells' outcomes in words (and why a cell is empty)."),
-    ("Effects", "Every site's DiD and change-in-trend estimates with intervals, p values, counts of periods and "
+    ("Effects", "Every site's DiD, synthetic-control and change-in-trend estimates with intervals, p values, counts of periods and "
      "comparators, and the comparator set's balance."),
     ("Pooled", "The pooled effect across Pioneers: all sites, wave 1, wave 2."),
     ("Trends", "Every site's series for every indicator with its 95% interval, its matched comparators' mean, lowest "
@@ -128,13 +134,14 @@ def _overview_sheets(ctx, anon: bool, basis: str) -> tuple[pd.DataFrame, pd.Data
 
 def _effects_sheet(ctx, anon: bool) -> pd.DataFrame:
     est = results.estimates(ctx.dataset.geography)
-    est = est[est["method"].isin(["did", "its"])]
+    est = est[est["method"].isin(["did", "its", "scm"])]
     name = _site_name(ctx, anon)
     pct = [relative_interval(e, p, lo, hi) for e, p, lo, hi in
            zip(est["effect"], est["effect_pct"], est["ci_low"], est["ci_high"])]
     order = {s: i for i, s in enumerate(ctx.names.ordered(anon))}
     out = pd.DataFrame({
-        "Method": est["method"].map({"did": "Difference-in-differences", "its": "Change in trend (ITS)"}),
+        "Method": est["method"].map({"did": "Difference-in-differences", "its": "Change in trend (ITS)",
+                                     "scm": "Synthetic control"}),
         "Wave": est["site_id"].map(ctx.names.waves), "Site": est["site_id"].map(name),
         "Indicator": est["indicator_id"].map(ctx.catalogue["short_name"]),
         "Unit": est["indicator_id"].map(ctx.catalogue["unit"]),
@@ -147,6 +154,8 @@ def _effects_sheet(ctx, anon: bool) -> pd.DataFrame:
         "Comparator balance": [results.site_balance(s, i, ctx.dataset.geography).quality if m == "did" else ""
                                for s, i, m in zip(est["site_id"], est["indicator_id"], est["method"])],
         "Note": est["note"].fillna(""),
+        "method": est["method"], "Pre-period fit (SCM)": est["pre_fit"].fillna(""),
+        "Pre-period RMSPE (SCM)": est["pre_rmspe"],
         "_o": est["site_id"].map(order), "_i": est["indicator_id"].map({i: n for n, i in enumerate(ctx.indicator_ids())}),
     })
     return out.sort_values(["Method", "_o", "_i"]).drop(columns=["_o", "_i"]).reset_index(drop=True)

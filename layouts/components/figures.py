@@ -641,6 +641,31 @@ def its_table(frame: pd.DataFrame, site_label: str) -> pd.DataFrame:
                          "Pre-Pioneer trend continued": frame["counterfactual"].round(3)})
 
 
+def scm_figure(frame: pd.DataFrame, *, title: str, unit: str, site_label: str, source: str,
+               start_label: str | None, transition: tuple[str, str] | None,
+               x_title: str = "Period (financial year)") -> go.Figure:
+    """The site against its synthetic control: before the start the fit, after it the counterfactual.
+
+    ``frame``: period_label, site, synthetic (NaN in periods the fit does not use)."""
+    labels = frame["period_label"].tolist()
+    traces = [
+        {"type": "scatter", "x": labels, "y": _values(frame["synthetic"]), "mode": "lines",
+         "name": "Synthetic control (weighted non-Pioneer areas)",
+         "line": {"color": COMPARATOR_COLOUR, "width": 2.5, "dash": "dash"}},
+        {"type": "scatter", "x": labels, "y": _values(frame["site"]), "mode": "lines+markers", "name": site_label,
+         "line": {"color": SITE_COLOUR, "width": 2.5}, "marker": {"size": 6}},
+    ]
+    return _figure(traces, _period_layout_with_intervention(title, unit, source, labels, start_label, transition,
+                                                            x_title))
+
+
+def scm_table(frame: pd.DataFrame, site_label: str) -> pd.DataFrame:
+    """Exactly the numbers ``scm_figure`` draws."""
+    return pd.DataFrame({"Period": frame["period_label"], "Phase": frame["phase"],
+                         site_label: frame["site"].round(3), "Synthetic control": frame["synthetic"].round(3),
+                         "Gap (site minus synthetic)": (frame["site"] - frame["synthetic"]).round(3)})
+
+
 SPC_COLOURS = VARIATION_COLOURS
 
 

@@ -37,7 +37,8 @@ def grid_cells(ctx, results: pd.DataFrame | None, state: ViewState) -> pd.DataFr
                          "group": f"Wave {names.waves[site_id]}", "kind": "site", "indicator_id": ind,
                          "period": period if isinstance(period, str) else "", "indicator": ctx.catalogue.at[ind, "short_name"], "text": text,
                          "effect_pct": effect, "outcome": outcome, "reason": reason, "colour": colour,
-                         "href": href(f"/site/{path_id}/indicator/{ind}", state, present=False, chart="")})
+                         "href": href(f"/site/{path_id}/indicator/{ind}", state, present=False, chart="",
+                                      est="scm" if state.basis == "scm" else state.est)})
     if state.basis == "did":
         rows += pooled_cells(ctx, state, max(names.waves.values(), default=0) + 1)
     return pd.DataFrame(rows)

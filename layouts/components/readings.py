@@ -66,6 +66,25 @@ def did_reading(short_name: str, effect_pct: float, ci_low: float, ci_high: floa
             + (f" {detectable}" if detectable else ""))
 
 
+def scm_reading(short_name: str, effect_pct: float, effect: float, ci_low: float, ci_high: float, p_value: float,
+                polarity: str) -> str:
+    """E.g. "Emergency admissions: 3.0% lower than its synthetic control; this could be chance (p = 0.45)."
+
+    The interval is in indicator units around ``effect``; the p value ranks the RMSPE ratio, so it is
+    quoted but the verdict follows the interval, as for DiD."""
+    if any(v is None or (isinstance(v, float) and math.isnan(v)) for v in (effect_pct, ci_low, ci_high)):
+        return f"{short_name}: no synthetic-control estimate."
+    clear = ci_low > 0 or ci_high < 0
+    if polarity in ("lower", "higher") and clear:
+        good = (effect < 0) == (polarity == "lower")
+        verdict = f"a {'better' if good else 'worse'} result that is unlikely to be chance alone"
+    else:
+        verdict = "unlikely to be chance alone" if clear else "this could be chance"
+    p = f" ({format_p(p_value)}, placebo RMSPE rank)" if format_p(p_value) else ""
+    direction = "lower" if effect_pct < 0 else "higher"
+    return f"{short_name}: {abs(effect_pct):.1f}% {direction} than its synthetic control; {verdict}{p}."
+
+
 METHOD_QUESTIONS = {
     "did": "Difference-in-differences asks whether the site changed differently from its matched comparators "
            "over the same periods",

@@ -29,9 +29,12 @@ class ForgedRequest(BadRequest):
 BASES = {
     "did": "Matched-comparator difference-in-differences",
     "its": "Change in trend (interrupted time series)",
+    "scm": "Synthetic control",
     "england": "England benchmark (latest period)",
     "spc": "SPC signal (Making Data Count)",
 }
+ESTIMATORS = {"did": "Matched difference-in-differences", "scm": "Synthetic control"}
+"""The site-indicator page's estimator switch (``est``), in its order; anything else falls back to did."""
 GEOGRAPHY_NAMES = {"la": "Local authorities", "ccg": "CCGs"}
 """The geography switch's labels, in its order (data.store.GEOGRAPHIES)."""
 
@@ -47,6 +50,7 @@ class ViewState:
     geo: str = "la"
     kauto: bool = False  # the matching page's "k: auto by balance"
     caliper: float = 0.0  # the matching page's caliper (method distance units); 0 = none
+    est: str = "did"
 
     def __post_init__(self) -> None:
         if anonymised_only() and not self.anon:  # an anonymised-only server: no state can name a site
@@ -87,6 +91,7 @@ def parse_query(search: str | dict | None) -> ViewState:
         k=min(max(k, K_RANGE[0]), K_RANGE[1]),
         method=method if method in METHODS else DEFAULT.method,
         geo=pairs.get("geo") if pairs.get("geo") in GEOGRAPHIES else DEFAULT.geo,
+        est=pairs.get("est") if pairs.get("est") in ESTIMATORS else DEFAULT.est,
     )
 
 

@@ -179,7 +179,8 @@ def test_ccg_scan_would_catch_a_leak(server, forbidden):
 
 BROWSER_PATHS = ["/?anon=1", "/site/pioneer-c?anon=1", "/site/pioneer-w/indicator/dtoc?anon=1",
                  "/indicator/ea_all?anon=1", "/matching?anon=1", "/data?anon=1",
-                 "/site/pioneer-c?anon=1&geo=ccg", "/indicator/ea_all?anon=1&geo=ccg", "/matching?anon=1&geo=ccg"]
+                 "/site/pioneer-c?anon=1&geo=ccg", "/indicator/ea_all?anon=1&geo=ccg", "/matching?anon=1&geo=ccg",
+                 "/site/pioneer-w/indicator/dtoc?anon=1&est=scm", "/site/pioneer-c/indicator/ea_all?anon=1&est=scm&geo=ccg"]
 
 
 def _screen_text(page) -> str:
