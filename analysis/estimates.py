@@ -18,9 +18,9 @@ LAs' numerators over the sum of their denominators), "rates" (the source gives r
 DiD and ITS run on the published values, and a multi-LA site's value is the denominator-weighted
 mean of its LAs' rates, as data.aggregate computes it, equal weights where the source gives no
 denominator; the note says so), "mixed", or "" with no data.
-``mde_pct`` (DiD rows only): the minimum detectable effect at 80% power and two-sided 5%, from
-the placebo distribution (indicators.power), as a % of the same counterfactual as ``effect_pct``:
-what "no clear difference" could have missed.
+``mde_pct`` (DiD and synthetic-control rows): the minimum detectable effect at 80% power and
+two-sided 5%, from the placebo distribution (indicators.power), as a % of the same counterfactual
+as ``effect_pct``: what "no clear difference" could have missed.
 """
 from __future__ import annotations
 
@@ -39,7 +39,7 @@ from indicators import its as its_module
 from indicators import pooled as pooled_module
 from indicators.did import (PLACEBO_P_METHOD, POST, PRE, placebo_arrays, placebo_estimates, site_did, site_did_batch,
                             treatment_phase)
-from indicators.power import minimum_detectable_effect
+from indicators.power import POWER, mde_pct, minimum_detectable_effect
 from indicators.scm import P_METHOD as SCM_P_METHOD
 from matching.covariates import comparator_pool
 from matching.select import K_DEFAULT, ComparatorSet, PlaceboSet, match, placebo_set
@@ -48,8 +48,6 @@ COLUMNS = ["site_id", "indicator_id", "method", "effect", "effect_pct", "ci_low"
            "p_method", "pre_trend_p", "n_comparators", "n_pre", "n_post", "baseline_mean", "comparator_version",
            "value_basis", "note", "mde_pct", "pre_rmspe", "pre_fit"]
 ALPHA = 0.05
-POWER = 0.8
-"""[C] The power at which the minimum detectable effect (``mde_pct``) is stated."""
 
 
 # --- inputs ------------------------------------------------------------------------------------------
@@ -202,7 +200,7 @@ def compute_estimates(dataset: Dataset, comps: Comparators, *, method: str = "ma
             present = [s for s in members if s in site_row]
             if dates not in phases:
                 phases[dates] = treatment_phase(periods, d.frequency, *dates)
-            fit = synthetic.scm_group(d, pool, present, phases[dates], alpha)
+            fit = synthetic.scm_group(d, pool, present, phases[dates], alpha, POWER)
             basis_note = _basis_note(bases[ind], [n_members.get(s, 0) for s in present], d)
             notes = _site_notes(site_values[[site_row[s] for s in present]], phases[dates], periods, d.frequency,
                                 fit["effect"], fit["n_donors"], "did", basis_note)
@@ -234,15 +232,6 @@ _TEXT = ("site_id", "indicator_id", "method", "p_method", "note", "pre_fit")
 def _absent(col: str, n: int) -> np.ndarray:
     """A column a block does not fill (the SCM-only ones on DiD, ITS and pooled rows)."""
     return np.full(n, "", dtype=object) if col in _TEXT else np.full(n, np.nan)
-
-
-def mde_pct(mde: float, counterfactual) -> np.ndarray:
-    """The minimum detectable effect as a % of each site's counterfactual mean (the scale of
-    ``effect_pct``); missing where either is missing or the placebos are too few to reach 5%."""
-    counterfactual = np.asarray(counterfactual, dtype=float)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        pct = mde / np.abs(counterfactual) * 100
-    return np.where(np.isfinite(pct) & (counterfactual != 0), pct, np.nan)
 
 
 def _comparator_lookup(comps: Comparators) -> dict[tuple, list[str]]:

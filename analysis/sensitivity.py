@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 
 from analysis.estimates import ALPHA, _dates, _placebo, _site_fit, comparators_from
+from analysis.synthetic import scm_site
 from data.errors import DataError
 from data.panels import indicator_panels
 from data.store import Dataset
@@ -48,9 +49,10 @@ VARIANTS: tuple[Variant, ...] = (
     Variant("k = 10", k=10),
     Variant("Euclidean distance", method="euclidean"),
     Variant("Transition counted as after the start", transition="post"),
+    Variant("Synthetic control (the whole pool, weighted)", k=0, method="", estimator="scm"),
 )
-"""[C] The variants shown; after the SCM branch is merged, add e.g.
-``Variant("Synthetic control", estimator="scm")`` and its function in ``ESTIMATORS``."""
+"""[C] The variants shown. The synthetic control weighs the whole comparator pool, so it has no k
+or distance (``k=0``, ``method=""``)."""
 
 COLUMNS = ["variant", "estimator", "k", "method", "transition", "effect", "effect_pct", "ci_low", "ci_high",
            "ci_low_pct", "ci_high_pct", "p_value", "n_comparators", "is_main", "note"]
@@ -89,7 +91,18 @@ def did_variant(dataset: Dataset, site_id: str, indicator_id: str, variant: Vari
             "p_value": fit.p_value, "n_comparators": int(fit.n_comparators), "counterfactual": fit.counterfactual_mean}
 
 
-ESTIMATORS: dict[str, Callable[..., dict]] = {"did": did_variant}
+def scm_variant(dataset: Dataset, site_id: str, indicator_id: str, variant: Variant,
+                comparator_sets: ComparatorSource | None = None, alpha: float = ALPHA) -> dict:
+    """The synthetic control by the estimates' route (analysis.synthetic); transition periods left out."""
+    if variant.transition != "left out":
+        raise DataError("the synthetic control variant leaves the transition period out; counting it as after "
+                        "the start is a DiD variant")
+    r = scm_site(dataset, site_id, indicator_id, alpha=alpha)["summary"].iloc[0]
+    return {"effect": r["effect"], "effect_pct": r["effect_pct"], "ci_low": r["ci_low"], "ci_high": r["ci_high"],
+            "p_value": r["p_value"], "n_comparators": int(r["n_donors"]), "counterfactual": r["counterfactual_mean"]}
+
+
+ESTIMATORS: dict[str, Callable[..., dict]] = {"did": did_variant, "scm": scm_variant}
 """estimator name -> function(dataset, site_id, indicator_id, variant, comparator_sets) returning effect, effect_pct,
 ci_low, ci_high, p_value, n_comparators and counterfactual (the mean the effect is a percentage of)."""
 

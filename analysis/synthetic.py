@@ -17,6 +17,7 @@ from data.errors import DataError
 from data.panels import IndicatorPanel, indicator_panels
 from data.store import Dataset
 from indicators import scm
+from indicators.power import POWER, mde_pct
 from indicators.did import POST, PRE, TRANSITION, treatment_phase
 from matching.covariates import comparator_pool
 
@@ -41,13 +42,13 @@ def donor_design(d: IndicatorPanel, pool: list[str], phase: np.ndarray) -> tuple
 
 
 def scm_group(d: IndicatorPanel, pool: list[str], site_ids: list[str], phase: np.ndarray,
-              alpha: float = ALPHA) -> dict:
+              alpha: float = ALPHA, power: float = POWER) -> dict:
     """SCM for the sites of one (indicator, dates): indicators.scm.site_scm_batch's arrays plus
     ``donor_codes``, ``donors`` (values) and ``phase`` (the periods used)."""
     codes, donors, phase_used = donor_design(d, pool, phase)
     y_sites = d.site_frame.loc[site_ids].to_numpy(dtype=float)
     y_used = np.where(phase_used == TRANSITION, np.nan, y_sites)
-    out = scm.site_scm_batch(y_used, donors, phase_used, alpha)
+    out = scm.site_scm_batch(y_used, donors, phase_used, alpha, power)
     out.update(donor_codes=codes, donors=donors, phase=phase_used)
     return out
 
@@ -64,6 +65,7 @@ def scm_block(ind: str, fit: dict, site_ids: list[str], notes: list[str]) -> dic
             "ci_high": fit["ci_high"], "p_value": fit["p_value"], "p_method": [scm.P_METHOD] * n,
             "pre_trend_p": np.full(n, np.nan), "n_comparators": fit["n_donors"], "n_pre": fit["n_pre"],
             "n_post": fit["n_post"], "baseline_mean": fit["baseline_mean"], "pre_rmspe": fit["pre_rmspe"],
+            "mde_pct": mde_pct(fit["mde"], fit["counterfactual"]),
             "pre_fit": [("poor" if p else "good") if np.isfinite(e) else ""
                         for p, e in zip(fit["poor_fit"], fit["effect"])],
             "note": notes}
@@ -123,6 +125,8 @@ def scm_site(dataset: Dataset, site_id: str, indicator_id: str, geography: str |
         "pre_fit": ("poor" if poor else "good") if has else "",
         "fit_words": scm.fit_words(pre_rmspe, pre_mean, poor) if has else _scm_note("", fit, 0),
         "n_donors": int(fit["n_donors"][0]), "n_placebo": int(fit["n_placebo"][0]), "baseline_mean": pre_mean,
+        "counterfactual_mean": float(fit["counterfactual"][0]),
+        "mde_pct": float(mde_pct(fit["mde"][0], fit["counterfactual"][0])),
     }])
     series = pd.DataFrame({"period_start": d.area_frame.columns, "phase": treatment_phase(
         d.area_frame.columns, d.frequency, site["start"], site["transition_start"], site["transition_end"]),

@@ -20,6 +20,9 @@ from scipy import stats
 
 MDE_METHODS = ("quantile", "normal")
 
+POWER = 0.8
+"""[C] The power at which the minimum detectable effect (``mde_pct``) is stated, for every estimator."""
+
 
 def critical_value(placebo_effects: np.ndarray, alpha: float = 0.05) -> float:
     """The size an estimate must reach to be significant by the placebo rank test (infinite when
@@ -75,6 +78,16 @@ def _one_direction(e: np.ndarray, c: float, power: float) -> float:
         return float(candidates[0])
     last_below = below[-1]
     return float(candidates[last_below + 1]) if last_below + 1 < len(candidates) else float("inf")
+
+
+def mde_pct(mde, counterfactual) -> np.ndarray:
+    """The minimum detectable effect as a % of each site's counterfactual mean (the scale of ``effect_pct``,
+    for DiD and synthetic control alike); missing where either is missing or the placebos are too few for
+    the rank test to reach its level."""
+    mde, counterfactual = np.asarray(mde, dtype=float), np.asarray(counterfactual, dtype=float)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        pct = mde / np.abs(counterfactual) * 100
+    return np.where(np.isfinite(pct) & (counterfactual != 0), pct, np.nan)
 
 
 def _finite(values) -> np.ndarray:

@@ -50,6 +50,7 @@ import numpy as np
 from threadpoolctl import ThreadpoolController
 
 from indicators.did import POST, PRE, placebo_half_width
+from indicators.power import POWER, minimum_detectable_effect
 
 P_METHOD = "placebo RMSPE rank"
 POOR_FIT_PERCENTILE = 90
@@ -242,12 +243,14 @@ def fit_words(pre_rmspe: float, pre_mean: float, poor: bool) -> str:
     return f"good pre-period fit: the synthetic control tracks the site within {size} before the start"
 
 
-def site_scm_batch(y_sites: np.ndarray, donors: np.ndarray, phase: np.ndarray, alpha: float = 0.05
-                   ) -> dict[str, np.ndarray]:
+def site_scm_batch(y_sites: np.ndarray, donors: np.ndarray, phase: np.ndarray, alpha: float = 0.05,
+                   power: float = POWER) -> dict[str, np.ndarray]:
     """SCM for several sites sharing dates against one donor matrix, with the shared placebos.
 
     Returns arrays: effect, effect_pct, ci_low, ci_high, p_value, pre_rmspe, poor_fit, n_donors
-    (weight > 0.001), n_pre, n_post, baseline_mean, weights (S, J), intercept, n_placebo.
+    (weight > 0.001), n_pre, n_post, baseline_mean, weights (S, J), intercept, n_placebo,
+    counterfactual (the synthetic post-period mean ``effect_pct`` is a % of) and mde (the minimum
+    detectable effect at ``power`` from the placebo effects, indicators.power; one for all sites).
     """
     phase = np.asarray(phase)
     y_sites = np.atleast_2d(np.asarray(y_sites, dtype=float))
@@ -263,7 +266,8 @@ def site_scm_batch(y_sites: np.ndarray, donors: np.ndarray, phase: np.ndarray, a
              "ci_high": np.full(n, np.nan), "p_value": np.full(n, np.nan), "pre_rmspe": np.full(n, np.nan),
              "poor_fit": np.zeros(n, dtype=bool), "n_donors": np.zeros(n, dtype=int), "n_pre": n_pre,
              "n_post": n_post, "baseline_mean": baseline, "weights": np.zeros((n, len(donors))),
-             "intercept": np.full(n, np.nan), "n_placebo": np.zeros(n, dtype=int)}
+             "intercept": np.full(n, np.nan), "n_placebo": np.zeros(n, dtype=int),
+             "counterfactual": np.full(n, np.nan), "mde": np.full(n, np.nan)}
     if len(donors) < 2 or not pre.any() or not post.any():
         return empty
     zeta = penalty_zeta(donors, phase)
@@ -293,7 +297,9 @@ def site_scm_batch(y_sites: np.ndarray, donors: np.ndarray, phase: np.ndarray, a
     out.update(effect=effect, effect_pct=effect_pct, ci_low=effect - half, ci_high=effect + half,
                p_value=rank_p_values(ratio, placebo.ratio), pre_rmspe=pre_rmspe, poor_fit=poor,
                n_donors=(weights > 0.001).sum(axis=1), weights=weights, intercept=intercept,
-               n_placebo=np.full(n, len(p_eff)))
+               n_placebo=np.full(n, len(p_eff)), counterfactual=counterfactual,
+               mde=np.where(ok, minimum_detectable_effect(p_eff, alpha, power) if len(p_eff) >= 2 else np.nan,
+                            np.nan))
     return out
 
 

@@ -76,6 +76,7 @@ def layout(site_id: str | None = None, indicator_id: str | None = None, **query)
     for kind, heading in DETAIL_CHARTS.items():
         if kind == "event" and state.est == "scm":
             body += _scm_section(ctx, sid, indicator_id, specs["scm"], state, name)
+            body += _sensitivity_section(sid, indicator_id, specs["sensitivity"], state)
             continue
         body += [html.H2(heading, className="h4"), _block(specs[kind], state)]
         gaps = left_out_note(sid, indicator_id, state.geo, state.anon) if kind == "trend" else ""
@@ -90,10 +91,8 @@ def layout(site_id: str | None = None, indicator_id: str | None = None, **query)
                                className="fw-semibold", id="did-reading"))
             body.append(_balance_note(ctx, sid, indicator_id, detail, balance, name, state.anon))
             body.append(tables.html_table(_did_numbers(detail["did"], cat["unit"]), "Difference-in-differences"))
-            for extra, extra_heading in ESTIMATE_CHARTS.items():
-                body += [html.H2(extra_heading, className="h4"), _block(specs[extra], state)]
-            body.append(html.P(sensitivity(sid, indicator_id, state.geo)[1], className="fw-semibold",
-                               id="sensitivity-verdict"))
+            body += [html.H2(ESTIMATE_CHARTS["site_love"], className="h4"), _block(specs["site_love"], state)]
+            body += _sensitivity_section(sid, indicator_id, specs["sensitivity"], state)
         if kind == "its":
             body.append(tables.html_table(_its_numbers(detail["its_summary"], cat["unit"]),
                                           "Change in trend: segmented regression with Newey-West errors"))
@@ -102,6 +101,12 @@ def layout(site_id: str | None = None, indicator_id: str | None = None, **query)
             if both:
                 body.append(html.P(both, className="alert alert-info small", id="methods-reading"))
     return html.Div(body)
+
+
+def _sensitivity_section(sid: str, indicator_id: str, spec: charts.ChartSpec, state) -> list:
+    """The estimate under each analysis choice, and the one-line verdict on its stability (both estimators)."""
+    return [html.H2(ESTIMATE_CHARTS["sensitivity"], className="h4"), _block(spec, state),
+            html.P(sensitivity(sid, indicator_id, state.geo)[1], className="fw-semibold", id="sensitivity-verdict")]
 
 
 def _estimator_switch(here: str, state) -> dbc.Nav:

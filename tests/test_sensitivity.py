@@ -23,7 +23,18 @@ def test_every_variant_has_a_row(leeds):
         (5, "euclidean", "left out"), (5, "mahalanobis", "post")}
     assert leeds["is_main"].sum() == 1
     assert np.isfinite(leeds["effect"]).all() and (leeds["ci_low"] < leeds["ci_high"]).all()
-    assert leeds["n_comparators"].tolist() == [v.k for v in VARIANTS]
+    did = leeds["estimator"] == "did"
+    assert leeds.loc[did, "n_comparators"].tolist() == [v.k for v in VARIANTS if v.estimator == "did"]
+    assert leeds.loc[~did, "n_comparators"].gt(1).all()  # the synthetic control's donors with weight
+
+
+def test_synthetic_control_variant_equals_the_table_scm_row(demo, leeds):
+    scm = leeds[leeds["estimator"] == "scm"]
+    assert len(scm) == 1
+    table = estimates_table(demo)
+    row = table[(table["site_id"] == "leeds") & (table["indicator_id"] == "ea_all") & (table["method"] == "scm")].iloc[0]
+    for col in ("effect", "effect_pct", "ci_low", "ci_high", "p_value"):
+        assert scm[col].iloc[0] == pytest.approx(row[col], rel=1e-9, abs=1e-12), col
 
 
 def test_main_variant_equals_the_main_estimate_exactly(demo, leeds):
@@ -54,8 +65,8 @@ def test_transition_counted_as_post_leaves_no_period_out(demo):
 
 
 def test_unknown_estimator_is_refused_by_name(demo):
-    with pytest.raises(DataError, match="scm"):
-        sensitivity_table(demo, "leeds", "ea_all", [Variant("Synthetic control", estimator="scm")])
+    with pytest.raises(DataError, match="bayesian"):
+        sensitivity_table(demo, "leeds", "ea_all", [Variant("Bayesian structural time series", estimator="bayesian")])
 
 
 def _table(effects, lows, highs):

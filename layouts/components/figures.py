@@ -835,8 +835,9 @@ def sensitivity_view_table(table: pd.DataFrame) -> pd.DataFrame:
         return f"{v:+.1f}%" if np.isfinite(v) else "not estimated"
 
     return pd.DataFrame({
-        "Variant": table["variant"], "Estimator": table["estimator"].str.upper(), "k": table["k"],
-        "Distance": table["method"].str.title(), "Transition period": table["transition"],
+        "Variant": table["variant"], "Estimator": table["estimator"].str.upper(),
+        "k": [int(k) if k else "whole pool, weighted" for k in table["k"]],
+        "Distance": [m.title() if m else "none (weights fitted)" for m in table["method"]], "Transition period": table["transition"],
         "Effect (% of expected)": [pct(float(v)) for v in table["effect_pct"]],
         "95% interval": [f"{a:+.1f}% to {b:+.1f}%" if np.isfinite(a) and np.isfinite(b) else ""
                          for a, b in zip(table["ci_low_pct"].astype(float), table["ci_high_pct"].astype(float))],
