@@ -129,7 +129,7 @@ def _scm_section(ctx, sid: str, indicator_id: str, spec: charts.ChartSpec, state
                           className="alert alert-secondary", id="scm-reading"))
         return out
     out.append(html.P(readings.scm_reading(cat["short_name"], r["effect_pct"], r["effect"], r["ci_low"],
-                                           r["ci_high"], r["p_value"], cat["polarity"]),
+                                           r["ci_high"], r["p_value"], cat["polarity"], r["mde_pct"]),
                       className="fw-semibold", id="scm-reading"))
     poor = r["pre_fit"] == "poor"
     out.append(html.P(r["fit_words"][:1].upper() + r["fit_words"][1:] + ".",
@@ -147,12 +147,14 @@ def _scm_numbers(r, unit: str) -> pd.DataFrame:
     return pd.DataFrame({"Measure": ["Effect (indicator units)", "Effect (relative, % of synthetic control)",
                                      "95% placebo interval (relative)", "95% placebo interval (indicator units)",
                                      "p (placebo RMSPE rank, exploratory)", "Pre-period fit error (RMSPE)",
-                                     "Pre-period fit", "Donors with weight", "Placebo refits"],
+                                     "Pre-period fit", "Smallest detectable effect (80% power)", "Donors with weight",
+                                     "Placebo refits"],
                          "Value": [f"{r['effect']:+.2f} {words}", f"{r['effect_pct']:+.1f}%",
                                    f"{low_pct:+.1f}% to {high_pct:+.1f}%",
                                    f"{r['ci_low']:.2f} to {r['ci_high']:.2f} {words}", format_p(r["p_value"]),
                                    f"{r['pre_rmspe']:.3g} ({r['pre_rmspe_pct']:.1f}% of the pre-period mean)",
-                                   r["pre_fit"], str(int(r["n_donors"])), str(int(r["n_placebo"]))]})
+                                   r["pre_fit"], readings.mde_words(r["mde_pct"]), str(int(r["n_donors"])),
+                                   str(int(r["n_placebo"]))]})
 
 
 def _donor_table(ctx, weights: pd.DataFrame, anon: bool) -> pd.DataFrame:

@@ -97,3 +97,12 @@ def test_source_line_names_the_publisher_of_real_figures_not_only_the_catalogue(
     assert ctx.source_line("ea_all").startswith("Source: NHS England MAR. ")
     assert "HES APC" not in ctx.source_line("ea_all")
     assert ctx.source_line("dtoc").startswith("Source: NHS England DTOC SitRep. Generated demonstration data")
+
+
+def test_synthetic_control_reading_says_what_it_could_have_detected():
+    from layouts.components.readings import scm_reading
+
+    text = scm_reading("Delayed transfers", -2.0, -0.5, -1.5, 0.5, 0.4, "lower", mde_pct=9.0)
+    assert "2.0% lower than its synthetic control; this could be chance" in text
+    assert text.endswith("could not have detected an effect smaller than 9.0%.")
+    assert "detect" not in scm_reading("Delayed transfers", -2.0, -0.5, -1.5, 0.5, 0.4, "lower")

@@ -13,10 +13,12 @@ def table(demo):
     return estimates_table(demo)
 
 
-def test_mde_only_on_did_rows_and_positive(table):
+def test_mde_only_on_did_and_scm_rows_and_positive(table):
     did = table[table["method"] == "did"]
     assert did["mde_pct"].notna().all() and (did["mde_pct"] > 0).all()
-    assert table.loc[table["method"] != "did", "mde_pct"].isna().all()
+    scm = table[(table["method"] == "scm") & table["effect"].notna()]
+    assert len(scm) and scm["mde_pct"].notna().all() and (scm["mde_pct"] > 0).all()
+    assert table.loc[~table["method"].isin(["did", "scm"]), "mde_pct"].isna().all()
 
 
 def test_table_and_detail_give_the_same_mde(table, demo):

@@ -67,7 +67,7 @@ def did_reading(short_name: str, effect_pct: float, ci_low: float, ci_high: floa
 
 
 def scm_reading(short_name: str, effect_pct: float, effect: float, ci_low: float, ci_high: float, p_value: float,
-                polarity: str) -> str:
+                polarity: str, mde_pct: float | None = None) -> str:
     """E.g. "Emergency admissions: 3.0% lower than its synthetic control; this could be chance (p = 0.45)."
 
     The interval is in indicator units around ``effect``; the p value ranks the RMSPE ratio, so it is
@@ -82,7 +82,9 @@ def scm_reading(short_name: str, effect_pct: float, effect: float, ci_low: float
         verdict = "unlikely to be chance alone" if clear else "this could be chance"
     p = f" ({format_p(p_value)}, placebo RMSPE rank)" if format_p(p_value) else ""
     direction = "lower" if effect_pct < 0 else "higher"
-    return f"{short_name}: {abs(effect_pct):.1f}% {direction} than its synthetic control; {verdict}{p}."
+    detectable = detectable_reading(effect_pct, ci_low, ci_high, mde_pct)
+    return (f"{short_name}: {abs(effect_pct):.1f}% {direction} than its synthetic control; {verdict}{p}."
+            + (f" {detectable}" if detectable else ""))
 
 
 METHOD_QUESTIONS = {
@@ -152,7 +154,7 @@ def effects_table(estimates: pd.DataFrame, catalogue: pd.DataFrame,
             "95% interval (units)": (f"{r.ci_low:.2f} to {r.ci_high:.2f}" if pd.notna(r.ci_low) else ""),
             "p (placebo, exploratory)": format_p(r.p_value),
             "Pre-trend p": format_p(r.pre_trend_p),
-            "Smallest detectable effect (80% power)": _mde_words(getattr(r, "mde_pct", math.nan)),
+            "Smallest detectable effect (80% power)": mde_words(getattr(r, "mde_pct", math.nan)),
             "Comparators": {"good": "well matched", "acceptable": "acceptably matched",
                             "poor": "poorly matched"}.get(quality, ""),
             "What it means": (f"{cat['short_name']}: {r.note}." if _unavailable(r) else
@@ -163,7 +165,7 @@ def effects_table(estimates: pd.DataFrame, catalogue: pd.DataFrame,
     return pd.DataFrame(rows)
 
 
-def _mde_words(mde_pct) -> str:
+def mde_words(mde_pct) -> str:
     return f"{mde_pct:.1f}%" if not _missing(mde_pct) and math.isfinite(mde_pct) else ""
 
 
