@@ -134,10 +134,10 @@ def parse_apc(raw: ibis.Table, present: set[str] | None = None) -> ibis.Table:
         diag_sec = diag_sec + s + ","
     resla = _code(raw.resla)
     excl = codes.readmission_exclusions()
-    any_diag = ibis.literal(False)
-    for prefix in excl.diagnosis_prefixes:
-        any_diag = any_diag | diag.startswith(prefix).fill_null(False) | diag_sec.contains("," + prefix)
-    mainspef = _code(raw.mainspef)
+    # One regular expression over every diagnosis of the episode (a prefix after a comma): one pass, not one per code.
+    any_diag = ("," + diag.fill_null("") + diag_sec).re_search(",(" + "|".join(excl.diagnosis_prefixes) + ")")
+    mainspef, tretspef = _code(raw.mainspef), _code(raw.tretspef)
+    specialty = (mainspef.isin(excl.specialties).fill_null(False) | tretspef.isin(excl.specialties).fill_null(False))
     return raw.select(
         _file=raw._file, **_row_of(raw),
         epikey=_text(raw.epikey), patient=_text(raw.patient),
@@ -146,7 +146,7 @@ def parse_apc(raw: ibis.Table, present: set[str] | None = None) -> ibis.Table:
         admimeth=admimeth, epiorder=epiorder_text.try_cast("int32"), age=age, sex=sex, diag_01=diag,
         diag_sec=diag_sec, classpat=classpat, dismeth=dismeth, disdest=_code(raw.disdest),
         admisorc=_code(raw.admisorc), mainspef=mainspef, resla=resla, ccg=_code(raw.ccg),
-        procode=_code(raw.procode), cancer=any_diag,
+        procode=_code(raw.procode), cancer=any_diag, excluded_specialty=specialty,
         bad_epikey=raw.epikey.strip().nullif("").isnull(),
         bad_patient=raw.patient.strip().nullif("").isnull(),
         bad_admidate=bad_admidate, bad_epistart=bad_epistart, bad_disdate=bad_disdate, bad_epiend=bad_epiend,

@@ -19,7 +19,7 @@ import ibis
 
 from data.hes import codes
 
-FIRST_EPISODE = ["admidate", "admimeth", "age", "sex", "diag_01", "diag_sec", "classpat", "admisorc", "mainspef",
+FIRST_EPISODE = ["admidate", "admimeth", "age", "sex", "diag_01", "diag_sec", "classpat", "admisorc",
                  "resla", "ccg"]
 
 
@@ -39,7 +39,8 @@ def provider_spells(ep: ibis.Table) -> ibis.Table:
     ranked = ep.mutate(_first=ibis.row_number().over(first_w), _last=ibis.row_number().over(last_w))
     first = ranked.filter(ranked._first == 0).select(*key, *FIRST_EPISODE)
     last = ranked.filter(ranked._last == 0).select(*key, last_dismeth=ranked.dismeth, last_disdest=ranked.disdest)
-    agg = ep.group_by(key).aggregate(dis_day=ep.dis_day.max(), disdate=ep.disdate.max(), cancer=ep.cancer.any(), episodes=ep.count())
+    agg = ep.group_by(key).aggregate(dis_day=ep.dis_day.max(), disdate=ep.disdate.max(), cancer=ep.cancer.any(),
+                                       excluded_specialty=ep.excluded_specialty.any(), episodes=ep.count())
     return first.join(last, key).join(agg, key)
 
 
@@ -74,5 +75,7 @@ def continuous_spells(spells: ibis.Table) -> ibis.Table:
     first = ranked.filter(ranked._first == 0).select(*key, "adm_day", "procode", *FIRST_EPISODE)
     last = ranked.filter(ranked._last == 0).select(*key, dis_day=ranked.dis_day, disdate=ranked.disdate,
                                                       dismeth=ranked.last_dismeth)
-    agg = numbered.group_by(key).aggregate(cancer_any=numbered.cancer.any(), provider_spells=numbered.count())
+    agg = numbered.group_by(key).aggregate(cancer_any=numbered.cancer.any(),
+                                           specialty_any=numbered.excluded_specialty.any(),
+                                           provider_spells=numbered.count())
     return first.join(last, key).join(agg, key)

@@ -494,6 +494,7 @@ def _to_arrow(ep: pd.DataFrame, placeholder: bool) -> pa.Table:
         "DISDEST": pa.array(ep["disdest"].to_numpy().astype(str)).dictionary_encode(),
         "ADMISORC": pa.array(np.asarray(ep["admisorc"]).astype(str)).dictionary_encode(),
         "MAINSPEF": pa.array(ep["mainspef"].to_numpy().astype(str)).dictionary_encode(),
+        "TRETSPEF": pa.array(ep["mainspef"].to_numpy().astype(str)).dictionary_encode(),  # as generated: one specialty
         "RESLADST_ONS": pa.array(ep["resla"].to_numpy().astype(str)).dictionary_encode(),
         "PROCODE3": pa.array(np.asarray(PROVIDERS)[ep["procode"].to_numpy()]).dictionary_encode(),
     }, metadata={b"pioneers": NOTICE.encode()})
