@@ -235,3 +235,15 @@ def test_ccg_geography(tmp_path, reference):
     assert get[("ea_all", "E38000901", q1)] == 4 and get[("ea_all", "E38000902", q1)] == 3
     assert get[("ea_all", "E92000001", q1)] == 7
     assert set(obs["area_code"]) == {"E38000901", "E38000902", "E92000001"}
+
+
+def test_without_duplicates_the_same_counts(tmp_path, fixture_counts):
+    """An extract with no repeated episode key skips the de-duplicating window: the counts are the same."""
+    lines = APC_2014.splitlines(keepends=True)
+    duplicate = next(i for i, line in enumerate(lines) if i and line == lines[i - 1])
+    (tmp_path / "apc_2014.csv").write_text("".join(lines[:duplicate] + lines[duplicate + 1:]))
+    (tmp_path / "apc_2015.csv").write_text(APC_2015)
+    counts, summary = count_extract([tmp_path / "apc_2014.csv", tmp_path / "apc_2015.csv"], [], "duckdb")
+    assert summary["duplicate_episodes"] == 0 and summary["cips"] == fixture_counts[1]["cips"]
+    want = {k: v for k, v in EXPECTED.items() if k[0] != "ae_attend"}
+    assert as_expected(counts) == want

@@ -17,7 +17,7 @@ import ibis
 
 from data.errors import DataError
 
-DUCKDB_MEMORY_LIMIT = os.environ.get("PIONEERS_HES_DUCKDB_MEMORY", "2GB")  # [C] leaves room on a 4 GB budget
+DUCKDB_MEMORY_LIMIT = os.environ.get("PIONEERS_HES_DUCKDB_MEMORY", "3GB")  # [C] + ~0.5 GB Python: a 4 GB budget
 _names = count()
 
 
@@ -88,8 +88,7 @@ def duckdb_engine(memory_limit: str = DUCKDB_MEMORY_LIMIT, threads: int | None =
     con.raw_sql(f"SET memory_limit = {_quote(memory_limit)}")
     con.raw_sql(f"SET temp_directory = {_quote(tmp.name)}")
     con.raw_sql("SET preserve_insertion_order = false")
-    if threads:
-        con.raw_sql(f"SET threads = {int(threads)}")
+    con.raw_sql(f"SET threads = {int(threads or os.cpu_count() or 2)}")
     return Engine("duckdb", con, _tmp=tmp)
 
 

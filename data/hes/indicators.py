@@ -110,11 +110,15 @@ def readmissions(cips: ibis.Table) -> ibis.Table:
                       numerator=agg.numerator, denominator=agg.denominator)
 
 
-def attendances(ae: ibis.Table) -> ibis.Table:
-    """ae_attend by arrival month and area: one count per attendance key."""
-    w = ibis.window(group_by=ae.aekey, order_by=[ae._file, ae.patient, ae.arrivaldate])
-    ranked = ae.mutate(_copy=ibis.row_number().over(w))
-    kept = ranked.filter((ranked._copy == 0) & ranked.arrivaldate.notnull())
+def attendances(ae: ibis.Table, deduplicate: bool = True) -> ibis.Table:
+    """ae_attend by arrival month and area: one count per attendance key (``deduplicate=False`` when
+    the caller knows no key repeats: the window that keeps one copy is then not needed)."""
+    if deduplicate:
+        w = ibis.window(group_by=ae.aekey, order_by=[ae._file, ae.patient, ae.arrivaldate])
+        ranked = ae.mutate(_copy=ibis.row_number().over(w))
+        kept = ranked.filter((ranked._copy == 0) & ranked.arrivaldate.notnull())
+    else:
+        kept = ae.filter(ae.arrivaldate.notnull())
     kept = kept.mutate(month=_month(kept.arrivaldate))
     agg = kept.group_by(["resla", "ccg", "month"]).aggregate(numerator=kept.count().cast("int64"))
     return agg.select(indicator_id=ibis.literal("ae_attend"), resla=agg.resla, ccg=agg.ccg, month=agg.month,
