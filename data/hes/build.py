@@ -20,7 +20,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from data import real
+from data import ccg, real
 from data.errors import DataError
 from data.hes import fields, indicators, spells
 from data.hes.engines import Engine, engine_for
@@ -69,7 +69,7 @@ def expand(patterns: list[str | Path]) -> list[Path]:
 
 
 def _read(engine: Engine, files: list[fields.ExtractFile]) -> ibis.Table:
-    tables = [engine.read(f.path, f.mapping, f.kind, f.delimiter) for f in files]
+    tables = [engine.read(f.path, f.mapping, f.kind, f.delimiter, number) for number, f in enumerate(files)]
     return tables[0] if len(tables) == 1 else ibis.union(*tables)
 
 
@@ -133,6 +133,20 @@ def count_extract(apc: list[str | Path], ae: list[str | Path] = (), engine: Engi
     return counts, summary
 
 
+def ccg_units(codes: pd.Series) -> pd.Series:
+    """CCG codes as HES records them (E38 codes or 3-character ODS codes, of any year) -> the
+    dataset's stable CCG unit (docs/ccg-geography.md: every CCG mapped to its 2019/20 successor).
+    An E38 code not in data/reference/ccgs.csv is kept as it is; anything else is unknown (None)."""
+    lookup: dict[str, str] = {}
+    if ccg.CCGS_CSV.exists():
+        table = ccg.read_ccgs()
+        units = ccg.unit_of(table)["area_code"]
+        lookup = {**dict(zip(table["ccg_code"], units)),
+                  **{e38: unit for e38, unit in zip(table["e38_code"], units) if e38}}
+    e38 = codes.where(codes.str.match(r"^E38[0-9]{6}$", na=False))
+    return codes.map(lookup).fillna(e38).where(codes.notna())
+
+
 def _area_lookup(reference: Reference, districts: pd.DataFrame | None) -> dict[str, str]:
     lookup = {c: c for c in reference.areas["area_code"]}
     if districts is not None:
@@ -165,7 +179,7 @@ def observations_from_counts(counts: pd.DataFrame, summary: dict, *, reference: 
         england = c["resla"].isna() | c["resla"].str.startswith("E", na=False)
         areas = sorted(reference.areas["area_code"])
     else:
-        c["area_code"] = c["ccg"].where(c["ccg"].str.match(r"^E38[0-9]{6}$", na=False))
+        c["area_code"] = ccg_units(c["ccg"])
         england = ~c["resla"].str.match(r"^[WSN]", na=False)
         areas = sorted(set(population["area_code"]) - {ENGLAND_CODE})
     summary["unknown_area"] = int(c.loc[england & c["area_code"].isna() & (c["indicator_id"] == "ea_all"), "numerator"].sum())
@@ -254,9 +268,6 @@ def build(apc: list[str | Path], out: Path | str, *, ae: list[str | Path] = (), 
     """The whole route: count, shape, write ``out``, and ingest into ``into`` when given."""
     if geography not in ("la", "ccg"):
         raise DataError(f"unknown geography {geography!r}; expected 'la' or 'ccg'")
-    if geography == "ccg" and into is not None:
-        raise DataError("a dataset holds council (LA) observations: CCG counts are written to --out only "
-                        "(leave out --into with --geography ccg)")
     reference = reference or load_reference()
     pop, generated = _population(population, reference, shared, geography)
     counts, summary = count_extract(apc, ae, engine, spark=spark, master=master)
@@ -294,10 +305,12 @@ def _population(population, reference: Reference, shared, geography: str) -> tup
         frame["flag"] = frame.get("flag", "")
         frame["population"] = pd.to_numeric(frame["population"], errors="coerce")
         return frame, (path.parent / "GENERATED.txt").exists()
-    if geography == "ccg":
-        raise DataError("the CCG geography needs CCG populations: pass --population FILE "
-                        "(area_code, year, age_group, population)")
     paths = real.source_paths(shared)
+    if geography == "ccg":
+        if not paths["councils"].exists():
+            raise DataError("the CCG geography needs CCG unit populations: pass --population FILE (area_code, year, "
+                            "age_group, population) or --shared DIR with the ONS files", file=str(paths["councils"]))
+        return ccg.geography(str(real.shared_dir(shared))).population, False
     if not all(p.exists() for p in (paths["myeb3"], paths["councils"])):
         raise DataError("ONS population files not found for the denominators (pass --shared DIR or --population FILE)",
                         file=str(paths["myeb3"]))

@@ -217,8 +217,8 @@ def check(typed: ibis.Table, files: list[ExtractFile], extra: dict | None = None
     field = column.removeprefix("bad_")
     raw_name = "diag_01" if field == "diag_01" else field
     first = typed.filter(typed[column].fill_null(False)).select("_file").limit(1).to_pandas()
-    file = first.at[0, "_file"]
-    info = next(f for f in files if str(f.path) == file)
+    info = files[int(first.at[0, "_file"])]  # _file: the file's number in reading order
+    file = str(info.path)
     row, value = _locate(info, field)
     total = sum(k for _, k in bad)
     raise DataError(f"expected {EXPECTED.get(field, field)} (got {value!r}); {n:,} row(s) with this problem, "
@@ -234,7 +234,7 @@ def _locate(info: ExtractFile, field: str) -> tuple[int | None, str]:
         values = pd.read_csv(info.path, sep=info.delimiter, usecols=[src], dtype=str, keep_default_na=False,
                              encoding="utf-8-sig")[src]
     frame = pd.DataFrame({name: "" for name in info.mapping} | {field: values.fillna("").to_numpy(),
-                         "_file": str(info.path), "_row": range(len(values))})
+                         "_file": 0, "_row": range(len(values))})
     parse = parse_ae if "aekey" in info.mapping else parse_apc
     typed = parse(ibis.memtable(frame))
     con = ibis.duckdb.connect()

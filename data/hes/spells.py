@@ -24,7 +24,7 @@ FIRST_EPISODE = ["admidate", "admimeth", "age", "sex", "diag_01", "diag_sec", "c
 
 
 def clean_episodes(typed: ibis.Table) -> ibis.Table:
-    """Steps 1 and 2: one row per episode key, with a valid admission date."""
+    """Steps 1 and 2: one row per episode key (the copy in the first file read), with a valid admission date."""
     order = [typed._file, typed.patient, typed.adm_day, typed.start_day, typed.epiorder, typed.procode]
     w = ibis.window(group_by=typed.epikey, order_by=order)
     ranked = typed.mutate(_copy=ibis.row_number().over(w))
