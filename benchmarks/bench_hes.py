@@ -39,7 +39,7 @@ obs, summary = observations_from_counts(counts, summary, reference=load_referenc
 wall = time.perf_counter() - t0
 counts.to_parquet(counts_out)
 print(json.dumps({"wall": wall, "rows": summary["apc_rows"], "ae_rows": summary.get("ae_rows", 0),
-                  "cips": summary["cips"], "observations": len(obs)}))
+                  "cips": summary["cips"], "observations": len(obs), "timings": summary["timings"]}))
 """
 
 
@@ -151,6 +151,8 @@ def main() -> None:
           f"{result['observations']:,} observation rows")
     print(f"{args.engine}: wall {result['wall']:.1f} s ({result['wall'] / 60:.2f} min), "
           f"{result['rows'] / result['wall']:,.0f} episodes/s, peak memory {result['peak_mb']:,.0f} MB")
+    for name, seconds in result["timings"].items():
+        print(f"  {name:<26} {seconds:8.1f} s")
     print(f"load after:  {uptime()}")
     if args.compare:
         import pandas as pd

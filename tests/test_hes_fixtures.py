@@ -4,7 +4,10 @@ Sixteen patients in two APC files (2014 and 2015) and one A&E file, covering tra
 providers, a same-day readmission, a readmission across the end of a year (and of the file),
 excluded diagnoses (cancer index, cancer readmission, a death, a day case), a missing LA of
 residence, a placeholder admission date, a duplicated episode, the 30-day boundary, the COPD
-J20 rule, an epilepsy code on both the 2.3i and 3a lists and a resident of Wales.
+J20 rule, an epilepsy code on both the 2.3i and 3a lists and a resident of Wales; and eight more
+(P17-P24, Sheffield) for the dementia and atrial fibrillation groups of 2.3i and each exclusion of
+3b: a neoplasm of uncertain behaviour, cancer 313 and 372 days before (inside and outside the
+365-day look-back), a mental health treatment and main specialty, an obstetric specialty.
 DuckDB runs them here; Spark runs the same definitions in test_hes_spark.py.
 """
 from __future__ import annotations
@@ -17,35 +20,47 @@ import pytest
 from data.hes.build import count_extract, observations_from_counts
 
 HEADER = ("EPIKEY,HESID,ADMIDATE,EPISTART,EPIEND,DISDATE,ADMIMETH,EPIORDER,STARTAGE,SEX,DIAG_4_01,DIAG_4_02,"
-          "CLASSPAT,DISMETH,DISDEST,ADMISORC,MAINSPEF,RESLADST_ONS,PROCODE3")
+          "CLASSPAT,DISMETH,DISDEST,ADMISORC,MAINSPEF,RESLADST_ONS,PROCODE3,TRETSPEF")
 B, L, W = "E08000016", "E08000035", "W06000015"  # Barnsley, Leeds, a Welsh area
+S = "E08000019"  # Sheffield: the patients added for the 2.3i groups and the 3b exclusions (P17-P24)
 APC_2014 = f"""{HEADER}
-1,P01,2014-04-03,2014-04-03,2014-04-05,2014-04-08,21,1,70,1,J441,,1,1,19,19,300,{B},RAA
-2,P01,2014-04-03,2014-04-05,2014-04-08,2014-04-08,21,2,70,1,J441,,1,1,19,19,300,{B},RAA
-3,P02,2014-04-10,2014-04-10,2014-04-12,2014-04-12,21,1,50,2,I10X,,1,1,49,19,300,{B},RAA
-4,P02,2014-04-12,2014-04-12,2014-04-20,2014-04-20,81,1,50,2,I10X,,1,1,19,49,300,{B},RBB
-5,P03,2014-05-01,2014-05-01,2014-05-03,2014-05-03,21,1,30,2,N390,,1,1,19,19,300,{L},RAA
-6,P03,2014-05-03,2014-05-03,2014-05-06,2014-05-06,21,1,30,2,R55X,,1,1,19,19,300,{L},RAA
-7,P04,2015-03-20,2015-03-20,2015-03-25,2015-03-25,11,1,80,1,M170,,1,1,19,19,110,{B},RCC
-8,P05,2014-06-01,2014-06-01,2014-06-05,2014-06-05,21,1,60,1,C509,,1,1,19,19,300,{B},RAA
-9,P05,2014-06-10,2014-06-10,2014-06-12,2014-06-12,21,1,60,1,J45X,,1,1,19,19,300,{B},RAA
-10,P06,2014-06-01,2014-06-01,2014-06-03,2014-06-03,11,1,40,2,K409,,1,1,19,19,100,{L},RAA
-11,P06,2014-06-20,2014-06-20,2014-06-25,2014-06-25,21,1,40,2,C189,,1,1,19,19,300,{L},RAA
-12,P07,2014-07-01,2014-07-01,2014-07-02,2014-07-02,21,1,85,1,I214,,1,4,79,19,300,{B},RAA
-13,P08,2014-07-05,2014-07-05,2014-07-05,2014-07-05,11,1,66,2,H251,,2,1,19,19,130,{B},RAA
-14,P08,2014-07-20,2014-07-20,2014-07-22,2014-07-22,21,1,66,2,L031,,1,1,19,19,300,{B},RAA
-15,P09,2014-08-01,2014-08-01,2014-08-03,2014-08-03,21,1,75,1,J46X,,1,1,19,19,300,,RAA
-16,P10,1800-01-01,2014-08-05,2014-08-06,2014-08-06,21,1,45,1,J45X,,1,1,19,19,300,{L},RAA
-17,P11,2014-09-01,2014-09-01,2014-09-04,2014-09-04,21,1,20,1,G409,,1,1,19,19,300,{L},RAA
-17,P11,2014-09-01,2014-09-01,2014-09-04,2014-09-04,21,1,20,1,G409,,1,1,19,19,300,{L},RAA
-18,P12,2014-09-28,2014-09-28,2014-10-01,2014-10-01,11,1,55,1,M161,,1,1,19,19,110,{L},RAA
-19,P12,2014-10-31,2014-10-31,2014-11-02,2014-11-02,21,1,55,1,R55X,,1,1,19,19,300,{L},RAA
-20,P13,2014-11-05,2014-11-05,2014-11-07,2014-11-07,21,1,68,1,J209,J449,1,1,19,19,300,{B},RAA
-21,P14,2014-11-06,2014-11-06,2014-11-08,2014-11-08,21,1,10,2,J209,,1,1,19,19,300,{B},RAA
-22,P16,2014-12-01,2014-12-01,2014-12-02,2014-12-02,21,1,30,1,R55X,,1,1,19,19,300,{W},RAA
+1,P01,2014-04-03,2014-04-03,2014-04-05,2014-04-08,21,1,70,1,J441,,1,1,19,19,300,{B},RAA,300
+2,P01,2014-04-03,2014-04-05,2014-04-08,2014-04-08,21,2,70,1,J441,,1,1,19,19,300,{B},RAA,300
+3,P02,2014-04-10,2014-04-10,2014-04-12,2014-04-12,21,1,50,2,I10X,,1,1,49,19,300,{B},RAA,300
+4,P02,2014-04-12,2014-04-12,2014-04-20,2014-04-20,81,1,50,2,I10X,,1,1,19,49,300,{B},RBB,300
+5,P03,2014-05-01,2014-05-01,2014-05-03,2014-05-03,21,1,30,2,N390,,1,1,19,19,300,{L},RAA,300
+6,P03,2014-05-03,2014-05-03,2014-05-06,2014-05-06,21,1,30,2,R55X,,1,1,19,19,300,{L},RAA,300
+7,P04,2015-03-20,2015-03-20,2015-03-25,2015-03-25,11,1,80,1,M170,,1,1,19,19,110,{B},RCC,110
+8,P05,2014-06-01,2014-06-01,2014-06-05,2014-06-05,21,1,60,1,C509,,1,1,19,19,300,{B},RAA,300
+9,P05,2014-06-10,2014-06-10,2014-06-12,2014-06-12,21,1,60,1,J45X,,1,1,19,19,300,{B},RAA,300
+10,P06,2014-06-01,2014-06-01,2014-06-03,2014-06-03,11,1,40,2,K409,,1,1,19,19,100,{L},RAA,100
+11,P06,2014-06-20,2014-06-20,2014-06-25,2014-06-25,21,1,40,2,C189,,1,1,19,19,300,{L},RAA,300
+12,P07,2014-07-01,2014-07-01,2014-07-02,2014-07-02,21,1,85,1,I214,,1,4,79,19,300,{B},RAA,300
+13,P08,2014-07-05,2014-07-05,2014-07-05,2014-07-05,11,1,66,2,H251,,2,1,19,19,130,{B},RAA,130
+14,P08,2014-07-20,2014-07-20,2014-07-22,2014-07-22,21,1,66,2,L031,,1,1,19,19,300,{B},RAA,300
+15,P09,2014-08-01,2014-08-01,2014-08-03,2014-08-03,21,1,75,1,J46X,,1,1,19,19,300,,RAA,300
+16,P10,1800-01-01,2014-08-05,2014-08-06,2014-08-06,21,1,45,1,J45X,,1,1,19,19,300,{L},RAA,300
+17,P11,2014-09-01,2014-09-01,2014-09-04,2014-09-04,21,1,20,1,G409,,1,1,19,19,300,{L},RAA,300
+17,P11,2014-09-01,2014-09-01,2014-09-04,2014-09-04,21,1,20,1,G409,,1,1,19,19,300,{L},RAA,300
+18,P12,2014-09-28,2014-09-28,2014-10-01,2014-10-01,11,1,55,1,M161,,1,1,19,19,110,{L},RAA,110
+19,P12,2014-10-31,2014-10-31,2014-11-02,2014-11-02,21,1,55,1,R55X,,1,1,19,19,300,{L},RAA,300
+20,P13,2014-11-05,2014-11-05,2014-11-07,2014-11-07,21,1,68,1,J209,J449,1,1,19,19,300,{B},RAA,300
+21,P14,2014-11-06,2014-11-06,2014-11-08,2014-11-08,21,1,10,2,J209,,1,1,19,19,300,{B},RAA,300
+22,P16,2014-12-01,2014-12-01,2014-12-02,2014-12-02,21,1,30,1,R55X,,1,1,19,19,300,{W},RAA,300
+24,P17,2014-10-06,2014-10-06,2014-10-08,2014-10-08,21,1,60,1,D374,,1,1,19,19,300,{S},RAA,300
+25,P18,2014-04-20,2014-04-20,2014-04-22,2014-04-22,11,1,70,1,C61X,,1,1,19,19,101,{S},RAA,101
+26,P18,2015-03-01,2015-03-01,2015-03-03,2015-03-03,21,1,71,1,I509,,1,1,19,19,300,{S},RAA,300
+27,P19,2014-04-02,2014-04-02,2014-04-05,2014-04-05,11,1,50,2,C509,,1,1,19,19,100,{S},RAA,100
+29,P20,2014-11-10,2014-11-10,2014-11-12,2014-11-12,21,1,40,1,F329,,1,1,19,19,300,{S},RAA,710
+30,P21,2014-12-01,2014-12-01,2014-12-03,2014-12-03,21,1,80,2,J181,,1,1,19,19,300,{S},RAA,300
+31,P21,2014-12-10,2014-12-10,2014-12-20,2014-12-20,21,1,80,2,F059,,1,1,19,19,715,{S},RAA,715
+32,P22,2015-01-05,2015-01-05,2015-01-07,2015-01-07,21,1,30,2,R104,,1,1,19,19,501,{S},RAA,501
+33,P23,2015-02-02,2015-02-02,2015-02-06,2015-02-06,21,1,88,2,F03X,,1,1,19,19,300,{S},RAA,300
+34,P24,2015-02-10,2015-02-10,2015-02-12,2015-02-12,21,1,72,1,I489,,1,1,19,19,300,{S},RAA,300
 """
 APC_2015 = f"""{HEADER}
-23,P04,2015-04-10,2015-04-10,2015-04-15,2015-04-15,21,1,80,1,J181,,1,1,19,19,300,{B},RCC
+23,P04,2015-04-10,2015-04-10,2015-04-15,2015-04-15,21,1,80,1,J181,,1,1,19,19,300,{B},RCC,300
+28,P19,2015-04-12,2015-04-12,2015-04-14,2015-04-14,21,1,51,2,R55X,,1,1,19,19,300,{S},RAA,300
 """
 AE = f"""AEKEY,HESID,ARRIVALDATE,RESLADST_ONS,PROCODE3
 A1,P01,2014-04-02,{B},RAA
@@ -86,7 +101,8 @@ EXPECTED = {
     ("acute_no_admit", B, 201504): (1, None),  # J18.1 pneumonia
     ("readmit_30", B, 201404): (0, 2),   # P01, P02's CIPS (discharged from RBB)
     ("readmit_30", L, 201405): (1, 2),   # P03 readmitted the same day; the readmission spell itself
-    ("readmit_30", B, 201406): (0, 1),   # P05: cancer index excluded; its readmission spell is an index
+    # P05: cancer index excluded; its readmission spell, 5 days after the cancer spell, is excluded too
+    # (cancer in the 365 days before): no readmit_30 row for Barnsley in June.
     ("readmit_30", L, 201406): (0, 1),   # P06: readmitted with cancer, which is excluded; cancer spell not an index
     ("readmit_30", B, 201407): (0, 1),   # P07 died, P08 day case: excluded; P08's emergency spell
     ("readmit_30", None, 201408): (0, 1),  # P09
@@ -97,6 +113,25 @@ EXPECTED = {
     ("readmit_30", W, 201412): (0, 1),   # P16
     ("readmit_30", B, 201503): (1, 1),   # P04: elective discharged 25 Mar 2015, emergency back 10 Apr (next file)
     ("readmit_30", B, 201504): (0, 1),   # P04's readmission spell
+    # P17-P24 (Sheffield): the dementia and atrial fibrillation groups of 2.3i and each 3b exclusion.
+    ("ea_all", S, 201410): (1, None),   # P17 (D37.4: neoplasm of uncertain behaviour)
+    ("ea_all", S, 201411): (1, None),   # P20 (treatment specialty 710)
+    ("ea_all", S, 201412): (2, None),   # P21 and P21's readmission under old age psychiatry
+    ("ea_all", S, 201501): (1, None),   # P22 (obstetrics, primary diagnosis not chapter O)
+    ("ea_all", S, 201502): (2, None),   # P23, P24
+    ("ea_all", S, 201503): (1, None),   # P18's heart failure, 313 days after a cancer spell
+    ("ea_all", S, 201504): (1, None),   # P19, 372 days after a cancer spell
+    ("ea_65", S, 201412): (2, None),    # P21 (80) twice
+    ("ea_65", S, 201502): (2, None),    # P23 (88), P24 (72)
+    ("ea_65", S, 201503): (1, None),    # P18 (71)
+    ("acsc_chronic", S, 201502): (2, None),  # F03 dementia (P23), I48.9 atrial fibrillation (P24)
+    ("acsc_chronic", S, 201503): (1, None),  # I50.9 heart failure (P18)
+    ("acute_no_admit", S, 201412): (1, None),  # J18.1 (P21); the F05.9 readmission is on no list
+    ("readmit_30", S, 201412): (0, 1),   # P21's first spell; its readmission is under a mental health specialty
+    ("readmit_30", S, 201502): (0, 2),   # P23, P24
+    ("readmit_30", S, 201504): (0, 1),   # P19: the cancer spell was 372 days before, outside the look-back
+    # Not an index: P17 (D37-D48), P18's both spells (cancer; cancer 313 days before), P19's cancer spell,
+    # P20 (treatment specialty 710), P21's readmission (main specialty 715), P22 (obstetric specialty 501).
     ("ae_attend", B, 201404): (2, None),  # A1, A2 (duplicated row counted once)
     ("ae_attend", L, 201405): (1, None),  # A3; A5's placeholder date left out
     ("ae_attend", None, 201405): (1, None),  # A4: no LA recorded
@@ -140,10 +175,10 @@ def test_counts_by_hand(fixture_counts, indicator_id):
 
 def test_summary_counts_duplicates_and_placeholder_dates(fixture_counts):
     _, summary = fixture_counts
-    assert summary["apc_rows"] == 24 and summary["duplicate_episodes"] == 1
+    assert summary["apc_rows"] == 35 and summary["duplicate_episodes"] == 1
     assert summary["invalid_admission_date"] == 1
-    # 23 distinct episodes, P10 left out, P01's two episodes one spell, P02's two provider spells one CIPS.
-    assert summary["cips"] == 20
+    # 34 distinct episodes, P10 left out, P01's two episodes one spell, P02's two provider spells one CIPS.
+    assert summary["cips"] == 31
 
 
 def test_quarters_england_and_missing_area(fixture_counts, reference):
@@ -182,7 +217,7 @@ def test_renamed_fields_and_pipe_delimiter(tmp_path):
 
 def test_ccg_geography(tmp_path, reference):
     """--geography ccg: the same spells counted by CCG of responsibility (codes here are made up)."""
-    ccg = {B: "E38000901", L: "E38000902", W: "", "": ""}
+    ccg = {B: "E38000901", L: "E38000902", W: "", S: "", "": ""}
     lines = APC_2014.strip().splitlines()
     rows = [lines[0] + ",CCG_RESPONSIBILITY"]
     for line in lines[1:]:
@@ -200,3 +235,15 @@ def test_ccg_geography(tmp_path, reference):
     assert get[("ea_all", "E38000901", q1)] == 4 and get[("ea_all", "E38000902", q1)] == 3
     assert get[("ea_all", "E92000001", q1)] == 7
     assert set(obs["area_code"]) == {"E38000901", "E38000902", "E92000001"}
+
+
+def test_without_duplicates_the_same_counts(tmp_path, fixture_counts):
+    """An extract with no repeated episode key skips the de-duplicating window: the counts are the same."""
+    lines = APC_2014.splitlines(keepends=True)
+    duplicate = next(i for i, line in enumerate(lines) if i and line == lines[i - 1])
+    (tmp_path / "apc_2014.csv").write_text("".join(lines[:duplicate] + lines[duplicate + 1:]))
+    (tmp_path / "apc_2015.csv").write_text(APC_2015)
+    counts, summary = count_extract([tmp_path / "apc_2014.csv", tmp_path / "apc_2015.csv"], [], "duckdb")
+    assert summary["duplicate_episodes"] == 0 and summary["cips"] == fixture_counts[1]["cips"]
+    want = {k: v for k, v in EXPECTED.items() if k[0] != "ae_attend"}
+    assert as_expected(counts) == want

@@ -10,6 +10,7 @@ with ``into``, ingests them through data/ingest.py (all or nothing, manifest, pr
 from __future__ import annotations
 
 import glob
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -19,7 +20,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from data import real
+from data import ccg, real
 from data.errors import DataError
 from data.hes import fields, indicators, spells
 from data.hes.engines import Engine, engine_for
@@ -68,7 +69,7 @@ def expand(patterns: list[str | Path]) -> list[Path]:
 
 
 def _read(engine: Engine, files: list[fields.ExtractFile]) -> ibis.Table:
-    tables = [engine.read(f.path, f.mapping, f.kind, f.delimiter) for f in files]
+    tables = [engine.read(f.path, f.mapping, f.kind, f.delimiter, number) for number, f in enumerate(files)]
     return tables[0] if len(tables) == 1 else ibis.union(*tables)
 
 
@@ -77,20 +78,35 @@ def count_extract(apc: list[str | Path], ae: list[str | Path] = (), engine: Engi
     """Monthly counts by recorded area (internal, unsuppressed) and what the build saw."""
     own = isinstance(engine, str)
     eng = engine_for(engine, spark, master) if own else engine
-    summary: dict = {}
+    summary: dict = {"timings": {}}
+    clock = [time.perf_counter()]
+
+    def step(name: str) -> None:  # wall seconds per step, for benchmarks/bench_hes.py
+        now = time.perf_counter()
+        summary["timings"][name] = now - clock[0]
+        clock[0] = now
+
     try:
         apc_files = [fields.describe_file(p, "apc") for p in expand(list(apc))]
         ae_files = [fields.describe_file(p, "ae") for p in expand(list(ae))] if ae else []
         present = {name for f in apc_files for name, src in f.mapping.items() if src}
         typed = eng.materialise(fields.parse_apc(_read(eng, apc_files), present), "episodes")
+        step("read and parse episodes")
         # One pass for every check and the summary figures (each query is a Spark job).
         stats = fields.check(typed, apc_files, extra={
             "rows": typed.count(), "keys": typed.epikey.nunique(),
             "kept": typed.epikey.nunique(where=typed.adm_day.notnull()),
             "first": typed.admidate.min(), "last": typed.admidate.max()})
-        cips = eng.materialise(spells.continuous_spells(spells.provider_spells(spells.clean_episodes(typed))), "cips")
-        parts = [indicators.long_form(eng.to_pandas(indicators.admissions(cips))),
-                 eng.to_pandas(indicators.readmissions(cips))]
+        step("check episodes")
+        # Without repeated episode keys (the usual extract) the de-duplicating window is not needed.
+        episodes = (spells.clean_episodes(typed) if stats["rows"] > stats["keys"] else
+                    typed.filter(typed.adm_day.notnull()))
+        cips = eng.materialise(spells.continuous_spells(spells.provider_spells(episodes)), "cips")
+        step("spells")
+        parts = [indicators.long_form(eng.to_pandas(indicators.admissions(cips)))]
+        step("admissions")
+        parts.append(eng.to_pandas(indicators.readmissions(cips)))
+        step("readmissions")
         summary.update(apc_files=len(apc_files), apc_rows=int(stats["rows"]),
                        duplicate_episodes=int(stats["rows"] - stats["keys"]),
                        invalid_admission_date=int(stats["keys"] - stats["kept"]),
@@ -98,11 +114,15 @@ def count_extract(apc: list[str | Path], ae: list[str | Path] = (), engine: Engi
                        apc_first=pd.Timestamp(stats["first"]), apc_last=pd.Timestamp(stats["last"]))
         if ae_files:
             typed_ae = eng.materialise(fields.parse_ae(_read(eng, ae_files)), "attendances")
+            step("read and parse A&E")
             ae_stats = fields.check(typed_ae, ae_files, extra={
-                "rows": typed_ae.count(), "first": typed_ae.arrivaldate.min(), "last": typed_ae.arrivaldate.max()})
+                "rows": typed_ae.count(), "keys": typed_ae.aekey.nunique(),
+                "first": typed_ae.arrivaldate.min(), "last": typed_ae.arrivaldate.max()})
             summary.update(ae_files=len(ae_files), ae_rows=int(ae_stats["rows"]),
                            ae_first=pd.Timestamp(ae_stats["first"]), ae_last=pd.Timestamp(ae_stats["last"]))
-            parts.append(eng.to_pandas(indicators.attendances(typed_ae)))
+            parts.append(eng.to_pandas(indicators.attendances(typed_ae,
+                                                              deduplicate=ae_stats["rows"] > ae_stats["keys"])))
+            step("check and count A&E")
         counts = pd.concat(parts, ignore_index=True)
     finally:
         if own:
@@ -111,6 +131,20 @@ def count_extract(apc: list[str | Path], ae: list[str | Path] = (), engine: Engi
     counts["denominator"] = counts["denominator"].astype("Int64")
     counts = counts.sort_values(["indicator_id", "month", "resla", "ccg"], na_position="last").reset_index(drop=True)
     return counts, summary
+
+
+def ccg_units(codes: pd.Series) -> pd.Series:
+    """CCG codes as HES records them (E38 codes or 3-character ODS codes, of any year) -> the
+    dataset's stable CCG unit (docs/ccg-geography.md: every CCG mapped to its 2019/20 successor).
+    An E38 code not in data/reference/ccgs.csv is kept as it is; anything else is unknown (None)."""
+    lookup: dict[str, str] = {}
+    if ccg.CCGS_CSV.exists():
+        table = ccg.read_ccgs()
+        units = ccg.unit_of(table)["area_code"]
+        lookup = {**dict(zip(table["ccg_code"], units)),
+                  **{e38: unit for e38, unit in zip(table["e38_code"], units) if e38}}
+    e38 = codes.where(codes.str.match(r"^E38[0-9]{6}$", na=False))
+    return codes.map(lookup).fillna(e38).where(codes.notna())
 
 
 def _area_lookup(reference: Reference, districts: pd.DataFrame | None) -> dict[str, str]:
@@ -145,7 +179,7 @@ def observations_from_counts(counts: pd.DataFrame, summary: dict, *, reference: 
         england = c["resla"].isna() | c["resla"].str.startswith("E", na=False)
         areas = sorted(reference.areas["area_code"])
     else:
-        c["area_code"] = c["ccg"].where(c["ccg"].str.match(r"^E38[0-9]{6}$", na=False))
+        c["area_code"] = ccg_units(c["ccg"])
         england = ~c["resla"].str.match(r"^[WSN]", na=False)
         areas = sorted(set(population["area_code"]) - {ENGLAND_CODE})
     summary["unknown_area"] = int(c.loc[england & c["area_code"].isna() & (c["indicator_id"] == "ea_all"), "numerator"].sum())
@@ -234,9 +268,6 @@ def build(apc: list[str | Path], out: Path | str, *, ae: list[str | Path] = (), 
     """The whole route: count, shape, write ``out``, and ingest into ``into`` when given."""
     if geography not in ("la", "ccg"):
         raise DataError(f"unknown geography {geography!r}; expected 'la' or 'ccg'")
-    if geography == "ccg" and into is not None:
-        raise DataError("a dataset holds council (LA) observations: CCG counts are written to --out only "
-                        "(leave out --into with --geography ccg)")
     reference = reference or load_reference()
     pop, generated = _population(population, reference, shared, geography)
     counts, summary = count_extract(apc, ae, engine, spark=spark, master=master)
@@ -274,10 +305,12 @@ def _population(population, reference: Reference, shared, geography: str) -> tup
         frame["flag"] = frame.get("flag", "")
         frame["population"] = pd.to_numeric(frame["population"], errors="coerce")
         return frame, (path.parent / "GENERATED.txt").exists()
-    if geography == "ccg":
-        raise DataError("the CCG geography needs CCG populations: pass --population FILE "
-                        "(area_code, year, age_group, population)")
     paths = real.source_paths(shared)
+    if geography == "ccg":
+        if not paths["councils"].exists():
+            raise DataError("the CCG geography needs CCG unit populations: pass --population FILE (area_code, year, "
+                            "age_group, population) or --shared DIR with the ONS files", file=str(paths["councils"]))
+        return ccg.geography(str(real.shared_dir(shared))).population, False
     if not all(p.exists() for p in (paths["myeb3"], paths["councils"])):
         raise DataError("ONS population files not found for the denominators (pass --shared DIR or --population FILE)",
                         file=str(paths["myeb3"]))

@@ -107,11 +107,12 @@ def code_list(indicator_id: str) -> CodeList:
 
 @dataclass(frozen=True)
 class ReadmissionExclusions:
-    diagnosis_prefixes: tuple[str, ...]   # any diagnosis: cancer, chemotherapy
+    diagnosis_prefixes: tuple[str, ...]   # any diagnosis: cancer, neoplasms of uncertain behaviour, chemotherapy
     maternity_prefixes: tuple[str, ...]   # primary diagnosis of the index spell
-    obstetric_specialties: tuple[str, ...]
+    specialties: tuple[str, ...]          # main or treatment specialty of any episode: obstetric, mental health
     excluded_classes: tuple[str, ...]     # day cases, regular attenders (index spell)
     death_methods: tuple[str, ...]
+    lookback_days: int                    # a cancer spell this many days before the admission excludes it too
 
 
 @lru_cache(maxsize=1)
@@ -121,5 +122,6 @@ def readmission_exclusions() -> ReadmissionExclusions:
     def codes(field: str) -> tuple[str, ...]:
         return tuple(t.loc[t["field"] == field, "code"])
 
-    return ReadmissionExclusions(codes("diagnosis_any"), codes("diag_01"), codes("mainspef"), codes("classpat"),
-                                 codes("dismeth"))
+    lookback = codes("lookback_days")
+    return ReadmissionExclusions(codes("diagnosis_any"), codes("diag_01"), codes("specialty"), codes("classpat"),
+                                 codes("dismeth"), int(lookback[0]) if lookback else 0)

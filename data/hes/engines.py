@@ -17,7 +17,7 @@ import ibis
 
 from data.errors import DataError
 
-DUCKDB_MEMORY_LIMIT = os.environ.get("PIONEERS_HES_DUCKDB_MEMORY", "2GB")  # [C] leaves room on a 4 GB budget
+DUCKDB_MEMORY_LIMIT = os.environ.get("PIONEERS_HES_DUCKDB_MEMORY", "3GB")  # [C] + ~0.5 GB Python: a 4 GB budget
 _names = count()
 
 
@@ -38,18 +38,19 @@ class Engine:
     spark: object = None
     _tmp: tempfile.TemporaryDirectory | None = field(default=None, repr=False)
 
-    def read(self, path: Path, mapping: dict[str, str | None], kind: str, delimiter: str = ",") -> ibis.Table:
-        """One file as a table of text columns named canonically (absent optional fields are null)."""
+    def read(self, path: Path, mapping: dict[str, str | None], kind: str, delimiter: str = ",",
+             number: int = 0) -> ibis.Table:
+        """One file as a table of text columns named canonically (absent optional fields are null),
+        with ``_file`` = the file's ``number`` in reading order (an integer, not its path on every row)."""
         if self.name == "duckdb":
             source = (f"read_parquet({_quote(str(path))})" if kind == "parquet" else
                       f"read_csv({_quote(str(path))}, all_varchar=true, header=true, delim={_quote(delimiter)})")
             cols = [f"CAST({_ident(src)} AS VARCHAR) AS {_ident(name)}" if src else f"CAST(NULL AS VARCHAR) AS {_ident(name)}"
                     for name, src in mapping.items()]
-            cols.append(f"{_quote(str(path))} AS _file")
+            cols.append(f"CAST({int(number)} AS INTEGER) AS _file")
             return self.con.sql(f"SELECT {', '.join(cols)} FROM {source}")
         from pyspark.sql import functions as F  # imported here: pyspark is optional (the spark extra)
 
-        original = path
         reader = self.spark.read
         # Databricks: the local-file view /dbfs/... is dbfs:/... to Spark.
         path = f"dbfs:/{str(path)[6:]}" if str(path).startswith("/dbfs/") else str(path)
@@ -57,7 +58,7 @@ class Engine:
               reader.option("header", True).option("sep", delimiter).option("quote", '"').option("escape", '"')
               .csv(str(path)))
         df = df.select(*[(F.col(f"`{src}`").cast("string") if src else F.lit(None).cast("string")).alias(name)
-                         for name, src in mapping.items()], F.lit(str(original)).alias("_file"))
+                         for name, src in mapping.items()], F.lit(int(number)).cast("int").alias("_file"))
         view = f"hes_input_{next(_names)}"
         df.createOrReplaceTempView(view)
         return self.con.table(view)
@@ -88,8 +89,7 @@ def duckdb_engine(memory_limit: str = DUCKDB_MEMORY_LIMIT, threads: int | None =
     con.raw_sql(f"SET memory_limit = {_quote(memory_limit)}")
     con.raw_sql(f"SET temp_directory = {_quote(tmp.name)}")
     con.raw_sql("SET preserve_insertion_order = false")
-    if threads:
-        con.raw_sql(f"SET threads = {int(threads)}")
+    con.raw_sql(f"SET threads = {int(threads or os.cpu_count() or 2)}")
     return Engine("duckdb", con, _tmp=tmp)
 
 

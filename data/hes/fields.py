@@ -93,15 +93,21 @@ def _code(col: ibis.Value) -> ibis.Value:
     return col.strip().upper().nullif("")
 
 
-def _date(col: ibis.Value) -> tuple[ibis.Value, ibis.Value]:
-    """(parsed date or null, unparseable?) for ISO or dd/mm/yyyy text; HES placeholders are null."""
-    s = _text(col)
-    dmy = s.contains("/")
-    text = ibis.ifelse(dmy, s.substr(6, 4) + "-" + s.substr(3, 2) + "-" + s.substr(0, 2), s)
-    placeholder = text.isin(codes.PLACEHOLDER_DATES)
-    shaped = (text.length() == 10) & ~dmy | s.re_search(DMY_DATE)
-    parsed = ibis.ifelse(placeholder | ~shaped, ibis.null("date"), text.try_cast("date"))
-    return parsed, s.notnull() & ~placeholder.fill_null(False) & parsed.isnull()
+def _dates(t: ibis.Table, names: list[str]) -> ibis.Table:
+    """Add ``_d_<name>`` (parsed date or null) and ``_bad_<name>`` (unparseable?) for ISO or dd/mm/yyyy
+    text columns; HES placeholders are null. Each step is its own projection, so every
+    intermediate value is computed once per row (nested expressions would repeat it)."""
+    t = t.mutate(**{f"_s_{n}": _text(t[n]) for n in names})
+    t = t.mutate(**{f"_dmy_{n}": t[f"_s_{n}"].contains("/") for n in names})
+    t = t.mutate(**{f"_iso_{n}": ibis.ifelse(t[f"_dmy_{n}"], t[f"_s_{n}"].substr(6, 4) + "-" + t[f"_s_{n}"].substr(3, 2)
+                                             + "-" + t[f"_s_{n}"].substr(0, 2), t[f"_s_{n}"]) for n in names})
+    t = t.mutate(**{f"_ph_{n}": t[f"_iso_{n}"].isin(codes.PLACEHOLDER_DATES) for n in names},
+                 **{f"_shaped_{n}": (t[f"_iso_{n}"].length() == 10) & ~t[f"_dmy_{n}"]
+                    | t[f"_s_{n}"].re_search(DMY_DATE) for n in names})
+    t = t.mutate(**{f"_d_{n}": ibis.ifelse(t[f"_ph_{n}"] | ~t[f"_shaped_{n}"], ibis.null("date"),
+                                           t[f"_iso_{n}"].try_cast("date")) for n in names})
+    return t.mutate(**{f"_bad_{n}": t[f"_s_{n}"].notnull() & ~t[f"_ph_{n}"].fill_null(False) & t[f"_d_{n}"].isnull()
+                       for n in names})
 
 
 def _diagnosis(col: ibis.Value) -> ibis.Value:
@@ -112,66 +118,68 @@ def _row_of(raw: ibis.Table) -> dict:
     return {"_row": raw._row} if "_row" in raw.columns else {}
 
 
+APC_CODES = ["admimeth", "sex", "classpat", "dismeth", "disdest", "admisorc", "mainspef", "tretspef", "resla", "ccg",
+             "procode"]
+APC_TEXT = ["epikey", "patient", "epiorder", "startage"]
+
+
 def parse_apc(raw: ibis.Table, present: set[str] | None = None) -> ibis.Table:
     """Typed episode columns plus one ``bad_<field>`` flag per check.
 
     ``present``: the fields some file has; secondary diagnoses no file has are not parsed at all.
+    Built in steps (clean text, then parse, then check), so no value is computed twice.
     """
-    admidate, bad_admidate = _date(raw.admidate)
-    epistart, bad_epistart = _date(raw.epistart)
-    disdate, bad_disdate = _date(raw.disdate)
-    epiend, bad_epiend = _date(raw.epiend)
-    admimeth, sex, classpat, dismeth = _code(raw.admimeth), _code(raw.sex), _code(raw.classpat), _code(raw.dismeth)
-    epiorder_text = _text(raw.epiorder)
-    age_text = _text(raw.startage)
-    age_num = age_text.try_cast("int32")
-    age = ibis.cases((age_num.between(7001, 7007), 0), (age_num.between(0, 120), age_num), else_=ibis.null("int32"))
-    diag = _diagnosis(raw.diag_01)
-    secondary = [_diagnosis(raw[name]).fill_null("") for name in codes.SECONDARY_DIAGNOSES
-                 if present is None or name in present]
+    secondary = [name for name in codes.SECONDARY_DIAGNOSES if present is None or name in present]
+    t = _dates(raw, ["admidate", "epistart", "disdate", "epiend"])
+    t = t.mutate(**{f"_c_{n}": _code(t[n]) for n in APC_CODES}, **{f"_t_{n}": _text(t[n]) for n in APC_TEXT},
+                 _c_diag=_diagnosis(t.diag_01), **{f"_c_{n}": _diagnosis(t[n]).fill_null("") for n in secondary})
     diag_sec = ibis.literal(",")
-    for s in secondary:
-        diag_sec = diag_sec + s + ","
-    resla = _code(raw.resla)
+    for name in secondary:
+        diag_sec = diag_sec + t[f"_c_{name}"] + ","
     excl = codes.readmission_exclusions()
-    any_diag = ibis.literal(False)
-    for prefix in excl.diagnosis_prefixes:
-        any_diag = any_diag | diag.startswith(prefix).fill_null(False) | diag_sec.contains("," + prefix)
-    mainspef = _code(raw.mainspef)
-    return raw.select(
-        _file=raw._file, **_row_of(raw),
-        epikey=_text(raw.epikey), patient=_text(raw.patient),
-        admidate=admidate, adm_day=admidate.epoch_days(), start_day=epistart.epoch_days(),
-        dis_day=disdate.epoch_days(), disdate=disdate,
-        admimeth=admimeth, epiorder=epiorder_text.try_cast("int32"), age=age, sex=sex, diag_01=diag,
-        diag_sec=diag_sec, classpat=classpat, dismeth=dismeth, disdest=_code(raw.disdest),
-        admisorc=_code(raw.admisorc), mainspef=mainspef, resla=resla, ccg=_code(raw.ccg),
-        procode=_code(raw.procode), cancer=any_diag,
-        bad_epikey=raw.epikey.strip().nullif("").isnull(),
-        bad_patient=raw.patient.strip().nullif("").isnull(),
-        bad_admidate=bad_admidate, bad_epistart=bad_epistart, bad_disdate=bad_disdate, bad_epiend=bad_epiend,
-        bad_admimeth=~admimeth.isin(codes.ADMISSION_METHODS).fill_null(False),
-        bad_epiorder=~epiorder_text.re_search(r"^[0-9]{1,2}$").fill_null(False),
-        bad_startage=age_text.notnull() & (age_text != "999") & age.isnull(),
-        bad_sex=~sex.isin(codes.SEXES).fill_null(False),
-        bad_diag_01=diag.notnull() & ~diag.re_search(ICD10).fill_null(False),
-        bad_classpat=~classpat.isin(codes.PATIENT_CLASSES).fill_null(False),
-        bad_dismeth=dismeth.notnull() & ~dismeth.isin(codes.DISCHARGE_METHODS).fill_null(False),
-        bad_resla=resla.notnull() & ~resla.re_search(ONS_AREA).fill_null(False),
-        bad_procode=_text(raw.procode).isnull(),
+    t = t.mutate(_age_num=t._t_startage.try_cast("int32"), _diag_sec=diag_sec,
+                 _specialty=(t._c_mainspef.isin(excl.specialties).fill_null(False)
+                             | t._c_tretspef.isin(excl.specialties).fill_null(False)))
+    age = ibis.cases((t._age_num.between(7001, 7007), 0), (t._age_num.between(0, 120), t._age_num),
+                     else_=ibis.null("int32"))
+    # One regular expression over every diagnosis of the episode (a prefix after a comma): one pass, not one per code.
+    t = t.mutate(_age=age, _cancer=("," + t._c_diag.fill_null("") + t._diag_sec).re_search(
+        ",(" + "|".join(excl.diagnosis_prefixes) + ")"))
+    return t.select(
+        _file=t._file, **_row_of(t),
+        epikey=t._t_epikey, patient=t._t_patient,
+        admidate=t._d_admidate, adm_day=t._d_admidate.epoch_days(), start_day=t._d_epistart.epoch_days(),
+        dis_day=t._d_disdate.epoch_days(), disdate=t._d_disdate,
+        admimeth=t._c_admimeth, epiorder=t._t_epiorder.try_cast("int32"), age=t._age, sex=t._c_sex,
+        diag_01=t._c_diag, diag_sec=t._diag_sec, classpat=t._c_classpat, dismeth=t._c_dismeth,
+        disdest=t._c_disdest, admisorc=t._c_admisorc, mainspef=t._c_mainspef, resla=t._c_resla, ccg=t._c_ccg,
+        procode=t._c_procode, cancer=t._cancer, excluded_specialty=t._specialty,
+        bad_epikey=t._t_epikey.isnull(),
+        bad_patient=t._t_patient.isnull(),
+        bad_admidate=t._bad_admidate, bad_epistart=t._bad_epistart, bad_disdate=t._bad_disdate,
+        bad_epiend=t._bad_epiend,
+        bad_admimeth=~t._c_admimeth.isin(codes.ADMISSION_METHODS).fill_null(False),
+        bad_epiorder=~t._t_epiorder.re_search(r"^[0-9]{1,2}$").fill_null(False),
+        bad_startage=t._t_startage.notnull() & (t._t_startage != "999") & t._age.isnull(),
+        bad_sex=~t._c_sex.isin(codes.SEXES).fill_null(False),
+        bad_diag_01=t._c_diag.notnull() & ~t._c_diag.re_search(ICD10).fill_null(False),
+        bad_classpat=~t._c_classpat.isin(codes.PATIENT_CLASSES).fill_null(False),
+        bad_dismeth=t._c_dismeth.notnull() & ~t._c_dismeth.isin(codes.DISCHARGE_METHODS).fill_null(False),
+        bad_resla=t._c_resla.notnull() & ~t._c_resla.re_search(ONS_AREA).fill_null(False),
+        bad_procode=t._c_procode.isnull(),
     )
 
 
 def parse_ae(raw: ibis.Table) -> ibis.Table:
-    arrival, bad_arrival = _date(raw.arrivaldate)
-    resla = _code(raw.resla)
-    return raw.select(
-        _file=raw._file, **_row_of(raw), aekey=_text(raw.aekey), patient=_text(raw.patient), arrivaldate=arrival,
-        resla=resla, ccg=_code(raw.ccg), procode=_code(raw.procode),
-        bad_aekey=raw.aekey.strip().nullif("").isnull(),
-        bad_patient=raw.patient.strip().nullif("").isnull(),
-        bad_arrivaldate=bad_arrival,
-        bad_resla=resla.notnull() & ~resla.re_search(ONS_AREA).fill_null(False),
+    t = _dates(raw, ["arrivaldate"])
+    t = t.mutate(_t_aekey=_text(t.aekey), _t_patient=_text(t.patient), _c_resla=_code(t.resla))
+    return t.select(
+        _file=t._file, **_row_of(t), aekey=t._t_aekey, patient=t._t_patient, arrivaldate=t._d_arrivaldate,
+        resla=t._c_resla, ccg=_code(t.ccg), procode=_code(t.procode),
+        bad_aekey=t._t_aekey.isnull(),
+        bad_patient=t._t_patient.isnull(),
+        bad_arrivaldate=t._bad_arrivaldate,
+        bad_resla=t._c_resla.notnull() & ~t._c_resla.re_search(ONS_AREA).fill_null(False),
     )
 
 
@@ -209,8 +217,8 @@ def check(typed: ibis.Table, files: list[ExtractFile], extra: dict | None = None
     field = column.removeprefix("bad_")
     raw_name = "diag_01" if field == "diag_01" else field
     first = typed.filter(typed[column].fill_null(False)).select("_file").limit(1).to_pandas()
-    file = first.at[0, "_file"]
-    info = next(f for f in files if str(f.path) == file)
+    info = files[int(first.at[0, "_file"])]  # _file: the file's number in reading order
+    file = str(info.path)
     row, value = _locate(info, field)
     total = sum(k for _, k in bad)
     raise DataError(f"expected {EXPECTED.get(field, field)} (got {value!r}); {n:,} row(s) with this problem, "
@@ -226,7 +234,7 @@ def _locate(info: ExtractFile, field: str) -> tuple[int | None, str]:
         values = pd.read_csv(info.path, sep=info.delimiter, usecols=[src], dtype=str, keep_default_na=False,
                              encoding="utf-8-sig")[src]
     frame = pd.DataFrame({name: "" for name in info.mapping} | {field: values.fillna("").to_numpy(),
-                         "_file": str(info.path), "_row": range(len(values))})
+                         "_file": 0, "_row": range(len(values))})
     parse = parse_ae if "aekey" in info.mapping else parse_apc
     typed = parse(ibis.memtable(frame))
     con = ibis.duckdb.connect()

@@ -10,9 +10,10 @@ so a transfer between providers is one admission.
   primary diagnosis is in data/reference/hes_acsc_chronic.csv / hes_acute_no_admit.csv.
 - readmit_30 (NHSOF 3b): denominator = finished CIPS by discharge month, less the exclusions of
   data/reference/hes_readmit_exclusions.csv (died, day cases and regular attenders, maternity,
-  cancer or chemotherapy anywhere in the spell); numerator = those whose patient's next CIPS is
-  an emergency admission 0-29 days after the discharge and is not itself excluded (obstetric
-  specialty, cancer or chemotherapy). A readmission across the end of a month, quarter or year
+  obstetric or mental health specialty in any episode, cancer or chemotherapy anywhere in the
+  spell or in a spell of the patient discharged up to 365 days before its admission); numerator =
+  those whose patient's next CIPS is an emergency admission 0-29 days after the discharge and is
+  not itself excluded (specialty, cancer in it or in the 365 days before). A readmission across the end of a month, quarter or year
   counts in the month of the discharge.
 - ae_attend: A&E attendances (distinct attendance keys) by arrival month.
 """
@@ -75,20 +76,27 @@ def readmissions(cips: ibis.Table) -> ibis.Table:
     """readmit_30 numerator and denominator by discharge month and area."""
     excl = codes.readmission_exclusions()
     emergency = cips.admimeth.isin(codes.EMERGENCY_METHODS).fill_null(False)
-    obstetric = cips.mainspef.isin(excl.obstetric_specialties).fill_null(False)
-    maternity = obstetric
+    maternity = cips.specialty_any
     for prefix in excl.maternity_prefixes:
         maternity = maternity | cips.diag_01.startswith(prefix).fill_null(False)
     w = ibis.window(group_by=cips.patient, order_by=[cips.cips])
-    marked = cips.mutate(
-        _next_adm=cips.adm_day.lead().over(w),
+    cw = ibis.cumulative_window(group_by=cips.patient, order_by=[cips.cips])
+    # The latest earlier cancer spell: the running latest cancer discharge (admission while unfinished), lagged.
+    cancer_day = ibis.ifelse(cips.cancer_any, cips.dis_day.fill_null(cips.adm_day), ibis.null("int64"))
+    running = cips.mutate(_cancer_upto=cancer_day.max().over(cw))
+    prior = running.mutate(_prior_cancer=running._cancer_upto.lag().over(w))
+    recent_cancer = ((prior.adm_day - prior._prior_cancer) <= excl.lookback_days).fill_null(False)
+    excluded = prior.cancer_any | recent_cancer | prior.specialty_any  # excluded as index and as readmission
+    marked = prior.mutate(
+        _excluded=excluded,
+        _next_adm=prior.adm_day.lead().over(w),
         _next_emergency=emergency.lead().over(w),
-        _next_excluded=(obstetric | cips.cancer_any).lead().over(w),
+        _next_excluded=excluded.lead().over(w),
     )
     eligible = (marked.dis_day.notnull()
                 & ~marked.classpat.isin(excl.excluded_classes).fill_null(False)
                 & ~marked.dismeth.isin(excl.death_methods).fill_null(False)
-                & ~maternity & ~marked.cancer_any)
+                & ~maternity & ~marked._excluded)
     days = marked._next_adm - marked.dis_day
     readmitted = (marked._next_emergency.fill_null(False) & ~marked._next_excluded.fill_null(True)
                   & (days >= 0).fill_null(False) & (days < codes.READMISSION_DAYS).fill_null(False))
@@ -102,11 +110,15 @@ def readmissions(cips: ibis.Table) -> ibis.Table:
                       numerator=agg.numerator, denominator=agg.denominator)
 
 
-def attendances(ae: ibis.Table) -> ibis.Table:
-    """ae_attend by arrival month and area: one count per attendance key."""
-    w = ibis.window(group_by=ae.aekey, order_by=[ae._file, ae.patient, ae.arrivaldate])
-    ranked = ae.mutate(_copy=ibis.row_number().over(w))
-    kept = ranked.filter((ranked._copy == 0) & ranked.arrivaldate.notnull())
+def attendances(ae: ibis.Table, deduplicate: bool = True) -> ibis.Table:
+    """ae_attend by arrival month and area: one count per attendance key (``deduplicate=False`` when
+    the caller knows no key repeats: the window that keeps one copy is then not needed)."""
+    if deduplicate:
+        w = ibis.window(group_by=ae.aekey, order_by=[ae._file, ae.patient, ae.arrivaldate])
+        ranked = ae.mutate(_copy=ibis.row_number().over(w))
+        kept = ranked.filter((ranked._copy == 0) & ranked.arrivaldate.notnull())
+    else:
+        kept = ae.filter(ae.arrivaldate.notnull())
     kept = kept.mutate(month=_month(kept.arrivaldate))
     agg = kept.group_by(["resla", "ccg", "month"]).aggregate(numerator=kept.count().cast("int64"))
     return agg.select(indicator_id=ibis.literal("ae_attend"), resla=agg.resla, ccg=agg.ccg, month=agg.month,

@@ -19,12 +19,12 @@ import ibis
 
 from data.hes import codes
 
-FIRST_EPISODE = ["admidate", "admimeth", "age", "sex", "diag_01", "diag_sec", "classpat", "admisorc", "mainspef",
+FIRST_EPISODE = ["admidate", "admimeth", "age", "sex", "diag_01", "diag_sec", "classpat", "admisorc",
                  "resla", "ccg"]
 
 
 def clean_episodes(typed: ibis.Table) -> ibis.Table:
-    """Steps 1 and 2: one row per episode key, with a valid admission date."""
+    """Steps 1 and 2: one row per episode key (the copy in the first file read), with a valid admission date."""
     order = [typed._file, typed.patient, typed.adm_day, typed.start_day, typed.epiorder, typed.procode]
     w = ibis.window(group_by=typed.epikey, order_by=order)
     ranked = typed.mutate(_copy=ibis.row_number().over(w))
@@ -32,15 +32,21 @@ def clean_episodes(typed: ibis.Table) -> ibis.Table:
 
 
 def provider_spells(ep: ibis.Table) -> ibis.Table:
+    """Step 3. One sort per provider spell: the first and last episodes by row number and count over
+    one window, whose whole-spell aggregates ride along (no group-by and join beside it)."""
     key = ["patient", "procode", "adm_day"]
-    first_w = ibis.window(group_by=[ep[k] for k in key], order_by=[ep.epiorder, ep.start_day, ep.epikey])
-    last_w = ibis.window(group_by=[ep[k] for k in key],
-                         order_by=[ep.epiorder.desc(), ep.start_day.desc(), ep.epikey.desc()])
-    ranked = ep.mutate(_first=ibis.row_number().over(first_w), _last=ibis.row_number().over(last_w))
-    first = ranked.filter(ranked._first == 0).select(*key, *FIRST_EPISODE)
-    last = ranked.filter(ranked._last == 0).select(*key, last_dismeth=ranked.dismeth, last_disdest=ranked.disdest)
-    agg = ep.group_by(key).aggregate(dis_day=ep.dis_day.max(), disdate=ep.disdate.max(), cancer=ep.cancer.any(), episodes=ep.count())
-    return first.join(last, key).join(agg, key)
+    order = [ep.epiorder, ep.start_day, ep.epikey]
+    w = ibis.window(group_by=[ep[k] for k in key], order_by=order)
+    whole = ibis.window(group_by=[ep[k] for k in key], order_by=order, preceding=None, following=None)
+    ranked = ep.mutate(_first=ibis.row_number().over(w), _n=ep.epikey.count().over(whole),
+                       _dis_day=ep.dis_day.max().over(whole), _disdate=ep.disdate.max().over(whole),
+                       _cancer=ep.cancer.any().over(whole), _specialty=ep.excluded_specialty.any().over(whole))
+    first = ranked.filter(ranked._first == 0).select(*key, *FIRST_EPISODE, dis_day=ranked._dis_day,
+                                                     disdate=ranked._disdate, cancer=ranked._cancer,
+                                                     excluded_specialty=ranked._specialty, episodes=ranked._n)
+    last = ranked.filter(ranked._first == ranked._n - 1).select(*key, last_dismeth=ranked.dismeth,
+                                                                 last_disdest=ranked.disdest)
+    return first.join(last, key)
 
 
 def continuous_spells(spells: ibis.Table) -> ibis.Table:
@@ -65,14 +71,14 @@ def continuous_spells(spells: ibis.Table) -> ibis.Table:
                                 order_by=[marked.adm_day, marked._in, marked.dis_day, marked.procode])
     numbered = marked.mutate(cips=marked._new.sum().over(cw))
     key = ["patient", "cips"]
-    fw = ibis.window(group_by=[numbered.patient, numbered.cips],
-                     order_by=[numbered.adm_day, numbered._in, numbered.dis_day, numbered.procode])
-    lw = ibis.window(group_by=[numbered.patient, numbered.cips],
-                     order_by=[numbered.adm_day.desc(), numbered._in.desc(), numbered.dis_day.desc(),
-                               numbered.procode.desc()])
-    ranked = numbered.mutate(_first=ibis.row_number().over(fw), _last=ibis.row_number().over(lw))
-    first = ranked.filter(ranked._first == 0).select(*key, "adm_day", "procode", *FIRST_EPISODE)
-    last = ranked.filter(ranked._last == 0).select(*key, dis_day=ranked.dis_day, disdate=ranked.disdate,
-                                                      dismeth=ranked.last_dismeth)
-    agg = numbered.group_by(key).aggregate(cancer_any=numbered.cancer.any(), provider_spells=numbered.count())
-    return first.join(last, key).join(agg, key)
+    order = [numbered.adm_day, numbered._in, numbered.dis_day, numbered.procode]
+    fw = ibis.window(group_by=[numbered.patient, numbered.cips], order_by=order)
+    whole = ibis.window(group_by=[numbered.patient, numbered.cips], order_by=order, preceding=None, following=None)
+    ranked = numbered.mutate(_first=ibis.row_number().over(fw), _n=numbered.adm_day.count().over(whole),
+                             cancer_any=numbered.cancer.any().over(whole),
+                             specialty_any=numbered.excluded_specialty.any().over(whole))
+    first = ranked.filter(ranked._first == 0).select(*key, "adm_day", "procode", *FIRST_EPISODE, "cancer_any",
+                                                     "specialty_any", provider_spells=ranked._n)
+    last = ranked.filter(ranked._first == ranked._n - 1).select(*key, dis_day=ranked.dis_day, disdate=ranked.disdate,
+                                                                  dismeth=ranked.last_dismeth)
+    return first.join(last, key)

@@ -20,6 +20,7 @@ as LA-level data can show them) and GENERATED.txt.
 """
 from __future__ import annotations
 
+from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -27,10 +28,12 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from data.ccg import read_ccgs, units_table
 from data.demo import generate as demo_world
 from data.hes import codes
 from data.loaders.population import estimate_year
-from data.reference import REFERENCE_DIR
+from data.reference import ENGLAND_CODE, REFERENCE_DIR
+from data.store import CCG_TYPE
 
 FIRST, LAST = "2010-04-01", "2019-03-01"
 EPOCH = np.datetime64("1970-01-01", "D")
@@ -67,7 +70,7 @@ def generate(episodes: int = 1_000_000, seed: int = 2013, shard: int = 0) -> dic
 
     ``shard`` draws another independent sample of the same world (same planted effects).
     """
-    world = demo_world(seed)
+    world = _councils_only(demo_world(seed))
     rng = np.random.default_rng([seed + 12, shard])
     params = pd.read_csv(REFERENCE_DIR / "demo_parameters.csv").set_index("indicator_id")
     areas = world["areas"].sort_values("area_code").reset_index(drop=True)
@@ -154,6 +157,16 @@ def generate(episodes: int = 1_000_000, seed: int = 2013, shard: int = 0) -> dic
                              s_chronic, s_acute, p_readmit)
     return {"cips": cips, "attendances": attendances, "population": population, "effects": effects,
             "fraction": fraction, "seed": seed}
+
+
+def _councils_only(world: dict) -> dict:
+    """The demo world's councils: its CCG units are another geography of the same people, not more
+    areas to generate records in (records carry a CCG code of their own, _ccg_of_area)."""
+    councils = world["areas"][world["areas"]["type"] != CCG_TYPE]
+    keep = set(councils["area_code"])
+    return {**world, "areas": councils,
+            "population": world["population"][world["population"]["area_code"].isin(keep | {ENGLAND_CODE})],
+            "site_areas": world["site_areas"][world["site_areas"]["area_code"].isin(keep)]}
 
 
 def _cells(lam: np.ndarray, rng) -> tuple[np.ndarray, np.ndarray]:
@@ -422,6 +435,10 @@ def write(out: Path | str, episodes: int = 1_000_000, seed: int = 2013) -> dict:
     counts.sort_values(["indicator_id", "month", "resla"], na_position="last").to_csv(out / "truth_counts.csv",
                                                                                      index=False)
     population.reset_index().to_csv(out / "population.csv", index=False)
+    # The same populations by the CCG unit each council's records carry (one unit per council).
+    by_ccg = population.reset_index()
+    by_ccg = by_ccg.assign(area_code=by_ccg["area_code"].map(_ccg_of_area())).dropna(subset=["area_code"])
+    by_ccg.to_csv(out / "population_ccg.csv", index=False)
     effects.to_csv(out / "truth_effects.csv", index=False)
     total = sum(written.values())
     (out / "GENERATED.txt").write_text(
@@ -458,6 +475,7 @@ def _write_shard(out: Path, data: dict, seed: int, shard: int, offset: int, suff
     ae_table = pa.table({"AEKEY": ae["aekey"].to_numpy(), "HESID": ae["patient"].to_numpy(),
                          "ARRIVALDATE": pa.array((ae["arrival_day"].to_numpy() + EPOCH).astype("datetime64[D]")),
                          "RESLADST_ONS": ae["resla"].to_numpy().astype(str),
+                         "CCG_RESPONSIBILITY": _ccg(ae["resla"].to_numpy()),
                          "PROCODE3": np.full(len(ae), "RAA")},
                         metadata={b"pioneers": NOTICE.encode()})
     pq.write_table(ae_table, out / f"ae{suffix}.parquet", compression="zstd")
@@ -477,6 +495,21 @@ def _separate_same_day(ep: pd.DataFrame) -> pd.DataFrame:
     return ep
 
 
+@lru_cache(maxsize=1)
+def _ccg_of_area() -> dict[str, str]:
+    """Each council's CCG of responsibility in the generated extract: one CCG unit per council, paired
+    in code order. Arbitrary, not geographic (generated data): it only gives every record a valid
+    CCG unit code, so the CCG geography can be built and ingested end to end."""
+    councils = sorted(pd.read_csv(REFERENCE_DIR / "areas.csv", dtype=str)["area_code"])
+    units = sorted(units_table(read_ccgs())["unit_code"])
+    return {la: units[i % len(units)] for i, la in enumerate(councils)}
+
+
+def _ccg(resla) -> np.ndarray:
+    lookup = _ccg_of_area()
+    return np.array([lookup.get(r, "") for r in np.asarray(resla).astype(str)], dtype=object).astype(str)
+
+
 def _to_arrow(ep: pd.DataFrame, placeholder: bool) -> pa.Table:
     day = lambda x: pa.array((np.asarray(x) + EPOCH).astype("datetime64[D]"))  # noqa: E731
     n = len(ep)
@@ -494,6 +527,8 @@ def _to_arrow(ep: pd.DataFrame, placeholder: bool) -> pa.Table:
         "DISDEST": pa.array(ep["disdest"].to_numpy().astype(str)).dictionary_encode(),
         "ADMISORC": pa.array(np.asarray(ep["admisorc"]).astype(str)).dictionary_encode(),
         "MAINSPEF": pa.array(ep["mainspef"].to_numpy().astype(str)).dictionary_encode(),
+        "TRETSPEF": pa.array(ep["mainspef"].to_numpy().astype(str)).dictionary_encode(),  # as generated: one specialty
         "RESLADST_ONS": pa.array(ep["resla"].to_numpy().astype(str)).dictionary_encode(),
+        "CCG_RESPONSIBILITY": pa.array(_ccg(ep["resla"].to_numpy())).dictionary_encode(),
         "PROCODE3": pa.array(np.asarray(PROVIDERS)[ep["procode"].to_numpy()]).dictionary_encode(),
     }, metadata={b"pioneers": NOTICE.encode()})
