@@ -25,6 +25,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from data.active import register_cache
 from data.errors import DataError
 from data.reference import REFERENCE_DIR
 
@@ -58,6 +59,7 @@ def financial_year(period_start: pd.Series) -> pd.Series:
     return pd.Series([f"{a}/{(a + 1) % 100:02d}" for a in y], index=period_start.index)
 
 
+@register_cache  # a published file under ../shared, read once per process; clear_all() empties it
 @lru_cache(maxsize=8)
 def _lookup(shared: str, yy: str) -> pd.DataFrame:
     path = Path(shared) / LOOKUPS_DIR / f"LSOA11_CCG{yy}_LAD{yy}_EN_LU.csv"
@@ -72,6 +74,7 @@ def _lookup(shared: str, yy: str) -> pd.DataFrame:
     return frame[list(cols)].rename(columns=cols)
 
 
+@register_cache  # a published file under ../shared, read once per process; clear_all() empties it
 @lru_cache(maxsize=2)
 def lsoa_population(shared: str) -> pd.DataFrame:
     """lsoa, district (2018 boundaries), pop_all, pop_65 at mid-2017, English LSOAs only."""
@@ -416,6 +419,7 @@ def _last_population_year() -> int:
     return LAST_POPULATION_YEAR
 
 
+@register_cache  # built from published files under ../shared once per process; clear_all() empties it
 @lru_cache(maxsize=2)
 def geography(shared: str) -> Geography:
     """The CCG geography for a shared folder, built once per process."""

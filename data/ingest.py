@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from data.active import register_cache
 from data.errors import DataError
 from data.loaders import KEY, OBSERVATION_COLUMNS, LoadContext, loader_for
 from data.periods import PLAUSIBLE_FIRST_YEAR, PLAUSIBLE_LAST_YEAR, PLAUSIBLE_RANGE, period_label
@@ -76,6 +77,7 @@ def context_for(reference: Reference, existing: pd.DataFrame | None, shared: Pat
                        district_population=district_population, shared=real.shared_dir(shared))
 
 
+@register_cache  # published files under ../shared, read once per process; clear_all() empties it
 @lru_cache(maxsize=2)
 def _shared_tables(myeb3: str, councils: str, area_codes: tuple[str, ...]):
     """Read the ONS and mySociety files once per process: every ingest needs them."""

@@ -160,6 +160,8 @@ def _site_ccgs(d: Path, site_ids: set[str]) -> pd.DataFrame:
     return frame
 
 
+# A module-level constant loaded once: the project's own reference files (package data), which change
+# only with the code; no dataset or published file feeds it, so no cache policy applies.
 @lru_cache(maxsize=1)
 def default_reference() -> Reference:
     return load_reference()
