@@ -74,8 +74,8 @@ def real_built(real_built_dir):
 # Spark local mode for tests: the inputs are hand-worked fixtures of a few dozen rows, so the cost is
 # the JVM warming up and planning, not data. One session for the whole run; one shuffle partition, no
 # adaptive re-planning, interpreted expressions instead of generated code (two implementations of the
-# same expressions, so the same counts) and the JVM's quick compiler: 116 s -> 71 s for the fixture
-# build at load 9-10. Production keeps data.hes.engines.spark_engine's settings, made for real extracts.
+# same expressions, so the same counts) and the JVM's quick compiler. Production keeps data.hes.engines.spark_engine's
+# settings, made for real extracts.
 SPARK_TEST_CONF = {"spark.sql.shuffle.partitions": "1", "spark.default.parallelism": "1",
                    "spark.sql.adaptive.enabled": "false", "spark.sql.codegen.wholeStage": "false",
                    "spark.sql.codegen.factoryMode": "NO_CODEGEN", "spark.ui.enabled": "false",
