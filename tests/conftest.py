@@ -10,6 +10,16 @@ REAL = ROOT.parent / "shared" / "data" / "real"
 DEMO_SEED = 2013
 
 
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(config, items):
+    """Groups for pytest-xdist's ``--dist loadgroup`` (scripts/test.sh runs two workers): the tests of a
+    module stay on one worker, so a module's fixtures are built once; the browser tests that use the
+    demo server (tests/browser/conftest.py) stay together, so one server and its warm caches serve them all."""
+    for item in items:
+        group = "demo-server" if "server" in item.fixturenames else item.nodeid.split("::")[0]
+        item.add_marker(pytest.mark.xdist_group(group))
+
+
 @pytest.fixture(scope="session")
 def real_dir() -> Path:
     """../shared/data/real: CI always has it beside the project, so its absence is a failure."""
