@@ -34,8 +34,10 @@ def server(demo_dir, tmp_path_factory):
     log_path = ARTIFACTS / f"server-{os.environ.get('PYTEST_XDIST_WORKER', 'main')}.log"
     log = open(ARTIFACTS.mkdir(exist_ok=True) or log_path, "w")
     env = {**os.environ, "PIONEERS_CACHE_DIR": str(tmp_path_factory.mktemp("server-cache"))}
-    proc = subprocess.Popen([sys.executable, "-m", "cli", "serve", "--data", str(demo_dir), "--port", str(port)],
-                            cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, env=env)
+    # One worker (four threads): every statistic is computed and kept in one process for the whole
+    # run instead of twice; tests/test_serving_server.py covers several workers.
+    proc = subprocess.Popen([sys.executable, "-m", "cli", "serve", "--data", str(demo_dir), "--port", str(port),
+                             "--workers", "1"], cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, env=env)
     base = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 60
     while True:
