@@ -24,6 +24,8 @@ def anonymised_only() -> bool:
     return os.environ.get(ANONYMISED_ONLY_ENV, "").lower() in ("1", "true", "yes", "on")
 
 
+# A module-level constant loaded once from the project's own data/reference/ccgs.csv (package data,
+# changed only with the code); no cache policy applies.
 @lru_cache(maxsize=1)
 def ccg_reference_names() -> tuple[str, ...]:
     """Names and E38 codes of every CCG of every vintage, and the stable units' joined names: what

@@ -23,6 +23,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from data.demo import build_demo  # noqa: E402
 from tests.dash_walk import HttpTransport, Session  # noqa: E402
 
 
@@ -63,8 +64,6 @@ def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--runs", type=int, default=3)
     args = parser.parse_args()
-    from data.demo import build_demo
-
     tmp = Path(tempfile.mkdtemp(prefix="pioneers-cold-"))
     build_demo(tmp / "demo", seed=2013)
     worst = 0.0

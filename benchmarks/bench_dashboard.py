@@ -27,6 +27,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from data.demo import build_demo  # noqa: E402
 from tests.browser import dash_http  # noqa: E402
 from tests.browser_support import CHROMIUM, CHROMIUM_ARGS, wait_ready  # noqa: E402
 
@@ -93,8 +94,6 @@ def main() -> None:
     print(f"geography: {args.geography}")
     tmp = None
     if args.data is None:
-        from data.demo import build_demo
-
         tmp = tempfile.TemporaryDirectory()
         args.data = Path(tmp.name) / "demo"
         build_demo(args.data, seed=2013)

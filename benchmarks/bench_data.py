@@ -13,6 +13,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from data.demo import build_demo  # noqa: E402
+
 LOAD_AND_MEASURE = """
 import resource, sys, time
 sys.path.insert(0, {root!r})
@@ -30,8 +32,6 @@ print(f"{{t:.3f}} {{after_imports / 1024:.1f}} {{peak / 1024:.1f}} {{len(ds.obse
 
 
 def main() -> None:
-    from data.demo import build_demo
-
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "demo"
         times = []

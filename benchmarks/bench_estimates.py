@@ -29,15 +29,19 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
+from analysis.estimates import (_comparator_lookup, _placebo, _pool, _wave_phases,  # noqa: E402
+                                comparators_from, estimates_table)
+from data.demo import build_demo  # noqa: E402
+from data.panels import indicator_panels  # noqa: E402
+from data.store import load_dataset  # noqa: E402
+from indicators.did import treatment_phase  # noqa: E402
+from indicators.its import its_design, newey_west_lags  # noqa: E402
+from matching.select import match  # noqa: E402
+
 
 def naive_table(dataset, comps, indicators: list[str]) -> int:
     """The same estimates through statsmodels formula fits, one model at a time. Returns #fits."""
     import statsmodels.formula.api as smf
-
-    from indicators.did import treatment_phase
-    from analysis.estimates import _comparator_lookup, _placebo, _pool, _wave_phases
-    from data.panels import indicator_panels
-    from indicators.its import its_design, newey_west_lags
 
     data = indicator_panels(dataset)
     sites = dataset.sites.set_index("site_id")
@@ -141,11 +145,8 @@ def main() -> None:
     parser.add_argument("--no-naive", action="store_true", help="skip the naive statsmodels loop")
     args = parser.parse_args()
     warnings.simplefilter("ignore")
-    from data.store import load_dataset
-
     tmp = Path(tempfile.mkdtemp(prefix="bench-estimates-"))
     if args.data is None:
-        from data.demo import build_demo
         args.data = tmp / "demo"
         build_demo(args.data, seed=2013)
     loaded = load_dataset(args.data)
@@ -155,15 +156,10 @@ def main() -> None:
 
 
 def run(dataset, args, tmp: Path) -> None:
-    from analysis.estimates import comparators_from, estimates_table
-    from data.panels import indicator_panels
-    from matching.select import match
-
     t0 = time.perf_counter()
     comparators = match(dataset, k=5, per_indicator=True)
     t_match = time.perf_counter() - t0
     # Placebo comparator sets are matching's work too; it caches them per dataset.
-    from analysis.estimates import _placebo
     comps = comparators_from(comparators, dataset, k=5, method="mahalanobis", per_indicator=True)
     t0 = time.perf_counter()
     for ind in dataset.catalogue["indicator_id"]:

@@ -104,7 +104,8 @@ def replicate(base: Path, work: Path, copies: int, seed: int) -> None:
 
     if not (base / "GENERATED.txt").exists():
         sys.path.insert(0, str(ROOT))
-        from data.hes import synth
+        from data.hes import synth  # here: the parent only times and samples child builds (their memory
+        # is the figure); it loads the project just to generate an input that is missing
 
         synth.write(base, episodes=1_000_000, seed=seed)
     work.mkdir(parents=True, exist_ok=True)
@@ -140,7 +141,7 @@ def main() -> None:
         replicate(Path(f"/tmp/pioneers-bench-hes-1000000-{args.seed}"), work, args.replicate, args.seed)
     if not (work / "GENERATED.txt").exists():
         sys.path.insert(0, str(ROOT))
-        from data.hes import synth
+        from data.hes import synth  # here: as in replicate(), only when the input is missing
 
         t0 = time.perf_counter()
         info = synth.write(work, episodes=args.episodes, seed=args.seed)

@@ -20,14 +20,16 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+
+from data.ingest import ingest  # noqa: E402
+from data.real import source_paths  # noqa: E402
+from data.reference import load_reference  # noqa: E402
+
 
 def write_tidy(path: Path, rows: int) -> None:
     """A valid tidy CSV of ``rows`` monthly dtoc rows: councils x months (unique keys)."""
-    import numpy as np
-    import pandas as pd
-
-    from data.reference import load_reference
-
     codes = load_reference().areas["area_code"].to_numpy()
     months = pd.period_range("1900-01", periods=-(-rows // len(codes)), freq="M").strftime("%Y-%m").to_numpy()
     area = np.tile(codes, len(months))[:rows]
@@ -39,9 +41,6 @@ def write_tidy(path: Path, rows: int) -> None:
 
 
 def bench_dtoc() -> None:
-    from data.ingest import ingest
-    from data.real import source_paths
-
     stack = source_paths()["dtoc"]
     with tempfile.TemporaryDirectory() as tmp:
         ingest("tidy", [_tiny(Path(tmp))], Path(tmp) / "warm", progress=False)  # read ONS tables once
@@ -59,8 +58,6 @@ def _tiny(tmp: Path) -> Path:
 
 
 def bench_tidy_child(csv_path: str) -> None:
-    from data.ingest import ingest
-
     with tempfile.TemporaryDirectory() as tmp:
         t0 = time.perf_counter()
         summary = ingest("tidy", [Path(csv_path)], Path(tmp) / "ds", progress=False)

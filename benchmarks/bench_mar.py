@@ -20,6 +20,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from data.real import shared_dir, source_paths  # noqa: E402
+from data.store import load_dataset  # noqa: E402
+from indicators.programme import dataset_groups, programme_comparison  # noqa: E402
+
 
 def timed(args: list[str]) -> tuple[float, str]:
     t0 = time.perf_counter()
@@ -31,8 +35,6 @@ def timed(args: list[str]) -> tuple[float, str]:
 
 
 def main() -> None:
-    from data.real import shared_dir, source_paths
-
     parser = argparse.ArgumentParser()
     parser.add_argument("--shared", default=None)
     args = parser.parse_args()
@@ -45,9 +47,6 @@ def main() -> None:
         seconds, _ = timed(["ingest", "mar", str(source_paths(args.shared)["mar"]), "--into", str(Path(tmp) / "m"),
                             "--quiet", *shared])
         print(f"ingest mar, stacked table of 93 months, new dataset (fresh process): {seconds:.1f} s")
-        from data.store import load_dataset
-        from indicators.programme import dataset_groups, programme_comparison
-
         dataset = load_dataset(real)
         for geography in ("ccg", "la"):
             t0 = time.perf_counter()

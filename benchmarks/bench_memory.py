@@ -25,6 +25,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from data.demo import build_demo  # noqa: E402
+from data.store import load_dataset  # noqa: E402
+from tests.dash_walk import HttpTransport, Session, app_paths  # noqa: E402
+
 
 def status_kb(pid: int, field: str) -> int:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
@@ -37,9 +41,6 @@ def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--per-template", type=int, default=0, help="ids per path template (0: all)")
     args = parser.parse_args()
-
-    from data.demo import build_demo
-    from tests.dash_walk import HttpTransport, Session
 
     tmp = Path(tempfile.mkdtemp(prefix="pioneers-mem-"))
     build_demo(tmp / "demo", seed=2013)
@@ -63,9 +64,6 @@ def main() -> int:
     start_kb = status_kb(worker, "VmRSS")
 
     os.environ["PIONEERS_DATA"] = str(tmp / "demo")
-    from data.store import load_dataset
-    from tests.dash_walk import app_paths
-
     paths = app_paths(load_dataset(tmp / "demo"), args.per_template or None)
     session = Session(transport, fetch_assets=True)
     t0 = time.perf_counter()

@@ -22,6 +22,7 @@ import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from data.demo import build_demo  # noqa: E402
 from data.reference import load_reference  # noqa: E402
 from data.store import load_dataset  # noqa: E402
 from indicators.trend import trend_spc, trend_table  # noqa: E402
@@ -57,7 +58,6 @@ def main() -> None:
     args = parser.parse_args()
 
     if args.data is None:
-        from data.demo import build_demo
         args.data = Path(tempfile.mkdtemp()) / "demo"
         build_demo(args.data, seed=2013)
     dataset = load_dataset(args.data)

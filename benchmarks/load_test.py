@@ -37,6 +37,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from data.demo import build_demo  # noqa: E402
+from data.store import load_dataset  # noqa: E402
 from tests.dash_walk import HttpTransport, Session, Step  # noqa: E402
 
 
@@ -48,8 +50,6 @@ def percentile(values: list[float], q: float) -> float:
 
 
 def site_and_indicator_paths(data_dir: Path) -> tuple[list[str], list[str], list[str]]:
-    from data.store import load_dataset
-
     ds = load_dataset(data_dir, tables=["sites", "catalogue"])
     sites = [f"/site/{s}" for s in ds.sites["site_id"]]
     indicators = list(ds.catalogue["indicator_id"])
@@ -150,8 +150,6 @@ def main() -> int:
     tmp = Path(tempfile.mkdtemp(prefix="pioneers-load-"))
     data_dir = args.data
     if data_dir is None:
-        from data.demo import build_demo
-
         data_dir = tmp / "demo"
         build_demo(data_dir, seed=2013)
     proc = None

@@ -42,6 +42,7 @@ def _service():
 
 
 def _detail_functions():
+    """Site and pooled detail, wherever this version of the code keeps them (as _service)."""
     try:
         from analysis.estimates import pooled_detail, site_detail
     except ImportError:
@@ -50,6 +51,7 @@ def _detail_functions():
 
 
 def _estimates_table():
+    """The estimates table, wherever this version of the code keeps it (as _service)."""
     try:
         from analysis.estimates import estimates_table
     except ImportError:
@@ -65,6 +67,8 @@ def _layout_json(component) -> object:
 
 def outputs(data_dir: str) -> dict[str, object]:
     """Every recorded output for the dataset at ``data_dir``, by name."""
+    # Imported here: this runs in a fresh child interpreter (_run_fresh) whose environment turns the
+    # caches off, and on the code both before and after the consolidation (see _service).
     import dash
 
     from app import create_app

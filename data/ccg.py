@@ -25,8 +25,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from data.active import register_cache
 from data.errors import DataError
-from data.reference import REFERENCE_DIR
+from data.loaders.population import district_to_county, load_district_population
+from data.loaders.reading import read_csv_strings
+from data.reference import REFERENCE_DIR, default_reference
 
 VINTAGES = ("2013/14", "2014/15", "2015/16", "2016/17", "2017/18", "2018/19", "2019/20")
 LOOKUP_FILE = {"2013/14": "15", "2014/15": "15", "2015/16": "15", "2016/17": "15",
@@ -58,6 +61,7 @@ def financial_year(period_start: pd.Series) -> pd.Series:
     return pd.Series([f"{a}/{(a + 1) % 100:02d}" for a in y], index=period_start.index)
 
 
+@register_cache  # a published file under ../shared, read once per process; clear_all() empties it
 @lru_cache(maxsize=8)
 def _lookup(shared: str, yy: str) -> pd.DataFrame:
     path = Path(shared) / LOOKUPS_DIR / f"LSOA11_CCG{yy}_LAD{yy}_EN_LU.csv"
@@ -72,6 +76,7 @@ def _lookup(shared: str, yy: str) -> pd.DataFrame:
     return frame[list(cols)].rename(columns=cols)
 
 
+@register_cache  # a published file under ../shared, read once per process; clear_all() empties it
 @lru_cache(maxsize=2)
 def lsoa_population(shared: str) -> pd.DataFrame:
     """lsoa, district (2018 boundaries), pop_all, pop_65 at mid-2017, English LSOAs only."""
@@ -308,9 +313,7 @@ class Geography:
     """Everything the MAR loader and the dataset need about CCGs, computed once per shared folder."""
 
     def __init__(self, shared: Path | str, reference=None) -> None:
-        from data.loaders.population import district_to_county, load_district_population
-        from data.real import source_paths
-        from data.reference import default_reference
+        from data.real import source_paths  # here, not at the top: data.real imports this module
 
         self.shared = Path(shared)
         paths = source_paths(self.shared)
@@ -386,8 +389,6 @@ def unit_deprivation(shared: Path | str, ccgs: pd.DataFrame, imd_csv: Path) -> p
     """IMD 2019 average score by unit: districts' scores weighted by their mid-2017 LSOA population
     in the unit (2019 lookup). An approximation: a district's score stands for each of its LSOAs,
     as the LA covariate uses district scores too (data.real.imd_upper_tier)."""
-    from data.loaders.reading import read_csv_strings
-
     if not Path(imd_csv).exists():
         raise DataError("IMD 2019 district summaries not found", file=str(imd_csv))
     imd = read_csv_strings(Path(imd_csv))
@@ -411,11 +412,12 @@ def ccg_population_2017(shared: Path | str, vintage: str) -> pd.Series:
 
 
 def _last_population_year() -> int:
-    from data.real import LAST_POPULATION_YEAR
+    from data.real import LAST_POPULATION_YEAR  # here, not at the top: data.real imports this module
 
     return LAST_POPULATION_YEAR
 
 
+@register_cache  # built from published files under ../shared once per process; clear_all() empties it
 @lru_cache(maxsize=2)
 def geography(shared: str) -> Geography:
     """The CCG geography for a shared folder, built once per process."""

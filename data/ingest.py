@@ -16,8 +16,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from data import ccg, real
+from data.active import register_cache
 from data.errors import DataError
 from data.loaders import KEY, OBSERVATION_COLUMNS, LoadContext, loader_for
+from data.loaders.population import district_to_county, load_district_population, upper_tier_population
 from data.periods import PLAUSIBLE_FIRST_YEAR, PLAUSIBLE_LAST_YEAR, PLAUSIBLE_RANGE, period_label
 from data.reference import Reference, load_reference
 from data.store import dataset_lock, load_dataset, read_manifest, write_dataset
@@ -62,8 +65,6 @@ class IngestSummary:
 
 def context_for(reference: Reference, existing: pd.DataFrame | None, shared: Path | None) -> LoadContext:
     """Population and district lookups: from the existing dataset and, if present, the shared ONS files."""
-    from data import real
-
     population = existing if existing is not None and len(existing) else None
     districts = district_population = None
     paths = real.source_paths(shared)
@@ -76,12 +77,10 @@ def context_for(reference: Reference, existing: pd.DataFrame | None, shared: Pat
                        district_population=district_population, shared=real.shared_dir(shared))
 
 
+@register_cache  # published files under ../shared, read once per process; clear_all() empties it
 @lru_cache(maxsize=2)
 def _shared_tables(myeb3: str, councils: str, area_codes: tuple[str, ...]):
     """Read the ONS and mySociety files once per process: every ingest needs them."""
-    from data import real
-    from data.loaders.population import district_to_county, load_district_population, upper_tier_population
-
     return (district_to_county(councils), load_district_population(myeb3),
             upper_tier_population(myeb3, councils, list(area_codes), carry_forward_to=real.LAST_POPULATION_YEAR))
 
@@ -151,8 +150,6 @@ def _ingest_locked(kind: str, files: list[Path], into: Path, progress: bool, *, 
 
     sources = [r.source for r in results]
     if existing is None:
-        from data import real
-
         tables = real.reference_tables(reference, context.population, shared)
         tables = _with_geography(tables, new, shared)
         tables["observations"] = new.sort_values(KEY).reset_index(drop=True)
@@ -191,8 +188,6 @@ def _ingest_locked(kind: str, files: list[Path], into: Path, progress: bool, *, 
 
 def _with_geography(tables: dict[str, pd.DataFrame], new: pd.DataFrame, shared) -> dict[str, pd.DataFrame]:
     """Add the CCG units (areas, populations, site memberships) when the new rows are on CCGs."""
-    from data import ccg, real
-
     if not ccg.CCGS_CSV.exists():
         return tables
     units = set(ccg.units_table(ccg.read_ccgs())["unit_code"])

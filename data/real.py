@@ -13,11 +13,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from data import ccg
 from data.errors import DataError
-from data.loaders import KEY, LoadContext
+from data.loaders import KEY, LoadContext, ascof, dtoc, fingertips, mar
 from data.loaders.population import (district_to_county, load_district_population,
                                      upper_tier_population)
-from data.loaders.reading import source_vintage
+from data.loaders.reading import read_csv_strings, source_vintage
 from data.reference import ENGLAND_CODE, Reference, load_reference
 from data.store import Dataset, write_dataset
 from data.summary import coverage
@@ -89,8 +90,6 @@ def area_covariates(reference: Reference, population: pd.DataFrame, shared: Path
 
 def imd_upper_tier(imd_csv: Path, myeb3_geog19: Path, councils_csv: Path) -> pd.Series:
     """IMD 2019 average score by upper-tier area: population-weighted mean of its districts."""
-    from data.loaders.reading import read_csv_strings
-
     imd = read_csv_strings(imd_csv)
     imd = imd[imd["index_domain"] == "Index of Multiple Deprivation"]
     score = pd.to_numeric(imd["average_score"]).to_numpy()
@@ -128,9 +127,6 @@ def reference_tables(reference: Reference, population: pd.DataFrame | None,
 
 def build_real(out: Path | str, shared: Path | str | None = None, progress: bool = False) -> dict:
     """Build the real dataset at ``out`` from the shared files; returns what was loaded per source."""
-    from data import ccg
-    from data.loaders import ascof, dtoc, fingertips, mar
-
     paths = source_paths(shared)
     absent = [str(p) for p in paths.values() if not p.exists()]
     if absent:

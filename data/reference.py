@@ -142,7 +142,7 @@ def load_reference(directory: Path | None = None) -> Reference:
 
 def _site_ccgs(d: Path, site_ids: set[str]) -> pd.DataFrame:
     """site_ccgs.csv checked against the sites and the 2013/14 CCGs of ccgs.csv."""
-    from data.ccg import read_ccgs
+    from data.ccg import read_ccgs  # here, not at the top: data.ccg imports this module
 
     f = str(d / "site_ccgs.csv")
     frame = _read("site_ccgs.csv", ["site_id", "ccg_code", "coverage", "basis", "note"], d)
@@ -160,6 +160,8 @@ def _site_ccgs(d: Path, site_ids: set[str]) -> pd.DataFrame:
     return frame
 
 
+# A module-level constant loaded once: the project's own reference files (package data), which change
+# only with the code; no dataset or published file feeds it, so no cache policy applies.
 @lru_cache(maxsize=1)
 def default_reference() -> Reference:
     return load_reference()

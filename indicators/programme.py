@@ -12,11 +12,14 @@ least as large in absolute value.
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+from data.errors import DataError
 from data.reference import ENGLAND_CODE
 
 COLUMNS = ["group", "n_units", "rate_from_per_1000", "rate_to_per_1000", "growth_pct", "ci_low", "ci_high",
@@ -38,10 +41,6 @@ class ProgrammeResult:
 
 def financial_year_start(label: str) -> pd.Timestamp:
     """'2013/14' -> 1 Apr 2013; anything else is refused."""
-    import re
-
-    from data.errors import DataError
-
     m = re.fullmatch(r"(\d{4})/(\d{2})", str(label).strip())
     if not m or (int(m.group(1)) + 1) % 100 != int(m.group(2)):
         raise DataError(f"{label!r} is not a financial year (expected e.g. 2013/14)", column="--from/--to")
@@ -72,8 +71,6 @@ def programme_comparison(panel: pd.DataFrame, pioneers: set[str], *, first_year:
     Pioneer units; every other unit not in ``exclude`` is a non-participant.
     """
     if financial_year_start(last_year) <= financial_year_start(first_year):
-        from data.errors import DataError
-
         raise DataError(f"the last year {last_year} must come after the first {first_year}", column="--to")
     panel = panel[~panel["unit"].isin(exclude)]
     y0 = _year_totals(panel, financial_year_start(first_year))
@@ -166,10 +163,6 @@ def dataset_groups(dataset, geography: str = "ccg", indicator_id: str = "ea_all"
 def read_exclusions(path, units: pd.DataFrame) -> set[str]:
     """Unit codes from an exclusion CSV (unit_code, reason): area codes of the geography, or for
     CCGs their 3-character ODS codes. Unknown codes are refused with file, row and column."""
-    from pathlib import Path
-
-    from data.errors import DataError
-
     path = Path(path)
     if not path.exists():
         raise DataError("exclusion file not found", file=str(path))

@@ -14,9 +14,15 @@ TIMEOUT_MS = 30_000
 class ConsoleWatch:
     """Collects console errors/warnings and page errors so a test can assert the console stayed empty."""
 
+    # Chromium's hint that a preloaded script was not used "within a few seconds of the load event"
+    # depends on how busy the machine is, not on the page: a loaded machine raised it for Dash's lazy
+    # async-markdown.js. Every other warning still fails the test.
+    TIMING_HINT = "was preloaded using link preload but not used within a few seconds"
+
     def __init__(self, page):
         self.messages: list[str] = []
-        page.on("console", lambda m: self.messages.append(f"{m.type}: {m.text}") if m.type in ("error", "warning") else None)
+        page.on("console", lambda m: self.messages.append(f"{m.type}: {m.text}")
+                if m.type in ("error", "warning") and self.TIMING_HINT not in m.text else None)
         page.on("pageerror", lambda e: self.messages.append(f"pageerror: {e}"))
 
 

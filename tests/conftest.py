@@ -10,6 +10,16 @@ REAL = ROOT.parent / "shared" / "data" / "real"
 DEMO_SEED = 2013
 
 
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(config, items):
+    """Groups for pytest-xdist's ``--dist loadgroup`` (scripts/test.sh runs two workers): the tests of a
+    module stay on one worker, so a module's fixtures are built once; the browser tests that use the
+    demo server (tests/browser/conftest.py) stay together, so one server and its warm caches serve them all."""
+    for item in items:
+        group = "demo-server" if "server" in item.fixturenames else item.nodeid.split("::")[0]
+        item.add_marker(pytest.mark.xdist_group(group))
+
+
 @pytest.fixture(scope="session")
 def real_dir() -> Path:
     """../shared/data/real: CI always has it beside the project, so its absence is a failure."""
@@ -69,3 +79,30 @@ def real_built(real_built_dir):
     from data.store import load_dataset
 
     return load_dataset(real_built_dir)
+
+
+# Spark local mode for tests: the inputs are hand-worked fixtures of a few dozen rows, so the cost is
+# the JVM warming up and planning, not data. One session for the whole run; one shuffle partition, no
+# adaptive re-planning, interpreted expressions instead of generated code (two implementations of the
+# same expressions, so the same counts) and the JVM's quick compiler. Production keeps data.hes.engines.spark_engine's
+# settings, made for real extracts.
+SPARK_TEST_CONF = {"spark.sql.shuffle.partitions": "1", "spark.default.parallelism": "1",
+                   "spark.sql.adaptive.enabled": "false", "spark.sql.codegen.wholeStage": "false",
+                   "spark.sql.codegen.factoryMode": "NO_CODEGEN", "spark.ui.enabled": "false",
+                   "spark.ui.showConsoleProgress": "false", "spark.sql.session.timeZone": "UTC",
+                   "spark.driver.extraJavaOptions": "-XX:TieredStopAtLevel=1 -XX:+UseSerialGC"}
+
+
+@pytest.fixture(scope="session")
+def spark():
+    """A data.hes.engines Engine on one local Spark session shared by every Spark test."""
+    from pyspark.sql import SparkSession
+
+    from data.hes.engines import spark_engine
+
+    builder = SparkSession.builder.master("local[2]").appName("pioneers-hes-tests")
+    for key, value in SPARK_TEST_CONF.items():
+        builder = builder.config(key, value)
+    engine = spark_engine(builder.getOrCreate())
+    yield engine
+    engine.spark.stop()

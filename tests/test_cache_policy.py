@@ -74,3 +74,44 @@ def test_one_cache_directory_meaning(tmp_path):
     import analysis.estimates as estimates
 
     assert not hasattr(estimates, "cache_dir")  # the estimates keep no cache of their own
+
+
+# Loaded once from the project's own reference files (package data): constants, not caches of a
+# dataset or of published files, so clear_all() need not empty them (each says so in a comment).
+CONSTANTS = {"data.reference.default_reference", "data.hes.codes.fields", "data.hes.codes.field_specs",
+             "data.hes.codes.code_list", "data.hes.codes.readmission_exclusions",
+             "analysis.names.ccg_reference_names"}
+
+
+def _lru_caches() -> dict[str, object]:
+    """Every function decorated with functools.lru_cache in the project's sources, by module.function
+    (found in the source, so no page module has to be imported)."""
+    import ast
+    import importlib
+    from pathlib import Path
+
+    root = Path(cache.__file__).resolve().parents[1]
+    found = {}
+    files = [p for folder in ("analysis", "data", "indicators", "matching", "layouts", "callbacks", "serving")
+             for p in (root / folder).rglob("*.py")] + [root / "app.py", root / "cli.py"]
+    for path in files:
+        tree = ast.parse(path.read_text())
+        for node in ast.walk(tree):
+            if isinstance(node, ast.FunctionDef) and any("lru_cache" in ast.unparse(d) for d in node.decorator_list):
+                name = ".".join(path.relative_to(root).with_suffix("").parts)
+                found[f"{name}.{node.name}"] = getattr(importlib.import_module(name), node.name)
+    return found
+
+
+def test_clear_all_empties_every_lru_cache_but_the_reference_constants(real_dir):
+    from data import active, ccg
+
+    caches = _lru_caches()
+    assert CONSTANTS <= set(caches), CONSTANTS - set(caches)
+    registered = {getattr(c, "cache_clear") for c in caches.values()} & set(active._clearers)
+    unregistered = {n for n, c in caches.items() if c.cache_clear not in registered} - CONSTANTS
+    assert not unregistered, f"lru_caches clear_all() does not empty: {sorted(unregistered)}"
+    ccg.lsoa_population(str(real_dir))  # fill one (it fills ccg._lookup too)
+    assert ccg.lsoa_population.cache_info().currsize == 1 and ccg._lookup.cache_info().currsize >= 1
+    cache.clear_all()
+    assert all(c.cache_info().currsize == 0 for n, c in caches.items() if n not in CONSTANTS)

@@ -102,3 +102,19 @@ def test_scm_view_scan_finds_donor_names_when_named(demo_dir, demo):
     texts = _scm_view_texts(demo_dir, "barnsley", "ea_all", anon=False)
     found = {n for t in texts for n in find_real_names(t, forbidden)}
     assert "Barnsley" in found and len(found) > 5  # the site and its named donors
+
+
+def test_scanner_matches_the_plain_longest_first_alternation(demo):
+    """The prefix-tree pattern finds exactly what one alternation of every name, longest first, finds:
+    names inside longer names, names followed by a hyphen, letter or digit, names side by side."""
+    import random
+    import re
+
+    forbidden = real_names(demo.sites, demo.areas)
+    plain = re.compile(r"(?<![A-Za-z0-9-])(?:" + "|".join(re.escape(n) for n in sorted(forbidden, key=len, reverse=True))
+                       + r")(?![A-Za-z0-9-])")
+    rng = random.Random(7)
+    pieces = ["Pioneer C", "Kentish", "Cheshire East-x", "Cheshire Eastern", "2014/15", "<br>", '"'] + forbidden
+    for _ in range(100):
+        text = "".join(rng.choice(pieces) + rng.choice(["", " ", "s", "-", "1", ",", "\n"]) for _ in range(60))
+        assert find_real_names(text, forbidden) == sorted(set(plain.findall(text)))

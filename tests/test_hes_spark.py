@@ -4,7 +4,7 @@ The hand-worked fixture keeps this small: Spark local mode costs about a minute 
 whatever the input's size (job scheduling, not data), several minutes when the machine is loaded.
 The same comparison on 1 million synthetic episodes is `python benchmarks/bench_hes.py --episodes
 1000000 --engine duckdb --compare spark`. Needs Java (scripts/test.sh installs
-default-jre-headless when absent).
+default-jre-headless when absent). The ``spark`` engine is one session for the whole run (tests/conftest.py).
 """
 from __future__ import annotations
 
@@ -14,20 +14,12 @@ import pandas as pd
 import pytest
 
 from data.hes.build import count_extract
-from data.hes.engines import spark_engine
 from tests.test_hes_fixtures import EXPECTED, as_expected, write_fixture
 
 pytestmark = pytest.mark.spark
 
 if shutil.which("java") is None:  # scripts/test.sh installs it; say so rather than skip silently
     raise RuntimeError("Spark tests need Java: run `bash scripts/test.sh` (installs default-jre-headless)")
-
-
-@pytest.fixture(scope="module")
-def spark():
-    engine = spark_engine()
-    yield engine
-    engine.spark.stop()
 
 
 def _sorted(frame: pd.DataFrame) -> pd.DataFrame:

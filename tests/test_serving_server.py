@@ -121,7 +121,7 @@ def test_dev_server_only_when_asked(served_copy):
 
 
 _SCRIPT_FETCH = """
-import json, re, sys, threading, time
+import json, re, sys, threading
 from pathlib import Path
 import dash._validate
 from app import create_app
@@ -137,17 +137,23 @@ if mode == "master":  # what a forked worker inherits from the master's load()
     flask_app = server.load()
 else:  # a bare app whose first request sets it up
     flask_app = create_app(data).server
-# Dash sets itself up on its first request and marks that done before it has finished; a slow
-# layout check (as on a loaded machine) widens the window in which a second request gets in.
+# Dash sets itself up on its first request and marks that done before it has finished. The layout
+# check is held open until the script requests have been answered, so they always arrive inside
+# that window (no sleeps: the same interleaving on a quiet or a loaded machine). An app set up
+# before fork never enters the check, and the scripts are requested once its first page is done.
 original = dash._validate.validate_layout
-def slow(*args, **kwargs):
-    time.sleep(1.5)
+entered, answered = threading.Event(), threading.Event()
+def held(*args, **kwargs):
+    entered.set()
+    answered.wait()
     return original(*args, **kwargs)
-dash._validate.validate_layout = slow
+dash._validate.validate_layout = held
 first = threading.Thread(target=lambda: flask_app.test_client().get("/"))
 first.start()
-time.sleep(0.4)
+while first.is_alive() and not entered.wait(0.05):
+    pass
 print(json.dumps([flask_app.test_client().get(u).status_code for u in urls]))
+answered.set()
 first.join()
 """
 

@@ -13,6 +13,9 @@ import pandas as pd
 
 from data.reference import REFERENCE_DIR
 
+# The lru_caches below are module-level constants loaded once: the project's own HES definition files
+# (package data under data/reference/), which change only with the code; no cache policy applies.
+
 SECONDARY_DIAGNOSES = [f"diag_{i:02d}" for i in range(2, 21)]
 
 # Admission methods (NHS Data Dictionary "admission method"): the domain the checks accept.

@@ -14,6 +14,8 @@ from typing import Callable
 import numpy as np
 import pandas as pd
 
+from data.errors import DataError
+from data.loaders.reading import map_distinct
 from data.reference import ENGLAND_CODE, Reference
 from data.schema import OBSERVATIONS
 
@@ -66,8 +68,6 @@ def finish(obs: pd.DataFrame, source: str, multipliers: pd.Series) -> pd.DataFra
     mult = obs["indicator_id"].map(multipliers).astype(float)
     computed = obs["numerator"] / obs["denominator"].where(obs["denominator"] > 0) * mult
     obs["value"] = obs["value"].where(obs["value"].notna(), computed)
-    from data.loaders.reading import map_distinct
-
     obs["flag"] = map_distinct(obs["flag"].fillna("").astype(str), _tidy_flags)
     obs["source"] = source
     obs["period_start"] = pd.to_datetime(obs["period_start"])
@@ -83,13 +83,11 @@ def join_flags(*flags: pd.Series) -> pd.Series:
     out = flags[0].astype(str)
     for f in flags[1:]:
         out = out + ";" + f.astype(str)
-    from data.loaders.reading import map_distinct
-
     return map_distinct(out, _tidy_flags)
 
 
 def _registry() -> dict[str, Callable[[Path, LoadContext], LoadResult]]:
-    from data.loaders import ascof, dtoc, fingertips, hes, mar, tidy
+    from data.loaders import ascof, dtoc, fingertips, hes, mar, tidy  # here: each loader imports this package
 
     return {"fingertips": fingertips.load, "dtoc": dtoc.load, "ascof": ascof.load, "tidy": tidy.load,
             "hes": hes.load, "mar": mar.load}
@@ -99,8 +97,6 @@ KINDS = ("fingertips", "dtoc", "ascof", "tidy", "mar")
 
 
 def loader_for(kind: str) -> Callable[[Path, LoadContext], LoadResult]:
-    from data.errors import DataError
-
     registry = _registry()
     if kind not in registry:
         raise DataError(f"unknown file kind {kind!r}; expected one of {list(registry)}")

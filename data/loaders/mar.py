@@ -30,6 +30,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from data import ccg
 from data.ccg import financial_year
 from data.errors import DataError
 from data.loaders import LoadContext, LoadResult, finish, join_flags
@@ -67,8 +68,7 @@ _MONTHS = {m: i + 1 for i, m in enumerate(
 
 
 def load(path: Path, context: LoadContext) -> LoadResult:
-    from data import ccg
-    from data.real import shared_dir
+    from data.real import shared_dir  # here, not at the top: data.real imports this module
 
     path = Path(path)
     if path.suffix.lower() in (".xls", ".xlsx"):

@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from data.errors import DataError
+from data.store import sha256_file
 
 MAX_FIELD_CHARS = 100_000
 """Longer fields are refused: no legitimate cell in these files comes near it."""
@@ -339,8 +340,6 @@ def _to_float(text: pd.Series) -> pd.Series:
 
 def source_vintage(path: Path) -> dict:
     """What the manifest records about an input file: its name, size and SHA-256."""
-    from data.store import sha256_file
-
     return {"file": path.name, "bytes": path.stat().st_size, "sha256": sha256_file(path)}
 
 

@@ -40,10 +40,30 @@ def real_names(sites: pd.DataFrame, areas: pd.DataFrame) -> list[str]:
     return sorted(n for n in out if isinstance(n, str) and n and n != "E92000001")
 
 
+def _trie_alternation(names: list[str]) -> str:
+    """One regex alternation of ``names`` written as a prefix tree ("Cheshire(?: East| West and
+    Chester)?"): a scan tests one branch per character instead of every name at every position.
+    Longer continuations come before a name's end, so the longest name that ends on a word boundary wins."""
+    trie: dict = {}
+    for name in names:
+        node = trie
+        for char in name:
+            node = node.setdefault(char, {})
+        node[""] = {}
+
+    def pattern(node: dict) -> str:
+        branches = [re.escape(char) + pattern(child) for char, child in sorted(node.items()) if char]
+        if not branches:
+            return ""
+        body = branches[0] if len(branches) == 1 else "(?:" + "|".join(branches) + ")"
+        return f"(?:{body})?" if "" in node else body
+
+    return pattern(trie)
+
+
 def _name_pattern(names: tuple[str, ...]) -> re.Pattern:
     # Longest first, so "Cheshire East" is reported rather than a shorter name inside it.
-    alternatives = "|".join(re.escape(n) for n in sorted(names, key=len, reverse=True))
-    return re.compile(r"(?<![A-Za-z0-9-])(?:" + alternatives + r")(?![A-Za-z0-9-])")
+    return re.compile(r"(?<![A-Za-z0-9-])(?:" + _trie_alternation(list(names)) + r")(?![A-Za-z0-9-])")
 
 
 def find_real_names(text: str, names: list[str]) -> list[str]:

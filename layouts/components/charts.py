@@ -16,9 +16,13 @@ from analysis import results
 from data.store import GEOGRAPHIES
 from indicators.benchmark import Outcome
 from indicators.ci import ci_for
+from indicators.funnel import adjusted_limits, null_se, overdispersion
+from indicators.glance import spine_position
 from layouts.components import figures
 from layouts.components.anonymise import BANDING_RULE, anonymised_only, denominator_band
+from layouts.components.readings import count_reading, did_reading, its_reading, scm_reading
 from layouts.components.urlstate import CALIPER_MAX, ForgedRequest
+from matching.balance import THRESHOLDS
 from matching.select import K_DEFAULT, K_RANGE, METHODS
 
 
@@ -334,8 +338,6 @@ def funnel_chart(spec: ChartSpec) -> Chart:
                            "high998": h998})
     # Overdispersion (Spiegelhalter): the between-area variance of every LA's latest value widens the limits,
     # so a large area is flagged for a real difference, not for the narrowness of chance alone.
-    from indicators.funnel import adjusted_limits, null_se, overdispersion
-
     areas = results.latest_area_values(spec.indicator_id, spec.geo)
     areas = areas[areas["value"].notna() & areas["denominator"].notna() & (areas["denominator"] > 0)]
     if len(areas) >= 10:
@@ -448,9 +450,6 @@ def sensitivity_chart(spec: ChartSpec) -> Chart:
 
 def spine_chart(spec: ChartSpec) -> Chart:
     """The site's latest value in each indicator against England's spread of the view's units (LAs or CCG units)."""
-    from indicators.benchmark import Outcome
-    from indicators.glance import spine_position
-
     ctx = results.context(spec.geo)
     site_id, site = site_id_of(spec), _site_word(spec)
     g = results.site_glance(site_id, spec.geo)
@@ -484,8 +483,6 @@ BUILDERS = {"spine": spine_chart, "trend": trend_chart, "site_multiples": site_m
 # --- slide takeaways: one plain-words line from the estimates, naming no site ------------------------
 
 def _did_takeaway(spec: ChartSpec) -> str:
-    from layouts.components.readings import did_reading
-
     ctx, cat = _detail_context(spec)
     site_id = site_id_of(spec)
     r = results.overview_row("did", site_id, spec.indicator_id, spec.geo)
@@ -496,8 +493,6 @@ def _did_takeaway(spec: ChartSpec) -> str:
 
 
 def _its_takeaway(spec: ChartSpec) -> str:
-    from layouts.components.readings import its_reading
-
     ctx, cat = _detail_context(spec)
     r = results.overview_row("its", site_id_of(spec), spec.indicator_id, spec.geo)
     return its_reading(cat["short_name"], r.get("effect_pct", np.nan), r.get("ci_low", np.nan),
@@ -505,8 +500,6 @@ def _its_takeaway(spec: ChartSpec) -> str:
 
 
 def _scm_takeaway(spec: ChartSpec) -> str:
-    from layouts.components.readings import scm_reading
-
     ctx, cat = _detail_context(spec)
     r = results.overview_row("scm", site_id_of(spec), spec.indicator_id, spec.geo)
     return scm_reading(cat["short_name"], r.get("effect_pct", np.nan), r.get("effect", np.nan),
@@ -523,8 +516,6 @@ def _spc_takeaway(spec: ChartSpec) -> str:
 
 
 def _site_multiples_takeaway(spec: ChartSpec) -> str:
-    from layouts.components.readings import count_reading
-
     over = results.overview("did", spec.geo)
     rows = over[over["site_id"] == site_id_of(spec)]
     estimated = [lbl for lbl, e in zip(rows["outcome_label"], rows["effect"]) if pd.notna(e)]
@@ -533,8 +524,6 @@ def _site_multiples_takeaway(spec: ChartSpec) -> str:
 
 
 def _across_sites_takeaway(spec: ChartSpec) -> str:
-    from layouts.components.readings import count_reading
-
     over = results.overview("did", spec.geo)
     rows = over[(over["indicator_id"] == spec.indicator_id) & over["effect"].notna()]
     text = count_reading(f"{results.context(spec.geo).catalogue.at[spec.indicator_id, 'short_name']}, "
@@ -547,16 +536,12 @@ def _across_sites_takeaway(spec: ChartSpec) -> str:
 
 
 def _funnel_takeaway(spec: ChartSpec) -> str:
-    from layouts.components.readings import count_reading
-
     chart = build(spec)
     return count_reading(f"Latest period, {len(chart.table)} Pioneer sites against England",
                          [_in_sentence(x) for x in chart.table["Outcome"]])
 
 
 def _love_takeaway(spec: ChartSpec) -> str:
-    from matching.balance import THRESHOLDS
-
     table = build(spec).table
     good = int((table["Mean |SMD| after"] < THRESHOLDS[0]).sum())
     poor = int((table["Mean |SMD| after"] >= THRESHOLDS[1]).sum())
@@ -565,8 +550,6 @@ def _love_takeaway(spec: ChartSpec) -> str:
 
 
 def _spine_takeaway(spec: ChartSpec) -> str:
-    from layouts.components.readings import count_reading
-
     table = build(spec).table
     return count_reading(f"Latest values against England, {len(table)} indicators",
                          [_in_sentence(x) for x in table["Against England"]])

@@ -5,7 +5,7 @@ import dash_bootstrap_components as dbc
 from dash import dcc, html
 
 from layouts.components import figures, tables
-from layouts.components.charts import Chart, ChartSpec
+from layouts.components.charts import Chart, ChartSpec, takeaway
 from layouts.components.urlstate import ViewState, href
 
 
@@ -14,8 +14,6 @@ def chart_block(chart: Chart, spec: ChartSpec, state: ViewState, *, height: int 
     key = spec.key()
     fig = chart.figure
     if state.present:
-        from layouts.components.charts import takeaway
-
         fig = figures.presentation(fig, takeaway(spec))
     # A figure that sets its own height (a caterpillar of 25 sites, 12 small multiples) gets it;
     # otherwise the container's fixed height would squeeze it and drop axis labels.

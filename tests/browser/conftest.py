@@ -5,6 +5,7 @@ elements, never sleep, with generous timeouts because the machine's two cores ar
 """
 from __future__ import annotations
 
+import os
 import socket
 import subprocess
 import sys
@@ -27,11 +28,16 @@ def _free_port() -> int:
 
 
 @pytest.fixture(scope="session")
-def server(demo_dir):
+def server(demo_dir, tmp_path_factory):
     port = _free_port()
-    log = open(ARTIFACTS.mkdir(exist_ok=True) or ARTIFACTS / "server.log", "w")
-    proc = subprocess.Popen([sys.executable, "-m", "cli", "serve", "--data", str(demo_dir), "--port", str(port)],
-                            cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
+    # One log per xdist worker; the server's shared results in this run's own folder, never another run's.
+    log_path = ARTIFACTS / f"server-{os.environ.get('PYTEST_XDIST_WORKER', 'main')}.log"
+    log = open(ARTIFACTS.mkdir(exist_ok=True) or log_path, "w")
+    env = {**os.environ, "PIONEERS_CACHE_DIR": str(tmp_path_factory.mktemp("server-cache"))}
+    # One worker (four threads): every statistic is computed and kept in one process for the whole
+    # run instead of twice; tests/test_serving_server.py covers several workers.
+    proc = subprocess.Popen([sys.executable, "-m", "cli", "serve", "--data", str(demo_dir), "--port", str(port),
+                             "--workers", "1"], cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, env=env)
     base = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 60
     while True:
@@ -43,7 +49,7 @@ def server(demo_dir):
             pass
         if proc.poll() is not None or time.monotonic() > deadline:
             proc.kill()
-            raise RuntimeError(f"dashboard server did not start; see {ARTIFACTS / 'server.log'}")
+            raise RuntimeError(f"dashboard server did not start; see {log_path}")
         time.sleep(0.2)
     yield base
     proc.terminate()
