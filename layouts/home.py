@@ -33,9 +33,9 @@ CELL_MEANING = {
 }
 
 
-CCG_NOTE = ("On CCGs: sites are their CCG units (2019/20 successors), compared with non-Pioneer CCG units. Only "
-            "emergency admissions are published by CCG; every other indicator is not available on the CCG "
-            "geography (its cells say so).")
+CCG_NOTE = ("On CCGs: sites are their CCG units (2019/20 successors), compared with non-Pioneer CCG units. Of the "
+            "published files only emergency admissions are by CCG (a record-level HES build adds its indicators); "
+            "an indicator with no CCG data says so in its cells.")
 
 
 def layout(**query) -> html.Div:
