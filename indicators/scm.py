@@ -76,7 +76,7 @@ def project_simplex(v: np.ndarray, allowed: np.ndarray | None = None) -> np.ndar
     return np.maximum(v - theta[:, None], 0.0)
 
 
-@cache
+@cache  # a constant of the process (the loaded BLAS libraries), not of any data
 def _blas() -> ThreadpoolController:
     """Found once per process (inspecting the loaded libraries takes milliseconds)."""
     return ThreadpoolController()

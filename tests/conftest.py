@@ -14,9 +14,11 @@ DEMO_SEED = 2013
 def pytest_collection_modifyitems(config, items):
     """Groups for pytest-xdist's ``--dist loadgroup`` (scripts/test.sh runs two workers): the tests of a
     module stay on one worker, so a module's fixtures are built once; the browser tests that use the
-    demo server (tests/browser/conftest.py) stay together, so one server and its warm caches serve them all."""
+    demo server (tests/browser/conftest.py) stay together, so one server and its warm caches serve them all;
+    the tests on Spark stay together, so one JVM serves them."""
     for item in items:
-        group = "demo-server" if "server" in item.fixturenames else item.nodeid.split("::")[0]
+        group = ("demo-server" if "server" in item.fixturenames else "spark" if "spark" in item.fixturenames
+                 else item.nodeid.split("::")[0])
         item.add_marker(pytest.mark.xdist_group(group))
 
 

@@ -2,8 +2,7 @@
 swaps only its /dbfs paths for a small generated extract's, and runs it on a local Spark session
 (standing in for the notebook's ``spark``). Its counts must equal DuckDB's on the same files.
 
-Kept cheap: a few thousand synthetic episodes; the Spark session is the one tests/test_hes_spark.py
-starts (the same fixture).
+Kept cheap: a few thousand synthetic episodes; the Spark session is the run's one (tests/conftest.py).
 """
 from __future__ import annotations
 
@@ -15,7 +14,7 @@ import pytest
 
 from data.hes import synth
 from data.hes.build import count_extract
-from tests.test_hes_spark import _sorted, spark  # noqa: F401 (the shared Spark session fixture)
+from tests.test_hes_spark import _sorted
 
 pytestmark = pytest.mark.spark
 
@@ -31,7 +30,7 @@ def notebook_cell() -> str:
     return "\n".join(line for line in block.group(1).splitlines() if not line.startswith("%"))
 
 
-def test_the_documented_notebook_cell_runs_on_spark(spark, tmp_path):  # noqa: F811
+def test_the_documented_notebook_cell_runs_on_spark(spark, tmp_path):
     extract = tmp_path / "extract"
     synth.write(extract, episodes=3_000, seed=7)
     out = tmp_path / "pioneers" / "hes.parquet"

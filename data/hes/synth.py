@@ -495,7 +495,7 @@ def _separate_same_day(ep: pd.DataFrame) -> pd.DataFrame:
     return ep
 
 
-@lru_cache(maxsize=1)
+@lru_cache(maxsize=1)  # a constant: read from the project's own reference files, never from a dataset
 def _ccg_of_area() -> dict[str, str]:
     """Each council's CCG of responsibility in the generated extract: one CCG unit per council, paired
     in code order. Arbitrary, not geographic (generated data): it only gives every record a valid
