@@ -1,10 +1,11 @@
 """Sensitivity of one site's estimate to the analysis choices: does the answer depend on them?
 
 Good evidence is stable across reasonable choices. Each ``Variant`` is one set of choices: the
-number of comparators (k), the matching distance, and the transition period (left out, today's
-rule; or counted as post, i.e. the effect is measured from the start of the transition). The list
-``VARIANTS`` is data: a new estimator (e.g. synthetic control) is one more entry with its own
-``estimator`` name and a function in ``ESTIMATORS``. The k = 5, Mahalanobis, transition-left-out
+number of comparators (k), the matching distance, the transition period (left out, today's rule;
+or counted as post, i.e. the effect is measured from the start of the transition), how a
+part-covered LA counts (whole, or by the share of its population inside the site: data.panels),
+and the estimator (matched DiD or synthetic control). The list ``VARIANTS`` is data: a new
+estimator is one more entry with its own ``estimator`` name and a function in ``ESTIMATORS``. The k = 5, Mahalanobis, transition-left-out
 variant is the main estimate: it runs the estimates' own DiD route (analysis.estimates' placebo
 set and site fit), so it equals the table's number exactly.
 """
@@ -37,10 +38,12 @@ class Variant:
     method: str = "mahalanobis"
     transition: str = "left out"  # or "post"
     estimator: str = "did"
+    weighting: str = "whole"  # or "population_share" (data.panels.SITE_WEIGHTINGS)
 
     @property
     def is_main(self) -> bool:
-        return (self.k, self.method, self.transition, self.estimator) == (K_DEFAULT, "mahalanobis", "left out", "did")
+        return ((self.k, self.method, self.transition, self.estimator, self.weighting)
+                == (K_DEFAULT, "mahalanobis", "left out", "did", "whole"))
 
 
 VARIANTS: tuple[Variant, ...] = (
@@ -49,12 +52,13 @@ VARIANTS: tuple[Variant, ...] = (
     Variant("k = 10", k=10),
     Variant("Euclidean distance", method="euclidean"),
     Variant("Transition counted as after the start", transition="post"),
+    Variant("Part-covered LAs weighted by population share", weighting="population_share"),
     Variant("Synthetic control (the whole pool, weighted)", k=0, method="", estimator="scm"),
 )
 """[C] The variants shown. The synthetic control weighs the whole comparator pool, so it has no k
 or distance (``k=0``, ``method=""``)."""
 
-COLUMNS = ["variant", "estimator", "k", "method", "transition", "effect", "effect_pct", "ci_low", "ci_high",
+COLUMNS = ["variant", "estimator", "k", "method", "transition", "weighting", "effect", "effect_pct", "ci_low", "ci_high",
            "ci_low_pct", "ci_high_pct", "p_value", "n_comparators", "is_main", "note"]
 
 
@@ -78,7 +82,7 @@ def _match_one(dataset: Dataset, indicator_id: str) -> ComparatorSource:
 def did_variant(dataset: Dataset, site_id: str, indicator_id: str, variant: Variant,
                 comparator_sets: ComparatorSource | None = None, alpha: float = ALPHA) -> dict:
     """The matched DiD under one variant's k, distance and transition rule, by the estimates' route."""
-    d = indicator_panels(dataset)[indicator_id]
+    d = indicator_panels(dataset, variant.weighting)[indicator_id]
     cs = (comparator_sets or _match_one(dataset, indicator_id))(variant.k, variant.method)
     # Only this indicator's rows (with the set's version): the same comparators, validated in a twelfth of the time.
     rows = cs.table[cs.table["indicator_id"] == indicator_id].assign(version=cs.version)
@@ -94,9 +98,9 @@ def did_variant(dataset: Dataset, site_id: str, indicator_id: str, variant: Vari
 def scm_variant(dataset: Dataset, site_id: str, indicator_id: str, variant: Variant,
                 comparator_sets: ComparatorSource | None = None, alpha: float = ALPHA) -> dict:
     """The synthetic control by the estimates' route (analysis.synthetic); transition periods left out."""
-    if variant.transition != "left out":
-        raise DataError("the synthetic control variant leaves the transition period out; counting it as after "
-                        "the start is a DiD variant")
+    if variant.transition != "left out" or variant.weighting != "whole":
+        raise DataError("the synthetic control variant leaves the transition period out and counts whole LAs; "
+                        "the other choices are DiD variants")
     r = scm_site(dataset, site_id, indicator_id, alpha=alpha)["summary"].iloc[0]
     return {"effect": r["effect"], "effect_pct": r["effect_pct"], "ci_low": r["ci_low"], "ci_high": r["ci_high"],
             "p_value": r["p_value"], "n_comparators": int(r["n_donors"]), "counterfactual": r["counterfactual_mean"]}
@@ -122,7 +126,7 @@ def sensitivity_table(dataset: Dataset, site_id: str, indicator_id: str, variant
             raise DataError(f"sensitivity variant {v.name!r} names estimator {v.estimator!r}, which is not one of "
                             f"{sorted(ESTIMATORS)}")
         row = {"variant": v.name, "estimator": v.estimator, "k": v.k, "method": v.method,
-               "transition": v.transition, "is_main": v.is_main, "note": ""}
+               "transition": v.transition, "weighting": v.weighting, "is_main": v.is_main, "note": ""}
         try:
             r = ESTIMATORS[v.estimator](dataset, site_id, indicator_id, v, comparator_sets)
         except DataError as exc:

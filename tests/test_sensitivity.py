@@ -46,8 +46,11 @@ def test_main_variant_equals_the_main_estimate_exactly(demo, leeds):
     row = table[(table["site_id"] == "leeds") & (table["indicator_id"] == "ea_all") & (table["method"] == "did")].iloc[0]
     for col in ("effect", "effect_pct", "ci_low", "ci_high", "p_value"):
         assert main[col] == pytest.approx(row[col], rel=1e-12, abs=1e-12), col
-    # The other variants really are different estimates.
-    assert leeds.loc[~leeds["is_main"], "effect"].ne(main["effect"]).all()
+    # The other variants really are different estimates, but weighting by population share: Leeds is one
+    # whole LA, so it counts the same either way.
+    weighted = leeds["weighting"] == "population_share"
+    assert leeds.loc[~leeds["is_main"] & ~weighted, "effect"].ne(main["effect"]).all()
+    assert leeds.loc[weighted, "effect"].iloc[0] == main["effect"]
 
 
 def test_transition_counted_as_post_leaves_no_period_out(demo):
@@ -107,3 +110,16 @@ def test_memoised_comparator_sets_give_the_same_table(demo, leeds):
         (k, method), match(demo, k=k, method=method, per_indicator=True)))
     assert sorted(sets) == [(3, "mahalanobis"), (5, "euclidean"), (5, "mahalanobis"), (10, "mahalanobis")]
     pd.testing.assert_frame_equal(given, leeds)
+
+
+def test_population_share_variant_equals_the_weighted_estimate(demo):
+    """Airedale's two LAs are both part-covered with different shares, so weighting moves its estimate;
+    the variant runs the weighted estimates' route exactly."""
+    table = sensitivity_table(demo, "airedale", "ea_all")
+    weighted = table[table["weighting"] == "population_share"].iloc[0]
+    assert weighted["estimator"] == "did" and not weighted["is_main"]
+    detail = site_detail(demo, "airedale", "ea_all", weighting="population_share")["did"].iloc[0]
+    for col in ("effect", "effect_pct", "ci_low", "ci_high", "p_value"):
+        assert weighted[col] == pytest.approx(detail[col], rel=1e-12, abs=1e-12), col
+    main = table[table["is_main"]].iloc[0]
+    assert weighted["effect"] != pytest.approx(main["effect"], rel=1e-6)

@@ -837,7 +837,8 @@ def sensitivity_view_table(table: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame({
         "Variant": table["variant"], "Estimator": table["estimator"].str.upper(),
         "k": [int(k) if k else "whole pool, weighted" for k in table["k"]],
-        "Distance": [m.title() if m else "none (weights fitted)" for m in table["method"]], "Transition period": table["transition"],
+        "Distance": [m.title() if m else "none (weights fitted)" for m in table["method"]],
+        "Part-covered LAs": ["by population share" if w == "population_share" else "whole" for w in table["weighting"]], "Transition period": table["transition"],
         "Effect (% of expected)": [pct(float(v)) for v in table["effect_pct"]],
         "95% interval": [f"{a:+.1f}% to {b:+.1f}%" if np.isfinite(a) and np.isfinite(b) else ""
                          for a, b in zip(table["ci_low_pct"].astype(float), table["ci_high_pct"].astype(float))],
