@@ -1,12 +1,14 @@
 """The production server: gunicorn run in-process, with the app preloaded and its statistics warmed.
 
 The master builds the app and loads the dataset once, before it forks (``preload_app``), so
-every worker starts with the dataset in memory (shared copy-on-write). Each worker then computes
-the statistics every page shares (``analysis.results.warm``: comparators, estimates, trends, the
-overview grid) in a background thread, the project's one warmer: workers listen at once, and
-the first visitor waits only for what the first page needs. (Warming in the master before the
-fork kept workers from listening for the whole warm-up, which the cold-start benchmark showed
-to be slower for the first visitor.) The app factory is passed in, so this module does not
+every worker starts with the dataset in memory (shared copy-on-write). The master also computes
+what the first page shows (``analysis.results.warm_first_page``: the overview on its default
+basis), so the first visitor's page costs no statistics in any worker, and the workers, which
+do not exist yet, take no CPU from it. Each worker then computes the rest of what the pages
+share (``analysis.results.warm``: the other bases and geographies) in a background thread, the
+project's one warmer. (Warming everything in the master kept workers from listening for the
+whole warm-up, which the cold-start benchmark showed to be slower for the first visitor; the
+first page alone is what that visitor waits for either way.) The app factory is passed in, so this module does not
 depend on the app or its callbacks.
 """
 from __future__ import annotations
@@ -21,7 +23,7 @@ from pathlib import Path
 from dash import Dash
 from gunicorn.app.base import BaseApplication
 
-from analysis.results import warm
+from analysis.results import warm, warm_first_page
 from data.active import ENV_VAR, active_dataset
 
 
@@ -80,6 +82,14 @@ class DashboardServer(BaseApplication):
         ds = active_dataset()  # in the master, before fork: every worker inherits it
         print(f"loaded dataset {ds.label} {ds.checksum} in {time.perf_counter() - t0:.2f} s (shared by workers)",
               flush=True)
+        if self.options.warm:
+            t0 = time.perf_counter()
+            try:
+                warm_first_page()
+            except Exception as exc:  # noqa: BLE001 - as in _warm_worker: it only costs the first visitor speed
+                print(f"first page's statistics not computed before fork: {exc}", flush=True)
+            else:
+                print(f"first page's statistics in {time.perf_counter() - t0:.2f} s (shared by workers)", flush=True)
         return app.server
 
     def _when_ready(self, arbiter) -> None:
