@@ -586,20 +586,6 @@ def overview_row(basis: str, site_id: str, indicator_id: str, geography: str = "
     return rows.iloc[0].to_dict()
 
 
-FIRST_PAGE = ("did", "la")
-"""The overview as a first visitor opens it: basis and geography (layouts.components.urlstate's defaults)."""
-
-
-def warm_first_page() -> None:
-    """Compute what the first page (the overview on its default basis) shows. The gunicorn master
-    runs this before it forks, so every worker starts with it in its memo (copy-on-write)."""
-    basis, geography = FIRST_PAGE
-    context(geography)
-    overview(basis, geography)
-    pooled_overview(geography)  # the grid's pooled rows
-    _did_notes(active_dataset().checksum, geography)  # the grid's words for a missing estimate
-
-
 def warm() -> None:
     """Compute everything the pages share (comparators, estimates, trends, every grid basis, pooled rows,
     on both geographies) ahead of the first visit."""

@@ -7,12 +7,15 @@ scipy.stats out.
 """
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from pathlib import Path
 
+import dash
 import pandas as pd
 import pytest
+from plotly.utils import PlotlyJSONEncoder
 
 from analysis import results
 from analysis.estimates import METHODS_IN_TABLE, estimates_table, in_table_order
@@ -40,17 +43,23 @@ def test_unknown_estimate_method_is_refused(demo):
 
 
 @pytest.fixture
-def active_demo(demo_dir, monkeypatch):
+def fresh_app(demo_dir, monkeypatch):
+    """The app on the demo, with no shared results cache (each rendering computes) and an empty memo."""
+    from app import create_app
+
     monkeypatch.setenv(ENV_VAR, "")
-    set_active_dataset(demo_dir)
+    monkeypatch.setenv("PIONEERS_CACHE", "none")
+    app = create_app(demo_dir)
     clear_caches()
-    yield
+    yield app
     clear_caches()
 
 
-def test_first_page_needs_nothing_after_the_master_warmed_it(active_demo, monkeypatch):
+def test_first_page_needs_nothing_after_the_master_rendered_it(fresh_app, monkeypatch):
     """What the overview shows on its default basis comes from the memo the master filled before
-    fork; synthetic control, which it does not show, is not computed for it."""
+    fork by rendering "/"; synthetic control, which it does not show, is not computed for it."""
+    from serving.gunicorn_app import render_first_page
+
     asked: list[tuple[str, ...]] = []
     original = results.estimates_table
 
@@ -59,22 +68,20 @@ def test_first_page_needs_nothing_after_the_master_warmed_it(active_demo, monkey
         return original(*args, **kwargs)
 
     monkeypatch.setattr(results, "estimates_table", spy)
-    results.warm_first_page()
-    assert "scm" not in {m for methods in asked for m in methods}
+    render_first_page(fresh_app)
     assert asked  # negative control: the spy sees the computation the master does
+    assert "scm" not in {m for methods in asked for m in methods}
 
     def refuse(*args, **kwargs):
-        raise AssertionError("the first page computed estimates after the master had warmed it")
+        raise AssertionError("the first page computed estimates after the master had rendered it")
 
     monkeypatch.setattr(results, "estimates_table", refuse)
-    basis, geography = results.FIRST_PAGE
-    grid = results.overview(basis, geography)
-    assert grid["effect_pct"].notna().any()
-    assert len(results.pooled_overview(geography))
-    site, indicator = grid.iloc[0][["site_id", "indicator_id"]]
-    results.missing_estimate_reason(site, indicator, geography)
+    with fresh_app.server.test_request_context("/"):
+        page = next(p for p in dash.page_registry.values() if p["path"] == "/")
+        html_json = json.dumps(page["layout"](), cls=PlotlyJSONEncoder)
+    assert "Overview: every Pioneer site and indicator" in html_json
     with pytest.raises(AssertionError, match="after the master"):
-        results.overview("scm", geography)  # not warmed: it would compute
+        results.overview("scm", "la")  # not rendered: it would compute
 
 
 def test_app_import_leaves_scipy_stats_out():
