@@ -297,7 +297,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--dev", action="store_true", help="Flask development server instead of gunicorn")
     p.add_argument("--cache-dir", type=Path, help="shared results cache directory (PIONEERS_CACHE_DIR)")
     p.add_argument("--redis-url", help="keep shared results in Redis instead (redis://host:port/db)")
-    p.add_argument("--no-warm", action="store_true", help="do not compute the shared statistics in each worker at start")
+    p.add_argument("--no-warm", action="store_true", help="no first page rendered before fork, no warming in workers")
     p.add_argument("--access-log", action="store_true", help="log every request to stdout")
     p.add_argument("--anonymised-only", action="store_true",
                    help="never show a real site, LA or CCG name, whatever a request asks (PIONEERS_ANONYMISED_ONLY=1)")

@@ -4,8 +4,9 @@ Two places hold results, each for what a load test showed it saves:
 
 - ``@memo``: statistics in this process (comparator sets, the estimates table, trends, the
   overview grid, detail frames), keyed by (code version, dataset checksum, function, arguments).
-  The gunicorn master fills it before forking (``analysis.results.warm``), so every worker
-  starts with it. Nothing else in the project keeps computed results in memory.
+  The gunicorn master fills it for the first page before forking (serving.gunicorn_app.
+  render_first_page), so every worker starts with that; each worker warms the rest
+  (``analysis.results.warm``). Nothing else in the project keeps computed results in memory.
 - ``@shared_result("kind")``: what the server sends that costs a second or more to rebuild and
   is identical for every worker: a page's layout JSON and the package workbook. Kept in a
   flask-caching backend every worker process sees (files under PIONEERS_CACHE_DIR, or Redis).

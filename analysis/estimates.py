@@ -48,6 +48,8 @@ COLUMNS = ["site_id", "indicator_id", "method", "effect", "effect_pct", "ci_low"
            "p_method", "pre_trend_p", "n_comparators", "n_pre", "n_post", "baseline_mean", "comparator_version",
            "value_basis", "note", "mde_pct", "pre_rmspe", "pre_fit"]
 ALPHA = 0.05
+METHODS_IN_TABLE = ("did", "its", "scm", "pooled")
+"""The table's methods, in the order its rows take within an indicator."""
 
 
 # --- inputs ------------------------------------------------------------------------------------------
@@ -123,7 +125,7 @@ def _placebo(dataset: Dataset, comps: Comparators, site_id: str, indicator_id: s
 
 def estimates_table(dataset: Dataset, comparators: ComparatorSet | pd.DataFrame | None = None, *,
                     k: int = K_DEFAULT, method: str = "mahalanobis", per_indicator: bool = True,
-                    weighting: str = "whole") -> pd.DataFrame:
+                    weighting: str = "whole", methods: tuple[str, ...] = METHODS_IN_TABLE) -> pd.DataFrame:
     """One row per site, indicator and method (did, its), plus pooled rows, in ``COLUMNS``.
 
     ``comparators``: a matching ComparatorSet, a comparator frame, or None to match now with
@@ -131,14 +133,17 @@ def estimates_table(dataset: Dataset, comparators: ComparatorSet | pd.DataFrame 
     baseline level and slope are matched too). Computed every call: the dashboard keeps it in
     analysis.results' memo, keyed by code version and dataset checksum. ``weighting``: how a
     part-covered member counts in its site's series (data.panels.SITE_WEIGHTINGS; the comparators
-    are matched on the default, whole-member series either way).
+    are matched on the default, whole-member series either way). ``methods``: only these methods'
+    rows (a page that shows DiD need not wait for synthetic control); ``in_table_order`` of the
+    parts for every method is the whole table.
     """
     comps = comparators_from(comparators, dataset, k=k, method=method, per_indicator=per_indicator)
-    return compute_estimates(dataset, comps, method=method, weighting=weighting)
+    return compute_estimates(dataset, comps, method=method, weighting=weighting, methods=methods)
 
 
 def compute_estimates(dataset: Dataset, comps: Comparators, *, method: str = "mahalanobis",
-                      alpha: float = ALPHA, weighting: str = "whole") -> pd.DataFrame:
+                      alpha: float = ALPHA, weighting: str = "whole",
+                      methods: tuple[str, ...] = METHODS_IN_TABLE) -> pd.DataFrame:
     """The full table for a validated comparator table.
 
     Columns are gathered as arrays block by block (a block: one indicator, one set of dates,
@@ -154,7 +159,11 @@ def compute_estimates(dataset: Dataset, comps: Comparators, *, method: str = "ma
     bases = _value_bases(dataset)
     n_members = dataset.site_areas.groupby("site_id")["area_code"].nunique().to_dict()
     no_data = NO_DATA if dataset.geography == "la" else NOT_ON_CCG
-    blocks = [_no_data_rows(ind, sites, no_data) for ind in dataset.catalogue["indicator_id"] if ind not in data]
+    unknown = set(methods) - set(METHODS_IN_TABLE)
+    if unknown or not methods:
+        raise ValueError(f"methods must be some of {METHODS_IN_TABLE}; got {methods!r}")
+    blocks = [rows[rows["method"].isin(methods)] for rows in
+              (_no_data_rows(ind, sites, no_data) for ind in dataset.catalogue["indicator_id"] if ind not in data)]
     for ind, d in data.items():
         periods = d.area_frame.columns
         area_values = d.area_frame.to_numpy()
@@ -163,30 +172,20 @@ def compute_estimates(dataset: Dataset, comps: Comparators, *, method: str = "ma
         site_values = d.site_frame.to_numpy()
         padded = np.vstack([area_values, np.full((1, len(periods)), np.nan)])
         phases: dict[tuple, np.ndarray] = {}
-        for dates, members, placebo in _placebo_groups(dataset, comps, groups, ind, method):
+        for dates, members, placebo in (_placebo_groups(dataset, comps, groups, ind, method)
+                                        if "did" in methods or "its" in methods else ()):
             if dates not in phases:
                 phases[dates] = treatment_phase(periods, d.frequency, *dates)
             phase = phases[dates]
-            draws = _placebo_draws_or_none(d, placebo, phase)
             present = [s for s in members if s in site_row]
-            idx = np.full((len(present), comps.k), len(area_values))
-            for i, site_id in enumerate(present):
-                codes = [row_of[c] for c in lookup.get((site_id, ind if comps.per_indicator else None), [])
-                         if c in row_of][: comps.k]
-                idx[i, : len(codes)] = codes
             y_sites = site_values[[site_row[s] for s in present]]
-            b = site_did_batch(y_sites, padded[idx], phase, draws, alpha)
-            mde = minimum_detectable_effect(draws[0], alpha, POWER) if draws is not None else np.nan
             basis_note = _basis_note(bases[ind], [n_members.get(s, 0) for s in present], d)
             n = len(present)
-            blocks.append({
-                "site_id": present, "indicator_id": [ind] * n, "method": ["did"] * n, "effect": b["effect"],
-                "effect_pct": b["effect_pct"], "ci_low": b["ci_low"], "ci_high": b["ci_high"],
-                "p_value": b["p_value"], "p_method": [PLACEBO_P_METHOD] * n, "pre_trend_p": b["pre_trend_p"],
-                "n_comparators": b["n_comparators"], "n_pre": b["n_pre"], "n_post": b["n_post"],
-                "baseline_mean": b["baseline_mean"], "mde_pct": mde_pct(mde, b["counterfactual_mean"]),
-                "note": _site_notes(y_sites, phase, periods, d.frequency, b["effect"], b["n_comparators"], "did",
-                                    basis_note)})
+            if "did" in methods:
+                blocks.append(_did_block(ind, d, placebo, phase, present, lookup, comps, row_of, padded, y_sites,
+                                         alpha, basis_note))
+            if "its" not in methods:
+                continue
             its = its_module.its_batch(y_sites, periods, d.frequency, phase, alpha=alpha)
             blocks.append({
                 "site_id": present, "indicator_id": [ind] * n, "method": ["its"] * n, "effect": its["effect"],
@@ -196,7 +195,8 @@ def compute_estimates(dataset: Dataset, comps: Comparators, *, method: str = "ma
                 "pre_trend_p": np.full(n, np.nan), "n_comparators": np.zeros(n, dtype=int), "n_pre": its["n_pre"],
                 "n_post": its["n_post"], "baseline_mean": its["baseline_mean"], "mde_pct": np.full(n, np.nan),
                 "note": _site_notes(y_sites, phase, periods, d.frequency, its["effect"], None, "its", basis_note)})
-        for dates, members in groups.items():  # synthetic control: placebos shared by every site with these dates
+        scm_groups = groups.items() if "scm" in methods else ()
+        for dates, members in scm_groups:  # synthetic control: placebos shared by every site with these dates
             present = [s for s in members if s in site_row]
             if dates not in phases:
                 phases[dates] = treatment_phase(periods, d.frequency, *dates)
@@ -205,8 +205,9 @@ def compute_estimates(dataset: Dataset, comps: Comparators, *, method: str = "ma
             notes = _site_notes(site_values[[site_row[s] for s in present]], phases[dates], periods, d.frequency,
                                 fit["effect"], fit["n_donors"], "did", basis_note)
             blocks.append(synthetic.scm_block(ind, fit, present, notes))
-        rows = _pooled_rows(ind, d, sites, pool, comps, alpha, bases.get(ind, ""), phases)
-        blocks.append({col: [r[col] for r in rows] for col in rows[0]} if rows else {})
+        if "pooled" in methods:
+            rows = _pooled_rows(ind, d, sites, pool, comps, alpha, bases.get(ind, ""), phases)
+            blocks.append({col: [r[col] for r in rows] for col in rows[0]} if rows else {})
     columns = [c for c in COLUMNS if c not in ("comparator_version", "value_basis")]
     gathered = {col: np.concatenate([np.asarray(b[col], dtype=object if col in _TEXT else None) if col in b
                                      else _absent(col, len(b["site_id"])) for b in blocks if len(b)])
@@ -221,9 +222,39 @@ def compute_estimates(dataset: Dataset, comps: Comparators, *, method: str = "ma
     for col in ("effect", "effect_pct", "ci_low", "ci_high", "p_value", "pre_trend_p", "baseline_mean", "mde_pct",
                 "pre_rmspe"):
         table[col] = table[col].astype(float)
-    order = {"did": 0, "its": 1, "scm": 2, "pooled": 3}
+    return in_table_order([table])
+
+
+def in_table_order(parts: list[pd.DataFrame]) -> pd.DataFrame:
+    """Estimates rows (one table, or parts computed for some methods each) in the table's order:
+    by indicator, then method (``METHODS_IN_TABLE``), keeping each part's order within them."""
+    table = parts[0] if len(parts) == 1 else pd.concat(parts, ignore_index=True)
+    order = {m: i for i, m in enumerate(METHODS_IN_TABLE)}
     sort = np.lexsort((table["method"].map(order).to_numpy(), pd.factorize(table["indicator_id"], sort=True)[0]))
     return table.take(sort).reset_index(drop=True)
+
+
+def _did_block(ind: str, d: IndicatorPanel, placebo, phase: np.ndarray, present: list[str], lookup: dict,
+               comps: Comparators, row_of: dict[str, int], padded: np.ndarray, y_sites: np.ndarray, alpha: float,
+               basis_note: str) -> dict:
+    """The DiD rows of sites sharing dates and placebo design: one batch, the placebo interval shared."""
+    draws = _placebo_draws_or_none(d, placebo, phase)
+    idx = np.full((len(present), comps.k), len(padded) - 1)
+    for i, site_id in enumerate(present):
+        codes = [row_of[c] for c in lookup.get((site_id, ind if comps.per_indicator else None), [])
+                 if c in row_of][: comps.k]
+        idx[i, : len(codes)] = codes
+    b = site_did_batch(y_sites, padded[idx], phase, draws, alpha)
+    mde = minimum_detectable_effect(draws[0], alpha, POWER) if draws is not None else np.nan
+    n = len(present)
+    return {
+        "site_id": present, "indicator_id": [ind] * n, "method": ["did"] * n, "effect": b["effect"],
+        "effect_pct": b["effect_pct"], "ci_low": b["ci_low"], "ci_high": b["ci_high"],
+        "p_value": b["p_value"], "p_method": [PLACEBO_P_METHOD] * n, "pre_trend_p": b["pre_trend_p"],
+        "n_comparators": b["n_comparators"], "n_pre": b["n_pre"], "n_post": b["n_post"],
+        "baseline_mean": b["baseline_mean"], "mde_pct": mde_pct(mde, b["counterfactual_mean"]),
+        "note": _site_notes(y_sites, phase, d.area_frame.columns, d.frequency, b["effect"], b["n_comparators"], "did",
+                            basis_note)}
 
 
 _TEXT = ("site_id", "indicator_id", "method", "p_method", "note", "pre_fit")

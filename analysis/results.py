@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from analysis.cache import memo
-from analysis.estimates import NO_DATA, NOT_ON_CCG, estimates_table, pooled_detail
+from analysis.estimates import NO_DATA, NOT_ON_CCG, estimates_table, in_table_order, pooled_detail
 from analysis.estimates import site_detail as estimates_site_detail
 from analysis.names import SiteNames
 from analysis.sensitivity import sensitivity_table, stability_verdict
@@ -125,10 +125,25 @@ def comparators(geography: str = "la") -> ComparatorSet:
     return comparator_set(active_dataset().checksum, geography=geography)
 
 
+ESTIMATE_PARTS = (("did", "its"), ("scm",), ("pooled",))
+"""The estimates table is computed in these parts, so a page waits only for the methods it shows
+(the overview's default DiD grid needs no synthetic control). DiD and ITS share their site groups."""
+
+
+@memo
+def _estimate_rows(checksum: str, methods: tuple[str, ...], geography: str = "la") -> pd.DataFrame:
+    """The estimates table's rows for ``methods`` (one of ``ESTIMATE_PARTS``)."""
+    return estimates_table(_dataset(geography), comparator_set(checksum, geography=geography), k=K_DEFAULT,
+                           method=DEFAULT_METHOD, methods=methods)
+
+
+def _part_of(method: str) -> tuple[str, ...]:
+    return next(part for part in ESTIMATE_PARTS if method in part)
+
+
 @memo
 def _estimates(checksum: str, geography: str = "la") -> pd.DataFrame:
-    return estimates_table(_dataset(geography), comparator_set(checksum, geography=geography), k=K_DEFAULT,
-                           method=DEFAULT_METHOD)
+    return in_table_order([_estimate_rows(checksum, part, geography) for part in ESTIMATE_PARTS])
 
 
 def estimates(geography: str = "la") -> pd.DataFrame:
@@ -202,7 +217,7 @@ def pooled_reason(indicator_id: str, geography: str = "la") -> str:
 @memo
 def _did_notes(checksum: str, geography: str = "la") -> dict[tuple[str, str], str | None]:
     """(site, indicator) -> why its DiD is missing, or None when it has an estimate."""
-    table = _estimates(checksum, geography)
+    table = _estimate_rows(checksum, _part_of("did"), geography)
     rows = table[table["method"] == "did"]
     notes = rows["note"].tolist() if "note" in rows.columns else [""] * len(rows)
     out = {}
@@ -486,7 +501,7 @@ def _overview(checksum: str, basis: str, geography: str = "la") -> pd.DataFrame:
     ctx = _context(checksum, geography)
     polarity = ctx.catalogue["polarity"]
     if basis in ("did", "its", "scm"):
-        est = _estimates(checksum, geography)
+        est = _estimate_rows(checksum, _part_of(basis), geography)
         rows = est[est["method"] == basis].reset_index(drop=True)
         outcome = effect_outcomes(rows["ci_low"].to_numpy(), rows["ci_high"].to_numpy(),
                                   rows["indicator_id"].map(polarity).to_numpy())
@@ -545,7 +560,7 @@ POOLED_LABELS = {"all": "All Pioneers (pooled)", "wave1": "Wave 1 Pioneers (pool
 @memo
 def _pooled_overview(checksum: str, geography: str = "la") -> pd.DataFrame:
     ctx = _context(checksum, geography)
-    est = _estimates(checksum, geography)
+    est = _estimate_rows(checksum, _part_of("pooled"), geography)
     rows = est[est["method"] == "pooled"].reset_index(drop=True)
     outcome = effect_outcomes(rows["ci_low"].to_numpy(), rows["ci_high"].to_numpy(),
                               rows["indicator_id"].map(ctx.catalogue["polarity"]).to_numpy())

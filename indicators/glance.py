@@ -8,7 +8,7 @@ import math
 
 import numpy as np
 import pandas as pd
-from scipy import stats
+from scipy import special  # not scipy.stats: the same functions, and stats adds ~0.5-1 s to start-up
 
 from indicators.spc import spc
 from indicators.spc import summary as spc_summary
@@ -69,8 +69,10 @@ def recent_trend(values, low=None, high=None, points: int = RECENT_POINTS, alpha
     if low is not None and high is not None and np.isfinite(se).all():
         se_slope = math.sqrt(1 / sxx)  # known sampling errors: the slope's variance is 1 / sum w (t - tw)^2
         z = slope / se_slope
-        p = 2 * stats.norm.sf(abs(z))
+        p = 2 * special.ndtr(-abs(z))
     else:
+        from scipy import stats  # heavy (~0.5-1 s at start-up): only this fallback, on a site page, needs it
+
         fit = stats.linregress(t, y)
         slope, p = fit.slope, fit.pvalue
     if not math.isfinite(p) or p >= alpha:

@@ -1,12 +1,16 @@
 """The production server: gunicorn run in-process, with the app preloaded and its statistics warmed.
 
 The master builds the app and loads the dataset once, before it forks (``preload_app``), so
-every worker starts with the dataset in memory (shared copy-on-write). Each worker then computes
-the statistics every page shares (``analysis.results.warm``: comparators, estimates, trends, the
-overview grid) in a background thread, the project's one warmer: workers listen at once, and
-the first visitor waits only for what the first page needs. (Warming in the master before the
-fork kept workers from listening for the whole warm-up, which the cold-start benchmark showed
-to be slower for the first visitor.) The app factory is passed in, so this module does not
+every worker starts with the dataset in memory (shared copy-on-write). The master also renders
+the first page (``render_first_page``: the overview as a first visitor opens it), so its
+statistics are in every worker's memo (copy-on-write) and its layout in the shared results
+cache: the first visitor's page costs no statistics in any worker, and the workers, which do
+not exist yet, take no CPU from it. After a restart on a kept cache the layout is read back,
+and nothing is computed. Each worker then computes the rest of what the pages
+share (``analysis.results.warm``: the other bases and geographies) in a background thread, the
+project's one warmer. (Warming everything in the master kept workers from listening for the
+whole warm-up, which the cold-start benchmark showed to be slower for the first visitor; the
+first page alone is what that visitor waits for either way.) The app factory is passed in, so this module does not
 depend on the app or its callbacks.
 """
 from __future__ import annotations
@@ -18,6 +22,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+import dash
 from dash import Dash
 from gunicorn.app.base import BaseApplication
 
@@ -80,12 +85,31 @@ class DashboardServer(BaseApplication):
         ds = active_dataset()  # in the master, before fork: every worker inherits it
         print(f"loaded dataset {ds.label} {ds.checksum} in {time.perf_counter() - t0:.2f} s (shared by workers)",
               flush=True)
+        if self.options.warm:
+            t0 = time.perf_counter()
+            try:
+                render_first_page(app)
+            except Exception as exc:  # noqa: BLE001 - as in _warm_worker: it only costs the first visitor speed
+                print(f"first page not rendered before fork: {exc}", flush=True)
+            else:
+                print(f"first page rendered in {time.perf_counter() - t0:.2f} s (shared by workers)", flush=True)
         return app.server
 
     def _when_ready(self, arbiter) -> None:
         o = self.options
         print(f"Pioneer indicators dashboard on http://{o.host}:{o.port}/ ({o.workers} workers x {o.threads} "
               f"threads; listening {time.perf_counter() - self.started:.2f} s after start)", flush=True)
+
+
+def render_first_page(app: Dash) -> None:
+    """Render the page at "/" as a first visitor's browser asks for it (no URL arguments), through
+    the page's registered layout: what it computes stays in this process's memo, and its layout
+    JSON goes to the shared results cache (a hit there computes nothing)."""
+    page = next((p for p in dash.page_registry.values() if p.get("path") == "/"), None)
+    if page is None or not callable(page.get("layout")):
+        return
+    with app.server.test_request_context("/"):
+        page["layout"]()
 
 
 def _warm_worker(worker) -> None:
