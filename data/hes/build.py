@@ -101,8 +101,7 @@ def count_extract(apc: list[str | Path], ae: list[str | Path] = (), engine: Engi
             "first": typed.admidate.min(), "last": typed.admidate.max()})
         step("check episodes")
         # Without repeated episode keys (the usual extract) the de-duplicating window is not needed.
-        episodes = (spells.clean_episodes(typed) if stats["rows"] > stats["keys"] else
-                    typed.filter(typed.adm_day.notnull()))
+        episodes = spells.clean_episodes(typed) if stats["rows"] > stats["keys"] else spells.valid_episodes(typed)
         cips = eng.materialise(spells.continuous_spells(spells.provider_spells(episodes)), "cips")
         step("spells")
         parts = [indicators.long_form(eng.to_pandas(indicators.admissions(cips)))]
