@@ -1,7 +1,8 @@
 """HES extracts stored as typed parquet (dates as dates, keys and ages as integers, codes
 dictionary-encoded) are read with their types, not cast to text and parsed back: the hand-worked
 fixture written that way, alone or beside a CSV file, gives exactly the hand-worked counts, and
-a typed value out of range is still refused with its file, row and field."""
+a typed value out of range is still refused with its file, row and field. DuckDB here; the last
+test runs Spark on the same files."""
 from __future__ import annotations
 
 import io
@@ -77,3 +78,15 @@ def test_typed_value_out_of_range_is_refused(tmp_path, column, value, expected):
         count_extract([tmp_path / "apc.parquet"], [], "duckdb")
     message = str(err.value)
     assert expected in message and "apc.parquet" in message and column in message and "row 4" in message
+
+
+@pytest.mark.spark
+def test_typed_parquet_beside_a_csv_file_on_spark(spark, tmp_path):
+    """Spark reads the same stored types (one definition, two engines): the hand-worked counts."""
+    _typed_parquet(APC_2014, tmp_path / "apc_2014.parquet")
+    (tmp_path / "apc_2015.csv").write_text(APC_2015)
+    _typed_parquet(AE, tmp_path / "ae.parquet", keys_as_integers=False)
+    counts, summary = count_extract([tmp_path / "apc_2014.parquet", tmp_path / "apc_2015.csv"],
+                                    [tmp_path / "ae.parquet"], spark)
+    assert as_expected(counts) == EXPECTED
+    assert summary["duplicate_episodes"] == 1 and summary["invalid_admission_date"] == 1 and summary["cips"] == 31
