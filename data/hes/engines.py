@@ -66,10 +66,10 @@ class Engine:
         return self.con.table(view)
 
     def materialise(self, expr: ibis.Table, stem: str) -> ibis.Table:
-        """Compute ``expr`` once and keep it (a table of the DuckDB build file, a cached Spark view)."""
+        """Compute ``expr`` once and keep it (a DuckDB temp table, a cached Spark view)."""
         name = f"hes_{stem}_{next(_names)}"
-        if self.name == "duckdb":  # a table of the build's own database file (compressed; removed on close)
-            return self.con.create_table(name, expr)
+        if self.name == "duckdb":
+            return self.con.create_table(name, expr, temp=True)
         df = self.con._session.sql(ibis.to_sql(expr, dialect="pyspark"))
         df.cache()
         df.createOrReplaceTempView(name)
@@ -87,10 +87,7 @@ class Engine:
 
 def duckdb_engine(memory_limit: str = DUCKDB_MEMORY_LIMIT, threads: int | None = None) -> Engine:
     tmp = tempfile.TemporaryDirectory(prefix="pioneers-hes-")
-    # A database file in the build's temporary folder, not an in-memory one: its tables are stored
-    # compressed (the repeated codes and dates of millions of episodes shrink several-fold), so
-    # beyond memory_limit far less is written out and read back; the folder goes on close.
-    con = ibis.duckdb.connect(os.path.join(tmp.name, "build.duckdb"))
+    con = ibis.duckdb.connect()  # in memory; beyond memory_limit it spills to temp_directory
     con.raw_sql(f"SET memory_limit = {_quote(memory_limit)}")
     con.raw_sql(f"SET temp_directory = {_quote(tmp.name)}")
     con.raw_sql("SET preserve_insertion_order = false")
