@@ -68,8 +68,10 @@ def expand(patterns: list[str | Path]) -> list[Path]:
     return out
 
 
-def _read(engine: Engine, files: list[fields.ExtractFile]) -> ibis.Table:
-    tables = [engine.read(f.path, f.mapping, f.kind, f.delimiter, number) for number, f in enumerate(files)]
+def _read(engine: Engine, files: list[fields.ExtractFile], parse) -> ibis.Table:
+    """Every file read and parsed on its own (a parquet file's stored types differ from a CSV's
+    text), then stacked: the parsed columns have one type whatever the input."""
+    tables = [parse(engine.read(f.path, f.mapping, f.kind, f.delimiter, number)) for number, f in enumerate(files)]
     return tables[0] if len(tables) == 1 else ibis.union(*tables)
 
 
@@ -90,7 +92,7 @@ def count_extract(apc: list[str | Path], ae: list[str | Path] = (), engine: Engi
         apc_files = [fields.describe_file(p, "apc") for p in expand(list(apc))]
         ae_files = [fields.describe_file(p, "ae") for p in expand(list(ae))] if ae else []
         present = {name for f in apc_files for name, src in f.mapping.items() if src}
-        typed = eng.materialise(fields.parse_apc(_read(eng, apc_files), present), "episodes")
+        typed = eng.materialise(_read(eng, apc_files, lambda raw: fields.parse_apc(raw, present)), "episodes")
         step("read and parse episodes")
         # One pass for every check and the summary figures (each query is a Spark job).
         stats = fields.check(typed, apc_files, extra={
@@ -99,8 +101,7 @@ def count_extract(apc: list[str | Path], ae: list[str | Path] = (), engine: Engi
             "first": typed.admidate.min(), "last": typed.admidate.max()})
         step("check episodes")
         # Without repeated episode keys (the usual extract) the de-duplicating window is not needed.
-        episodes = (spells.clean_episodes(typed) if stats["rows"] > stats["keys"] else
-                    typed.filter(typed.adm_day.notnull()))
+        episodes = spells.clean_episodes(typed) if stats["rows"] > stats["keys"] else spells.valid_episodes(typed)
         cips = eng.materialise(spells.continuous_spells(spells.provider_spells(episodes)), "cips")
         step("spells")
         parts = [indicators.long_form(eng.to_pandas(indicators.admissions(cips)))]
@@ -113,7 +114,7 @@ def count_extract(apc: list[str | Path], ae: list[str | Path] = (), engine: Engi
                        cips=int(cips.count().to_pandas()),
                        apc_first=pd.Timestamp(stats["first"]), apc_last=pd.Timestamp(stats["last"]))
         if ae_files:
-            typed_ae = eng.materialise(fields.parse_ae(_read(eng, ae_files)), "attendances")
+            typed_ae = eng.materialise(_read(eng, ae_files, fields.parse_ae), "attendances")
             step("read and parse A&E")
             ae_stats = fields.check(typed_ae, ae_files, extra={
                 "rows": typed_ae.count(), "keys": typed_ae.aekey.nunique(),

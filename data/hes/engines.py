@@ -3,7 +3,8 @@
 DuckDB (default) runs in-process and spills to disk beyond its memory limit, so a year of
 England fits on a laptop. Spark runs the same Ibis expressions in local mode (tests), on a
 cluster (a master URL) or in Databricks (pass the notebook's ``spark`` session).
-Every file is read with all fields as text; fields.py checks and parses them.
+A CSV file is read with all fields as text; a parquet file keeps the types it stores (dates,
+integers; dictionary-encoded text reads as text), so fields.py parses text only where it is text.
 """
 from __future__ import annotations
 
@@ -40,12 +41,13 @@ class Engine:
 
     def read(self, path: Path, mapping: dict[str, str | None], kind: str, delimiter: str = ",",
              number: int = 0) -> ibis.Table:
-        """One file as a table of text columns named canonically (absent optional fields are null),
-        with ``_file`` = the file's ``number`` in reading order (an integer, not its path on every row)."""
+        """One file as a table of columns named canonically (absent optional fields are null text),
+        with ``_file`` = the file's ``number`` in reading order (an integer, not its path on every row).
+        CSV columns are text; parquet columns keep their stored types (no cast to text and back)."""
         if self.name == "duckdb":
             source = (f"read_parquet({_quote(str(path))})" if kind == "parquet" else
                       f"read_csv({_quote(str(path))}, all_varchar=true, header=true, delim={_quote(delimiter)})")
-            cols = [f"CAST({_ident(src)} AS VARCHAR) AS {_ident(name)}" if src else f"CAST(NULL AS VARCHAR) AS {_ident(name)}"
+            cols = [f"{_ident(src)} AS {_ident(name)}" if src else f"CAST(NULL AS VARCHAR) AS {_ident(name)}"
                     for name, src in mapping.items()]
             cols.append(f"CAST({int(number)} AS INTEGER) AS _file")
             return self.con.sql(f"SELECT {', '.join(cols)} FROM {source}")
@@ -57,7 +59,7 @@ class Engine:
         df = (reader.parquet(str(path)) if kind == "parquet" else
               reader.option("header", True).option("sep", delimiter).option("quote", '"').option("escape", '"')
               .csv(str(path)))
-        df = df.select(*[(F.col(f"`{src}`").cast("string") if src else F.lit(None).cast("string")).alias(name)
+        df = df.select(*[(F.col(f"`{src}`") if src else F.lit(None).cast("string")).alias(name)
                          for name, src in mapping.items()], F.lit(int(number)).cast("int").alias("_file"))
         view = f"hes_input_{next(_names)}"
         df.createOrReplaceTempView(view)

@@ -8,6 +8,7 @@ spreadsheet counts it: the header is row 1), the field and what was expected. No
 from __future__ import annotations
 
 import csv
+import datetime
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -85,18 +86,36 @@ def describe_file(path: Path | str, extract: str) -> ExtractFile:
 
 # --- parsing, in the engine -------------------------------------------------------------------------
 
+def _as_text(col: ibis.Value) -> ibis.Value:
+    """Text as it is; any other stored type as its text (what a CSV of it would hold)."""
+    return col if col.type().is_string() else col.cast("string")
+
+
 def _text(col: ibis.Value) -> ibis.Value:
-    return col.strip().nullif("")
+    if col.type().is_integer():  # a stored integer has no spaces and no blank: its text, no cleaning
+        return col.cast("string")
+    return _as_text(col).strip().nullif("")
 
 
 def _code(col: ibis.Value) -> ibis.Value:
-    return col.strip().upper().nullif("")
+    return _as_text(col).strip().upper().nullif("")
+
+
+PLACEHOLDER_DAYS = [datetime.date.fromisoformat(d) for d in codes.PLACEHOLDER_DATES]
 
 
 def _dates(t: ibis.Table, names: list[str]) -> ibis.Table:
     """Add ``_d_<name>`` (parsed date or null) and ``_bad_<name>`` (unparseable?) for ISO or dd/mm/yyyy
     text columns; HES placeholders are null. Each step is its own projection, so every
-    intermediate value is computed once per row (nested expressions would repeat it)."""
+    intermediate value is computed once per row (nested expressions would repeat it).
+    A column stored as a date (parquet) is taken as it is: only its placeholders become null."""
+    stored = [n for n in names if t[n].type().is_date() or t[n].type().is_timestamp()]
+    typed = {n: t[n] if t[n].type().is_date() else t[n].cast("date") for n in stored}
+    t = t.mutate(**{f"_d_{n}": ibis.ifelse(d.isin(PLACEHOLDER_DAYS), ibis.null("date"), d) for n, d in typed.items()},
+                 **{f"_bad_{n}": ibis.literal(False) for n in stored})
+    names = [n for n in names if n not in stored]
+    if not names:
+        return t
     t = t.mutate(**{f"_s_{n}": _text(t[n]) for n in names})
     t = t.mutate(**{f"_dmy_{n}": t[f"_s_{n}"].contains("/") for n in names})
     t = t.mutate(**{f"_iso_{n}": ibis.ifelse(t[f"_dmy_{n}"], t[f"_s_{n}"].substr(6, 4) + "-" + t[f"_s_{n}"].substr(3, 2)
@@ -111,7 +130,7 @@ def _dates(t: ibis.Table, names: list[str]) -> ibis.Table:
 
 
 def _diagnosis(col: ibis.Value) -> ibis.Value:
-    return col.upper().replace(".", "").replace("-", "").replace(" ", "").nullif("").substr(0, 4)
+    return _as_text(col).upper().replace(".", "").replace("-", "").replace(" ", "").nullif("").substr(0, 4)
 
 
 def _row_of(raw: ibis.Table) -> dict:
@@ -131,13 +150,17 @@ def parse_apc(raw: ibis.Table, present: set[str] | None = None) -> ibis.Table:
     """
     secondary = [name for name in codes.SECONDARY_DIAGNOSES if present is None or name in present]
     t = _dates(raw, ["admidate", "epistart", "disdate", "epiend"])
-    t = t.mutate(**{f"_c_{n}": _code(t[n]) for n in APC_CODES}, **{f"_t_{n}": _text(t[n]) for n in APC_TEXT},
+    stored = {n for n in ("epiorder", "startage") if raw[n].type().is_integer()}  # parquet integers: no text step
+    t = t.mutate(**{f"_c_{n}": _code(t[n]) for n in APC_CODES},
+                 **{f"_t_{n}": _text(t[n]) for n in APC_TEXT if n not in stored},
                  _c_diag=_diagnosis(t.diag_01), **{f"_c_{n}": _diagnosis(t[n]).fill_null("") for n in secondary})
     diag_sec = ibis.literal(",")
     for name in secondary:
         diag_sec = diag_sec + t[f"_c_{name}"] + ","
     excl = codes.readmission_exclusions()
-    t = t.mutate(_age_num=t._t_startage.try_cast("int32"), _diag_sec=diag_sec,
+    startage = t.startage if "startage" in stored else t._t_startage
+    epiorder = t.epiorder if "epiorder" in stored else t._t_epiorder
+    t = t.mutate(_age_num=startage.try_cast("int32"), _diag_sec=diag_sec,
                  _specialty=(t._c_mainspef.isin(excl.specialties).fill_null(False)
                              | t._c_tretspef.isin(excl.specialties).fill_null(False)))
     age = ibis.cases((t._age_num.between(7001, 7007), 0), (t._age_num.between(0, 120), t._age_num),
@@ -150,7 +173,7 @@ def parse_apc(raw: ibis.Table, present: set[str] | None = None) -> ibis.Table:
         epikey=t._t_epikey, patient=t._t_patient,
         admidate=t._d_admidate, adm_day=t._d_admidate.epoch_days(), start_day=t._d_epistart.epoch_days(),
         dis_day=t._d_disdate.epoch_days(), disdate=t._d_disdate,
-        admimeth=t._c_admimeth, epiorder=t._t_epiorder.try_cast("int32"), age=t._age, sex=t._c_sex,
+        admimeth=t._c_admimeth, epiorder=epiorder.try_cast("int32"), age=t._age, sex=t._c_sex,
         diag_01=t._c_diag, diag_sec=t._diag_sec, classpat=t._c_classpat, dismeth=t._c_dismeth,
         disdest=t._c_disdest, admisorc=t._c_admisorc, mainspef=t._c_mainspef, resla=t._c_resla, ccg=t._c_ccg,
         procode=t._c_procode, cancer=t._cancer, excluded_specialty=t._specialty,
@@ -159,8 +182,9 @@ def parse_apc(raw: ibis.Table, present: set[str] | None = None) -> ibis.Table:
         bad_admidate=t._bad_admidate, bad_epistart=t._bad_epistart, bad_disdate=t._bad_disdate,
         bad_epiend=t._bad_epiend,
         bad_admimeth=~t._c_admimeth.isin(codes.ADMISSION_METHODS).fill_null(False),
-        bad_epiorder=~t._t_epiorder.re_search(r"^[0-9]{1,2}$").fill_null(False),
-        bad_startage=t._t_startage.notnull() & (t._t_startage != "999") & t._age.isnull(),
+        bad_epiorder=~(t.epiorder.between(0, 99) if "epiorder" in stored else
+                       t._t_epiorder.re_search(r"^[0-9]{1,2}$")).fill_null(False),
+        bad_startage=startage.notnull() & (startage != (999 if "startage" in stored else "999")) & t._age.isnull(),
         bad_sex=~t._c_sex.isin(codes.SEXES).fill_null(False),
         bad_diag_01=t._c_diag.notnull() & ~t._c_diag.re_search(ICD10).fill_null(False),
         bad_classpat=~t._c_classpat.isin(codes.PATIENT_CLASSES).fill_null(False),

@@ -21,14 +21,23 @@ from data.hes import codes
 
 FIRST_EPISODE = ["admidate", "admimeth", "age", "sex", "diag_01", "diag_sec", "classpat", "admisorc",
                  "resla", "ccg"]
+# What the spells and indicators use: the windows carry these only (not the checks' flags or unused fields).
+EPISODE_FIELDS = ["epikey", "patient", "procode", "adm_day", "start_day", "epiorder", "dis_day", "disdate", "dismeth",
+                  "disdest", "cancer", "excluded_specialty", *[f for f in FIRST_EPISODE if f != "adm_day"]]
+
+
+def valid_episodes(typed: ibis.Table) -> ibis.Table:
+    """Step 2 alone (when no episode key repeats): the episodes with a valid admission date."""
+    return typed.filter(typed.adm_day.notnull()).select(*EPISODE_FIELDS)
 
 
 def clean_episodes(typed: ibis.Table) -> ibis.Table:
     """Steps 1 and 2: one row per episode key (the copy in the first file read), with a valid admission date."""
+    typed = typed.select("_file", *EPISODE_FIELDS)
     order = [typed._file, typed.patient, typed.adm_day, typed.start_day, typed.epiorder, typed.procode]
     w = ibis.window(group_by=typed.epikey, order_by=order)
     ranked = typed.mutate(_copy=ibis.row_number().over(w))
-    return ranked.filter((ranked._copy == 0) & ranked.adm_day.notnull()).drop("_copy")
+    return ranked.filter((ranked._copy == 0) & ranked.adm_day.notnull()).drop("_copy", "_file")
 
 
 def provider_spells(ep: ibis.Table) -> ibis.Table:
