@@ -22,7 +22,7 @@ PY="${PYTHON:-python3}"
 .venv/bin/python -m pip install -q --upgrade pip >/dev/null
 .venv/bin/python -m pip install -q -e '.[test]'
 
-# Two workers (pytest-xdist); tests/conftest.py groups the tests by module, and the browser tests on
-# the demo server together, so module fixtures and servers are not built twice. PIONEERS_TEST_WORKERS=0
-# runs everything in this one process.
-exec .venv/bin/python -m pytest -n "${PIONEERS_TEST_WORKERS:-2}" --dist loadgroup "$@"
+# Two workers (pytest-xdist); tests/conftest.py groups the tests by module (Spark tests together, so
+# one JVM) and puts the longest groups first, which --no-loadscope-reorder keeps. Each worker that runs
+# browser tests starts its own demo server. PIONEERS_TEST_WORKERS=0 runs everything in this one process.
+exec .venv/bin/python -m pytest -n "${PIONEERS_TEST_WORKERS:-2}" --dist loadgroup --no-loadscope-reorder "$@"

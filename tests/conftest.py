@@ -4,22 +4,66 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from xdist.scheduler import LoadScopeScheduling
 
 ROOT = Path(__file__).resolve().parents[1]
 REAL = ROOT.parent / "shared" / "data" / "real"
 DEMO_SEED = 2013
 
 
+# Scheduling on two workers (scripts/test.sh: pytest-xdist, ``--dist loadgroup --no-loadscope-reorder``).
+# xdist 3.8 groups tests by renaming ``item._nodeid``, which pytest 9.2 no longer reads (its nodeid is
+# ``item._id``): its groups were silently ignored and every test was scheduled on its own. So the
+# controller asks `schedule_group` (below) instead, from the node id alone, because it collects nothing.
+SPARK_MODULES = ("tests/test_hes_spark.py", "tests/test_hes_databricks.py")
+"""Every module whose tests use the `spark` fixture: they share a worker, so one JVM serves them
+(`pytest_collection_modifyitems` fails the run if a test elsewhere uses it)."""
+SPLIT_MODULES = ("tests/browser/test_anonymised.py",)
+"""Modules whose tests are scheduled one by one: its anonymity scans are the longest tests of the run
+and each needs only its worker's own demo server (tests/browser/conftest.py)."""
+LONGEST_FIRST = ("tests/browser/test_anonymised.py::test_bulk_http_scan_finds_no_real_name",
+                 "tests/test_serving_safety.py", "tests/browser/test_anonymised.py::test_ccg_geography_scan",
+                 "tests/test_hes_", "tests/test_dashboard_exports.py", "tests/test_dashboard_anonymise.py",
+                 "tests/browser/test_anonymised.py::test_browser_subset", "tests/test_serving_browser.py",
+                 "tests/test_dashboard_real.py", "tests/browser/", "tests/test_serving_")
+"""Node-id prefixes of the longest groups, longest first: the workers take groups in collection order,
+so the long ones start first and the short ones fill in at the end. Order only; every test runs."""
+
+
+def schedule_group(nodeid: str) -> str:
+    """The group (one worker, in one go) of a test: its module; each test of a SPLIT_MODULES module on
+    its own; every Spark test in one group "spark"."""
+    nodeid = nodeid.split("@")[0]
+    module = nodeid.split("::")[0]
+    if module in SPARK_MODULES:
+        return "spark"
+    return nodeid if module in SPLIT_MODULES else module
+
+
+def _rank(nodeid: str) -> int:
+    return next((i for i, prefix in enumerate(LONGEST_FIRST) if nodeid.startswith(prefix)), len(LONGEST_FIRST))
+
+
 @pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(config, items):
-    """Groups for pytest-xdist's ``--dist loadgroup`` (scripts/test.sh runs two workers): the tests of a
-    module stay on one worker, so a module's fixtures are built once; the browser tests that use the
-    demo server (tests/browser/conftest.py) stay together, so one server and its warm caches serve them all;
-    the tests on Spark stay together, so one JVM serves them."""
-    for item in items:
-        group = ("demo-server" if "server" in item.fixturenames else "spark" if "spark" in item.fixturenames
-                 else item.nodeid.split("::")[0])
-        item.add_marker(pytest.mark.xdist_group(group))
+    """Longest groups first (a stable sort, so a group's tests keep their order); a Spark test outside
+    SPARK_MODULES is an error, since it would start a second JVM on the other worker."""
+    stray = [item.nodeid for item in items if "spark" in item.fixturenames
+             and item.nodeid.split("::")[0] not in SPARK_MODULES]
+    if stray:
+        raise pytest.UsageError(f"tests use the spark fixture outside SPARK_MODULES (tests/conftest.py): {stray[:3]}")
+    items.sort(key=lambda item: _rank(item.nodeid))
+
+
+def pytest_xdist_make_scheduler(config, log):
+    """``--dist loadgroup`` with the groups of `schedule_group`."""
+    if config.getvalue("dist") != "loadgroup":
+        return None
+    class GroupScheduling(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            return schedule_group(nodeid)
+
+    return GroupScheduling(config, log)
 
 
 @pytest.fixture(scope="session")

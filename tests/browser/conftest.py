@@ -1,4 +1,5 @@
-"""Browser-test harness: one dashboard server on the demo data and one headless Chromium per session.
+"""Browser-test harness: one dashboard server on the demo data and one headless Chromium per session
+(so one of each per xdist worker: each server on its own free port, with its own cache folder).
 
 The server is the real CLI (`python -m cli serve`) in a subprocess on a free port; tests wait for
 elements, never sleep, with generous timeouts because the machine's two cores are shared.
