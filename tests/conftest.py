@@ -15,7 +15,7 @@ DEMO_SEED = 2013
 # xdist 3.8 groups tests by renaming ``item._nodeid``, which pytest 9.2 no longer reads (its nodeid is
 # ``item._id``): its groups were silently ignored and every test was scheduled on its own. So the
 # controller asks `schedule_group` (below) instead, from the node id alone, because it collects nothing.
-SPARK_MODULES = ("tests/test_hes_spark.py", "tests/test_hes_databricks.py")
+SPARK_MODULES = ("tests/test_hes_spark.py", "tests/test_hes_databricks.py", "tests/test_hes_typed_input.py")
 """Every module whose tests use the `spark` fixture: they share a worker, so one JVM serves them
 (`pytest_collection_modifyitems` fails the run if a test elsewhere uses it)."""
 SPLIT_MODULES = ("tests/browser/test_anonymised.py",)
