@@ -236,8 +236,9 @@ def _observations(frame: pd.DataFrame, rows: np.ndarray, path: Path, context: Lo
     counts = counts[counts["count"].notna()]
     counts["fractional"] = (counts["count"] % 1) != 0
     incomplete = incomplete_submissions(counts)
+    names = dict(zip(code[rows_ccg], get["org_name"][rows_ccg]))
     for c, months in incomplete.groupby("ccg_code")["period_start"]:
-        skipped[f"{c} {months.min():%Y-%m} to {months.max():%Y-%m}: incomplete submission (below "
+        skipped[f"{c} ({names.get(c, '')}) {months.min():%Y-%m} to {months.max():%Y-%m}: incomplete submission (below "
                 f"{INCOMPLETE_RATIO:g} x the commissioner's {INCOMPLETE_WINDOW}-month median); every unit and LA "
                 "it contributes to is left out for those months"] += len(months)
     obs = _all_rows(counts, geo, incomplete)
