@@ -823,6 +823,8 @@ def sensitivity_figure(table: pd.DataFrame, *, title: str, source: str) -> go.Fi
     layout = _layout(title, "Effect, % of the expected value (95% placebo interval)", "", source, category_x=False)
     layout["yaxis"].update(type="category", title={"text": None}, automargin=True,
                            categoryorder="array", categoryarray=f["variant"].tolist())
+    # The variants' names take the left of the figure: the title starts at the figure's edge, not the plot's.
+    layout["title"].update(xref="container", x=0.01)
     layout["shapes"] = [{"type": "line", "xref": "x", "x0": 0, "x1": 0, "yref": "paper", "y0": 0, "y1": 1,
                          "line": {"color": "#444", "width": 1, "dash": "dash"}}]
     layout["hovermode"] = "closest"
