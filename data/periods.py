@@ -21,6 +21,10 @@ FREQUENCIES = ("month", "quarter", "year")
 PERIODS_PER_YEAR = {"month": 12, "quarter": 4, "year": 1}
 _MONTHS_PER_PERIOD = {"month": 1, "quarter": 3, "year": 12}
 _MONTH_ABBR = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
+MONTH_NUMBERS = {m: i + 1 for i, m in enumerate(
+    ["january", "february", "march", "april", "may", "june", "july", "august", "september", "october",
+     "november", "december"])}
+"""Full month names, lower case, to their numbers (published workbooks title their sheets "April 2014")."""
 PLAUSIBLE_FIRST_YEAR, PLAUSIBLE_LAST_YEAR = 1990, 2040
 """[C] Periods from financial year 1990/91 to 2040/41 (Apr 1990 to Mar 2041) are accepted: the
 sources run 2001-2024, so anything outside is a typo or a unit slip, never data. Checked before a

@@ -21,6 +21,7 @@ import numpy as np
 import pandas as pd
 
 from data.errors import DataError
+from data.periods import MONTH_NUMBERS
 from data.loaders import LoadContext, LoadResult, finish, join_flags
 from data.loaders.geography import name_key, name_lookup, resolve
 from data.loaders.population import attach_denominator
@@ -42,9 +43,6 @@ SPELLINGS = {
     "delayed_days_both": ("delayed_days_both", "Both"),
     "delayed_days_total": ("delayed_days_total", "Total"),
 }
-_MONTHS = {m: i + 1 for i, m in enumerate(
-    ["january", "february", "march", "april", "may", "june", "july", "august", "september", "october",
-     "november", "december"])}
 
 
 def load(path: Path, context: LoadContext) -> LoadResult:
@@ -79,8 +77,8 @@ def _read_workbook(path: Path) -> tuple[pd.DataFrame, np.ndarray]:
             text = next((v for v in row[row.index(next(v for v in row if v.strip().lower() == "period:")) + 1:]
                          if v.strip()), "")
             m = re.match(r"^\s*([A-Za-z]+)\s+(\d{4})", text)
-            if m and m.group(1).lower() in _MONTHS:
-                period = f"{m.group(2)}-{_MONTHS[m.group(1).lower()]:02d}"
+            if m and m.group(1).lower() in MONTH_NUMBERS:
+                period = f"{m.group(2)}-{MONTH_NUMBERS[m.group(1).lower()]:02d}"
             else:
                 raise DataError(f"cannot read the period {text!r} (expected e.g. 'April 2016')",
                                 file=where, row=r + 1, column="Period:")

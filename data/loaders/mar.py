@@ -33,6 +33,7 @@ import pandas as pd
 from data import ccg
 from data.ccg import financial_year
 from data.errors import DataError
+from data.periods import MONTH_NUMBERS
 from data.loaders import LoadContext, LoadResult, finish, join_flags
 from data.loaders.population import attach_denominator
 from data.loaders.reading import Problems, file_rows, find_columns, numbers, read_csv_strings, source_vintage
@@ -62,9 +63,6 @@ SPELLINGS = {
     "org_name": ("org_name", "Org Name"),
     "non_elective": ("non_elective_ga_total", "Total Non-elective G&A Admissions (FFCEs)"),
 }
-_MONTHS = {m: i + 1 for i, m in enumerate(
-    ["january", "february", "march", "april", "may", "june", "july", "august", "september", "october",
-     "november", "december"])}
 
 
 def load(path: Path, context: LoadContext) -> LoadResult:
@@ -125,10 +123,10 @@ def _read_workbook(path: Path) -> tuple[pd.DataFrame, np.ndarray, str]:
         if "period:" in labels:
             text = next((v for v in row[labels.index("period:") + 1:] if v.strip()), "")
             m = re.match(r"^\s*([A-Za-z]+)\s+(\d{4})", text)
-            if not (m and m.group(1).lower() in _MONTHS):
+            if not (m and m.group(1).lower() in MONTH_NUMBERS):
                 raise DataError(f"cannot read the period {text!r} (expected e.g. 'April 2014')",
                                 file=where, row=r + 1, column="Period:")
-            period = f"{m.group(2)}-{_MONTHS[m.group(1).lower()]:02d}"
+            period = f"{m.group(2)}-{MONTH_NUMBERS[m.group(1).lower()]:02d}"
     if period is None:
         raise DataError("no 'Period:' row in the sheet's header block", file=where)
     header_row = next((r for r, row in enumerate(cells[:40])
