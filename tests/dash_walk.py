@@ -237,6 +237,25 @@ def dataset_path_values(dataset) -> dict[str, list[str]]:
     return {"site_id": sites, "code": sites, "indicator_id": indicators}
 
 
+def trace_types(tree: Any) -> set[str]:
+    """The plotly trace types of every figure anywhere in a layout or callback response."""
+    found: set[str] = set()
+
+    def visit(node: Any) -> None:
+        if isinstance(node, list):
+            for item in node:
+                visit(item)
+        elif isinstance(node, dict):
+            figure = node.get("figure")
+            if isinstance(figure, dict) and isinstance(figure.get("data"), list):
+                found.update(trace.get("type", "scatter") for trace in figure["data"] if isinstance(trace, dict))
+            for value in node.values():
+                visit(value)
+
+    visit(tree)
+    return found
+
+
 @dataclass
 class Step:
     kind: str  # page | layout | dependencies | router | callback | asset
@@ -255,6 +274,7 @@ class Session:
         self.steps: list[Step] = []
         self.walker: Walker | None = None
         self.shell: dict[str, dict] = {}
+        self.trace_types: set[str] = set()  # of every figure the server sent
 
     def _timed(self, kind: str, path: str, call) -> tuple[int, bytes]:
         t0 = time.perf_counter()
@@ -267,9 +287,11 @@ class Session:
                                    lambda: self.t.post_json("/_dash-update-component", body))
         if status == 200 and data:
             try:
-                return status, json.loads(data)
+                answer = json.loads(data)
             except ValueError:
                 return status, None
+            self.trace_types |= trace_types(answer)
+            return status, answer
         return status, None
 
     def open(self, path: str) -> None:

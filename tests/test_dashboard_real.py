@@ -13,6 +13,7 @@ import urllib.request
 
 import pytest
 
+from app import PLOTLY_BUNDLE_TRACES
 from tests.dash_walk import HttpTransport, Session
 from tests.test_serving_server import Server
 
@@ -49,6 +50,8 @@ def test_every_page_type_renders_on_real_data(real_server, real_built):
     assert failures == [], failures[:10]
     routers = [s for s in session.steps if s.kind == "router"]
     assert len(routers) == len(_paths(real_built)) + 1
+    # The browser draws them with plotly.js's basic bundle (app.PLOTLY_BUNDLE), which has no other trace type.
+    assert "scatter" in session.trace_types and session.trace_types <= PLOTLY_BUNDLE_TRACES, session.trace_types
 
 
 def _page_text(base: str, path: str) -> str:
