@@ -149,3 +149,28 @@ def test_csv_downloads_carry_a_byte_order_mark(ctx):
     key = charts.ChartSpec("trend", site="leeds", indicator_id="dtoc").key()
     sent = download_chart_csv(1, {"type": "csv-button", "key": key})
     assert sent["content"].startswith("\ufeff# Generated demonstration data, not real")
+
+
+def test_workbook_cells_equal_what_pandas_to_excel_writes():
+    """The package's writer against pandas' own: the same value and type in every cell, blanks for
+    missing values and empty text, dates as dates, and text that looks like a number or formula as text."""
+    import datetime as dt
+
+    import numpy as np
+    import pandas as pd
+
+    from layouts.components.exports import workbook_bytes
+
+    frame = pd.DataFrame({"Text": ["Leeds", "", None, "=1+1"], "Float": [1.25, np.nan, -0.0, 1e-9],
+                          "Int": np.array([1, 2, 3, -4], dtype="int64"), "Flag": [True, False, True, False],
+                          "Date": [dt.date(2014, 4, 1), dt.date(2015, 1, 1), None, dt.date(2019, 3, 1)],
+                          "Mixed": ["2.5", 3, None, "-"]})
+    frame["Text"] = frame["Text"].astype("str").where(frame["Text"].notna())  # the pandas string dtype
+    ours = _cells(workbook_bytes([("S", frame), ("Empty", frame.iloc[:0])]))
+    buf = io.BytesIO()
+    with pd.ExcelWriter(buf, engine="xlsxwriter", engine_kwargs={"options": {"strings_to_formulas": False}}) as xl:
+        frame.to_excel(xl, sheet_name="S", index=False)
+        frame.iloc[:0].to_excel(xl, sheet_name="Empty", index=False)
+    theirs = _cells(buf.getvalue())
+    assert ours == theirs
+    assert [type(v) for v in ours["S"][1]] == [str, float, int, bool, dt.datetime, str]

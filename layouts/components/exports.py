@@ -8,9 +8,12 @@ or LA and leave out counts and denominators.
 """
 from __future__ import annotations
 
+import datetime as dt
 import io
 
+import numpy as np
 import pandas as pd
+import xlsxwriter
 
 from analysis import results
 from analysis.cache import memo
@@ -20,6 +23,8 @@ from layouts.components import grid
 from layouts.components.anonymise import comparator_labels
 from layouts.components.readings import relative_interval, source_words
 from layouts.components.urlstate import BASES, GEOGRAPHY_NAMES, ViewState
+
+INF = float("inf")
 
 
 def coverage_by_year(ctx) -> pd.DataFrame:
@@ -221,11 +226,46 @@ def _comparators_sheets(ctx, anon: bool) -> tuple[pd.DataFrame, pd.DataFrame]:
     return comps, balance
 
 
-def excel_writer(target) -> pd.ExcelWriter:
-    """xlsxwriter with text kept as text: by default it turns a cell starting with "=" into a live
-    formula (and "http..." into a link), so a name such as "=HYPERLINK(...)" would run in Excel."""
-    options = {"strings_to_formulas": False, "strings_to_urls": False, "nan_inf_to_errors": False}
-    return pd.ExcelWriter(target, engine="xlsxwriter", engine_kwargs={"options": options})
+def workbook_bytes(sheets: list[tuple[str, pd.DataFrame]]) -> bytes:
+    """An .xlsx of ``sheets`` (name, frame): a bold header row frozen above the rows, numbers as
+    numbers, dates as dates, missing values and empty text blank, and every text cell as text, never a formula or a
+    link (a name such as "=HYPERLINK(...)" would otherwise run in Excel).
+
+    Rows are written straight to xlsxwriter in its constant-memory mode, one cell call each: through
+    pandas' ``to_excel`` the demo package took 2.7 s, most of it per-cell formatting."""
+    buf = io.BytesIO()
+    book = xlsxwriter.Workbook(buf, {"constant_memory": True, "strings_to_formulas": False,
+                                     "strings_to_urls": False, "nan_inf_to_errors": False})
+    header = book.add_format({"bold": True, "border": 1, "align": "center", "valign": "top"})
+    dates = book.add_format({"num_format": "yyyy-mm-dd"})
+    for name, frame in sheets:
+        sheet = book.add_worksheet(name)
+        sheet.freeze_panes(1, 0)
+        sheet.set_column(0, max(0, len(frame.columns) - 1), 16)
+        sheet.write_row(0, 0, [str(c) for c in frame.columns], header)
+        write = {float: sheet.write_number, int: sheet.write_number, bool: sheet.write_boolean,
+                 str: sheet.write_string}
+        columns = [frame[c].tolist() for c in frame.columns]
+        for i, row in enumerate(zip(*columns), start=1):
+            for j, value in enumerate(row):
+                kind = type(value)
+                if kind is float:
+                    if value != value:
+                        continue  # NaN: a blank cell
+                    if value in (INF, -INF):
+                        sheet.write_string(i, j, "inf" if value > 0 else "-inf")
+                        continue
+                elif value is None or value == "" or value is pd.NA or value is pd.NaT:
+                    continue
+                elif kind not in write:
+                    if isinstance(value, (dt.date, dt.datetime)):
+                        sheet.write_datetime(i, j, value, dates)
+                        continue
+                    value, kind = (value.item(), None) if isinstance(value, np.generic) else (str(value), str)
+                    kind = type(value)
+                write.get(kind, sheet.write)(i, j, value)
+    book.close()
+    return buf.getvalue()
 
 
 def package_workbook(ctx, *, anon: bool, basis: str) -> bytes:
@@ -239,11 +279,4 @@ def package_workbook(ctx, *, anon: bool, basis: str) -> bytes:
               ("Balance", balance),
               ("Definitions", ds.catalogue.drop(columns=[c for c in ("fingertips_id", "ascof_code")
                                                          if c in ds.catalogue]))]
-    buf = io.BytesIO()
-    with excel_writer(buf) as xl:
-        for name, frame in sheets:
-            frame.to_excel(xl, sheet_name=name, index=False)
-            sheet = xl.sheets[name]
-            sheet.freeze_panes(1, 0)
-            sheet.set_column(0, max(0, len(frame.columns) - 1), 16)
-    return buf.getvalue()
+    return workbook_bytes(sheets)
