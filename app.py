@@ -144,8 +144,8 @@ PLOTLY_BUNDLE_TRACES = frozenset({"scatter", "bar", "pie"})
 annotations, error bars, the modebar and its image export), of the same version as the full bundle
 in the plotly package. dcc.Graph fetches plotly.js from PLOTLY_PATH the first time a page holds a
 chart (the overview has none, so it never loads it); the app answers that path with this file. The
-full bundle is 4.8 MB against 1.2 MB, and evaluating it took 1.5 s more on each chart page on this
-project's two-core machine. Every figure uses scatter traces only; tests/test_plotly_bundle.py
+full bundle is four times the size and takes a browser correspondingly longer to evaluate on every
+chart page. Every figure uses scatter traces only; tests/test_plotly_bundle.py
 checks the bundle's version and the trace types of every page's figures, and
 scripts/vendor-plotly.sh fetches the bundle for the installed plotly."""
 
