@@ -351,7 +351,13 @@ def left_out_note(site_id: str, indicator_id: str, geography: str = "la", anon: 
 
 def intervention_labels(site_id: str, indicator_id: str) -> tuple[str, tuple[str, str]]:
     """The start period and the transition period as the indicator's own period labels."""
-    ctx = context()
+    return _intervention_labels(active_dataset().checksum, site_id, indicator_id)
+
+
+@memo
+def _intervention_labels(checksum: str, site_id: str, indicator_id: str) -> tuple[str, tuple[str, str]]:
+    # Every chart of a site asks (a page of small multiples asks for each indicator).
+    ctx = _context(checksum)
     freq = ctx.catalogue.at[indicator_id, "frequency"]
     site = ctx.dataset.sites.set_index("site_id").loc[site_id]
     # The indicator's own periods: its years may be calendar years (deaths) or financial years.
