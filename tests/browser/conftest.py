@@ -61,14 +61,23 @@ def server(demo_dir, tmp_path_factory):
     log.close()
 
 
-@pytest.fixture
-def page(browser):
+@pytest.fixture(scope="session")
+def browser_context(browser):
+    """One context (one profile) for the worker's browser tests, as one person's browser: the app keeps
+    no cookies or storage, and a context of its own for each test made every page load fetch and
+    compile React, the Dash renderer and plotly.js again."""
     context = browser.new_context(viewport={"width": 1400, "height": 900}, accept_downloads=True)
     context.set_default_timeout(TIMEOUT_MS)
-    pg = context.new_page()
+    yield context
+    context.close()
+
+
+@pytest.fixture
+def page(browser_context):
+    pg = browser_context.new_page()
     pg.console = ConsoleWatch(pg)
     yield pg
-    context.close()
+    pg.close()
 
 
 @pytest.fixture(scope="session")
