@@ -11,6 +11,7 @@ import subprocess
 import sys
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -94,9 +95,17 @@ def test_gunicorn_workers_headers_warming_faults_and_clean_stop(served_copy):
         status, headers, body = _get(server.port, "/")
         assert status == 200 and headers["Server"].startswith("gunicorn")
         assert headers["X-Content-Type-Options"] == "nosniff" and "Content-Security-Policy" in headers
-        pids = {json.loads(_get(server.port, "/healthz")[2])["pid"] for _ in range(60)}
+        # Each worker's warm-up finishes and says so (a warming worker, holding the GIL, is slow to accept).
+        deadline = time.monotonic() + 120
+        while len({line.split("worker ")[1].split(":")[0] for line in server.lines if "statistics warm in" in line}) < 2:
+            assert time.monotonic() < deadline, "".join(server.lines[-20:])
+            time.sleep(0.2)
+        # Both workers answer: which one accepts a connection is the kernel's choice, so ask until both have.
+        pids: set[int] = set()
+        with ThreadPoolExecutor(4) as pool:
+            while len(pids) < 2 and time.monotonic() < deadline:
+                pids |= set(pool.map(lambda _: json.loads(_get(server.port, "/healthz")[2])["pid"], range(20)))
         assert len(pids) == 2, f"expected answers from 2 worker processes, saw {pids}"
-        server.wait_line("statistics warm in")  # each worker's warm-up finished and said so
 
         (data / "population.parquet").rename(data / "population.parquet.bak")
         answers = [_get(server.port, "/healthz") for _ in range(10)]
