@@ -31,10 +31,15 @@ def _free_port() -> int:
 @pytest.fixture(scope="session")
 def server(demo_dir, tmp_path_factory):
     port = _free_port()
-    # One log per xdist worker; the server's shared results in this run's own folder, never another run's.
+    # One log per xdist worker. The workers' servers share one results folder of this run's own (never
+    # another run's), as a deployment's gunicorn workers do: the demo dataset is byte-identical on every
+    # worker, so a page one server rendered is served to the other from the shared cache.
     log_path = ARTIFACTS / f"server-{os.environ.get('PYTEST_XDIST_WORKER', 'main')}.log"
     log = open(ARTIFACTS.mkdir(exist_ok=True) or log_path, "w")
-    env = {**os.environ, "PIONEERS_CACHE_DIR": str(tmp_path_factory.mktemp("server-cache"))}
+    base = tmp_path_factory.getbasetemp()  # under xdist, this run's folder holds one per worker
+    shared = (base.parent if "PYTEST_XDIST_WORKER" in os.environ else base) / "browser-server-cache"
+    shared.mkdir(exist_ok=True)
+    env = {**os.environ, "PIONEERS_CACHE_DIR": str(shared)}
     # One worker (four threads): every statistic is computed and kept in one process for the whole
     # run instead of twice; tests/test_serving_server.py covers several workers.
     proc = subprocess.Popen([sys.executable, "-m", "cli", "serve", "--data", str(demo_dir), "--port", str(port),
