@@ -138,16 +138,17 @@ def _preload_links(app: Dash) -> str:
 
 
 PLOTLY_BUNDLE = HERE / "assets" / "vendor" / "plotly-basic.min.js"
+"""plotly.js's basic bundle: the scatter, bar and pie traces with every layout component (shapes,
+annotations, error bars, the modebar and its image export), of the same minor version as the full
+bundle in the plotly package. dcc.Graph fetches plotly.js from PLOTLY_PATH the first time a page
+holds a chart (the overview has none, so it never loads it); the app answers that path with this
+file. The full bundle is four times the size and takes a browser correspondingly longer to evaluate
+on every chart page. tests/test_plotly_bundle.py checks the version and what is served;
+scripts/vendor-plotly.sh fetches the bundle for the installed plotly."""
 PLOTLY_PATH = "/_dash-component-suites/plotly/package_data/plotly.min.js"
 PLOTLY_BUNDLE_TRACES = frozenset({"scatter", "bar", "pie"})
-"""plotly.js's basic bundle: the scatter, bar and pie traces with every layout component (shapes,
-annotations, error bars, the modebar and its image export), of the same version as the full bundle
-in the plotly package. dcc.Graph fetches plotly.js from PLOTLY_PATH the first time a page holds a
-chart (the overview has none, so it never loads it); the app answers that path with this file. The
-full bundle is four times the size and takes a browser correspondingly longer to evaluate on every
-chart page. Every figure uses scatter traces only; tests/test_plotly_bundle.py
-checks the bundle's version and the trace types of every page's figures, and
-scripts/vendor-plotly.sh fetches the bundle for the installed plotly."""
+"""The trace types the bundle draws; the real-data page walk (tests/test_dashboard_real.py) checks
+every figure the server sends uses only these."""
 
 
 def serve_plotly_bundle():

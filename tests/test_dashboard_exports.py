@@ -161,7 +161,7 @@ def test_workbook_cells_equal_what_pandas_to_excel_writes():
 
     from layouts.components.exports import workbook_bytes
 
-    frame = pd.DataFrame({"Text": ["Leeds", "", None, "=1+1"], "Float": [1.25, np.nan, -0.0, 1e-9],
+    frame = pd.DataFrame({"Text": ["Leeds", "", None, "=1+1"], "Float": [1.25, np.nan, float("-inf"), 1e-9],
                           "Int": np.array([1, 2, 3, -4], dtype="int64"), "Flag": [True, False, True, False],
                           "Date": [dt.date(2014, 4, 1), dt.date(2015, 1, 1), None, dt.date(2019, 3, 1)],
                           "Mixed": ["2.5", 3, None, "-"]})

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+import math
 
 import numpy as np
 import pandas as pd
@@ -23,8 +24,6 @@ from layouts.components import grid
 from layouts.components.anonymise import comparator_labels
 from layouts.components.readings import relative_interval, source_words
 from layouts.components.urlstate import BASES, GEOGRAPHY_NAMES, ViewState
-
-INF = float("inf")
 
 
 def coverage_by_year(ctx) -> pd.DataFrame:
@@ -228,8 +227,9 @@ def _comparators_sheets(ctx, anon: bool) -> tuple[pd.DataFrame, pd.DataFrame]:
 
 def workbook_bytes(sheets: list[tuple[str, pd.DataFrame]]) -> bytes:
     """An .xlsx of ``sheets`` (name, frame): a bold header row frozen above the rows, numbers as
-    numbers, dates as dates, missing values and empty text blank, and every text cell as text, never a formula or a
-    link (a name such as "=HYPERLINK(...)" would otherwise run in Excel).
+    numbers, dates as dates, missing values and empty text blank, infinities as the text "inf", and
+    every text cell as text, never a formula or a link (a name such as "=HYPERLINK(...)" would
+    otherwise run in Excel): what pandas' ``to_excel`` writes (tests/test_dashboard_exports.py).
 
     Rows are written straight to xlsxwriter in its constant-memory mode, one cell call each: pandas'
     ``to_excel`` spent about half its time formatting each cell (the commit that made this says how long)."""
@@ -252,16 +252,16 @@ def workbook_bytes(sheets: list[tuple[str, pd.DataFrame]]) -> bytes:
                 if kind is float:
                     if value != value:
                         continue  # NaN: a blank cell
-                    if value in (INF, -INF):
+                    if math.isinf(value):
                         sheet.write_string(i, j, "inf" if value > 0 else "-inf")
                         continue
-                elif value is None or value == "" or value is pd.NA or value is pd.NaT:
+                elif value is None or value is pd.NA or value is pd.NaT or value == "":
                     continue
                 elif kind not in write:
-                    if isinstance(value, (dt.date, dt.datetime)):
+                    if isinstance(value, dt.date):  # datetime and Timestamp too
                         sheet.write_datetime(i, j, value, dates)
                         continue
-                    value, kind = (value.item(), None) if isinstance(value, np.generic) else (str(value), str)
+                    value = value.item() if isinstance(value, np.generic) else str(value)
                     kind = type(value)
                 write.get(kind, sheet.write)(i, j, value)
     book.close()
