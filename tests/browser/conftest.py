@@ -85,6 +85,17 @@ def page(browser_context):
     pg.close()
 
 
+@pytest.fixture(scope="module")
+def tab(browser_context):
+    """One tab for a module's page-by-page tests, which open their paths with `open_path` (a deep link
+    for the first path of each page template, in-app navigation for the rest). Each test empties
+    ``tab.console`` before its own page."""
+    pg = browser_context.new_page()
+    pg.console = ConsoleWatch(pg)
+    yield pg
+    pg.close()
+
+
 @pytest.fixture(scope="session")
 def artifacts() -> Path:
     ARTIFACTS.mkdir(exist_ok=True)

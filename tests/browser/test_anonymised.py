@@ -11,7 +11,8 @@ How the work is split, to stay fast on two shared cores:
   The 1,200 CSVs of the site x indicator pages are built by the same chart builders as the figures
   on those pages (which are scanned) and are sampled for three sites (first of wave 1, one mid-list, first of wave 2).
 - In the browser, a representative subset (overview, a site, a site x indicator, an indicator, the
-  matching and data pages, and the switch from named to anonymised): what is actually on screen
+  matching and data pages, and the switch from named to anonymised), opened as deep links and by
+  in-app navigation (`open_path`): what is actually on screen
   (innerText, the live figure JSON of every plot, document.title, the URL after client-side
   navigation) and the downloads as the browser saves them, file names included.
 """
@@ -26,7 +27,7 @@ import pytest
 
 from layouts.components.anonymise import SiteNames, find_real_names, real_names
 from tests.browser import dash_http
-from tests.browser_support import wait_ready
+from tests.browser_support import open_path, wait_ready
 
 pytestmark = pytest.mark.browser
 
@@ -227,13 +228,11 @@ def _screen_text(page) -> str:
 def test_browser_subset_shows_no_real_name(page, server, forbidden):
     leaks: list[str] = []
     for path in BROWSER_PATHS:
-        page.goto(server + path)
-        wait_ready(page)
+        open_path(page, server, path)  # a deep link for each page template's first path, then in-app
         if path.startswith("/matching"):
             page.wait_for_selector("#comparator-sets")
         _scan(path, _screen_text(page), forbidden, leaks)
-    page.goto(server + "/site/pioneer-w/indicator/dtoc?anon=1")
-    wait_ready(page)
+    open_path(page, server, "/site/pioneer-w/indicator/dtoc?anon=1")
     for button in page.locator("button:has-text('Download CSV')").all():
         with page.expect_download() as info:
             button.click()

@@ -9,7 +9,7 @@ import urllib.request
 import pytest
 
 from tests.browser import dash_http
-from tests.browser_support import wait_ready
+from tests.browser_support import open_path, wait_ready
 
 pytestmark = pytest.mark.browser
 
@@ -41,9 +41,13 @@ CCG_PAGES = [
 
 
 @pytest.mark.parametrize("path,heading", CCG_PAGES, ids=[p for p, _ in CCG_PAGES])
-def test_ccg_page_loads_with_empty_console(page, server, path, heading):
-    page.goto(server + path)
-    wait_ready(page)
+def test_ccg_page_loads_with_empty_console(tab, server, path, heading):
+    """In one tab: a deep link for each page template's first URL, in-app navigation for the rest
+    (`open_path`), so the geography switch is checked both as a full load sets it from the URL and as
+    the URL callback sets it."""
+    page = tab
+    page.console.messages.clear()
+    open_path(page, server, path)
     assert heading in page.locator("#_pages_content h1").first.inner_text()
     assert page.console.messages == []
     assert "Traceback" not in page.content()

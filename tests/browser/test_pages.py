@@ -1,10 +1,13 @@
 """Every page and deep link loads in headless Chromium with an empty console under the production server's Content-Security-Policy, nothing from off the server,
-and unknown ids give a friendly page. Screenshots of the overview, a site page and presentation mode."""
+and unknown ids give a friendly page. Screenshots of the overview, a site page and presentation mode.
+
+The pages below open in one tab (`open_path`): the first URL of each page template as a deep link (a
+full load), the others inside the running app as a link click does, so both routes are exercised."""
 from __future__ import annotations
 
 import pytest
 
-from tests.browser_support import wait_ready
+from tests.browser_support import open_path, wait_ready
 
 pytestmark = pytest.mark.browser
 
@@ -33,11 +36,14 @@ PAGES = [
 
 
 @pytest.mark.parametrize("path,heading", PAGES, ids=[p for p, _ in PAGES])
-def test_page_loads_with_empty_console(page, server, path, heading):
+def test_page_loads_with_empty_console(tab, server, path, heading):
+    page = tab
+    page.console.messages.clear()
     requests: list[str] = []
-    page.on("request", lambda r: requests.append(r.url))
-    page.goto(server + path)
-    wait_ready(page)
+    listener = lambda r: requests.append(r.url)  # noqa: E731
+    page.on("request", listener)
+    open_path(page, server, path)
+    page.remove_listener("request", listener)
     if heading:
         assert heading in page.locator("#_pages_content h1").first.inner_text()
     else:
