@@ -22,6 +22,7 @@ import pytest
 
 import cli
 from data.errors import DataError
+from tests import cli_process
 from data.ingest import ingest
 from data.store import load_dataset, verify
 
@@ -31,12 +32,11 @@ ROOT = Path(__file__).resolve().parents[1]
 TIDY = ("indicator_id,area_code,period,numerator,denominator\n"
         "ea_all,E06000001,2014/15 Q1,500,92000\n"
         "ea_all,E06000002,2014/15 Q1,700,139000\n")
-ENV = {**os.environ, "PYTHONPATH": str(ROOT)}
 
 
-def _cli(*args: str, cwd: Path = ROOT, env: dict | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "cli", *args], cwd=cwd, capture_output=True, text=True,
-                          env=env or ENV, timeout=300)
+def _cli(*args: str, cwd: Path = ROOT, env: dict | None = None) -> cli_process.Run:
+    """``pioneers <args>`` in a process of its own (tests/cli_process.py), ``env`` added to the environment."""
+    return cli_process.run(list(args), env=env, cwd=cwd)
 
 
 @pytest.fixture(scope="module")
@@ -67,7 +67,7 @@ def test_build_demo_refuses_a_folder_with_other_files(tmp_path):
 
 def test_build_demo_into_the_working_folder_is_refused(tmp_path):
     (tmp_path / "notes.txt").write_text("keep me")
-    run = _cli("build-demo", "--out", ".", cwd=tmp_path, env={**ENV})
+    run = _cli("build-demo", "--out", ".", cwd=tmp_path)
     assert run.returncode == 2 and "not empty" in run.stderr
     assert (tmp_path / "notes.txt").read_text() == "keep me"
 
@@ -110,15 +110,13 @@ def test_eight_ingests_at_once_lose_no_update(small, tmp_path):
     for i, area in enumerate(areas):
         f = tmp_path / f"add{i}.csv"
         f.write_text(f"indicator_id,area_code,period,numerator,denominator\nea_all,{area},2014/15 Q1,{100 + i},90000\n")
-        procs.append(subprocess.Popen([sys.executable, "-m", "cli", "ingest", "tidy", str(f), "--into", str(ds),
-                                       "--quiet"], cwd=ROOT, env=ENV, stdout=subprocess.PIPE,
-                                      stderr=subprocess.PIPE, text=True))
-    outs = [p.communicate(timeout=300) for p in procs]
-    assert [p.returncode for p in procs] == [0] * 8, [o[1][-300:] for o in outs]
+        procs.append(cli_process.Started(["ingest", "tidy", str(f), "--into", str(ds), "--quiet"]))
+    runs = [p.wait() for p in procs]
+    assert [r.returncode for r in runs] == [0] * 8, [r.stderr[-300:] for r in runs]
     obs = load_dataset(ds).observations
     assert len(obs) == before + 8, "an ingest's rows were lost"
     assert set(areas) <= set(obs["area_code"])
-    waited = sum("waiting: another write" in o[1] for o in outs)
+    waited = sum("waiting: another write" in r.stderr for r in runs)
     assert waited >= 1, "no ingest had to wait: the test did not run them at the same time"
     assert not list(tmp_path.glob(".ds.writing-*"))
 
@@ -129,7 +127,7 @@ def test_lock_is_exclusive_and_a_writer_can_refuse_to_wait(tmp_path):
     holder = subprocess.Popen([sys.executable, "-c", "import sys, time; from data.store import dataset_lock\n"
                                f"with dataset_lock({str(tmp_path / 'ds')!r}):\n"
                                "    print('held', flush=True); time.sleep(30)"],
-                              cwd=ROOT, env=ENV, stdout=subprocess.PIPE, text=True)
+                              cwd=ROOT, stdout=subprocess.PIPE, text=True)
     try:
         assert holder.stdout.readline().strip() == "held"
         with pytest.raises(BlockingIOError):
@@ -167,7 +165,7 @@ def expected_after(small, tmp_path_factory) -> tuple[str, str, Path]:
 def test_a_write_killed_at_each_step_leaves_the_old_or_the_new_dataset(step, small, expected_after, tmp_path):
     before, after, csv = expected_after
     ds = _plain_copy(small, tmp_path / "ds")
-    run = _cli("ingest", "tidy", str(csv), "--into", str(ds), "--quiet", env={**ENV, KILL_ENV: step})
+    run = _cli("ingest", "tidy", str(csv), "--into", str(ds), "--quiet", env={KILL_ENV: step})
     assert run.returncode == -signal.SIGKILL, f"not killed at {step!r}: {run.returncode} {run.stderr[-300:]}"
     # Readers see a whole dataset straight away: the old one or the new one, never neither.
     info = _cli("info", "--data", str(ds))
@@ -182,26 +180,8 @@ def test_a_write_killed_at_each_step_leaves_the_old_or_the_new_dataset(step, sma
     assert not [n for n in left if ".writing-" in n or ".link-" in n], left
 
 
-KILL_BEFORE_RENAME = """
-import atexit, os, runpy, signal, sys
-target, count = int(os.environ["KILL_BEFORE_RENAME"]), 0
-def hook(event, args):
-    global count
-    if event == "os.rename":  # os.rename and os.replace both raise it, before the system call
-        count += 1
-        if count == target:
-            os.kill(os.getpid(), signal.SIGKILL)
-sys.addaudithook(hook)
-atexit.register(lambda: print(f"renames={count}", file=sys.stderr))
-sys.argv = ["cli", *sys.argv[1:]]
-runpy.run_module("cli", run_name="__main__")
-"""
-
-
-def _ingest_killed_before_rename(n: int, csv: Path, ds: Path) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-c", KILL_BEFORE_RENAME, "ingest", "tidy", str(csv), "--into", str(ds),
-                           "--quiet"], cwd=ROOT, capture_output=True, text=True, timeout=300,
-                          env={**ENV, "KILL_BEFORE_RENAME": str(n)})
+def _ingest_killed_before_rename(n: int, csv: Path, ds: Path) -> cli_process.Run:
+    return cli_process.run(["ingest", "tidy", str(csv), "--into", str(ds), "--quiet"], kill_before_rename=n)
 
 
 def test_a_write_killed_before_every_rename_leaves_a_dataset(small, expected_after, tmp_path):
@@ -232,7 +212,7 @@ def test_server_health_survives_a_kill_between_the_steps(small, expected_after, 
     try:
         set_active_dataset(ds)
         for step in STEPS:
-            _cli("ingest", "tidy", str(csv), "--into", str(ds), "--quiet", env={**ENV, KILL_ENV: step})
+            _cli("ingest", "tidy", str(csv), "--into", str(ds), "--quiet", env={KILL_ENV: step})
             health = dataset_health()
             assert health["verified"], (step, health)
             assert health["checksum"] in (before, after)
