@@ -25,13 +25,21 @@ def _cells(data: bytes) -> dict[str, list[list]]:
     return {ws.title: [list(r) for r in ws.iter_rows(values_only=True)] for ws in wb.worksheets}
 
 
-def test_workbook_sheets_notice_and_grid(ctx):
+@pytest.fixture(scope="module")
+def named_did_sheets(ctx) -> dict[str, list[list]]:
+    """Every cell of the named package on the DiD basis, as Excel reads it back (built and read once:
+    about 4 s together)."""
+    from layouts.components.exports import package_workbook
+
+    return _cells(package_workbook(ctx, anon=False, basis="did"))
+
+
+def test_workbook_sheets_notice_and_grid(ctx, named_did_sheets):
     from analysis import results
     from layouts.components import grid
-    from layouts.components.exports import package_workbook
     from layouts.components.urlstate import ViewState
 
-    sheets = _cells(package_workbook(ctx, anon=False, basis="did"))
+    sheets = named_did_sheets
     names = list(sheets)
     assert names == ["Notes", "Overview", "Overview outcomes", "Effects", "Pooled", "Trends", "Comparators",
                      "Balance", "Definitions"]
@@ -100,14 +108,13 @@ def test_grid_markup_escapes_text_and_links_every_cell(ctx):
     assert 'title="&lt;script&gt;' in markup and "&quot;+1.0%&quot;" in markup
 
 
-def test_workbook_is_a_package_an_analyst_can_work_in(ctx):
+def test_workbook_is_a_package_an_analyst_can_work_in(named_did_sheets):
     """Issue 14 item 8: numbers as numbers, one sheet per view, counts and denominators, comparator series,
     effects with intervals and p values, pooled results, a notes sheet with methods and sources; text that
     looks like a formula stays text."""
     from analysis import results
-    from layouts.components.exports import package_workbook
 
-    sheets = _cells(package_workbook(ctx, anon=False, basis="did"))
+    sheets = named_did_sheets
     overview = sheets["Overview"]
     assert all(isinstance(v, float) or v is None for row in overview[1:] for v in row[2:])
     est = results.estimates()
