@@ -214,7 +214,7 @@ def memo(func: Callable) -> Callable:
     return cached
 
 
-@register_cache  # so data.active.clear_caches (a new active dataset) empties it too
+@register_cache  # so data.active.clear_caches empties it too
 def _clear_memo() -> None:
     with _memo_lock:
         _memo.clear()

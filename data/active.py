@@ -33,9 +33,10 @@ def clear_caches() -> None:
 
 
 def set_active_dataset(path: Path | str) -> None:
+    """Serve the dataset at ``path``. Caches are kept: every key names its dataset (checksum or path), so
+    another dataset's entries are never served, and switching back finds its results still there."""
     # Absolute, not resolved: the dataset path is a link that each write moves to a new version.
     os.environ[ENV_VAR] = os.path.abspath(path)
-    clear_caches()
 
 
 def active_path() -> Path:
