@@ -1,4 +1,7 @@
-"""Grid clicks, basis and mode switches, and downloads that contain what is shown."""
+"""Grid clicks, basis and mode switches, and downloads that contain what is shown.
+
+The tests share one tab and open their pages with `open_path`: a deep link for the first page of each
+template, in-app navigation after that, as a user moves around the dashboard."""
 from __future__ import annotations
 
 import csv
@@ -8,14 +11,19 @@ import json
 import openpyxl
 import pytest
 
-from tests.browser_support import wait_ready
+from tests.browser_support import open_path, wait_ready
 
 pytestmark = pytest.mark.browser
 
 
+@pytest.fixture
+def page(tab):
+    tab.console.messages.clear()
+    return tab
+
+
 def test_grid_click_opens_the_right_detail(page, server):
-    page.goto(server + "/?basis=its")
-    wait_ready(page)
+    open_path(page, server, "/?basis=its")
     cell = page.locator("#cell-leeds-dtoc")
     shown = cell.inner_text()
     cell.click()
@@ -27,16 +35,14 @@ def test_grid_click_opens_the_right_detail(page, server):
 
 
 def test_grid_cells_are_keyboard_links(page, server):
-    page.goto(server + "/")
-    wait_ready(page)
+    open_path(page, server, "/")
     page.locator("#cell-barnsley-ea_all").focus()
     page.keyboard.press("Enter")
     page.wait_for_url("**/site/barnsley/indicator/ea_all")
 
 
 def test_basis_switch_changes_grid_and_url(page, server):
-    page.goto(server + "/")
-    wait_ready(page)
+    open_path(page, server, "/")
     before = page.locator("#grid-legend").inner_text()
     page.locator("#basis-england").click()
     page.wait_for_url("**/?basis=england")
@@ -48,8 +54,7 @@ def test_basis_switch_changes_grid_and_url(page, server):
 
 
 def test_mode_switches_update_url_and_page(page, server):
-    page.goto(server + "/site/barnsley")
-    wait_ready(page)
+    open_path(page, server, "/site/barnsley")
     assert page.locator("#_pages_content h1").inner_text() == "Barnsley"
     page.locator("label[for=anon-switch]").click()
     page.wait_for_url("**/site/pioneer-c?anon=1")
@@ -68,8 +73,7 @@ def test_mode_switches_update_url_and_page(page, server):
 
 
 def test_chart_csv_download_matches_the_chart(page, server):
-    page.goto(server + "/site/barnsley/indicator/ea_all")
-    wait_ready(page)
+    open_path(page, server, "/site/barnsley/indicator/ea_all")
     figure = json.loads(page.evaluate("JSON.stringify(document.querySelector('.js-plotly-plot').data)"))
     with page.expect_download() as info:
         page.locator("button:has-text('Download CSV')").first.click()
@@ -87,8 +91,7 @@ def test_chart_csv_download_matches_the_chart(page, server):
 
 
 def test_workbook_download_holds_the_grid(page, server):
-    page.goto(server + "/?basis=did")
-    wait_ready(page)
+    open_path(page, server, "/?basis=did")
     shown = page.locator("#cell-leeds-ea_all").inner_text()
     with page.expect_download(timeout=90_000) as info:
         page.locator("#package-button").click()
@@ -106,8 +109,7 @@ def test_workbook_download_holds_the_grid(page, server):
 
 
 def test_grid_csv_download(page, server):
-    page.goto(server + "/?basis=spc&anon=1")
-    wait_ready(page)
+    open_path(page, server, "/?basis=spc&anon=1")
     with page.expect_download() as info:
         page.locator("#grid-csv-button").click()
     download = info.value
@@ -120,8 +122,7 @@ def test_grid_csv_download(page, server):
 def test_presentation_exports_png_and_svg_named_by_the_chart(page, server, demo):
     from layouts.components.anonymise import find_real_names, real_names
 
-    page.goto(server + "/site/pioneer-k/indicator/ea_all?anon=1&present=1&chart=trend")
-    wait_ready(page)
+    open_path(page, server, "/site/pioneer-k/indicator/ea_all?anon=1&present=1&chart=trend")
     expected = page.evaluate("document.querySelector('.present-frame .js-plotly-plot')"
                              "._context.toImageButtonOptions.filename")
     assert expected == "trend_ea_all_pioneer-k"  # the chart's own name, by its anonymous id
