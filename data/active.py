@@ -8,7 +8,9 @@ that every worker process of a production server serves the same dataset.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from functools import lru_cache
 from pathlib import Path
 
@@ -71,18 +73,41 @@ def _verified(path: str, checksum: str, stamps: tuple) -> bool:
     return True
 
 
+_held: ContextVar[list[Dataset] | None] = ContextVar("pioneers_held_dataset", default=None)
+
+
+@contextmanager
+def one_version() -> Iterator[None]:
+    """Within this block (a request: serving.web installs it) `active_dataset` checks the dataset on
+    its first call and returns that same version to every later call, so one page is built from one
+    version of the data even if a write swaps it meanwhile, and the files are stat-ed once a request
+    rather than at each of the few dozen calls a page makes."""
+    token = _held.set([])
+    try:
+        yield
+    finally:
+        _held.reset(token)
+
+
 def active_dataset() -> Dataset:
     """The configured dataset, verified; reloaded when its manifest changes on disk.
 
-    Every call re-reads the manifest and stats the files, so a file deleted or altered under a
-    running server raises DataError (the pages show it as a banner) instead of serving data that
-    no longer matches what is on disk; restoring the file clears the fault on the next call.
+    Every call outside `one_version`, and the first inside it, re-reads the manifest and stats the
+    files, so a file deleted or altered under a running server raises DataError (the pages show it
+    as a banner) instead of serving data that no longer matches what is on disk; restoring the file
+    clears the fault on the next request.
     """
+    held = _held.get()
+    if held:
+        return held[0]
     path = dataset_dir(active_path())  # this call reads one version, whatever a write does meanwhile
     manifest = read_manifest(path)
     checksum = manifest["dataset_checksum"]
     _verified(str(path), checksum, _file_stamps(path, manifest))
-    return _load(str(path), checksum)
+    dataset = _load(str(path), checksum)
+    if held is not None:
+        held.append(dataset)
+    return dataset
 
 
 def dataset_health(deep: bool = False) -> dict:

@@ -19,13 +19,13 @@ from typing import Any
 import dash
 from dash import html
 from dash._utils import to_json
-from flask import Flask, Response, request
+from flask import Flask, Response, g, request
 from flask_compress import Compress
 from werkzeug.exceptions import HTTPException
 
 from analysis.cache import shared_result
 from analysis.names import anonymised_only
-from data.active import dataset_health
+from data.active import dataset_health, one_version
 from data.errors import DataError
 
 log = logging.getLogger("pioneers.serving")
@@ -348,6 +348,20 @@ def _install_anonymised_only(server: Flask) -> None:
         return response
 
 
+def _install_one_version(server: Flask) -> None:
+    """Each request reads the dataset once and builds everything from that version (data.active.one_version)."""
+    @server.before_request
+    def hold_one_version():
+        g.one_version = one_version()
+        g.one_version.__enter__()
+
+    @server.teardown_request
+    def release_one_version(_exc=None):
+        held = g.pop("one_version", None)
+        if held is not None:
+            held.__exit__(None, None, None)
+
+
 def harden(app: dash.Dash, settings: WebSettings | None = None, page_arguments: PageArguments = _all_arguments) -> None:
     """Install headers, compression, health, callback guard, error pages and fault banners.
     ``page_arguments`` is the app's rule for the URL arguments a page sees (and is cached under)."""
@@ -356,6 +370,7 @@ def harden(app: dash.Dash, settings: WebSettings | None = None, page_arguments: 
     server.config["MAX_CONTENT_LENGTH"] = int(settings.max_request_mb * 1024 * 1024)
     server.config["PROPAGATE_EXCEPTIONS"] = False
     _install_error_handlers(app, server)
+    _install_one_version(server)
     _install_headers(app, server, settings)
     _install_compression(server)
     _install_health(server)

@@ -136,6 +136,28 @@ def test_active_dataset_notices_changes_without_hashing_every_call(own_demo, mon
         active.active_dataset()
 
 
+def test_one_request_reads_one_version_of_the_dataset(served, monkeypatch):
+    """A page request checks the dataset's files once, whatever number of statistics it gathers, and a
+    file damaged during the request is noticed by the next request, not half-way through this one."""
+    from data import active
+
+    _, client, data = served
+    reads = []
+    real_read = active.read_manifest
+    monkeypatch.setattr(active, "read_manifest", lambda path: reads.append(path) or real_read(path))
+    assert _router(client, "/site/barnsley").status_code == 200
+    assert len(reads) == 1
+
+    with active.one_version():
+        first = active.active_dataset()
+        (data / "areas.parquet").write_bytes(b"not parquet")
+        assert active.active_dataset() is first  # the version this block started with
+    with pytest.raises(DataError, match="areas.parquet"):
+        active.active_dataset()
+    r = _router(client, "/site/barnsley")
+    assert r.status_code == 200 and b"areas.parquet" in r.get_data()  # the next request shows the banner
+
+
 def _tidy_csv(demo, path: Path) -> Path:
     """The demo's observations as the project's tidy CSV (what `pioneers ingest tidy` reads)."""
     from data.periods import period_label
