@@ -286,10 +286,16 @@ def _balance_rows(checksum: str, geography: str = "la") -> pd.DataFrame:
     return comparator_set(checksum, geography=geography).balance()
 
 
+def balance_rows(geography: str = "la") -> pd.DataFrame:
+    """Balance of the default comparator sets (`comparators`), one row per site, indicator and covariate
+    (ComparatorSet.balance), computed once per dataset; callers filter, never modify, it."""
+    return _balance_rows(active_dataset().checksum, geography)
+
+
 def site_love(site_id: str, indicator_id: str, geography: str = "la") -> pd.DataFrame:
     """Balance of the comparators behind this site's estimate, per covariate: covariate, abs_before (site vs
     the whole pool), abs_after (site vs its comparators), rating_after, n_comparators. Empty without a set."""
-    b = _balance_rows(active_dataset().checksum, geography)
+    b = balance_rows(geography)
     part = b[(b["site_id"] == site_id) & (b["indicator_id"] == indicator_id)]
     return pd.DataFrame({"covariate": part["covariate"].to_numpy(), "abs_before": part["smd_before"].abs().to_numpy(),
                          "abs_after": part["smd_after"].abs().to_numpy(),

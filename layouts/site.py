@@ -8,7 +8,7 @@ from dash import dcc, html
 from layouts.components import charts, page
 from layouts.components import readings, tables
 from layouts.components.anonymise import comparator_labels
-from analysis.results import BALANCE_WORDS, comparators, context, estimates, site_balance
+from analysis.results import BALANCE_WORDS, balance_rows, comparators, context, estimates, site_balance
 from indicators.glance import summarise_icons
 from layouts.components.urlstate import GEOGRAPHY_NAMES, href, parse_query
 
@@ -103,7 +103,7 @@ def _comparators(ctx, sid: str, anon: bool, geo: str = "la") -> html.Div:
     """Each indicator's comparators, nearest first, with distance and balance; unnamed when anonymised."""
     cs = comparators(geo)
     table = cs.table[cs.table["site_id"] == sid]
-    balance = cs.balance()
+    balance = balance_rows(geo)
     balance = balance[balance["site_id"] == sid]
     good = (balance.assign(ok=balance["balance_after"] == "good").groupby("indicator_id")["ok"].agg(["sum", "size"]))
     rows = []

@@ -217,7 +217,7 @@ def _comparators_sheets(ctx, anon: bool) -> tuple[pd.DataFrame, pd.DataFrame]:
                           "Distance": t["distance"].round(4).to_numpy()})
     if not anon:
         comps.insert(4, "ONS code", t["comparator_code"].to_numpy())
-    b = cs.balance()
+    b = results.balance_rows(ctx.dataset.geography)
     balance = pd.DataFrame({"Site": b["site_id"].map(_site_name(ctx, anon)),
                             "Indicator": b["indicator_id"].map(ctx.catalogue["short_name"]),
                             "Covariate": b["covariate"], "SMD before matching": b["smd_before"].round(4),
