@@ -2,11 +2,15 @@
 
 A `ChartSpec` travels in the download button's id, so the download callback rebuilds exactly
 the table of the chart on screen (same site, indicator, mode) rather than re-reading the page.
+A builder gathers the numbers and returns the table; the figure is drawn from the same numbers
+when first asked for (`Chart.figure`), so a CSV download never draws one.
 """
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
+from functools import cached_property
 
 import numpy as np
 import pandas as pd
@@ -68,12 +72,17 @@ class ChartSpec:
 
 @dataclass
 class Chart:
-    figure: go.Figure | None
+    draw: Callable[[], go.Figure]
     table: pd.DataFrame
     title: str
     filename: str
     colour_note: str
     unavailable: str = ""
+
+    @cached_property
+    def figure(self) -> go.Figure:
+        """The figure, drawn on first use (the page needs it; a CSV download needs only ``table``)."""
+        return self.draw()
 
 
 class ChartUnavailable(Exception):
@@ -116,7 +125,7 @@ def trend_chart(spec: ChartSpec) -> Chart:
     note = (f"Blue solid line: {site}, with 95% confidence whiskers; orange dots and shaded band: its matched "
             "comparators' mean and range; black long dashes: England. Grey band: transition period; red dashed line: "
             "Pioneer start.")
-    return Chart(figure=figures.trend_figure(frame, opts), table=figures.trend_chart_table(frame, opts), title=title,
+    return Chart(draw=lambda: figures.trend_figure(frame, opts), table=figures.trend_chart_table(frame, opts), title=title,
                  filename=_file_stem("trend", spec.indicator_id, site), colour_note=note)
 
 
@@ -132,10 +141,10 @@ def site_multiples_chart(spec: ChartSpec) -> Chart:
                                     site_label=site, unit=ctx.catalogue.at[ind, "unit"], start_label=start,
                                     transition=transition))
     title = f"Trends in 12 indicators: {site}" + _where(spec)
-    fig = figures.small_multiples_figure(panels, title=title, source=ctx.source_line(), ncols=3,
+    draw = lambda: figures.small_multiples_figure(panels, title=title, source=ctx.source_line(), ncols=3,
                                          empty_note="Not available on CCGs" if spec.geo == "ccg" else
                                          "No data in this dataset")
-    return Chart(figure=fig, table=figures.small_multiples_table(panels), title=title,
+    return Chart(draw=draw, table=figures.small_multiples_table(panels), title=title,
                  filename=_file_stem("trends", site), colour_note=_SITE_MULTIPLES_NOTE)
 
 
@@ -152,9 +161,9 @@ def indicator_multiples_chart(spec: ChartSpec) -> Chart:
                                     start_label=start, transition=transition))
     title = f"{cat['name']} in every Pioneer site ({cat['unit']})" + _where(spec)
     # 25 panels: the comparators' range is left to each site's own page to keep the payload small.
-    fig = figures.small_multiples_figure(panels, title=title, source=ctx.source_line(spec.indicator_id), ncols=5,
+    draw = lambda: figures.small_multiples_figure(panels, title=title, source=ctx.source_line(spec.indicator_id), ncols=5,
                                          show_range=False)
-    return Chart(figure=fig, table=figures.small_multiples_table(panels, show_range=False), title=title,
+    return Chart(draw=draw, table=figures.small_multiples_table(panels, show_range=False), title=title,
                  filename=_file_stem("trends", spec.indicator_id, "all-sites"), colour_note=_MULTIPLES_NOTE)
 
 
@@ -182,12 +191,12 @@ def event_chart(spec: ChartSpec) -> Chart:
     frame["period_label"] = frame["period_label"].fillna(frame["period_start"].dt.strftime("%b %Y"))
     start, transition = results.intervention_labels(site_id, spec.indicator_id)
     title = f"{cat['short_name']}, {site}: difference from matched comparators, period by period" + _where(spec)
-    fig = figures.event_study_figure(frame, title=title, unit=cat["unit"], source=ctx.source_line(spec.indicator_id),
+    draw = lambda: figures.event_study_figure(frame, title=title, unit=cat["unit"], source=ctx.source_line(spec.indicator_id),
                                      x_title=figures.period_axis_title(cat["frequency"], frame["period_label"].tolist()),
                                      start_label=start,
                                      transition=transition)
     note = event_study_note(frame)
-    return Chart(fig, figures.event_study_table(frame, cat["unit"]), title,
+    return Chart(draw, figures.event_study_table(frame, cat["unit"]), title,
                  _file_stem("event-study", spec.indicator_id, site), note)
 
 
@@ -209,12 +218,12 @@ def its_chart(spec: ChartSpec) -> Chart:
     frame["period_label"] = frame["period_start"].map(labels)
     start, transition = results.intervention_labels(site_id, spec.indicator_id)
     title = f"{cat['short_name']}, {site}: change in trend after the Pioneer start" + _where(spec)
-    fig = figures.its_figure(frame, title=title, unit=cat["unit"], site_label=site,
+    draw = lambda: figures.its_figure(frame, title=title, unit=cat["unit"], site_label=site,
                              source=ctx.source_line(spec.indicator_id), start_label=start, transition=transition,
                              x_title=figures.period_axis_title(cat["frequency"], frame["period_label"].tolist()))
     note = ("Blue points: the site's values; blue line: the fitted segmented regression; orange dots: the "
             "pre-Pioneer trend carried forward (what the fit expects without a change). Grey band: transition.")
-    return Chart(fig, figures.its_table(frame, site), title, _file_stem("change-in-trend", spec.indicator_id, site), note)
+    return Chart(draw, figures.its_table(frame, site), title, _file_stem("change-in-trend", spec.indicator_id, site), note)
 
 
 def scm_chart(spec: ChartSpec) -> Chart:
@@ -228,14 +237,14 @@ def scm_chart(spec: ChartSpec) -> Chart:
     frame["period_label"] = frame["period_label"].fillna(frame["period_start"].dt.strftime("%b %Y"))
     start, transition = results.intervention_labels(site_id, spec.indicator_id)
     title = f"{cat['short_name']}, {site}: against its synthetic control" + _where(spec)
-    fig = figures.scm_figure(frame, title=title, unit=cat["unit"], site_label=site,
+    draw = lambda: figures.scm_figure(frame, title=title, unit=cat["unit"], site_label=site,
                              source=ctx.source_line(spec.indicator_id), start_label=start, transition=transition,
                              x_title=figures.period_axis_title(cat["frequency"]))
     note = ("Blue solid line with points: the site; orange dashed line: its synthetic control, a weighted blend of "
             "non-Pioneer areas fitted to the site's series before the start and shifted to its level. Before the "
             "start the gap between them shows the fit; after it, the estimated effect. Grey band: transition; red "
             "dashed line: Pioneer start.")
-    return Chart(fig, figures.scm_table(frame, site), title, _file_stem("synthetic-control", spec.indicator_id, site),
+    return Chart(draw, figures.scm_table(frame, site), title, _file_stem("synthetic-control", spec.indicator_id, site),
                  note)
 
 
@@ -245,13 +254,13 @@ def spc_chart(spec: ChartSpec) -> Chart:
     chart = results.site_spc(site_id, spec.indicator_id, spec.geo)
     start, transition = results.intervention_labels(site_id, spec.indicator_id)
     title = f"{cat['short_name']}, {site}: statistical process control (XmR)" + _where(spec)
-    fig = figures.spc_figure(chart, title=title, unit=cat["unit"], source=ctx.source_line(spec.indicator_id),
+    draw = lambda: figures.spc_figure(chart, title=title, unit=cat["unit"], source=ctx.source_line(spec.indicator_id),
                              start_label=start, transition=transition,
                              x_title=figures.period_axis_title(cat["frequency"], chart["period_label"].tolist()))
     note = ("Mean and process limits from the pre-Pioneer periods. Point colour shows the variation type: "
             "light blue improvement, orange concern, purple a special cause where no direction is better, "
             "grey common cause.")
-    return Chart(fig, figures.spc_table(chart), title, _file_stem("spc", spec.indicator_id, site), note)
+    return Chart(draw, figures.spc_table(chart), title, _file_stem("spc", spec.indicator_id, site), note)
 
 
 def caterpillar_chart(spec: ChartSpec) -> Chart:
@@ -277,11 +286,11 @@ def caterpillar_chart(spec: ChartSpec) -> Chart:
             "kind": "pooled"})], ignore_index=True)
     x_title = f"Difference-in-differences effect ({cat['unit']})"
     title = f"{cat['short_name']}: estimated effect of Pioneer status in each site" + _where(spec)
-    fig = figures.caterpillar_figure(frame, title=title, x_title=x_title, source=ctx.source_line(spec.indicator_id))
+    draw = lambda: figures.caterpillar_figure(frame, title=title, x_title=x_title, source=ctx.source_line(spec.indicator_id))
     note = ("Each site's effect against its matched comparators with its 95% placebo interval (exploratory); "
             "diamonds at the foot: the pooled effect over all Pioneers and each wave against never-Pioneer areas, "
             "with 95% intervals. Colour shows the outcome: green better, yellow no clear difference, vermillion worse.")
-    return Chart(fig, figures.caterpillar_table(frame, x_title), title,
+    return Chart(draw, figures.caterpillar_table(frame, x_title), title,
                  _file_stem("site-effects", spec.indicator_id, "anonymised" if spec.anon else ""), note)
 
 
@@ -298,12 +307,12 @@ def pooled_chart(spec: ChartSpec) -> Chart:
     frame = pd.DataFrame({"event_time": et["event_time"].to_numpy(), "coef": et["att"].to_numpy(),
                           "ci_low": et["ci_low"].to_numpy(), "ci_high": et["ci_high"].to_numpy(), "phase": phase})
     title = f"{cat['short_name']}: pooled effect across Pioneers by time since the transition" + _where(spec)
-    fig = figures.event_study_figure(frame, title=title, unit=cat["unit"], source=ctx.source_line(spec.indicator_id))
+    draw = lambda: figures.event_study_figure(frame, title=title, unit=cat["unit"], source=ctx.source_line(spec.indicator_id))
     note = ("Average effect over the Pioneer sites (both waves, each against never-Pioneer areas) by periods after "
             "each wave's transition (wave 1: 2013/14; wave 2: Jan-Mar 2015), each measured against the wave's last "
             "period before its transition, with 95% intervals. Grey: before the transition; open orange: during it; "
             "blue: after it.")
-    return Chart(fig, figures.event_study_table(frame, cat["unit"]), title,
+    return Chart(draw, figures.event_study_table(frame, cat["unit"]), title,
                  _file_stem("pooled-event-study", spec.indicator_id), note)
 
 
@@ -350,7 +359,7 @@ def funnel_chart(spec: ChartSpec) -> Chart:
         limits.attrs["phi"] = od.phi
     period = sites["period"].iloc[-1]
     title = f"{cat['short_name']}: Pioneer sites against England, {period}" + _where(spec)
-    fig = figures.funnel_figure(sites, limits, title=title, unit=cat["unit"],
+    draw = lambda: figures.funnel_figure(sites, limits, title=title, unit=cat["unit"],
                                 x_title=f"Denominator ({cat['denominator']}, log scale{'; in bands' if spec.anon else ''})",
                                 source=ctx.source_line(spec.indicator_id))
     note = ("Each point is a Pioneer site's value in the latest period; its colour shows whether its 95% interval "
@@ -362,7 +371,7 @@ def funnel_chart(spec: ChartSpec) -> Chart:
         note += " (Too few areas to estimate overdispersion: plain limits only.)"
     if spec.anon:
         note += " " + BANDING_RULE
-    return Chart(fig, figures.funnel_table(sites, cat["unit"]), title,
+    return Chart(draw, figures.funnel_table(sites, cat["unit"]), title,
                  _file_stem("funnel", spec.indicator_id, "anonymised" if spec.anon else ""), note)
 
 
@@ -406,11 +415,11 @@ def love_chart(spec: ChartSpec) -> Chart:
     cs = matching_set(spec)
     summary = balance_summary_by_covariate(cs.balance())
     title = f"Balance of the comparator sets: {matching_words(spec)} (version {cs.version})" + _where(spec)
-    fig = figures.love_figure(summary, title=title, source=ctx.source_line())
+    draw = lambda: figures.love_figure(summary, title=title, source=ctx.source_line())
     note = ("Open vermillion circles: how far the sites are from the whole pool before matching; blue diamonds: how "
             "far they are from their comparators after. Left of the solid line (0.1) is good balance; left of the "
             "dashed line (0.25) acceptable.")
-    return Chart(fig, figures.love_table(summary), title, _file_stem("balance", spec.method, "kauto" if spec.kauto else f"k{spec.k}",
+    return Chart(draw, figures.love_table(summary), title, _file_stem("balance", spec.method, "kauto" if spec.kauto else f"k{spec.k}",
                                                                f"caliper{spec.caliper:g}" if spec.caliper else ""), note)
 
 
@@ -423,13 +432,13 @@ def site_love_chart(spec: ChartSpec) -> Chart:
         raise ChartUnavailable("no comparator set for this site and indicator")
     cat = ctx.catalogue.loc[spec.indicator_id]
     title = f"Balance of {site}'s comparators for {cat['short_name']}" + _where(spec)
-    fig = figures.love_figure(balance, title=title, source=ctx.source_line(spec.indicator_id),
+    draw = lambda: figures.love_figure(balance, title=title, source=ctx.source_line(spec.indicator_id),
                               x_title="Absolute standardised mean difference (pool SD units)")
     note = ("Open vermillion circles: how far the site is from the whole pool of candidate areas before matching; "
             "blue diamonds: how far it is from the mean of its comparators after. Left of the solid line (0.1) is "
             "good balance; left of the dashed line (0.25) acceptable; beyond it the comparators are unlike the site "
             "on that characteristic.")
-    return Chart(fig, figures.site_love_table(balance), title,
+    return Chart(draw, figures.site_love_table(balance), title,
                  _file_stem("balance", spec.indicator_id, "anonymised" if spec.anon else site), note)
 
 
@@ -440,11 +449,11 @@ def sensitivity_chart(spec: ChartSpec) -> Chart:
     table, verdict = results.sensitivity(site_id, spec.indicator_id, spec.geo)
     cat = ctx.catalogue.loc[spec.indicator_id]
     title = f"{cat['short_name']}: {site}'s estimate under different analysis choices" + _where(spec)
-    fig = figures.sensitivity_figure(table, title=title, source=ctx.source_line(spec.indicator_id))
+    draw = lambda: figures.sensitivity_figure(table, title=title, source=ctx.source_line(spec.indicator_id))
     note = ("Blue square: the main estimate (matched DiD, k = 5, Mahalanobis, transition period left out); orange "
             "circles: the same estimate with one choice changed; whiskers: 95% placebo intervals; dashed line: no "
             f"effect. {verdict}")
-    return Chart(fig, figures.sensitivity_view_table(table), title,
+    return Chart(draw, figures.sensitivity_view_table(table), title,
                  _file_stem("sensitivity", spec.indicator_id, "anonymised" if spec.anon else site), note)
 
 
@@ -465,13 +474,13 @@ def spine_chart(spec: ChartSpec) -> Chart:
     have["hover"] = [f"{r.indicator} ({r.period}): {r.value:,.1f}; England {r.england:,.1f}" for r in
                      have.itertuples()]
     title = f"{site} against England: latest value in each indicator"
-    fig = figures.spine_figure(have, title=title, source=ctx.source_line(), site_label=site)
+    draw = lambda: figures.spine_figure(have, title=title, source=ctx.source_line(), site_label=site)
     units = "CCG units" if spec.geo == "ccg" else "local authorities"
     note = (f"Each row: the bar is England's spread of {units} in that period (light grey: lowest to "
             "highest; dark grey: the middle half), with England at the centre line and the worse end (or, with no "
             "direction, the lower end) on the left. The point is the site's latest value, coloured by whether its 95% "
             "interval is better (green), similar (yellow) or worse (vermillion) than England.")
-    return Chart(fig, figures.spine_table(have, show_counts=not spec.anon), title, _file_stem("spine", site), note)
+    return Chart(draw, figures.spine_table(have, show_counts=not spec.anon), title, _file_stem("spine", site), note)
 
 
 BUILDERS = {"spine": spine_chart, "trend": trend_chart, "site_multiples": site_multiples_chart,
