@@ -142,8 +142,8 @@ def site_multiples_chart(spec: ChartSpec) -> Chart:
                                     transition=transition))
     title = f"Trends in 12 indicators: {site}" + _where(spec)
     draw = lambda: figures.small_multiples_figure(panels, title=title, source=ctx.source_line(), ncols=3,
-                                         empty_note="Not available on CCGs" if spec.geo == "ccg" else
-                                         "No data in this dataset")
+                                                  empty_note="Not available on CCGs" if spec.geo == "ccg" else
+                                                  "No data in this dataset")
     return Chart(draw=draw, table=figures.small_multiples_table(panels), title=title,
                  filename=_file_stem("trends", site), colour_note=_SITE_MULTIPLES_NOTE)
 
@@ -161,8 +161,8 @@ def indicator_multiples_chart(spec: ChartSpec) -> Chart:
                                     start_label=start, transition=transition))
     title = f"{cat['name']} in every Pioneer site ({cat['unit']})" + _where(spec)
     # 25 panels: the comparators' range is left to each site's own page to keep the payload small.
-    draw = lambda: figures.small_multiples_figure(panels, title=title, source=ctx.source_line(spec.indicator_id), ncols=5,
-                                         show_range=False)
+    draw = lambda: figures.small_multiples_figure(panels, title=title, source=ctx.source_line(spec.indicator_id),
+                                                  ncols=5, show_range=False)
     return Chart(draw=draw, table=figures.small_multiples_table(panels, show_range=False), title=title,
                  filename=_file_stem("trends", spec.indicator_id, "all-sites"), colour_note=_MULTIPLES_NOTE)
 
@@ -191,10 +191,10 @@ def event_chart(spec: ChartSpec) -> Chart:
     frame["period_label"] = frame["period_label"].fillna(frame["period_start"].dt.strftime("%b %Y"))
     start, transition = results.intervention_labels(site_id, spec.indicator_id)
     title = f"{cat['short_name']}, {site}: difference from matched comparators, period by period" + _where(spec)
-    draw = lambda: figures.event_study_figure(frame, title=title, unit=cat["unit"], source=ctx.source_line(spec.indicator_id),
-                                     x_title=figures.period_axis_title(cat["frequency"], frame["period_label"].tolist()),
-                                     start_label=start,
-                                     transition=transition)
+    x_title = figures.period_axis_title(cat["frequency"], frame["period_label"].tolist())
+    draw = lambda: figures.event_study_figure(frame, title=title, unit=cat["unit"], x_title=x_title,
+                                              source=ctx.source_line(spec.indicator_id), start_label=start,
+                                              transition=transition)
     note = event_study_note(frame)
     return Chart(draw, figures.event_study_table(frame, cat["unit"]), title,
                  _file_stem("event-study", spec.indicator_id, site), note)
@@ -218,9 +218,10 @@ def its_chart(spec: ChartSpec) -> Chart:
     frame["period_label"] = frame["period_start"].map(labels)
     start, transition = results.intervention_labels(site_id, spec.indicator_id)
     title = f"{cat['short_name']}, {site}: change in trend after the Pioneer start" + _where(spec)
-    draw = lambda: figures.its_figure(frame, title=title, unit=cat["unit"], site_label=site,
-                             source=ctx.source_line(spec.indicator_id), start_label=start, transition=transition,
-                             x_title=figures.period_axis_title(cat["frequency"], frame["period_label"].tolist()))
+    x_title = figures.period_axis_title(cat["frequency"], frame["period_label"].tolist())
+    draw = lambda: figures.its_figure(frame, title=title, unit=cat["unit"], site_label=site, x_title=x_title,
+                                      source=ctx.source_line(spec.indicator_id), start_label=start,
+                                      transition=transition)
     note = ("Blue points: the site's values; blue line: the fitted segmented regression; orange dots: the "
             "pre-Pioneer trend carried forward (what the fit expects without a change). Grey band: transition.")
     return Chart(draw, figures.its_table(frame, site), title, _file_stem("change-in-trend", spec.indicator_id, site), note)
@@ -238,8 +239,8 @@ def scm_chart(spec: ChartSpec) -> Chart:
     start, transition = results.intervention_labels(site_id, spec.indicator_id)
     title = f"{cat['short_name']}, {site}: against its synthetic control" + _where(spec)
     draw = lambda: figures.scm_figure(frame, title=title, unit=cat["unit"], site_label=site,
-                             source=ctx.source_line(spec.indicator_id), start_label=start, transition=transition,
-                             x_title=figures.period_axis_title(cat["frequency"]))
+                                      source=ctx.source_line(spec.indicator_id), start_label=start,
+                                      transition=transition, x_title=figures.period_axis_title(cat["frequency"]))
     note = ("Blue solid line with points: the site; orange dashed line: its synthetic control, a weighted blend of "
             "non-Pioneer areas fitted to the site's series before the start and shifted to its level. Before the "
             "start the gap between them shows the fit; after it, the estimated effect. Grey band: transition; red "
@@ -254,9 +255,9 @@ def spc_chart(spec: ChartSpec) -> Chart:
     chart = results.site_spc(site_id, spec.indicator_id, spec.geo)
     start, transition = results.intervention_labels(site_id, spec.indicator_id)
     title = f"{cat['short_name']}, {site}: statistical process control (XmR)" + _where(spec)
+    x_title = figures.period_axis_title(cat["frequency"], chart["period_label"].tolist())
     draw = lambda: figures.spc_figure(chart, title=title, unit=cat["unit"], source=ctx.source_line(spec.indicator_id),
-                             start_label=start, transition=transition,
-                             x_title=figures.period_axis_title(cat["frequency"], chart["period_label"].tolist()))
+                                      start_label=start, transition=transition, x_title=x_title)
     note = ("Mean and process limits from the pre-Pioneer periods. Point colour shows the variation type: "
             "light blue improvement, orange concern, purple a special cause where no direction is better, "
             "grey common cause.")
@@ -286,7 +287,8 @@ def caterpillar_chart(spec: ChartSpec) -> Chart:
             "kind": "pooled"})], ignore_index=True)
     x_title = f"Difference-in-differences effect ({cat['unit']})"
     title = f"{cat['short_name']}: estimated effect of Pioneer status in each site" + _where(spec)
-    draw = lambda: figures.caterpillar_figure(frame, title=title, x_title=x_title, source=ctx.source_line(spec.indicator_id))
+    draw = lambda: figures.caterpillar_figure(frame, title=title, x_title=x_title,
+                                              source=ctx.source_line(spec.indicator_id))
     note = ("Each site's effect against its matched comparators with its 95% placebo interval (exploratory); "
             "diamonds at the foot: the pooled effect over all Pioneers and each wave against never-Pioneer areas, "
             "with 95% intervals. Colour shows the outcome: green better, yellow no clear difference, vermillion worse.")
@@ -307,7 +309,8 @@ def pooled_chart(spec: ChartSpec) -> Chart:
     frame = pd.DataFrame({"event_time": et["event_time"].to_numpy(), "coef": et["att"].to_numpy(),
                           "ci_low": et["ci_low"].to_numpy(), "ci_high": et["ci_high"].to_numpy(), "phase": phase})
     title = f"{cat['short_name']}: pooled effect across Pioneers by time since the transition" + _where(spec)
-    draw = lambda: figures.event_study_figure(frame, title=title, unit=cat["unit"], source=ctx.source_line(spec.indicator_id))
+    draw = lambda: figures.event_study_figure(frame, title=title, unit=cat["unit"],
+                                              source=ctx.source_line(spec.indicator_id))
     note = ("Average effect over the Pioneer sites (both waves, each against never-Pioneer areas) by periods after "
             "each wave's transition (wave 1: 2013/14; wave 2: Jan-Mar 2015), each measured against the wave's last "
             "period before its transition, with 95% intervals. Grey: before the transition; open orange: during it; "
@@ -359,9 +362,9 @@ def funnel_chart(spec: ChartSpec) -> Chart:
         limits.attrs["phi"] = od.phi
     period = sites["period"].iloc[-1]
     title = f"{cat['short_name']}: Pioneer sites against England, {period}" + _where(spec)
-    draw = lambda: figures.funnel_figure(sites, limits, title=title, unit=cat["unit"],
-                                x_title=f"Denominator ({cat['denominator']}, log scale{'; in bands' if spec.anon else ''})",
-                                source=ctx.source_line(spec.indicator_id))
+    x_title = f"Denominator ({cat['denominator']}, log scale{'; in bands' if spec.anon else ''})"
+    draw = lambda: figures.funnel_figure(sites, limits, title=title, unit=cat["unit"], x_title=x_title,
+                                         source=ctx.source_line(spec.indicator_id))
     note = ("Each point is a Pioneer site's value in the latest period; its colour shows whether its 95% interval "
             "is entirely better or worse than England (green better, yellow similar, vermillion worse). Black dashed "
             "and dotted lines: 95% and 99.8% limits adjusted for overdispersion (the real spread between all local "
@@ -433,7 +436,7 @@ def site_love_chart(spec: ChartSpec) -> Chart:
     cat = ctx.catalogue.loc[spec.indicator_id]
     title = f"Balance of {site}'s comparators for {cat['short_name']}" + _where(spec)
     draw = lambda: figures.love_figure(balance, title=title, source=ctx.source_line(spec.indicator_id),
-                              x_title="Absolute standardised mean difference (pool SD units)")
+                                       x_title="Absolute standardised mean difference (pool SD units)")
     note = ("Open vermillion circles: how far the site is from the whole pool of candidate areas before matching; "
             "blue diamonds: how far it is from the mean of its comparators after. Left of the solid line (0.1) is "
             "good balance; left of the dashed line (0.25) acceptable; beyond it the comparators are unlike the site "
