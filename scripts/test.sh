@@ -22,6 +22,11 @@ PY="${PYTHON:-python3}"
 .venv/bin/python -m pip install -q --upgrade pip >/dev/null
 .venv/bin/python -m pip install -q -e '.[test]'
 
+# Python's own bytecode cache, even where the environment turns it off (PYTHONDONTWRITEBYTECODE): each
+# worker would otherwise re-parse and re-compile every test module (pytest rewrites their asserts) and
+# every server and CLI subprocess the project's modules, on every run. __pycache__/ is git-ignored.
+unset PYTHONDONTWRITEBYTECODE
+
 # Two workers (pytest-xdist); tests/conftest.py groups the tests by module (Spark tests together, so
 # one JVM) and puts the longest groups first, which --no-loadscope-reorder keeps. Each worker that runs
 # browser tests starts its own demo server. PIONEERS_TEST_WORKERS=0 runs everything in this one process.
