@@ -187,11 +187,19 @@ def shared_result(kind: str, *, comparator_version: Callable[..., str] | None = 
 MEMO_SIZE = 4096  # entries; a dataset needs about 700 (300 trends and SPC charts, details visited, grids)
 _memo: OrderedDict[tuple, Any] = OrderedDict()
 _memo_lock = threading.Lock()
+_computing: dict[tuple, threading.Event] = {}
+"""Entries being computed, each with the event its computation sets when done (see `memo`)."""
 
 
 def memo(func: Callable) -> Callable:
     """Memoise ``func(checksum, ...)``: one entry per code version, dataset checksum and arguments
-    (defaults filled in, so ``f(c)`` and ``f(c, 5)`` share one entry); least recently used go first."""
+    (defaults filled in, so ``f(c)`` and ``f(c, 5)`` share one entry); least recently used go first.
+
+    An entry is computed once even when several threads ask for it at once (a worker's threads on a
+    cold start, or a request during the warm-up): the first computes it, the others wait for it. A
+    memoised function never asks, directly or not, for an entry of a function that asks for its own,
+    so no two threads wait for each other. If the computation fails, a waiting thread computes it
+    itself (and meets the same error)."""
     name = f"{func.__module__}.{func.__qualname__}"
     signature = inspect.signature(func)
 
@@ -200,15 +208,26 @@ def memo(func: Callable) -> Callable:
         bound = signature.bind(checksum, *args, **kwargs)
         bound.apply_defaults()
         key = (code_version(), checksum, name, tuple(bound.arguments.items())[1:])
-        with _memo_lock:
-            if key in _memo:
-                _memo.move_to_end(key)
-                return _memo[key]
-        value = func(checksum, *args, **kwargs)
-        with _memo_lock:
-            _memo[key] = value
-            while len(_memo) > MEMO_SIZE:
-                _memo.popitem(last=False)
+        while True:
+            with _memo_lock:
+                if key in _memo:
+                    _memo.move_to_end(key)
+                    return _memo[key]
+                done = _computing.get(key)
+                if done is None:
+                    done = _computing[key] = threading.Event()
+                    break
+            done.wait()
+        try:
+            value = func(checksum, *args, **kwargs)
+            with _memo_lock:
+                _memo[key] = value
+                while len(_memo) > MEMO_SIZE:
+                    _memo.popitem(last=False)
+        finally:
+            with _memo_lock:
+                del _computing[key]
+            done.set()
         return value
 
     return cached

@@ -27,6 +27,52 @@ def test_memo_keys_on_code_version_checksum_and_arguments(monkeypatch):
     assert len(calls) == 5  # clear_all emptied it
 
 
+def test_an_entry_asked_for_by_several_threads_at_once_is_computed_once():
+    """A cold worker's threads (or a request during the warm-up) asking for the same statistic wait for
+    the one computation; a failed computation is not kept, so the next asker computes it again."""
+    import threading
+    import time
+
+    calls, started, release = [], threading.Event(), threading.Event()
+
+    @cache.memo
+    def stat(checksum: str) -> str:
+        calls.append(checksum)
+        started.set()
+        assert release.wait(10)
+        if checksum == "fails" and len(calls) == 1:
+            raise RuntimeError("first computation fails")
+        return checksum * 2
+
+    for checksum, first_fails in (("a", False), ("fails", True)):
+        calls.clear(), started.clear(), release.clear()
+        answers, errors = [], []
+
+        def ask():
+            try:
+                answers.append(stat(checksum))
+            except RuntimeError as exc:
+                errors.append(str(exc))
+
+        threads = [threading.Thread(target=ask) for _ in range(4)]
+        threads[0].start()
+        assert started.wait(10)  # the first is computing; the other three ask meanwhile
+        for t in threads[1:]:
+            t.start()
+        # Time for the three to ask. Without the waiting they would each start a computation of their own
+        # within a few milliseconds (calls would have four entries); a slower start can only hide that, never
+        # fail the test.
+        time.sleep(0.3)
+        release.set()
+        for t in threads:
+            t.join(10)
+        if first_fails:
+            assert errors == ["first computation fails"] and answers == ["failsfails"] * 3
+            assert len(calls) == 2  # one waiting thread computed it again, the other two waited for that one
+        else:
+            assert answers == ["aa"] * 4 and calls == ["a"]
+
+
 def test_new_active_dataset_clears_the_memo(monkeypatch):
     from data import active
 
