@@ -1,6 +1,9 @@
 """Shared fixtures: one demo dataset per test session, and the path to the real files."""
 from __future__ import annotations
 
+import fcntl
+import os
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -73,13 +76,29 @@ def real_dir() -> Path:
     return REAL
 
 
+def _built_once(tmp_path_factory, name: str, build: Callable[[Path], object]) -> Path:
+    """A dataset the tests read and never write, built once per run: under xdist the first worker to ask
+    builds it in the run's own folder, under a lock, and the others wait for it and read the same files
+    (one session's folder otherwise). Every test that changes a dataset works on a copy of its own."""
+    if "PYTEST_XDIST_WORKER" not in os.environ:
+        out = tmp_path_factory.mktemp(name) / "dataset"
+        build(out)
+        return out
+    root = tmp_path_factory.getbasetemp().parent / name  # this run's folder, one per worker beneath it
+    root.mkdir(exist_ok=True)
+    with open(root / "build.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes, even if the build fails
+        out = root / "dataset"
+        if not (out / "manifest.json").exists():  # the manifest is written last
+            build(out)
+    return out
+
+
 @pytest.fixture(scope="session")
 def demo_dir(tmp_path_factory) -> Path:
     from data.demo import build_demo
 
-    out = tmp_path_factory.mktemp("demo") / "dataset"
-    build_demo(out, seed=DEMO_SEED)
-    return out
+    return _built_once(tmp_path_factory, "demo", lambda out: build_demo(out, seed=DEMO_SEED))
 
 
 @pytest.fixture(scope="session")
@@ -87,6 +106,20 @@ def demo(demo_dir):
     from data.store import load_dataset
 
     return load_dataset(demo_dir)
+
+
+@pytest.fixture(scope="session")
+def _demo_estimates(demo):
+    from analysis.estimates import estimates_table
+
+    return estimates_table(demo)
+
+
+@pytest.fixture
+def demo_estimates(_demo_estimates):
+    """The demo's estimates table (analysis.estimates.estimates_table, defaults), computed once per worker
+    for the tests that read it; each test gets a copy of its own."""
+    return _demo_estimates.copy()
 
 
 @pytest.fixture(scope="session")
@@ -112,12 +145,10 @@ def browser():
 
 @pytest.fixture(scope="session")
 def real_built_dir(real_dir, tmp_path_factory) -> Path:
-    """The real dataset, built once per session from ../shared/data/real by data.real.build_real."""
+    """The real dataset, built once per run from ../shared/data/real by data.real.build_real."""
     from data.real import build_real
 
-    out = tmp_path_factory.mktemp("real-built") / "dataset"
-    build_real(out, shared=real_dir)
-    return out
+    return _built_once(tmp_path_factory, "real-built", lambda out: build_real(out, shared=real_dir))
 
 
 @pytest.fixture(scope="session")

@@ -19,9 +19,9 @@ import pytest
 from analysis.estimates import COLUMNS, estimates_table, pooled_detail, site_detail
 
 
-@pytest.fixture(scope="module")
-def table(demo):
-    return estimates_table(demo)
+@pytest.fixture
+def table(demo_estimates):
+    return demo_estimates
 
 
 def truth_vs_estimate(table: pd.DataFrame, truth: pd.DataFrame, method: str = "did") -> pd.DataFrame:

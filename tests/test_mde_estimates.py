@@ -4,13 +4,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from analysis.estimates import estimates_table, site_detail
+from analysis.estimates import site_detail
 from indicators.power import minimum_detectable_effect
 
 
-@pytest.fixture(scope="module")
-def table(demo):
-    return estimates_table(demo)
+@pytest.fixture
+def table(demo_estimates):
+    return demo_estimates
 
 
 def test_mde_only_on_did_and_scm_rows_and_positive(table):

@@ -118,10 +118,8 @@ def test_unpenalised_case_agrees_with_pysyncon(demo):
     assert ours.effect[0] == pytest.approx(their_effect, rel=1e-3)
 
 
-def test_site_detail_repeats_the_table_row(demo):
-    from analysis.estimates import estimates_table
-
-    table = estimates_table(demo)
+def test_site_detail_repeats_the_table_row(demo, demo_estimates):
+    table = demo_estimates
     row = table[(table["site_id"] == "barnsley") & (table["indicator_id"] == "ea_all") & (table["method"] == "scm")]
     detail = scm_site(demo, "barnsley", "ea_all", "la")
     s = detail["summary"].iloc[0]

@@ -5,7 +5,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from analysis.estimates import estimates_table, site_detail
+from analysis.estimates import site_detail
 from analysis.sensitivity import VARIANTS, Variant, _phase, sensitivity_table, stability_verdict
 from data.errors import DataError
 from indicators.did import POST, PRE, TRANSITION
@@ -28,21 +28,21 @@ def test_every_variant_has_a_row(leeds):
     assert leeds.loc[~did, "n_comparators"].gt(1).all()  # the synthetic control's donors with weight
 
 
-def test_synthetic_control_variant_equals_the_table_scm_row(demo, leeds):
+def test_synthetic_control_variant_equals_the_table_scm_row(demo, leeds, demo_estimates):
     scm = leeds[leeds["estimator"] == "scm"]
     assert len(scm) == 1
-    table = estimates_table(demo)
+    table = demo_estimates
     row = table[(table["site_id"] == "leeds") & (table["indicator_id"] == "ea_all") & (table["method"] == "scm")].iloc[0]
     for col in ("effect", "effect_pct", "ci_low", "ci_high", "p_value"):
         assert scm[col].iloc[0] == pytest.approx(row[col], rel=1e-9, abs=1e-12), col
 
 
-def test_main_variant_equals_the_main_estimate_exactly(demo, leeds):
+def test_main_variant_equals_the_main_estimate_exactly(demo, leeds, demo_estimates):
     main = leeds[leeds["is_main"]].iloc[0]
     detail = site_detail(demo, "leeds", "ea_all")["did"].iloc[0]
     for col in ("effect", "effect_pct", "ci_low", "ci_high", "p_value"):
         assert main[col] == detail[col], col
-    table = estimates_table(demo)
+    table = demo_estimates
     row = table[(table["site_id"] == "leeds") & (table["indicator_id"] == "ea_all") & (table["method"] == "did")].iloc[0]
     for col in ("effect", "effect_pct", "ci_low", "ci_high", "p_value"):
         assert main[col] == pytest.approx(row[col], rel=1e-12, abs=1e-12), col
