@@ -189,3 +189,30 @@ def test_redis_setting_without_client_is_a_clear_error(monkeypatch):
     monkeypatch.setattr(builtins, "__import__", no_redis)
     with pytest.raises(DataError, match="pip install"):
         results_cache.init_results_cache(Flask("x"), CacheSettings(backend="redis", redis_url="redis://h:1/0"))
+
+
+
+def test_pages_are_encoded_by_orjson_with_the_values_of_the_standard_encoder(client):
+    """Dash encodes its responses with plotly's encoder, which uses orjson when it is installed (a
+    project dependency, for speed). Three pages' layouts as built (figures, tables, links), encoded by
+    orjson and by the standard library's encoder, give the same values."""
+    import json
+
+    import dash
+    import plotly.io as pio
+    from dash._utils import to_json
+
+    assert pio.json.config.default_engine == "auto" and to_json({"x": 1.5}) == '{"x":1.5}'  # orjson's spacing
+    pages = [("layouts.site", {"site_id": "leeds"}), ("layouts.indicator", {"indicator_id": "dtoc", "anon": "1"}),
+             ("layouts.site_indicator", {"site_id": "leeds", "indicator_id": "ea_all", "geo": "ccg"})]
+    for module, arguments in pages:
+        layout = dash.page_registry[module]["layout"].__wrapped__(**arguments)  # built, not from the cache
+        encoded = {}
+        for engine in ("orjson", "json"):
+            pio.json.config.default_engine = engine
+            try:
+                encoded[engine] = to_json(layout)
+            finally:
+                pio.json.config.default_engine = "auto"
+        assert encoded["orjson"] != encoded["json"], module  # two encoders did write it
+        assert json.loads(encoded["orjson"]) == json.loads(encoded["json"]), module
