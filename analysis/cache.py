@@ -196,10 +196,10 @@ def memo(func: Callable) -> Callable:
     (defaults filled in, so ``f(c)`` and ``f(c, 5)`` share one entry); least recently used go first.
 
     An entry is computed once even when several threads ask for it at once (a worker's threads on a
-    cold start, or a request during the warm-up): the first computes it, the others wait for it. A
-    memoised function never asks, directly or not, for an entry of a function that asks for its own,
-    so no two threads wait for each other. If the computation fails, a waiting thread computes it
-    itself (and meets the same error)."""
+    cold start, or a request during the warm-up): the first computes it, the others wait for it.
+    Statistics need each other in one direction only (none needs, even indirectly, an entry that
+    needs it), so no two threads ever wait for each other. If the computation fails, nothing is kept
+    and a waiting thread computes it itself (and meets the same error)."""
     name = f"{func.__module__}.{func.__qualname__}"
     signature = inspect.signature(func)
 

@@ -1,4 +1,5 @@
-"""Shared fixtures: one demo dataset per test session, and the path to the real files."""
+"""Shared fixtures: the demo and real datasets (built once per run), the demo's estimates, the path to
+the real files, one browser and one Spark session per worker; and how xdist schedules the tests."""
 from __future__ import annotations
 
 import fcntl
