@@ -68,11 +68,21 @@ def expand(patterns: list[str | Path]) -> list[Path]:
     return out
 
 
+def _stack(tables: list[ibis.Table]) -> ibis.Table:
+    return tables[0] if len(tables) == 1 else ibis.union(*tables)  # UNION ALL: every row kept
+
+
 def _read(engine: Engine, files: list[fields.ExtractFile], parse) -> ibis.Table:
-    """Every file read and parsed on its own (a parquet file's stored types differ from a CSV's
-    text), then stacked: the parsed columns have one type whatever the input."""
-    tables = [parse(engine.read(f.path, f.mapping, f.kind, f.delimiter, number)) for number, f in enumerate(files)]
-    return tables[0] if len(tables) == 1 else ibis.union(*tables)
+    """Every file read with its canonical column names, files of one layout (the same stored types)
+    stacked and parsed together, then the layouts stacked: a parquet file's stored types differ from
+    a CSV's text, and the parsed columns have one type whatever the input. Parsing works row by row,
+    so parsing the stack equals stacking the parsed files; a year of files is one parse to compile
+    and plan instead of one per file."""
+    layouts: dict[ibis.Schema, list[ibis.Table]] = {}
+    for number, f in enumerate(files):
+        raw = engine.read(f.path, f.mapping, f.kind, f.delimiter, number)
+        layouts.setdefault(raw.schema(), []).append(raw)
+    return _stack([parse(_stack(raws)) for raws in layouts.values()])
 
 
 def count_extract(apc: list[str | Path], ae: list[str | Path] = (), engine: Engine | str = "duckdb",

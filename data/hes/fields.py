@@ -10,8 +10,10 @@ from __future__ import annotations
 import csv
 import datetime
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 
+import duckdb
 import ibis
 import pandas as pd
 import pyarrow as pa
@@ -250,7 +252,8 @@ def check(typed: ibis.Table, files: list[ExtractFile], extra: dict | None = None
 
 
 def _locate(info: ExtractFile, field: str) -> tuple[int | None, str]:
-    """The first row of the file failing ``field``'s check, found by re-reading that one column."""
+    """The first row of the file failing ``field``'s check, found by re-reading that one column and
+    parsing it (every other field blank) with the query of `_located_sql`."""
     src = info.mapping[field]
     if info.kind == "parquet":
         values = pq.read_table(info.path, columns=[src]).column(0).cast(pa.string()).to_pandas()
@@ -259,14 +262,25 @@ def _locate(info: ExtractFile, field: str) -> tuple[int | None, str]:
                              encoding="utf-8-sig")[src]
     frame = pd.DataFrame({name: "" for name in info.mapping} | {field: values.fillna("").to_numpy(),
                          "_file": 0, "_row": range(len(values))})
-    parse = parse_ae if "aekey" in info.mapping else parse_apc
-    typed = parse(ibis.memtable(frame))
-    con = ibis.duckdb.connect()
+    con = duckdb.connect()
     try:
-        hits = con.execute(typed.filter(typed[f"bad_{field}"].fill_null(False)).select("_row").order_by("_row").limit(1))
+        con.register(LOCATED, frame)
+        hits = con.execute(f'SELECT _row FROM ({_located_sql(tuple(info.mapping))}) AS parsed '
+                           f'WHERE coalesce("bad_{field}", false) ORDER BY _row LIMIT 1').fetchall()
     finally:
-        con.disconnect()
-    if len(hits) == 0:
+        con.close()
+    if not hits:
         return None, ""
-    i = int(hits.iloc[0, 0])
+    i = int(hits[0][0])
     return i + 2, str(values.iloc[i])
+
+
+LOCATED = "hes_located"
+
+
+@lru_cache(maxsize=2)  # one per extract kind: the parse is the project's own code, the columns its own field list
+def _located_sql(columns: tuple[str, ...]) -> str:
+    """`parse_ae` or `parse_apc` over a table `LOCATED` of text columns ``columns`` plus ``_file`` and
+    ``_row``, as DuckDB SQL. Compiled once: Ibis compiles the whole parse whatever is selected from it."""
+    raw = ibis.table({**{name: "string" for name in columns}, "_file": "int64", "_row": "int64"}, name=LOCATED)
+    return ibis.to_sql(parse_ae(raw) if "aekey" in columns else parse_apc(raw), dialect="duckdb")
