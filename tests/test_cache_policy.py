@@ -126,7 +126,8 @@ def test_one_cache_directory_meaning(tmp_path):
 # dataset or of published files, so clear_all() need not empty them (each says so in a comment).
 CONSTANTS = {"data.reference.default_reference", "data.hes.codes.fields", "data.hes.codes.field_specs",
              "data.hes.codes.code_list", "data.hes.codes.readmission_exclusions",
-             "analysis.names.ccg_reference_names", "data.hes.synth._ccg_of_area", "indicators.scm._blas"}
+             "analysis.names.ccg_reference_names", "data.hes.synth._ccg_of_area", "indicators.scm._blas",
+             "data.hes.fields._located_sql"}
 
 
 def _lru_caches() -> dict[str, object]:

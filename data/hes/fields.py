@@ -278,7 +278,7 @@ def _locate(info: ExtractFile, field: str) -> tuple[int | None, str]:
 LOCATED = "hes_located"
 
 
-@lru_cache(maxsize=2)  # one per extract kind: the parse is the project's own code, the columns its own field list
+@lru_cache(maxsize=2)  # a constant per extract kind: the project's own parse of its own field list, never a dataset
 def _located_sql(columns: tuple[str, ...]) -> str:
     """`parse_ae` or `parse_apc` over a table `LOCATED` of text columns ``columns`` plus ``_file`` and
     ``_row``, as DuckDB SQL. Compiled once: Ibis compiles the whole parse whatever is selected from it."""
