@@ -77,6 +77,24 @@ def real_dir() -> Path:
     return REAL
 
 
+def _run_folder(tmp_path_factory, name: str) -> Path:
+    """A folder of this run shared by its xdist workers (each worker's own tmp folders lie beneath
+    the run's), or of this session when there are no workers."""
+    base = tmp_path_factory.getbasetemp()
+    folder = (base.parent if "PYTEST_XDIST_WORKER" in os.environ else base) / name
+    folder.mkdir(exist_ok=True)
+    return folder
+
+
+@pytest.fixture(scope="session")
+def served_cache_dir(tmp_path_factory) -> Path:
+    """The results folder (PIONEERS_CACHE_DIR) of the servers the tests start on the demo dataset or a
+    byte-identical copy: one for the run, as a deployment's gunicorn workers share one, so a statistic
+    or page one server computed is read by the others (its keys hold the dataset checksum and the code
+    version, so a copy that is changed never reads another's)."""
+    return _run_folder(tmp_path_factory, "served-cache")
+
+
 def _built_once(tmp_path_factory, name: str, build: Callable[[Path], object]) -> Path:
     """A dataset the tests read and never write, built once per run: under xdist the first worker to ask
     builds it in the run's own folder, under a lock, and the others wait for it and read the same files
@@ -85,8 +103,7 @@ def _built_once(tmp_path_factory, name: str, build: Callable[[Path], object]) ->
         out = tmp_path_factory.mktemp(name) / "dataset"
         build(out)
         return out
-    root = tmp_path_factory.getbasetemp().parent / name  # this run's folder, one per worker beneath it
-    root.mkdir(exist_ok=True)
+    root = _run_folder(tmp_path_factory, name)
     with open(root / "build.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes, even if the build fails
         out = root / "dataset"

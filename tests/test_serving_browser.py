@@ -17,11 +17,12 @@ pytestmark = pytest.mark.browser
 
 
 @pytest.fixture(scope="module")
-def browser_server(demo_dir, tmp_path_factory, browser):
-    tmp = tmp_path_factory.mktemp("browser-serving")
-    data = tmp / "dataset"
+def browser_server(demo_dir, served_cache_dir, tmp_path_factory, browser):
+    data = tmp_path_factory.mktemp("browser-serving") / "dataset"
     shutil.copytree(demo_dir, data)
-    env = {**os.environ, "PIONEERS_CACHE_DIR": str(tmp / "cache")}
+    # The run's results folder: what the demo's other servers computed is read, not computed again;
+    # a damaged dataset must show its banner even so.
+    env = {**os.environ, "PIONEERS_CACHE_DIR": str(served_cache_dir)}
     env.pop("PIONEERS_DATA", None)
     server = Server(["--data", str(data), "--workers", "1", "--no-warm"], env)
     server.wait_healthy()

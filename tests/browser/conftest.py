@@ -29,17 +29,14 @@ def _free_port() -> int:
 
 
 @pytest.fixture(scope="session")
-def server(demo_dir, tmp_path_factory):
+def server(demo_dir, served_cache_dir):
     port = _free_port()
-    # One log per xdist worker. The workers' servers share one results folder of this run's own (never
-    # another run's), as a deployment's gunicorn workers do: the demo dataset is byte-identical on every
-    # worker, so a page one server rendered is served to the other from the shared cache.
+    # One log per xdist worker. The workers' servers share the run's results folder (never another
+    # run's): the demo dataset is the same files on every worker, so a page one server rendered is
+    # served to the other from the shared cache.
     log_path = ARTIFACTS / f"server-{os.environ.get('PYTEST_XDIST_WORKER', 'main')}.log"
     log = open(ARTIFACTS.mkdir(exist_ok=True) or log_path, "w")
-    base = tmp_path_factory.getbasetemp()  # under xdist, this run's folder holds one per worker
-    shared = (base.parent if "PYTEST_XDIST_WORKER" in os.environ else base) / "browser-server-cache"
-    shared.mkdir(exist_ok=True)
-    env = {**os.environ, "PIONEERS_CACHE_DIR": str(shared)}
+    env = {**os.environ, "PIONEERS_CACHE_DIR": str(served_cache_dir)}
     # One worker (four threads): every statistic is computed and kept in one process for the whole
     # run instead of twice; tests/test_serving_server.py covers several workers.
     proc = subprocess.Popen([sys.executable, "-m", "cli", "serve", "--data", str(demo_dir), "--port", str(port),
