@@ -89,9 +89,9 @@ def _run_folder(tmp_path_factory, name: str) -> Path:
 @pytest.fixture(scope="session")
 def served_cache_dir(tmp_path_factory) -> Path:
     """The results folder (PIONEERS_CACHE_DIR) of the servers the tests start on the demo dataset or a
-    byte-identical copy: one for the run, as a deployment's gunicorn workers share one, so a statistic
-    or page one server computed is read by the others (its keys hold the dataset checksum and the code
-    version, so a copy that is changed never reads another's)."""
+    byte-identical copy: one for the run, as a deployment's gunicorn workers share one, so a page or
+    workbook one server rendered is served by the others (analysis.cache keys hold the dataset checksum
+    and the code version, so a copy that is changed never reads another's)."""
     return _run_folder(tmp_path_factory, "served-cache")
 
 

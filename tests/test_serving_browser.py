@@ -20,8 +20,8 @@ pytestmark = pytest.mark.browser
 def browser_server(demo_dir, served_cache_dir, tmp_path_factory, browser):
     data = tmp_path_factory.mktemp("browser-serving") / "dataset"
     shutil.copytree(demo_dir, data)
-    # The run's results folder: what the demo's other servers computed is read, not computed again;
-    # a damaged dataset must show its banner even so.
+    # The run's results folder: a page the demo's other servers rendered is served, not rendered again
+    # (the named /site/barnsley may be there already); the damaged copy must show its banner even so.
     env = {**os.environ, "PIONEERS_CACHE_DIR": str(served_cache_dir)}
     env.pop("PIONEERS_DATA", None)
     server = Server(["--data", str(data), "--workers", "1", "--no-warm"], env)
