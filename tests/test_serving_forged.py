@@ -37,7 +37,7 @@ def callback_keys() -> list[str]:
     return sorted(forged_app().callback_map)
 
 
-def text_values():
+def _text_values():
     return st.one_of(
         st.sampled_from(HTML_PAYLOADS),
         st.text(max_size=40),
@@ -47,12 +47,18 @@ def text_values():
     )
 
 
-def any_values():
-    scalars = st.one_of(text_values(), st.integers(), st.floats(allow_nan=True, allow_infinity=True),
+def _any_values():
+    scalars = st.one_of(TEXT_VALUES, st.integers(), st.floats(allow_nan=True, allow_infinity=True),
                         st.booleans(), st.none())
     return st.recursive(scalars, lambda inner: st.one_of(st.lists(inner, max_size=4),
                                                         st.dictionaries(st.text(max_size=8), inner, max_size=4)),
                         max_leaves=8)
+
+
+# Each strategy is built once: a strategy built afresh for every draw made Hypothesis analyse it again
+# (its recursion and emptiness), which cost as much as handling the forged request.
+TEXT_VALUES = _text_values()
+ANY_VALUES = _any_values()
 
 
 def _forge_id(declared, draw_text):
@@ -66,9 +72,9 @@ def _forge_id(declared, draw_text):
 def forged_bodies(draw, key: str):
     spec = forged_app().callback_map[key]
     kind = draw(st.sampled_from(["values", "values", "values", "shape"]))
-    outputs = [{"id": _forge_id(cid, draw(text_values())), "property": prop} for cid, prop in parse_outputs(key)]
+    outputs = [{"id": _forge_id(cid, draw(TEXT_VALUES)), "property": prop} for cid, prop in parse_outputs(key)]
     def deps(declared):
-        return [{"id": _forge_id(d["id"], draw(text_values())), "property": d["property"], "value": draw(any_values())}
+        return [{"id": _forge_id(d["id"], draw(TEXT_VALUES)), "property": d["property"], "value": draw(ANY_VALUES)}
                 for d in declared]
     body = {"output": key, "outputs": outputs if key.startswith("..") else outputs[0],
             "inputs": deps(spec["inputs"]), "state": deps(spec.get("state", [])),
@@ -78,21 +84,21 @@ def forged_bodies(draw, key: str):
         mutation = draw(st.sampled_from(["unknown_id", "unknown_prop", "extra_input", "no_inputs", "inputs_dict",
                                          "output_garbage", "changed_garbage", "not_object"]))
         if mutation == "unknown_id" and body["inputs"]:
-            body["inputs"][0]["id"] = draw(text_values())
+            body["inputs"][0]["id"] = draw(TEXT_VALUES)
         elif mutation == "unknown_prop" and body["inputs"]:
-            body["inputs"][0]["property"] = draw(text_values())
+            body["inputs"][0]["property"] = draw(TEXT_VALUES)
         elif mutation == "extra_input":
-            body["inputs"].append({"id": "nope", "property": "value", "value": draw(any_values())})
+            body["inputs"].append({"id": "nope", "property": "value", "value": draw(ANY_VALUES)})
         elif mutation == "no_inputs":
             body.pop("inputs")
         elif mutation == "inputs_dict":
-            body["inputs"] = draw(any_values())
+            body["inputs"] = draw(ANY_VALUES)
         elif mutation == "output_garbage":
-            body["output"] = draw(text_values())
+            body["output"] = draw(TEXT_VALUES)
         elif mutation == "changed_garbage":
-            body["changedPropIds"] = draw(any_values())
+            body["changedPropIds"] = draw(ANY_VALUES)
         else:
-            body = draw(any_values())
+            body = draw(ANY_VALUES)
     return body
 
 
