@@ -13,7 +13,7 @@ import pandas as pd
 
 from data.ccg import VINTAGES, read_ccgs, unit_of, units_table
 from data.periods import period_range
-from data.reference import ENGLAND_CODE, REFERENCE_DIR, Reference, load_reference
+from data.reference import ENGLAND_CODE, REFERENCE_DIR, Reference, default_reference
 from data.store import CCG_TYPE, write_dataset
 
 FIRST, LAST = "2010-04-01", "2019-03-01"
@@ -110,7 +110,7 @@ def _denominators(basis: str, scale: float, pops: dict[str, np.ndarray], per_yea
 
 def generate(seed: int = 2013, reference: Reference | None = None) -> dict[str, pd.DataFrame]:
     """Build every table of a demo dataset in memory."""
-    ref = reference or load_reference()
+    ref = reference or default_reference()
     rng = np.random.default_rng(seed)
     params = pd.read_csv(REFERENCE_DIR / "demo_parameters.csv").set_index("indicator_id")
     curves = pd.read_csv(REFERENCE_DIR / "demo_england_curves.csv")

@@ -22,7 +22,7 @@ from data.errors import DataError
 from data.loaders import KEY, OBSERVATION_COLUMNS, LoadContext, loader_for
 from data.loaders.population import district_to_county, load_district_population, upper_tier_population
 from data.periods import PLAUSIBLE_FIRST_YEAR, PLAUSIBLE_LAST_YEAR, PLAUSIBLE_RANGE, period_label
-from data.reference import Reference, load_reference
+from data.reference import Reference, default_reference
 from data.store import dataset_lock, load_dataset, read_manifest, write_dataset
 
 COMPARED = ["numerator", "denominator", "value", "ci_low", "ci_high", "flag"]
@@ -108,7 +108,7 @@ def _ingest_locked(kind: str, files: list[Path], into: Path, progress: bool, *, 
     from tqdm import tqdm
 
     loader = loader_for(kind)
-    reference = reference or load_reference()
+    reference = reference or default_reference()
     existing = load_dataset(into) if into.is_symlink() or into.exists() and (into.is_file() or any(into.iterdir())) else None
     if existing is not None and existing.generated_indicators and not allow_mixed:
         raise DataError("the dataset holds generated demonstration figures (" + ", ".join(existing.generated_indicators)

@@ -19,7 +19,7 @@ from data.loaders import KEY, LoadContext, ascof, dtoc, fingertips, mar
 from data.loaders.population import (district_to_county, load_district_population,
                                      upper_tier_population)
 from data.loaders.reading import read_csv_strings, source_vintage
-from data.reference import ENGLAND_CODE, Reference, load_reference
+from data.reference import ENGLAND_CODE, Reference, default_reference
 from data.store import Dataset, write_dataset
 from data.summary import coverage
 
@@ -131,7 +131,7 @@ def build_real(out: Path | str, shared: Path | str | None = None, progress: bool
     absent = [str(p) for p in paths.values() if not p.exists()]
     if absent:
         raise DataError(f"real data files not found: {absent[:3]} (pass --shared DIR)", file=absent[0])
-    reference = load_reference()
+    reference = default_reference()
     population = population_table(reference, shared)
     context = LoadContext(reference=reference, population=population,
                           districts=district_to_county(paths["councils"]),

@@ -160,8 +160,10 @@ def _site_ccgs(d: Path, site_ids: set[str]) -> pd.DataFrame:
     return frame
 
 
-# A module-level constant loaded once: the project's own reference files (package data), which change
-# only with the code; no dataset or published file feeds it, so no cache policy applies.
+# A module-level constant loaded once per process: the project's own reference files (package data),
+# which change only with the code; no dataset or published file feeds it, so no cache policy applies.
+# Every builder and ingest uses it unless given another directory's Reference; an edit to the files
+# takes effect in the next command (each CLI command is a process of its own).
 @lru_cache(maxsize=1)
 def default_reference() -> Reference:
     return load_reference()

@@ -27,7 +27,7 @@ from data.hes.engines import Engine, engine_for
 from data.ingest import ingest
 from data.loaders.population import attach_denominator, district_to_county
 from data.periods import align
-from data.reference import ENGLAND_CODE, Reference, load_reference
+from data.reference import ENGLAND_CODE, Reference, default_reference
 from data.schema import OBSERVATIONS
 
 SOURCE = "record-level HES extract"
@@ -279,7 +279,7 @@ def build(apc: list[str | Path], out: Path | str, *, ae: list[str | Path] = (), 
     """The whole route: count, shape, write ``out``, and ingest into ``into`` when given."""
     if geography not in ("la", "ccg"):
         raise DataError(f"unknown geography {geography!r}; expected 'la' or 'ccg'")
-    reference = reference or load_reference()
+    reference = reference or default_reference()
     pop, generated = _population(population, reference, shared, geography)
     counts, summary = count_extract(apc, ae, engine, spark=spark, master=master)
     districts = None
