@@ -7,6 +7,7 @@ import openpyxl
 import pytest
 
 from layouts.components.anonymise import find_real_names, real_names
+from tests.workbooks import read_sheets
 
 
 @pytest.fixture(scope="module")
@@ -21,17 +22,17 @@ def ctx(demo_dir):
 
 
 def _cells(data: bytes) -> dict[str, list[list]]:
+    """Every cell with openpyxl, which tells an int from a float and a date from a datetime."""
     wb = openpyxl.load_workbook(io.BytesIO(data), read_only=True)
     return {ws.title: [list(r) for r in ws.iter_rows(values_only=True)] for ws in wb.worksheets}
 
 
 @pytest.fixture(scope="module")
 def named_did_sheets(ctx) -> dict[str, list[list]]:
-    """Every cell of the named package on the DiD basis, as Excel reads it back (built and read once:
-    about 4 s together)."""
+    """Every cell of the named package on the DiD basis, as a reader gets them back (built and read once)."""
     from layouts.components.exports import package_workbook
 
-    return _cells(package_workbook(ctx, anon=False, basis="did"))
+    return read_sheets(package_workbook(ctx, anon=False, basis="did"))
 
 
 def test_workbook_sheets_notice_and_grid(ctx, named_did_sheets):
@@ -55,7 +56,7 @@ def test_workbook_sheets_notice_and_grid(ctx, named_did_sheets):
 def test_anonymised_workbook_names_nothing_real(ctx):
     from layouts.components.exports import package_workbook
 
-    sheets = _cells(package_workbook(ctx, anon=True, basis="england"))
+    sheets = read_sheets(package_workbook(ctx, anon=True, basis="england"))
     text = "\n".join(list(sheets) + [str(v) for rows in sheets.values() for row in rows for v in row if v is not None])
     forbidden = real_names(ctx.dataset.sites, ctx.dataset.areas)
     assert find_real_names(text, forbidden) == []

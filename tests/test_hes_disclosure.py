@@ -16,7 +16,6 @@ import io
 import math
 
 import numpy as np
-import openpyxl
 import pandas as pd
 import pytest
 
@@ -25,6 +24,7 @@ from data.hes.disclosure import NOTICE, control_counts
 from data.ingest import ingest
 from data.periods import period_range
 from data.reference import ENGLAND_CODE
+from tests.workbooks import read_sheets
 
 SMALL = ["E08000016", "E06000001", "E06000002", "E09000002"]  # Barnsley and three non-Pioneer councils
 CHART_KINDS = ["trend", "site_multiples", "indicator_multiples", "spc", "event", "its", "caterpillar", "funnel",
@@ -151,8 +151,7 @@ def test_trend_values_are_controlled_counts(ctx):
 def test_workbook(ctx, anon):
     from layouts.components.exports import package_workbook
 
-    wb = openpyxl.load_workbook(io.BytesIO(package_workbook(ctx, anon=anon, basis="england")), read_only=True)
-    sheets = {ws.title: [list(r) for r in ws.iter_rows(values_only=True)] for ws in wb.worksheets}
+    sheets = read_sheets(package_workbook(ctx, anon=anon, basis="england"))
     assert any(NOTICE in str(cell) for row in sheets["Notes"] for cell in row)
     short = ctx.catalogue["short_name"]
     rows = sheets["Trends"]  # one sheet: every site's series for every indicator
