@@ -39,7 +39,8 @@ generations' multipliers. Building a page allocates hundreds of thousands of sho
 
 def settle_gc() -> None:
     """Exclude what is loaded so far (libraries, the app, the dataset) from cyclic garbage collection
-    (``gc.freeze``: it lives as long as the process, and forked workers then do not touch its pages)
+    (``gc.freeze``: it lives as long as the process, and a forked worker's collector then leaves its
+    memory pages shared)
     and collect less often (``GC_THRESHOLDS``). Unreachable cycles are still collected."""
     gc.collect()
     gc.freeze()
