@@ -96,12 +96,6 @@ def _run_folder(tmp_path_factory, name: str) -> Path:
 
 
 @pytest.fixture(scope="session")
-def run_dir(tmp_path_factory) -> Path:
-    """The folder of this run that its xdist workers share (see `_run_folder`)."""
-    return _run_folder(tmp_path_factory, "shared")
-
-
-@pytest.fixture(scope="session")
 def served_cache_dir(tmp_path_factory) -> Path:
     """The results folder (PIONEERS_CACHE_DIR) of the servers the tests start on the demo dataset or a
     byte-identical copy: one for the run, as a deployment's gunicorn workers share one, so a page or

@@ -69,7 +69,7 @@ BULK_PARTS = 2  # see _bulk_part
 
 def _bulk_part(demo, names, part: int) -> list[str]:
     """One of the two halves of `_bulk_paths`, each a test of its own, so the two workers scan in
-    parallel (the run's one server answers both on its threads). Part 0 takes the templates and indicator pages (the overview's
+    parallel, each on its own server. Part 0 takes the templates and indicator pages (the overview's
     grid, the indicator CSVs, the callbacks and the workbook) and every third site; part 1 takes the
     other sites, among them the three whose site x indicator CSVs are sampled (with alternate sites
     instead, part 0 took 1.6 times as long as part 1)."""
