@@ -96,16 +96,23 @@ def comparators_from(comparators: ComparatorSet | pd.DataFrame | None, dataset: 
         raise DataError(f"comparator table names unknown area code(s) {bad[:5]}", column="comparator_code")
     per_ind = bool(table["indicator_id"].notna().any())
     # An empty set (e.g. a geography the dataset holds no units of) leaves every row without an estimate.
-    k_used = int(table.groupby(["site_id", "indicator_id"], dropna=False).size().max()) if len(table) else int(k)
+    k_used = _most_per_site(table) if len(table) else int(k)
     return Comparators(table=table, version=version, per_indicator=per_ind, k=k_used)
+
+
+def _most_per_site(table: pd.DataFrame) -> int:
+    """The most comparators any (site, indicator) has; a missing indicator is one group of its own."""
+    site = pd.factorize(table["site_id"])[0]
+    indicator = pd.factorize(table["indicator_id"], use_na_sentinel=False)[0]
+    return int(np.bincount(site * (indicator.max() + 1) + indicator).max())
 
 
 def _comparator_codes(comps: Comparators, site_id: str, indicator_id: str) -> list[str]:
     t = comps.table
-    rows = t[t["site_id"] == site_id]
+    mine = t["site_id"] == site_id
     if comps.per_indicator:
-        rows = rows[rows["indicator_id"] == indicator_id]
-    return rows.sort_values("rank")["comparator_code"].tolist()
+        mine &= t["indicator_id"] == indicator_id
+    return t[mine].sort_values("rank")["comparator_code"].tolist()
 
 
 def _pool(dataset: Dataset) -> list[str]:

@@ -63,7 +63,8 @@ COLUMNS = ["variant", "estimator", "k", "method", "transition", "weighting", "ef
 
 
 def _phase(dataset: Dataset, site_id: str, periods: pd.DatetimeIndex, frequency: str, transition: str) -> np.ndarray:
-    dates = _dates(dataset.sites.set_index("site_id").loc[site_id])
+    sites = dataset.sites
+    dates = _dates(sites.iloc[int(np.flatnonzero(sites["site_id"].to_numpy() == site_id)[0])])
     if transition == "left out":
         return treatment_phase(periods, frequency, *dates)
     if transition == "post":  # the effect measured from the transition's start: no period is left out for it
