@@ -96,11 +96,11 @@ def comparators_from(comparators: ComparatorSet | pd.DataFrame | None, dataset: 
         raise DataError(f"comparator table names unknown area code(s) {bad[:5]}", column="comparator_code")
     per_ind = bool(table["indicator_id"].notna().any())
     # An empty set (e.g. a geography the dataset holds no units of) leaves every row without an estimate.
-    k_used = _most_per_site(table) if len(table) else int(k)
+    k_used = _largest_set(table) if len(table) else int(k)
     return Comparators(table=table, version=version, per_indicator=per_ind, k=k_used)
 
 
-def _most_per_site(table: pd.DataFrame) -> int:
+def _largest_set(table: pd.DataFrame) -> int:
     """The most comparators any (site, indicator) has; a missing indicator is one group of its own."""
     site = pd.factorize(table["site_id"])[0]
     indicator = pd.factorize(table["indicator_id"], use_na_sentinel=False)[0]

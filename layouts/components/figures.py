@@ -526,7 +526,7 @@ def small_multiples_table(panels: list[SmallMultiple], comparator_label: str = "
         parts.append((n, part))
     if not parts:
         return pd.DataFrame()
-    # One frame built from whole columns: a frame per panel, then concat, cost 30 times as much.
+    # One frame built from whole columns: a frame per panel, then concat, took about six times as long.
     names = list(dict.fromkeys(name for _, part in parts for name in part))
     return pd.DataFrame({name: np.concatenate([part[name] if name in part else np.full(n, np.nan)
                                                for n, part in parts]) for name in names})
