@@ -55,33 +55,34 @@ def test_ccg_page_loads_with_empty_console(tab, server, path, heading):
     assert page.locator(f"#geo-switch input[value={want}]").is_checked()
 
 
+@pytest.fixture
+def page(tab):
+    """The tests below carry on in the module's tab, after the pages above, with its console emptied."""
+    tab.console.messages.clear()
+    return tab
+
+
 def test_indicator_without_ccg_data_says_so_instead_of_empty_axes(page, server):
-    page.goto(server + "/indicator/falls_65?geo=ccg")
-    wait_ready(page)
+    open_path(page, server, "/indicator/falls_65?geo=ccg")
     text = page.locator("#indicator-unavailable").inner_text()
     assert "not available on the CCG geography" in text
     assert page.locator("#_pages_content .js-plotly-plot").count() == 0
-    page.goto(server + "/site/leeds/indicator/dtoc?geo=ccg")
-    wait_ready(page)
+    open_path(page, server, "/site/leeds/indicator/dtoc?geo=ccg")
     assert "not available on the CCG geography" in page.locator("#no-estimate").inner_text()
-    page.goto(server + "/?geo=ccg")
-    wait_ready(page)
+    open_path(page, server, "/?geo=ccg")
     assert "not available on CCGs" in page.locator("#_pages_content").inner_text()
 
 
 def test_ccg_pages_show_ccg_units(page, server):
-    page.goto(server + "/site/leeds?geo=ccg")
-    wait_ready(page)
+    open_path(page, server, "/site/leeds?geo=ccg")
     assert "NHS Leeds CCG" in page.locator("#site-areas").inner_text()
     assert "CCG units" in page.locator("#site-comparators").evaluate("e => e.parentElement.innerText")
-    page.goto(server + "/site/leeds")
-    wait_ready(page)
+    open_path(page, server, "/site/leeds")  # the URL without geo=ccg puts the page back on LAs
     assert "NHS Leeds CCG" not in page.locator("#site-areas").inner_text()
 
 
 def test_geography_switch_by_keyboard_keeps_it_in_the_url_and_the_nav(page, server):
-    page.goto(server + "/site/leeds?basis=its")
-    wait_ready(page)
+    open_path(page, server, "/site/leeds?basis=its")
     page.locator("#geo-switch input[value=la]").focus()
     page.keyboard.press("ArrowRight")  # radio group: arrows move and select
     page.wait_for_url("**/site/leeds?basis=its&geo=ccg")
@@ -97,7 +98,7 @@ def test_geography_switch_by_keyboard_keeps_it_in_the_url_and_the_nav(page, serv
     assert page.console.messages == []
 
 
-def test_forged_geography_gets_a_plain_message(page, server):
+def test_forged_geography_gets_a_plain_message(server):
     with pytest.raises(urllib.error.HTTPError) as err:
         urllib.request.urlopen(server + "/site/leeds?geo=%3Cscript%3Ealert(1)%3C/script%3E", timeout=30)
     assert err.value.code == 400

@@ -70,27 +70,35 @@ def test_page_html_has_no_external_urls(server):
     assert "@import" not in css and "fonts.googleapis" not in css
 
 
+@pytest.fixture
+def page(tab):
+    """The tests below carry on in the module's tab, after the pages above, with its console emptied."""
+    tab.console.messages.clear()
+    return tab
+
+
+def test_screenshots(page, server, artifacts):
+    """Saved for a person to look at: the overview, a site page, and a chart in presentation mode."""
+    open_path(page, server, "/")
+    page.screenshot(path=str(artifacts / "overview.png"), full_page=True)
+    open_path(page, server, "/site/pioneer-k?anon=1")
+    page.screenshot(path=str(artifacts / "site_anonymised.png"), full_page=True)
+    viewport = page.viewport_size
+    page.set_viewport_size({"width": 1600, "height": 1000})
+    try:
+        open_path(page, server, "/site/pioneer-k/indicator/ea_all?anon=1&present=1&chart=trend")
+        page.locator(".present-frame").screenshot(path=str(artifacts / "presentation.png"))
+        box = page.locator(".present-frame").bounding_box()
+    finally:
+        page.set_viewport_size(viewport)
+    assert box["width"] / box["height"] == pytest.approx(16 / 9, rel=0.02)
+    assert page.console.messages == []
+
+
 def test_skip_link_and_live_region(page, server):
-    page.goto(server + "/")
+    page.goto(server + "/")  # a fresh document: the first Tab press goes to its first focusable element
     wait_ready(page)
     page.keyboard.press("Tab")
     focused = page.evaluate("document.activeElement.textContent")
     assert focused == "Skip to main content"
     assert page.locator("main#main").get_attribute("aria-live") == "polite"
-
-
-def test_screenshots(page, server, artifacts):
-    """Saved for a person to look at: the overview, a site page, and a chart in presentation mode."""
-    page.goto(server + "/")
-    wait_ready(page)
-    page.screenshot(path=str(artifacts / "overview.png"), full_page=True)
-    page.goto(server + "/site/pioneer-k?anon=1")
-    wait_ready(page)
-    page.screenshot(path=str(artifacts / "site_anonymised.png"), full_page=True)
-    page.set_viewport_size({"width": 1600, "height": 1000})
-    page.goto(server + "/site/pioneer-k/indicator/ea_all?anon=1&present=1&chart=trend")
-    wait_ready(page)
-    page.locator(".present-frame").screenshot(path=str(artifacts / "presentation.png"))
-    box = page.locator(".present-frame").bounding_box()
-    assert box["width"] / box["height"] == pytest.approx(16 / 9, rel=0.02)
-    assert page.console.messages == []
