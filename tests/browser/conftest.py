@@ -76,6 +76,7 @@ def browser_context(browser):
 
 @pytest.fixture
 def page(browser_context):
+    """A tab of this test's own, closed after it."""
     pg = browser_context.new_page()
     pg.console = ConsoleWatch(pg)
     yield pg
@@ -83,14 +84,22 @@ def page(browser_context):
 
 
 @pytest.fixture(scope="module")
-def tab(browser_context):
-    """One tab for a module's page-by-page tests, which open their paths with `open_path` (a deep link
-    for the first path of each page template, in-app navigation for the rest). Each test empties
-    ``tab.console`` before its own page."""
+def module_tab(browser_context):
+    """The tab a module's tests share (through `tab`)."""
     pg = browser_context.new_page()
     pg.console = ConsoleWatch(pg)
     yield pg
     pg.close()
+
+
+@pytest.fixture
+def tab(module_tab):
+    """The module's one tab, its console emptied for this test. A module's tests go on where the one
+    before left it and open their paths with `open_path` (a deep link for the first path of each page
+    template, in-app navigation for the rest): a full load costs Chromium about a core-second more, and a
+    new tab (`page`) more again, so a test takes `page` only when it needs a tab of its own."""
+    module_tab.console.messages.clear()
+    return module_tab
 
 
 @pytest.fixture(scope="session")

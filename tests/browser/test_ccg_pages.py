@@ -45,57 +45,48 @@ def test_ccg_page_loads_with_empty_console(tab, server, path, heading):
     """In one tab: a deep link for each page template's first URL, in-app navigation for the rest
     (`open_path`), so the geography switch is checked both as a full load sets it from the URL and as
     the URL callback sets it."""
-    page = tab
-    page.console.messages.clear()
-    open_path(page, server, path)
-    assert heading in page.locator("#_pages_content h1").first.inner_text()
-    assert page.console.messages == []
-    assert "Traceback" not in page.content()
+    open_path(tab, server, path)
+    assert heading in tab.locator("#_pages_content h1").first.inner_text()
+    assert tab.console.messages == []
+    assert "Traceback" not in tab.content()
     want = "ccg" if "geo=ccg" in path else "la"
-    assert page.locator(f"#geo-switch input[value={want}]").is_checked()
+    assert tab.locator(f"#geo-switch input[value={want}]").is_checked()
 
 
-@pytest.fixture
-def page(tab):
-    """The tests below carry on in the module's tab, after the pages above, with its console emptied."""
-    tab.console.messages.clear()
-    return tab
-
-
-def test_indicator_without_ccg_data_says_so_instead_of_empty_axes(page, server):
-    open_path(page, server, "/indicator/falls_65?geo=ccg")
-    text = page.locator("#indicator-unavailable").inner_text()
+def test_indicator_without_ccg_data_says_so_instead_of_empty_axes(tab, server):
+    open_path(tab, server, "/indicator/falls_65?geo=ccg")
+    text = tab.locator("#indicator-unavailable").inner_text()
     assert "not available on the CCG geography" in text
-    assert page.locator("#_pages_content .js-plotly-plot").count() == 0
-    open_path(page, server, "/site/leeds/indicator/dtoc?geo=ccg")
-    assert "not available on the CCG geography" in page.locator("#no-estimate").inner_text()
-    open_path(page, server, "/?geo=ccg")
-    assert "not available on CCGs" in page.locator("#_pages_content").inner_text()
+    assert tab.locator("#_pages_content .js-plotly-plot").count() == 0
+    open_path(tab, server, "/site/leeds/indicator/dtoc?geo=ccg")
+    assert "not available on the CCG geography" in tab.locator("#no-estimate").inner_text()
+    open_path(tab, server, "/?geo=ccg")
+    assert "not available on CCGs" in tab.locator("#_pages_content").inner_text()
 
 
-def test_ccg_pages_show_ccg_units(page, server):
-    open_path(page, server, "/site/leeds?geo=ccg")
-    assert "NHS Leeds CCG" in page.locator("#site-areas").inner_text()
-    assert "CCG units" in page.locator("#site-comparators").evaluate("e => e.parentElement.innerText")
-    open_path(page, server, "/site/leeds")  # the URL without geo=ccg puts the page back on LAs
-    assert "NHS Leeds CCG" not in page.locator("#site-areas").inner_text()
+def test_ccg_pages_show_ccg_units(tab, server):
+    open_path(tab, server, "/site/leeds?geo=ccg")
+    assert "NHS Leeds CCG" in tab.locator("#site-areas").inner_text()
+    assert "CCG units" in tab.locator("#site-comparators").evaluate("e => e.parentElement.innerText")
+    open_path(tab, server, "/site/leeds")  # the URL without geo=ccg puts the page back on LAs
+    assert "NHS Leeds CCG" not in tab.locator("#site-areas").inner_text()
 
 
-def test_geography_switch_by_keyboard_keeps_it_in_the_url_and_the_nav(page, server):
-    open_path(page, server, "/site/leeds?basis=its")
-    page.locator("#geo-switch input[value=la]").focus()
-    page.keyboard.press("ArrowRight")  # radio group: arrows move and select
-    page.wait_for_url("**/site/leeds?basis=its&geo=ccg")
-    wait_ready(page)
-    assert page.locator("#geo-switch input[value=ccg]").is_checked()
-    assert "NHS Leeds CCG" in page.locator("#site-areas").inner_text()
+def test_geography_switch_by_keyboard_keeps_it_in_the_url_and_the_nav(tab, server):
+    open_path(tab, server, "/site/leeds?basis=its")
+    tab.locator("#geo-switch input[value=la]").focus()
+    tab.keyboard.press("ArrowRight")  # radio group: arrows move and select
+    tab.wait_for_url("**/site/leeds?basis=its&geo=ccg")
+    wait_ready(tab)
+    assert tab.locator("#geo-switch input[value=ccg]").is_checked()
+    assert "NHS Leeds CCG" in tab.locator("#site-areas").inner_text()
     for nav in ("#nav-overview", "#nav-matching", "#nav-programme", "#nav-data"):
-        assert "geo=ccg" in page.locator(nav).get_attribute("href")
-    page.locator("#nav-programme").click()
-    page.wait_for_url("**/programme?basis=its&geo=ccg")
-    wait_ready(page)
-    assert "CCG units" in page.locator("#programme-geography").inner_text()
-    assert page.console.messages == []
+        assert "geo=ccg" in tab.locator(nav).get_attribute("href")
+    tab.locator("#nav-programme").click()
+    tab.wait_for_url("**/programme?basis=its&geo=ccg")
+    wait_ready(tab)
+    assert "CCG units" in tab.locator("#programme-geography").inner_text()
+    assert tab.console.messages == []
 
 
 def test_forged_geography_gets_a_plain_message(server):

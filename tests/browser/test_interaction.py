@@ -16,67 +16,61 @@ from tests.browser_support import open_path, wait_ready
 pytestmark = pytest.mark.browser
 
 
-@pytest.fixture
-def page(tab):
-    tab.console.messages.clear()
-    return tab
-
-
-def test_grid_click_opens_the_right_detail(page, server):
-    open_path(page, server, "/?basis=its")
-    cell = page.locator("#cell-leeds-dtoc")
+def test_grid_click_opens_the_right_detail(tab, server):
+    open_path(tab, server, "/?basis=its")
+    cell = tab.locator("#cell-leeds-dtoc")
     shown = cell.inner_text()
     cell.click()
-    page.wait_for_url("**/site/leeds/indicator/dtoc?basis=its")
-    wait_ready(page)
-    assert page.locator("#_pages_content h1").inner_text() == "Delayed transfers of care: delayed days: Leeds"
+    tab.wait_for_url("**/site/leeds/indicator/dtoc?basis=its")
+    wait_ready(tab)
+    assert tab.locator("#_pages_content h1").inner_text() == "Delayed transfers of care: delayed days: Leeds"
     assert shown.endswith("%")
-    assert page.console.messages == []
+    assert tab.console.messages == []
 
 
-def test_grid_cells_are_keyboard_links(page, server):
-    open_path(page, server, "/")
-    page.locator("#cell-barnsley-ea_all").focus()
-    page.keyboard.press("Enter")
-    page.wait_for_url("**/site/barnsley/indicator/ea_all")
+def test_grid_cells_are_keyboard_links(tab, server):
+    open_path(tab, server, "/")
+    tab.locator("#cell-barnsley-ea_all").focus()
+    tab.keyboard.press("Enter")
+    tab.wait_for_url("**/site/barnsley/indicator/ea_all")
 
 
-def test_basis_switch_changes_grid_and_url(page, server):
-    open_path(page, server, "/")
-    before = page.locator("#grid-legend").inner_text()
-    page.locator("#basis-england").click()
-    page.wait_for_url("**/?basis=england")
-    page.wait_for_function("() => document.querySelector('#grid-legend').innerText.includes('England')")
-    after = page.locator("#grid-legend").inner_text()
+def test_basis_switch_changes_grid_and_url(tab, server):
+    open_path(tab, server, "/")
+    before = tab.locator("#grid-legend").inner_text()
+    tab.locator("#basis-england").click()
+    tab.wait_for_url("**/?basis=england")
+    tab.wait_for_function("() => document.querySelector('#grid-legend').innerText.includes('England')")
+    after = tab.locator("#grid-legend").inner_text()
     assert "comparators" in before and "England" in after
-    assert page.locator("#basis-england").get_attribute("class").endswith("active")
-    assert page.console.messages == []
+    assert tab.locator("#basis-england").get_attribute("class").endswith("active")
+    assert tab.console.messages == []
 
 
-def test_mode_switches_update_url_and_page(page, server):
-    open_path(page, server, "/site/barnsley")
-    assert page.locator("#_pages_content h1").inner_text() == "Barnsley"
-    page.locator("label[for=anon-switch]").click()
-    page.wait_for_url("**/site/pioneer-c?anon=1")
-    page.wait_for_function("() => document.querySelector('#_pages_content h1')?.innerText === 'Pioneer C'")
-    page.wait_for_function("() => document.title.startsWith('Pioneer C')")
-    assert page.locator("#site-areas").count() == 0
-    assert page.locator("#nav-data").get_attribute("href") == "/data?anon=1"
-    page.locator("label[for=present-switch]").click()
-    page.wait_for_url("**/site/pioneer-c?anon=1&present=1")
-    page.wait_for_selector(".present-frame .js-plotly-plot")
-    assert not page.locator("#navbar").is_visible()
-    page.locator(".present-exit a").click()
-    page.wait_for_url("**/site/pioneer-c?anon=1")
-    page.wait_for_selector("#navbar", state="visible")
-    assert page.console.messages == []
+def test_mode_switches_update_url_and_page(tab, server):
+    open_path(tab, server, "/site/barnsley")
+    assert tab.locator("#_pages_content h1").inner_text() == "Barnsley"
+    tab.locator("label[for=anon-switch]").click()
+    tab.wait_for_url("**/site/pioneer-c?anon=1")
+    tab.wait_for_function("() => document.querySelector('#_pages_content h1')?.innerText === 'Pioneer C'")
+    tab.wait_for_function("() => document.title.startsWith('Pioneer C')")
+    assert tab.locator("#site-areas").count() == 0
+    assert tab.locator("#nav-data").get_attribute("href") == "/data?anon=1"
+    tab.locator("label[for=present-switch]").click()
+    tab.wait_for_url("**/site/pioneer-c?anon=1&present=1")
+    tab.wait_for_selector(".present-frame .js-plotly-plot")
+    assert not tab.locator("#navbar").is_visible()
+    tab.locator(".present-exit a").click()
+    tab.wait_for_url("**/site/pioneer-c?anon=1")
+    tab.wait_for_selector("#navbar", state="visible")
+    assert tab.console.messages == []
 
 
-def test_chart_csv_download_matches_the_chart(page, server):
-    open_path(page, server, "/site/barnsley/indicator/ea_all")
-    figure = json.loads(page.evaluate("JSON.stringify(document.querySelector('.js-plotly-plot').data)"))
-    with page.expect_download() as info:
-        page.locator("button:has-text('Download CSV')").first.click()
+def test_chart_csv_download_matches_the_chart(tab, server):
+    open_path(tab, server, "/site/barnsley/indicator/ea_all")
+    figure = json.loads(tab.evaluate("JSON.stringify(document.querySelector('.js-plotly-plot').data)"))
+    with tab.expect_download() as info:
+        tab.locator("button:has-text('Download CSV')").first.click()
     download = info.value
     assert download.suggested_filename == "trend_ea_all_barnsley.csv"
     assert open(download.path(), "rb").read(3) == b"\xef\xbb\xbf"  # the byte-order mark Excel needs
@@ -90,11 +84,11 @@ def test_chart_csv_download_matches_the_chart(page, server):
     assert [float(r["England"]) for r in rows] == pytest.approx(england["y"], rel=1e-6)
 
 
-def test_workbook_download_holds_the_grid(page, server):
-    open_path(page, server, "/?basis=did")
-    shown = page.locator("#cell-leeds-ea_all").inner_text()
-    with page.expect_download(timeout=90_000) as info:
-        page.locator("#package-button").click()
+def test_workbook_download_holds_the_grid(tab, server):
+    open_path(tab, server, "/?basis=did")
+    shown = tab.locator("#cell-leeds-ea_all").inner_text()
+    with tab.expect_download(timeout=90_000) as info:
+        tab.locator("#package-button").click()
     download = info.value
     assert download.suggested_filename == "pioneer-indicators.xlsx"
     wb = openpyxl.load_workbook(io.BytesIO(open(download.path(), "rb").read()), read_only=True)
@@ -108,10 +102,10 @@ def test_workbook_download_holds_the_grid(page, server):
     assert next(r for r in outcomes if r[1] == "Leeds")[2].startswith(shown + " (")
 
 
-def test_grid_csv_download(page, server):
-    open_path(page, server, "/?basis=spc&anon=1")
-    with page.expect_download() as info:
-        page.locator("#grid-csv-button").click()
+def test_grid_csv_download(tab, server):
+    open_path(tab, server, "/?basis=spc&anon=1")
+    with tab.expect_download() as info:
+        tab.locator("#grid-csv-button").click()
     download = info.value
     assert download.suggested_filename == "overview_spc_anonymised.csv"
     text = open(download.path(), encoding="utf-8-sig").read()
@@ -119,17 +113,17 @@ def test_grid_csv_download(page, server):
     assert "Pioneer C" in text and "Barnsley" not in text
 
 
-def test_presentation_exports_png_and_svg_named_by_the_chart(page, server, demo):
+def test_presentation_exports_png_and_svg_named_by_the_chart(tab, server, demo):
     from layouts.components.anonymise import find_real_names, real_names
 
-    open_path(page, server, "/site/pioneer-k/indicator/ea_all?anon=1&present=1&chart=trend")
-    expected = page.evaluate("document.querySelector('.present-frame .js-plotly-plot')"
+    open_path(tab, server, "/site/pioneer-k/indicator/ea_all?anon=1&present=1&chart=trend")
+    expected = tab.evaluate("document.querySelector('.present-frame .js-plotly-plot')"
                              "._context.toImageButtonOptions.filename")
     assert expected == "trend_ea_all_pioneer-k"  # the chart's own name, by its anonymous id
     files = {}
     for fmt in ("svg", "png"):
-        with page.expect_download(timeout=60_000) as info:
-            page.locator(f"button:has-text('Download {fmt.upper()}')").click()
+        with tab.expect_download(timeout=60_000) as info:
+            tab.locator(f"button:has-text('Download {fmt.upper()}')").click()
         download = info.value
         assert download.suggested_filename == f"{expected}.{fmt}"
         files[fmt] = open(download.path(), "rb").read()
@@ -139,4 +133,4 @@ def test_presentation_exports_png_and_svg_named_by_the_chart(page, server, demo)
     assert files["png"][:8] == b"\x89PNG\r\n\x1a\n"
     width, height = int.from_bytes(files["png"][16:20], "big"), int.from_bytes(files["png"][20:24], "big")
     assert (width, height) == (4800, 2700)  # 1600 x 900 at scale 3
-    assert page.console.messages == []
+    assert tab.console.messages == []

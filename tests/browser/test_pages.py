@@ -37,22 +37,20 @@ PAGES = [
 
 @pytest.mark.parametrize("path,heading", PAGES, ids=[p for p, _ in PAGES])
 def test_page_loads_with_empty_console(tab, server, path, heading):
-    page = tab
-    page.console.messages.clear()
     requests: list[str] = []
     listener = lambda r: requests.append(r.url)  # noqa: E731
-    page.on("request", listener)
-    open_path(page, server, path)
-    page.remove_listener("request", listener)
+    tab.on("request", listener)
+    open_path(tab, server, path)
+    tab.remove_listener("request", listener)
     if heading:
-        assert heading in page.locator("#_pages_content h1").first.inner_text()
+        assert heading in tab.locator("#_pages_content h1").first.inner_text()
     else:
-        assert page.locator(".present-frame .js-plotly-plot").count() == 1
-    assert page.locator("#data-notice").inner_text() == "Generated demonstration data, not real"
-    assert page.console.messages == []
+        assert tab.locator(".present-frame .js-plotly-plot").count() == 1
+    assert tab.locator("#data-notice").inner_text() == "Generated demonstration data, not real"
+    assert tab.console.messages == []
     external = [u for u in requests if not u.startswith(server) and not u.startswith("data:")]
     assert external == []
-    assert "Traceback" not in page.content()
+    assert "Traceback" not in tab.content()
 
 
 def test_page_html_has_no_external_urls(server):
@@ -70,35 +68,28 @@ def test_page_html_has_no_external_urls(server):
     assert "@import" not in css and "fonts.googleapis" not in css
 
 
-@pytest.fixture
-def page(tab):
-    """The tests below carry on in the module's tab, after the pages above, with its console emptied."""
-    tab.console.messages.clear()
-    return tab
-
-
-def test_screenshots(page, server, artifacts):
+def test_screenshots(tab, server, artifacts):
     """Saved for a person to look at: the overview, a site page, and a chart in presentation mode."""
-    open_path(page, server, "/")
-    page.screenshot(path=str(artifacts / "overview.png"), full_page=True)
-    open_path(page, server, "/site/pioneer-k?anon=1")
-    page.screenshot(path=str(artifacts / "site_anonymised.png"), full_page=True)
-    viewport = page.viewport_size
-    page.set_viewport_size({"width": 1600, "height": 1000})
+    open_path(tab, server, "/")
+    tab.screenshot(path=str(artifacts / "overview.png"), full_page=True)
+    open_path(tab, server, "/site/pioneer-k?anon=1")
+    tab.screenshot(path=str(artifacts / "site_anonymised.png"), full_page=True)
+    viewport = tab.viewport_size
+    tab.set_viewport_size({"width": 1600, "height": 1000})
     try:
-        open_path(page, server, "/site/pioneer-k/indicator/ea_all?anon=1&present=1&chart=trend")
-        page.locator(".present-frame").screenshot(path=str(artifacts / "presentation.png"))
-        box = page.locator(".present-frame").bounding_box()
+        open_path(tab, server, "/site/pioneer-k/indicator/ea_all?anon=1&present=1&chart=trend")
+        tab.locator(".present-frame").screenshot(path=str(artifacts / "presentation.png"))
+        box = tab.locator(".present-frame").bounding_box()
     finally:
-        page.set_viewport_size(viewport)
+        tab.set_viewport_size(viewport)
     assert box["width"] / box["height"] == pytest.approx(16 / 9, rel=0.02)
-    assert page.console.messages == []
+    assert tab.console.messages == []
 
 
-def test_skip_link_and_live_region(page, server):
-    page.goto(server + "/")  # a fresh document: the first Tab press goes to its first focusable element
-    wait_ready(page)
-    page.keyboard.press("Tab")
-    focused = page.evaluate("document.activeElement.textContent")
+def test_skip_link_and_live_region(tab, server):
+    tab.goto(server + "/")  # a fresh document: the first Tab press goes to its first focusable element
+    wait_ready(tab)
+    tab.keyboard.press("Tab")
+    focused = tab.evaluate("document.activeElement.textContent")
     assert focused == "Skip to main content"
-    assert page.locator("main#main").get_attribute("aria-live") == "polite"
+    assert tab.locator("main#main").get_attribute("aria-live") == "polite"
