@@ -17,10 +17,11 @@ from pathlib import Path
 from typing import Any
 
 import dash
+import orjson
 from dash import html
-from dash._utils import to_json
 from flask import Flask, Response, g, request
 from flask_compress import Compress
+from plotly.io.json import to_json_plotly
 from werkzeug.exceptions import HTTPException
 
 from analysis.cache import shared_result
@@ -129,13 +130,32 @@ def _guard_shell(app: dash.Dash) -> None:
     app.layout = guarded_shell
 
 
+_JSON_OPTIONS = orjson.OPT_NON_STR_KEYS | orjson.OPT_SERIALIZE_NUMPY
+
+
+def _json_form(obj: Any) -> Any:
+    """What orjson cannot write itself: a Dash component or a plotly figure by its own JSON form,
+    anything else (a pandas timestamp, a numpy array orjson does not take) as plotly's encoder writes it."""
+    to_plotly_json = getattr(obj, "to_plotly_json", None)
+    if to_plotly_json is not None:
+        return to_plotly_json()
+    return orjson.loads(to_json_plotly(obj))
+
+
+def page_json(layout: Any) -> Any:
+    """A layout as the JSON values the browser receives: the values Dash's own encoder (plotly's, on
+    orjson) gives. That encoder walks every node of the page in Python before orjson writes it; here
+    orjson walks the page and asks `_json_form` only about components, figures and the odd array."""
+    return orjson.loads(orjson.dumps(layout, default=_json_form, option=_JSON_OPTIONS))
+
+
 def _shared_layout(module: str, layout: Callable) -> Callable:
     """A page's layout rendered once per dataset, code version and URL arguments, and kept in the
     shared results cache as the JSON the browser receives: a page is a pure function of its URL
     and the dataset, so every worker can answer a repeat visit without rebuilding its figures."""
     @shared_result(f"page/{module}")
     def rendered(**kwargs):
-        return json.loads(to_json(layout(**kwargs)))
+        return page_json(layout(**kwargs))
 
     return rendered
 

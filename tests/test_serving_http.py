@@ -194,19 +194,25 @@ def test_redis_setting_without_client_is_a_clear_error(monkeypatch):
 
 def test_pages_are_encoded_by_orjson_with_the_values_of_the_standard_encoder(client):
     """Dash encodes its responses with plotly's encoder, which uses orjson when it is installed (a
-    project dependency, for speed). Three pages' layouts as built (figures, tables, links), encoded by
-    orjson and by the standard library's encoder, give the same values."""
+    project dependency, for speed); the page cache keeps a layout as the values of its own encoder
+    (serving.web.page_json, orjson walking the page). Three pages' layouts as built (figures with
+    numpy arrays, tables, links), encoded all three ways, give the same values."""
+    import inspect
     import json
 
     import dash
     import plotly.io as pio
     from dash._utils import to_json
+    from dash.development.base_component import Component
+
+    from serving.web import page_json
 
     assert pio.json.config.default_engine == "auto" and to_json({"x": 1.5}) == '{"x":1.5}'  # orjson's spacing
     pages = [("layouts.site", {"site_id": "leeds"}), ("layouts.indicator", {"indicator_id": "dtoc", "anon": "1"}),
              ("layouts.site_indicator", {"site_id": "leeds", "indicator_id": "ea_all", "geo": "ccg"})]
     for module, arguments in pages:
-        layout = dash.page_registry[module]["layout"].__wrapped__(**arguments)  # built, not from the cache
+        layout = inspect.unwrap(dash.page_registry[module]["layout"])(**arguments)  # the page's own function
+        assert isinstance(layout, Component), module
         encoded = {}
         for engine in ("orjson", "json"):
             pio.json.config.default_engine = engine
@@ -216,3 +222,4 @@ def test_pages_are_encoded_by_orjson_with_the_values_of_the_standard_encoder(cli
                 pio.json.config.default_engine = "auto"
         assert encoded["orjson"] != encoded["json"], module  # two encoders did write it
         assert json.loads(encoded["orjson"]) == json.loads(encoded["json"]), module
+        assert page_json(layout) == json.loads(encoded["json"]), module
