@@ -100,15 +100,18 @@ def test_a_table_that_does_not_fit_the_schema_is_refused(tmp_path):
     assert not (tmp_path / "ds").exists()
 
 
-def test_same_seed_gives_byte_identical_parquet_and_another_seed_differs(tmp_path):
-    for name, seed in (("a", 11), ("b", 11), ("c", 12)):
+def test_same_seed_gives_byte_identical_parquet_and_another_seed_differs(tmp_path, demo_dir):
+    """The run's demo (built in another folder, perhaps by another worker) against a new build with its
+    seed and one with another seed."""
+    demo_seed = json.loads((demo_dir / "manifest.json").read_text())["seed"]
+    for name, seed in (("b", demo_seed), ("c", demo_seed + 1)):
         build_demo(tmp_path / name, seed=seed)
-    pq_a = {k: v for k, v in _digests(tmp_path / "a").items() if k.endswith(".parquet")}
+    pq_a = {k: v for k, v in _digests(demo_dir).items() if k.endswith(".parquet")}
     pq_b = {k: v for k, v in _digests(tmp_path / "b").items() if k.endswith(".parquet")}
     pq_c = {k: v for k, v in _digests(tmp_path / "c").items() if k.endswith(".parquet")}
     assert pq_a == pq_b
     assert pq_a["observations.parquet"] != pq_c["observations.parquet"]
-    a = load_dataset(tmp_path / "a").observations
+    a = load_dataset(demo_dir).observations
     c = load_dataset(tmp_path / "c").observations
     assert not a["numerator"].equals(c["numerator"])
 

@@ -62,12 +62,17 @@ def test_summary_per_indicator_period_range(real_dir, tmp_path):
 
 
 @pytest.fixture(scope="module")
-def real_dataset(tmp_path_factory):
-    from data.real import build_real
+def real_dataset(real_built):
+    """The run's one build of the real dataset (tests/conftest.py), read here, never written."""
+    return real_built
 
-    out = tmp_path_factory.mktemp("real") / "dataset"
-    build_real(out)
-    return load_dataset(out)
+
+def test_the_real_files_are_found_where_build_real_looks_by_default(real_dir):
+    """The run's build names ../shared/data/real; `pioneers build-real` without --shared finds the same files."""
+    from data.real import source_paths
+
+    assert {k: p.resolve() for k, p in source_paths().items()} == \
+        {k: p.resolve() for k, p in source_paths(real_dir).items()}
 
 
 def test_real_dataset_coverage(real_dataset):
