@@ -12,8 +12,8 @@ from tests.workbooks import read_sheets
 
 @pytest.fixture(scope="module")
 def ctx(demo_dir):
-    """The demo dataset as the active one. Estimates use analysis.estimates' own disk cache (keyed by the
-    dataset checksum and comparator version), so repeated runs read rather than recompute them."""
+    """The demo dataset as the active one; its statistics are computed once in this process and kept in
+    analysis.cache's memo (keyed by the code version and the dataset checksum)."""
     from data.active import set_active_dataset
     from analysis import results
 
