@@ -4,8 +4,9 @@ The write-safety tests kill an ingest in mid-write (SIGKILL, at every step) and 
 time, about fifty processes in all. ``python -m cli`` costs a new interpreter and the imports of
 pandas, pyarrow and the project (about a second each on a loaded machine) before the write under test
 starts. Here each run is forked from a multiprocessing forkserver that imported `cli` and the storage
-layer once; the child then runs ``cli.main`` exactly as ``python -m cli`` does (same arguments, same
-exit code, its own process, its own file locks). That the installed entry point itself starts is
+layer once, and read the published files every ingest reads (tests/cli_warm.py); the child then runs
+``cli.main`` exactly as ``python -m cli`` does (same arguments, same exit code, its own process, its own
+file locks). That the installed entry point itself starts is
 tested with real ``python -m cli`` runs (tests/test_cli_errors.py, tests/test_foundation_store.py).
 """
 from __future__ import annotations
@@ -18,7 +19,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 _CONTEXT = multiprocessing.get_context("forkserver")
-_CONTEXT.set_forkserver_preload(["cli", "data.ingest", "data.store", "data.summary", "tests.cli_process"])
+_CONTEXT.set_forkserver_preload(["cli", "data.ingest", "data.store", "data.summary", "tests.cli_process",
+                                  "tests.cli_warm"])
 
 
 @dataclass
