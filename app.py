@@ -11,6 +11,7 @@ from flask import Response, redirect, request, send_file
 
 import callbacks.downloads  # noqa: F401  (registers its @dash.callback functions)
 import callbacks.shell  # noqa: F401
+import callbacks.tables  # noqa: F401
 from analysis.cache import init_results_cache
 from analysis.results import context, geography_problem
 from data.active import set_active_dataset

@@ -13,5 +13,7 @@
     };
   }
   window.dash_clientside = window.dash_clientside || {};
-  window.dash_clientside.pioneers = {download_png: download("png"), download_svg: download("svg")};
+  var ns = window.dash_clientside.pioneers = window.dash_clientside.pioneers || {};
+  ns.download_png = download("png");
+  ns.download_svg = download("svg");
 })();

@@ -62,7 +62,7 @@ def layout(**query) -> html.Div:
         dcc.Graph(figure=figure, config=graph_config(f"programme_{geography}"), id="programme-chart",
                   style={"height": "480px"}),
         html.P("Blue solid line: Pioneer units; orange dashed line: non-participant units.", className="small"),
-        tables.table_alternative(series_table(result.monthly), title),
+        tables.table_alternative(series_table(result.monthly), title, "programme"),
         html.H2("Growth from the first to the last year", className="h4"),
         tables.html_table(comparison_table(result.table), f"Programme comparison, {GEOGRAPHIES[geography]}, "
                           f"{FIRST} to {LAST}"),

@@ -112,5 +112,6 @@ def test_programme_page_on_real_data_shows_both_groups_and_no_unit_names(real_se
         text = _page_text(real_server, path)
         assert "Pioneer units grew" in text and "Non-participant units" in text, path
         assert "Download the table (CSV)" in text
+        assert "table-alt-text" in text and "| Month | Pioneer units, per 1,000 |" in text  # the chart's table alternative
         for name in real_built.units("ccg")["name"].head(40):
             assert name not in text, (path, name)

@@ -88,6 +88,29 @@ def test_every_presentation_link_opens_its_own_chart(app, path):
         assert shown[0]["props"]["config"]["toImageButtonOptions"]["filename"] == want
 
 
+@pytest.mark.parametrize("path", ["/site/leeds/indicator/dtoc", "/site/leeds", "/indicator/dtoc"])
+def test_every_chart_carries_its_table_alternative(app, path):
+    """Accessibility: each chart block holds its table, folded away, keyed like its chart (the browser draws
+    it on first opening: tests/browser/test_interaction.py), and the table is the chart's own table."""
+    from layouts.components.charts import ChartSpec, build
+    from layouts.components.tables import markdown_table
+
+    layout = _json(render(path))
+    blocks = [b for b in components(layout) if b["props"].get("className") == "chart-block"]
+    figures = graphs(layout)
+    assert len(blocks) >= 1
+    stores = {c["props"]["id"]["key"]: c["props"]["data"] for c in components(layout)
+              if isinstance(c["props"].get("id"), dict) and c["props"]["id"].get("type") == "table-alt-text"}
+    for block in blocks:
+        inner = list(components(block["props"]["children"]))
+        [key] = [c["props"]["id"]["key"] for c in inner if c.get("type") == "Graph"]
+        kinds = {c["props"]["id"]["type"] for c in inner if isinstance(c["props"].get("id"), dict)
+                 and c["props"]["id"].get("key") == key}
+        assert {"table-alt-summary", "table-alt", "table-alt-text"} <= kinds, (path, key)
+        assert stores[key] == markdown_table(build(ChartSpec.from_key(key)).table), (path, key)
+    assert len(stores) == len(figures) == len(blocks), path  # every graph (the programme page's: test_dashboard_real)
+
+
 def test_matching_presentation_link_opens_the_balance_chart(app):
     from layouts.matching import recompute_matching
     from matching.covariates import DEMOGRAPHIC

@@ -33,7 +33,7 @@ def chart_block(chart: Chart, spec: ChartSpec, state: ViewState, *, height: int 
             dcc.Link("Presentation view", href=present_href(spec, state), className="small",
                      id={"type": "present-link", "key": key}),
         ], className="mb-1"),
-        tables.table_alternative(chart.table, chart.title),
+        tables.table_alternative(chart.table, chart.title, key),
     ], className="chart-block")
 
 

@@ -81,9 +81,14 @@ def markdown_table(table: pd.DataFrame) -> str:
     return "\n".join([head, rule, *rows])
 
 
-def table_alternative(table: pd.DataFrame, caption: str) -> html.Details:
-    """The chart's numbers as a table, folded away under the chart."""
-    return html.Details([html.Summary(f"Table: {caption}"),
-                         html.Div(dcc.Markdown(markdown_table(table), className="table-alt"),
-                                  className="table-responsive")],
+def table_alternative(table: pd.DataFrame, caption: str, key: str) -> html.Details:
+    """The chart's numbers as a table, folded away under the chart; ``key`` is unique on the page (the chart's).
+
+    The table's Markdown travels in the page (a Store) and is drawn into a real <table> when the reader
+    first opens it (callbacks/tables.py, by click or keyboard): parsing every table of a page as it
+    loads took about a quarter of the browser's work on a site x indicator page, for tables folded away."""
+    return html.Details([html.Summary(f"Table: {caption}", id={"type": "table-alt-summary", "key": key}),
+                         html.Div(dcc.Markdown(id={"type": "table-alt", "key": key}, className="table-alt"),
+                                  className="table-responsive"),
+                         dcc.Store(id={"type": "table-alt-text", "key": key}, data=markdown_table(table))],
                         className="mt-1 mb-3")

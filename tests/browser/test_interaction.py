@@ -84,6 +84,30 @@ def test_chart_csv_download_matches_the_chart(tab, server):
     assert [float(r["England"]) for r in rows] == pytest.approx(england["y"], rel=1e-6)
 
 
+def test_table_alternative_opens_by_keyboard_with_the_chart_numbers(tab, server):
+    """A chart's table is folded away until opened (drawn then, layouts/components/tables.py); opened with
+    the keyboard, it is a real table of the chart's own numbers, and it stays drawn when folded and reopened."""
+    open_path(tab, server, "/site/barnsley/indicator/ea_all")
+    figure = json.loads(tab.evaluate("JSON.stringify(document.querySelector('.js-plotly-plot').data)"))
+    details = tab.locator(".chart-block details").first
+    assert details.locator("table").count() == 0  # nothing drawn for a folded table
+    details.locator("summary").focus()
+    tab.keyboard.press("Enter")
+    details.locator("table").wait_for()
+    assert details.get_attribute("open") is not None
+    header = details.locator("thead th").all_inner_texts()
+    cells = [row.locator("td").all_inner_texts() for row in details.locator("tbody tr").all()]
+    site = next(t for t in figure if t["name"] == "Barnsley")
+    assert header[0] == "Period" and [c[0] for c in cells] == site["x"]
+    col = header.index("Barnsley")
+    assert [float(c[col].replace(",", "")) if c[col] else None for c in cells] == pytest.approx(site["y"], abs=0.0051)  # shown to 2 places
+    tab.keyboard.press("Space")  # fold it away and open it again: the same table
+    assert details.get_attribute("open") is None
+    tab.keyboard.press("Space")
+    assert details.get_attribute("open") is not None and details.locator("tbody tr").count() == len(cells)
+    assert tab.console.messages == []
+
+
 def test_workbook_download_holds_the_grid(tab, server):
     open_path(tab, server, "/?basis=did")
     shown = tab.locator("#cell-leeds-ea_all").inner_text()
