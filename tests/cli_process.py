@@ -1,13 +1,15 @@
 """The CLI in a process of its own, forked from a server process that has already imported it.
 
-The write-safety tests kill an ingest in mid-write (SIGKILL, at every step) and run ingests at the same
-time, about fifty processes in all. ``python -m cli`` costs a new interpreter and the imports of
-pandas, pyarrow and the project (about a second each on a loaded machine) before the write under test
-starts. Here each run is forked from a multiprocessing forkserver that imported `cli` and the storage
-layer once, and read the published files every ingest reads (tests/cli_warm.py); the child then runs
+The CLI tests run ``pioneers`` as a separate process (its exit code, its output, its files, its own file
+locks), and the write-safety tests kill an ingest in mid-write (SIGKILL, at every step) and run ingests at
+the same time: about sixty processes in all. ``python -m cli`` costs a new interpreter and the imports of
+pandas, pyarrow and the project (a second or more each on a loaded machine) before the command starts.
+Here each run is forked from a multiprocessing forkserver that imported `cli`, the storage layer and the
+statistics once, and read the published files every ingest reads (tests/cli_warm.py); the child then runs
 ``cli.main`` exactly as ``python -m cli`` does (same arguments, same exit code, its own process, its own
-file locks). That the installed entry point itself starts is
-tested with real ``python -m cli`` runs (tests/test_cli_errors.py, tests/test_foundation_store.py).
+file locks). That the entry point itself starts is tested with real ``python -m cli`` runs
+(tests/test_cli_errors.py, tests/test_foundation_store.py::test_cli_build_demo_then_info, and every
+server the tests start).
 """
 from __future__ import annotations
 
@@ -19,8 +21,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 _CONTEXT = multiprocessing.get_context("forkserver")
-_CONTEXT.set_forkserver_preload(["cli", "data.ingest", "data.store", "data.summary", "tests.cli_process",
-                                  "tests.cli_warm"])
+_CONTEXT.set_forkserver_preload(["cli", "data.ingest", "data.store", "data.summary", "analysis.estimates",
+                                  "matching.balance", "tests.cli_process", "tests.cli_warm"])
 
 
 @dataclass

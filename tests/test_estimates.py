@@ -9,14 +9,13 @@ comparison noisy, which the placebo interval reflects.
 """
 from __future__ import annotations
 
-import subprocess
-import sys
 
 import numpy as np
 import pandas as pd
 import pytest
 
 from analysis.estimates import COLUMNS, estimates_table, pooled_detail, site_detail
+from tests import cli_process
 
 
 @pytest.fixture
@@ -139,14 +138,12 @@ def test_bad_comparator_table_is_refused(demo):
 
 def test_cli_estimates(demo_dir, tmp_path, table):
     out = tmp_path / "est.csv"
-    env = {"PIONEERS_CACHE_DIR": str(tmp_path / "cache"), "PATH": "/usr/bin:/bin"}
-    res = subprocess.run([sys.executable, "-m", "cli", "estimates", "--data", str(demo_dir), "--out", str(out)],
-                         capture_output=True, text=True, env=env, cwd=str(__import__("pathlib").Path(__file__).parents[1]))
+    env = {"PIONEERS_CACHE_DIR": str(tmp_path / "cache")}
+    res = cli_process.run(["estimates", "--data", str(demo_dir), "--out", str(out)], env=env)
     assert res.returncode == 0, res.stderr
     written = pd.read_csv(out)
     assert list(written.columns) == COLUMNS and len(written) == len(table)
     assert (written["method"] == "scm").sum() == 300 and written.loc[written["method"] == "scm", "pre_fit"].notna().all()
-    bad = subprocess.run([sys.executable, "-m", "cli", "estimates", "--data", str(demo_dir), "--out", str(out),
-                          "--comparators", str(tmp_path / "none.csv")], capture_output=True, text=True, env=env,
-                         cwd=str(__import__("pathlib").Path(__file__).parents[1]))
+    bad = cli_process.run(["estimates", "--data", str(demo_dir), "--out", str(out),
+                           "--comparators", str(tmp_path / "none.csv")], env=env)
     assert bad.returncode == 2 and "comparator file not found" in bad.stderr

@@ -14,6 +14,7 @@ from data import store
 from data.demo import build_demo, generate
 from data.errors import DataError
 from data.store import load_dataset, verify, write_dataset
+from tests import cli_process
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -117,8 +118,8 @@ def test_same_seed_gives_byte_identical_parquet_and_another_seed_differs(tmp_pat
 
 
 def test_cli_info_json_reports_areas_sites_indicators_and_periods(demo_dir):
-    out = subprocess.run([sys.executable, "-m", "cli", "info", "--data", str(demo_dir), "--json"],
-                         cwd=ROOT, capture_output=True, text=True, check=True)
+    out = cli_process.run(["info", "--data", str(demo_dir), "--json"])
+    assert out.returncode == 0, out.stderr
     info = json.loads(out.stdout)
     assert (info["n_areas"], info["n_sites"], info["n_indicators"]) == (152, 25, 12)
     by_id = {i["indicator_id"]: i for i in info["indicators"]}
@@ -135,8 +136,7 @@ def test_cli_build_demo_then_info(tmp_path):
 
 
 def test_cli_reports_a_bad_dataset_in_one_line_without_traceback(tmp_path):
-    res = subprocess.run([sys.executable, "-m", "cli", "info", "--data", str(tmp_path)], cwd=ROOT,
-                         capture_output=True, text=True)
+    res = cli_process.run(["info", "--data", str(tmp_path)])
     assert res.returncode == 2
     assert "manifest.json is missing" in res.stderr
     assert "Traceback" not in res.stderr

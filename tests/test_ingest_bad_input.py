@@ -6,9 +6,6 @@ there is one), give a non-zero exit code from the CLI, and leave the dataset byt
 from __future__ import annotations
 
 import hashlib
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -16,8 +13,8 @@ import pytest
 import cli
 from data.errors import DataError
 from data.ingest import ingest
+from tests import cli_process
 
-ROOT = Path(__file__).resolve().parents[1]
 GOOD_TIDY = ("indicator_id,area_code,period,numerator,denominator,value,flag\n"
              "ea_all,E06000001,2014/15 Q1,500,92000,,\n"
              "ea_all,E06000002,2014/15 Q1,700,139000,,\n"
@@ -236,8 +233,7 @@ def test_every_problem_is_listed_not_just_the_first(tmp_path):
 def test_cli_subprocess_exit_code(tmp_path):
     bad = tmp_path / "empty.csv"
     bad.write_bytes(b"")
-    run = subprocess.run([sys.executable, "-m", "cli", "ingest", "tidy", str(bad), "--into", str(tmp_path / "d")],
-                         cwd=ROOT, capture_output=True, text=True, env={**os.environ, "PYTHONPATH": str(ROOT)})
+    run = cli_process.run(["ingest", "tidy", str(bad), "--into", str(tmp_path / "d")])
     assert run.returncode != 0
     assert "empty" in run.stderr.splitlines()[0] and "Traceback" not in run.stderr
 

@@ -2,8 +2,6 @@
 from __future__ import annotations
 
 import dataclasses
-import subprocess
-import sys
 
 import numpy as np
 import pandas as pd
@@ -15,8 +13,7 @@ from data.errors import DataError
 from matching.balance import balance_summary
 from matching.covariates import comparator_pool, unit_covariates
 from matching.select import match, placebo_set
-
-ROOT_CMD = [sys.executable, "-m", "cli"]
+from tests import cli_process
 
 
 @pytest.fixture(scope="module")
@@ -232,8 +229,8 @@ def test_placebo_set_frame(demo):
 
 def test_cli_writes_sets_and_balance_atomically(demo_dir, demo, tmp_path):
     out, bal = tmp_path / "sets.csv", tmp_path / "balance.csv"
-    run = subprocess.run([*ROOT_CMD, "match", "--data", str(demo_dir), "--out", str(out), "--k", "4",
-                          "--per-indicator", "--balance", str(bal)], capture_output=True, text=True)
+    run = cli_process.run(["match", "--data", str(demo_dir), "--out", str(out), "--k", "4", "--per-indicator",
+                           "--balance", str(bal)])
     assert run.returncode == 0, run.stderr
     written = pd.read_csv(out, dtype={"indicator_id": str}, keep_default_na=False)
     assert list(written.columns) == ["site_id", "indicator_id", "comparator_code", "rank", "distance", "version"]
@@ -244,13 +241,11 @@ def test_cli_writes_sets_and_balance_atomically(demo_dir, demo, tmp_path):
     b = pd.read_csv(bal)
     assert {"site_id", "indicator_id", "covariate", "smd_before", "smd_after", "balance_after"} <= set(b.columns)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["balance.csv", "sets.csv"]  # no temp files left
-    run = subprocess.run([*ROOT_CMD, "match", "--data", str(demo_dir), "--out", str(tmp_path / "site.csv")],
-                         capture_output=True, text=True)
+    run = cli_process.run(["match", "--data", str(demo_dir), "--out", str(tmp_path / "site.csv")])
     assert run.returncode == 0, run.stderr
     site = pd.read_csv(tmp_path / "site.csv", dtype=str, keep_default_na=False)
     assert (site["indicator_id"] == "").all() and len(site) == 25 * 5
     before = out.read_bytes()
-    run = subprocess.run([*ROOT_CMD, "match", "--data", str(demo_dir), "--out", str(out), "--k", "20"],
-                         capture_output=True, text=True)
+    run = cli_process.run(["match", "--data", str(demo_dir), "--out", str(out), "--k", "20"])
     assert run.returncode == 2 and "k must be" in run.stderr and "Traceback" not in run.stderr
     assert out.read_bytes() == before

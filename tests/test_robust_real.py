@@ -2,10 +2,6 @@
 complete, say plainly where data cannot support an estimate, and agree with statsmodels where it can."""
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-
 import numpy as np
 import pandas as pd
 import pytest
@@ -18,8 +14,8 @@ from indicators.spc import CHART_COLUMNS
 from indicators.trend import AREA_COLUMNS, SITE_COLUMNS, TREND_COLUMNS, area_values, site_values, trend_spc, trend_table
 from matching.covariates import units_with_data
 from matching.select import match
+from tests import cli_process
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 WITH_PRE = ("dtoc", "falls_65", "diupr_65", "ea_all")
 POST_ONLY = ("care_home_65", "reablement_91")
 
@@ -151,9 +147,8 @@ def test_trend_views_on_every_real_site_and_indicator(real_built, per_indicator)
 
 def test_cli_estimates_on_real_data(real_built_dir, tmp_path):
     out = tmp_path / "real-est.csv"
-    env = {**os.environ, "PIONEERS_CACHE_DIR": str(tmp_path / "cache")}
-    run = subprocess.run([sys.executable, "-m", "cli", "estimates", "--data", str(real_built_dir), "--out", str(out)],
-                         cwd=ROOT, capture_output=True, text=True, env=env, timeout=300)
+    run = cli_process.run(["estimates", "--data", str(real_built_dir), "--out", str(out)],
+                          env={"PIONEERS_CACHE_DIR": str(tmp_path / "cache")})
     assert run.returncode == 0, run.stderr
     written = pd.read_csv(out, keep_default_na=False, na_values=[""])
     assert list(written.columns) == COLUMNS and len(written) == 936  # 12 x (25 x did, its, scm + 3 pooled)

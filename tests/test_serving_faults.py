@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from data.errors import DataError
+from tests import cli_process
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -218,7 +219,7 @@ def test_ingest_runs_to_completion_when_not_killed(demo, own_demo, tmp_path):
 
     before = verify(own_demo)["dataset_checksum"]
     csv = _tidy_csv(demo, tmp_path / "counts.csv")
-    done = subprocess.run([sys.executable, "-m", "cli", "ingest", "tidy", str(csv), "--into", str(own_demo),
-                           "--quiet", "--allow-mixed"], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    done = cli_process.run(["ingest", "tidy", str(csv), "--into", str(own_demo), "--quiet", "--allow-mixed"],
+                           timeout=120)
     assert done.returncode == 0, done.stderr[-800:]
     assert verify(own_demo)["dataset_checksum"] != before
