@@ -149,6 +149,22 @@ def demo_estimates(_demo_estimates):
     return _demo_estimates.copy()
 
 
+@pytest.fixture
+def memo_restored():
+    """For a test that empties the caches on purpose (clear_all, clear_caches): the statistics this worker
+    had computed before it are put back after it, so the tests after it do not compute them all again
+    (about ten core-seconds a run). An entry's key names the code version, the dataset checksum and the
+    arguments, so a restored entry is exactly what computing it again would give."""
+    from analysis import cache
+
+    with cache._memo_lock:
+        kept = dict(cache._memo)
+    yield
+    with cache._memo_lock:
+        for key, value in kept.items():
+            cache._memo.setdefault(key, value)
+
+
 @pytest.fixture(scope="session")
 def reference():
     from data.reference import load_reference

@@ -1,7 +1,11 @@
 """One caching policy: every key names the code version and the dataset checksum; one call clears all."""
 from __future__ import annotations
 
+import pytest
+
 from analysis import cache
+
+pytestmark = pytest.mark.usefixtures("memo_restored")  # the tests empty every cache on purpose
 
 
 def test_memo_keys_on_code_version_checksum_and_arguments(monkeypatch):

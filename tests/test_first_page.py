@@ -43,7 +43,7 @@ def test_unknown_estimate_method_is_refused(demo):
 
 
 @pytest.fixture
-def fresh_app(demo_dir, monkeypatch):
+def fresh_app(demo_dir, monkeypatch, memo_restored):
     """The app on the demo, with no shared results cache (each rendering computes) and an empty memo."""
     from app import create_app
 

@@ -153,7 +153,7 @@ def test_cli_match_and_estimates_on_ccgs(demo_dir, tmp_path):
     assert (est.loc[est["indicator_id"] == "dtoc", "note"] == NOT_ON_CCG).all()
 
 
-def test_a_dataset_without_ccg_units_says_so_on_ccgs(demo, tmp_path, monkeypatch):
+def test_a_dataset_without_ccg_units_says_so_on_ccgs(demo, tmp_path, monkeypatch, memo_restored):
     """An LA-only dataset (no CCG units): the CCG geography is refused in words, estimates on it
     are rows without numbers, and warming the server skips it; LAs are untouched."""
     from analysis import results

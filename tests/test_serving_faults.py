@@ -121,7 +121,7 @@ def test_damaged_file_during_callback_sets_banner(served):
     assert saw_banner, "no callback on the site page reported the damaged dataset"
 
 
-def test_active_dataset_notices_changes_without_hashing_every_call(own_demo, monkeypatch):
+def test_active_dataset_notices_changes_without_hashing_every_call(own_demo, monkeypatch, memo_restored):
     from data import active
 
     active.set_active_dataset(own_demo)
