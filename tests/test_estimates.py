@@ -9,7 +9,6 @@ comparison noisy, which the placebo interval reflects.
 """
 from __future__ import annotations
 
-
 import numpy as np
 import pandas as pd
 import pytest

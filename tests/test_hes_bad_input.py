@@ -1,7 +1,6 @@
 """Bad HES input: one line naming the file, row and field, and nothing written (CLI, exit code 2)."""
 from __future__ import annotations
 
-
 import pytest
 
 from cli import main
