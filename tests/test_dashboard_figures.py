@@ -185,6 +185,17 @@ def test_markdown_table_escapes_and_keeps_every_row():
     assert text.splitlines() == ["| Period | Value |", "|---|---|", "| 2014/15 Q1 | 1.23 |", "| a\\|b |  |"]
 
 
+def test_table_cells_show_counts_whole_and_rates_to_two_places():
+    from layouts.components.tables import cell_texts, html_table
+
+    table = pd.DataFrame({"Site numerator": [4386.0, 12001.0, np.nan], "Site value": [3.4512, 5.0, np.nan],
+                          "Comparators": [5, 5, 4], "Period start": [pd.Timestamp("2014-04-01"), pd.NaT, None]})
+    assert cell_texts(table) == [["4,386", "3.45", "5", "2014-04-01 00:00:00"], ["12,001", "5.00", "5", ""],
+                                 ["", "", "4", ""]]
+    body = html_table(table, "caption").children[2].children
+    assert [td.children for td in body[0].children] == cell_texts(table)[0]
+
+
 def test_love_summary_equals_the_pandas_group_by():
     from layouts.components.charts import balance_summary_by_covariate
 

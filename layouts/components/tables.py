@@ -57,27 +57,39 @@ def csv_download(text: str) -> str:
 def html_table(table: pd.DataFrame, caption: str, *, max_rows: int = 400) -> html.Table:
     """A plain, accessible table (caption, header cells with scope)."""
     head = html.Thead(html.Tr([html.Th(str(c), scope="col") for c in table.columns]))
-    rows = []
-    for row in table.head(max_rows).itertuples(index=False):
-        rows.append(html.Tr([html.Td("" if pd.isna(v) else (f"{v:,.2f}" if isinstance(v, float) else str(v)))
-                             for v in row]))
+    rows = [html.Tr([html.Td(text) for text in row]) for row in cell_texts(table.head(max_rows))]
     return html.Table([html.Caption(caption), head, html.Tbody(rows)],
                       className="table table-sm table-striped caption-top small")
 
 
-def _cell(value) -> str:
-    if value is None or (isinstance(value, float) and pd.isna(value)):
-        return ""
-    text = f"{value:,.2f}" if isinstance(value, float) else str(value)
+def cell_texts(table: pd.DataFrame) -> list[list[str]]:
+    """Each row's cells as shown in a table: missing values blank, text as it is, numbers with thousands
+    separators; a column whose numbers are all whole (counts, populations) without decimals, any other
+    numeric column to two decimal places."""
+    columns = []
+    for col in table.columns:
+        values = table[col].tolist()
+        floats = [v for v in values if isinstance(v, float) and v == v]
+        spec = ",.0f" if floats and all(v.is_integer() for v in floats) else ",.2f"
+        columns.append(["" if _missing(v) else format(v, spec) if isinstance(v, float) else str(v) for v in values])
+    return [list(row) for row in zip(*columns)] if columns else [[] for _ in range(len(table))]
+
+
+def _missing(value) -> bool:
+    return value is None or value is pd.NA or value is pd.NaT or (isinstance(value, float) and value != value)
+
+
+def _markdown_cell(text: str) -> str:
     return text.replace("\\", "\\\\").replace("|", "\\|").replace("\n", " ")
 
 
 def markdown_table(table: pd.DataFrame) -> str:
     """A table as GitHub-flavoured Markdown: rendered to a real <table> in the browser, but one string in the
-    page's JSON instead of a component per cell (a 2,700-row table would otherwise weigh ~1 MB)."""
-    head = "| " + " | ".join(_cell(c) for c in table.columns) + " |"
+    page's JSON instead of a component per cell (a 2,700-row table would otherwise weigh ~1 MB). Cells as
+    `cell_texts` shows them."""
+    head = "| " + " | ".join(_markdown_cell(str(c)) for c in table.columns) + " |"
     rule = "|" + "---|" * len(table.columns)
-    rows = ["| " + " | ".join(_cell(v) for v in row) + " |" for row in table.itertuples(index=False)]
+    rows = ["| " + " | ".join(_markdown_cell(text) for text in row) + " |" for row in cell_texts(table)]
     return "\n".join([head, rule, *rows])
 
 
