@@ -63,9 +63,9 @@ def html_table(table: pd.DataFrame, caption: str, *, max_rows: int = 400) -> htm
 
 
 def cell_texts(table: pd.DataFrame) -> list[list[str]]:
-    """Each row's cells as shown in a table: missing values blank, text as it is, numbers with thousands
-    separators; a column whose numbers are all whole (counts, populations) without decimals, any other
-    numeric column to two decimal places."""
+    """Each row's cells as shown in a table: missing values blank; decimal numbers with thousands separators,
+    without decimals in a column where all of them are whole (counts, populations) and to two places in any
+    other; integers (a number of comparators, a year) and text as they are."""
     columns = []
     for col in table.columns:
         values = table[col].tolist()
