@@ -51,6 +51,7 @@ def test_unit_counts_add_up_to_england(built):
     """England = the units + the records with no recorded CCG (the generator's unknown-area records)."""
     extract, _, written = built
     ea = written[written["indicator_id"] == "ea_all"]
+    ea = ea.assign(period_start=pd.to_datetime(ea["period_start"]))  # parquet dates arrive as datetime.date
     by_quarter = ea[ea["area_code"] != ENGLAND_CODE].groupby("period_start")["numerator"].sum()
     england = ea[ea["area_code"] == ENGLAND_CODE].set_index("period_start")["numerator"]
     truth = pd.read_csv(extract / "truth_counts.csv", dtype={"resla": str})
