@@ -189,9 +189,10 @@ def test_table_cells_show_counts_whole_and_rates_to_two_places():
     from layouts.components.tables import cell_texts, html_table
 
     table = pd.DataFrame({"Site numerator": [4386.0, 12001.0, np.nan], "Site value": [3.4512, 5.0, np.nan],
-                          "Comparators": [5, 5, 4], "Period start": [pd.Timestamp("2014-04-01"), pd.NaT, None]})
-    assert cell_texts(table) == [["4,386", "3.45", "5", "2014-04-01 00:00:00"], ["12,001", "5.00", "5", ""],
-                                 ["", "", "4", ""]]
+                          "Comparators": [5, 5, 4], "Denominator": pd.array([789194, None, 12], dtype="Int64"),
+                          "Period start": [pd.Timestamp("2014-04-01"), pd.NaT, None]})
+    assert cell_texts(table) == [["4,386", "3.45", "5", "789,194", "2014-04-01 00:00:00"],
+                                 ["12,001", "5.00", "5", "", ""], ["", "", "4", "12", ""]]
     body = html_table(table, "caption").children[2].children
     assert [td.children for td in body[0].children] == cell_texts(table)[0]
 

@@ -63,15 +63,17 @@ def html_table(table: pd.DataFrame, caption: str, *, max_rows: int = 400) -> htm
 
 
 def cell_texts(table: pd.DataFrame) -> list[list[str]]:
-    """Each row's cells as shown in a table: missing values blank; decimal numbers with thousands separators,
-    without decimals in a column where all of them are whole (counts, populations) and to two places in any
-    other; integers (a number of comparators, a year) and text as they are."""
+    """Each row's cells as shown in a table: missing values blank; numbers with thousands separators, decimal
+    numbers without decimals in a column where all of them are whole (counts, populations) and to two places
+    in any other; text as it is. (Years are text here: "2013/14".)"""
     columns = []
     for col in table.columns:
         values = table[col].tolist()
         floats = [v for v in values if isinstance(v, float) and v == v]
         spec = ",.0f" if floats and all(v.is_integer() for v in floats) else ",.2f"
-        columns.append(["" if _missing(v) else format(v, spec) if isinstance(v, float) else str(v) for v in values])
+        columns.append(["" if _missing(v) else format(v, spec) if isinstance(v, float)
+                        else format(v, ",d") if isinstance(v, int) and not isinstance(v, bool) else str(v)
+                        for v in values])
     return [list(row) for row in zip(*columns)] if columns else [[] for _ in range(len(table))]
 
 
