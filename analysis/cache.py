@@ -86,7 +86,7 @@ class CacheSettings:
         if self.backend == "redis":
             return {"CACHE_TYPE": "RedisCache", "CACHE_REDIS_URL": self.redis_url,
                     "CACHE_DEFAULT_TIMEOUT": self.timeout, "CACHE_KEY_PREFIX": "pioneers:"}
-        return {"CACHE_TYPE": "NullCache"}
+        return {"CACHE_TYPE": "NullCache", "CACHE_NO_NULL_WARNING": True}  # chosen, so no warning at every start
 
 
 results = Cache()
