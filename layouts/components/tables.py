@@ -71,10 +71,18 @@ def cell_texts(table: pd.DataFrame) -> list[list[str]]:
         values = table[col].tolist()
         floats = [v for v in values if isinstance(v, float) and v == v]
         spec = ",.0f" if floats and all(v.is_integer() for v in floats) else ",.2f"
-        columns.append(["" if _missing(v) else format(v, spec) if isinstance(v, float)
-                        else format(v, ",d") if isinstance(v, int) and not isinstance(v, bool) else str(v)
-                        for v in values])
+        columns.append([_cell_text(v, spec) for v in values])
     return [list(row) for row in zip(*columns)] if columns else [[] for _ in range(len(table))]
+
+
+def _cell_text(value, float_spec: str) -> str:
+    if _missing(value):
+        return ""
+    if isinstance(value, float):
+        return format(value, float_spec)
+    if isinstance(value, int) and not isinstance(value, bool):
+        return format(value, ",d")
+    return str(value)
 
 
 def _missing(value) -> bool:
