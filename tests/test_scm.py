@@ -124,9 +124,10 @@ class _ConvergedSynth(pysyncon.Synth):
     """pysyncon's Synth, its weight problem solved by its own SLSQP call with a tighter tolerance.
 
     With a fixed V, ``Synth.fit`` does not pass solver options on, and SLSQP's default (ftol 1e-6)
-    stops weights up to 1e-3 from the optimum on this panel. Given V = spread ** 2 unscaled (sums in
-    the thousands), SLSQP ends on "positive directional derivative for linesearch" with weights
-    summing to 1.0009 (scipy 1.15 to 1.17): hence V scaled to sum one, and the sum checked."""
+    stops weights up to 1e-3 from the optimum on this panel. Given V = spread ** 2 unscaled (each
+    entry 300 to 3,500 here), SLSQP ends on "positive directional derivative for linesearch" with
+    weights summing to 1.0009 (seen with scipy 1.15.3, 1.16.3 and 1.17.1): hence V scaled to sum
+    one, and the sum checked."""
 
     @staticmethod
     def w_optimize(V_mat, X0, X1, qp_method="SLSQP", qp_options=None):
