@@ -37,8 +37,8 @@ from data.periods import period_label
 from data.store import Dataset
 from indicators import its as its_module
 from indicators import pooled as pooled_module
-from indicators.did import (PLACEBO_P_METHOD, POST, PRE, placebo_arrays, placebo_estimates, site_did, site_did_batch,
-                            treatment_phase)
+from indicators.did import (CLUSTER_LABEL, PLACEBO_P_METHOD, POST, PRE, placebo_arrays, placebo_estimates, site_did,
+                            site_did_batch, treatment_phase)
 from indicators.power import POWER, mde_pct, minimum_detectable_effect
 from indicators.scm import P_METHOD as SCM_P_METHOD
 from matching.covariates import comparator_pool
@@ -529,7 +529,7 @@ def site_detail(dataset: Dataset, site_id: str, indicator_id: str,
         "effect": fit.effect, "effect_pct": fit.effect_pct, "ci_low": fit.ci_low, "ci_high": fit.ci_high,
         "p_value": fit.p_value, "p_method": PLACEBO_P_METHOD, "n_placebo": fit.n_placebo,
         "cluster_ci_low": fit.cluster_ci_low, "cluster_ci_high": fit.cluster_ci_high, "cluster_p": fit.cluster_p,
-        "cluster_label": "cluster-robust by area: likely too narrow with one treated area",
+        "cluster_label": CLUSTER_LABEL,
         "pre_trend_f": fit.pre_trend_f, "pre_trend_p": fit.pre_trend_p, "baseline_mean": fit.baseline_mean,
         "post_mean": fit.post_mean, "counterfactual_mean": fit.counterfactual_mean,
         "comparator_version": comps.version,

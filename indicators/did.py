@@ -27,7 +27,11 @@ from scipy import special  # not scipy.stats: the same functions, and stats adds
 from data.periods import period_phase
 
 PRE, TRANSITION, POST = "pre", "transition", "post"
-CLUSTER_LABEL = "cluster-robust by area (likely too narrow with one treated area)"
+CLUSTER_CAVEAT = "unreliable with one treated area: shown for reference only"
+"""With one treated unit, cluster-robust errors over-reject on average (MacKinnon and Webb), so the interval
+is too narrow in general, yet for a given site it can be wider than the placebo interval: the caveat says
+what holds for every site."""
+CLUSTER_LABEL = f"cluster-robust by area: {CLUSTER_CAVEAT}"
 PLACEBO_P_METHOD = "placebo-in-space rank: (1 + #{|placebo| >= |site|}) / (1 + n_placebo)"
 
 

@@ -9,6 +9,7 @@ from dash import dcc, html
 from layouts.components import charts, page, readings, tables
 from analysis.results import (context, indicator_has_data, left_out_note, missing_estimate_reason, no_data_message,
                               overview_row, scm_detail, sensitivity, site_balance, site_detail, site_trend)
+from indicators.did import CLUSTER_CAVEAT
 from layouts.components.anonymise import anonymised_only, comparator_labels
 from layouts.components.readings import format_p
 from layouts.components.urlstate import ESTIMATORS, href, parse_query
@@ -189,7 +190,7 @@ def _did_numbers(did, unit: str):
                                      "95% placebo interval (relative)", "95% placebo interval (indicator units)",
                                      "p (placebo-in-space, exploratory)",
                                      "Smallest detectable effect (80% power, 5% two-sided; from the placebos)",
-                                     "Cluster-robust interval (likely too narrow)",
+                                     f"Cluster-robust interval ({CLUSTER_CAVEAT})",
                                      "Pre-trend test p", "Comparator set version"],
                          "Value": [f"{r['effect']:+.2f} {words}", f"{r['effect_pct']:+.1f}%",
                                    f"{low_pct:+.1f}% to {high_pct:+.1f}%",
